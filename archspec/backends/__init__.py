@@ -1,0 +1,56 @@
+"""Backends turn a resolved ir.Network into framework models and source code.
+
+Each backend module exposes ``build(network)`` (an in-memory model) and
+``emit_source(network, counts)`` (one standalone module as text). They are imported only
+when asked for, so that ``archspec check`` and ``flops`` never load a framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from archspec.diagnostics import Diagnostic, SpecError
+
+BACKENDS: dict[str, tuple[str, str]] = {
+    "torch": ("archspec.backends.pytorch", "torch"),
+    "flax": ("archspec.backends.flax_nnx", "flax"),
+}
+"""backend name -> (module, the extra that installs its framework)"""
+
+DISTRIBUTION = "archspec-nets"
+
+
+def missing_extra(extra: str, error: ImportError) -> SpecError:
+    return SpecError(
+        [
+            Diagnostic(
+                code="E400",
+                message=f"the {extra} backend needs {error.name or extra}, which is not installed",
+                help=f"pip install '{DISTRIBUTION}[{extra}]'",
+            )
+        ]
+    )
+
+
+def load_backend(name: str) -> ModuleType:
+    """Import a backend by name, with a clear error for an unknown name or a missing extra."""
+    if name not in BACKENDS:
+        from archspec.diagnostics import did_you_mean
+
+        raise SpecError(
+            [
+                Diagnostic(
+                    code="E401",
+                    message=f"unknown backend '{name}'",
+                    help=did_you_mean(name, BACKENDS),
+                )
+            ]
+        )
+    module, extra = BACKENDS[name]
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        if error.name and error.name.split(".")[0] in {"torch", "jax", "flax", "optax"}:
+            raise missing_extra(extra, error) from None
+        raise

@@ -1,0 +1,162 @@
+"""Block instantiation and the paper's shortcut rules.
+
+A block is ``after(body(x) + shortcut(x))``. Which shortcut it gets depends on the
+option in force (the stage's, else the network's) and on whether the body changes the
+shape, exactly as in He et al. 2015, section 3.3:
+  A    identity; where the shape changes, subsample by the stride and zero-pad channels
+  B    identity; where the shape changes, a projection (1x1 conv + BN)
+  C    a projection on every shortcut
+  none no shortcut at all (the plain baselines)
+  NAME a user `projection` where the shape changes (e.g. ResNet-D's avgpool + 1x1 conv)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from archspec import ir
+from archspec.evaluate import describe
+from archspec.frontend import syntax as s
+from archspec.shapes import describe as shape_text
+
+if TYPE_CHECKING:
+    from archspec.lower import Lowerer, Scope, Shape
+
+BUILTIN_PROJECTION = "conv1x1"
+"""The standard library's projection for options B and C."""
+
+
+def bind_definition(lowerer: Lowerer, definition: s.BlockDef | s.ProjectionDef, call: s.Call,
+                    scope: Scope, overrides: dict[str, s.Value]) -> dict[str, s.Value] | None:
+    """Arguments, then defaults (which may use earlier parameters), then `let`s."""
+    names = [f.name for f in definition.formals]
+    what = f"block {definition.name}" if isinstance(definition, s.BlockDef) else f"projection {definition.name}"
+    if overrides and "stride" not in names:
+        lowerer.error("E314", f"{what} has no 'stride' parameter, so a stage cannot downsample with it",
+                      call.span, "add `stride=1` to its parameters and use it in a convolution")
+        return None
+    bound = lowerer.bind(call, names, scope, what, overrides)
+    if bound is None:
+        return None
+    local: dict[str, s.Value] = {}
+    for formal in definition.formals:
+        if formal.name in bound:
+            local[formal.name] = bound[formal.name]
+        elif formal.default is not None:
+            value = lowerer.value(formal.default, local)
+            if value is None:
+                return None
+            local[formal.name] = value
+        else:
+            lowerer.error("E302", f"{what} needs its '{formal.name}' argument", call.span, label="missing")
+            return None
+    for let in definition.lets:
+        value = lowerer.value(let.value, local)
+        if value is None:
+            return None
+        local[let.name] = value
+    return local
+
+
+def lower_block(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, scope: Scope, shape: Shape,
+                local: str, path: str, option: str,
+                overrides: dict[str, s.Value]) -> tuple[ir.Module | None, Shape]:
+    if definition.name in lowerer.active:
+        lowerer.error("E318", f"block '{definition.name}' uses itself", call.span, "blocks cannot recurse")
+        return None, None
+    inner = bind_definition(lowerer, definition, call, scope, overrides)
+    if inner is None:
+        return None, None
+    lowerer.active.append(definition.name)
+    try:
+        used: set[str] = {"downsample"} if definition.addition else set()
+        body, branch, index = lowerer.lower_entries(lowerer.expand(definition.body, inner), shape, path, 0,
+                                                    used, option)
+        kind, downsample = _shortcut(lowerer, definition, call, shape, branch, path, option)
+        merged = branch if kind is not None else None
+        after, out, _ = lowerer.lower_entries(lowerer.expand(definition.after, inner), merged, path, index,
+                                              used, option)
+    finally:
+        lowerer.active.pop()
+    if shape is None or out is None or kind is None:
+        return None, None
+    arguments = tuple((k, v) for k, v in inner.items() if k in {f.name for f in definition.formals})
+    return ir.Block(name=local, path=path, input=shape, output=out, span=lowerer.visible(call.span),
+                    block=definition.name, arguments=arguments, body=tuple(body), shortcut=kind,
+                    downsample=downsample, after=tuple(after)), out
+
+
+def _shortcut(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, shape: Shape, branch: Shape,
+              path: str, option: str) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
+    """Decide the shortcut; None as kind means an error was reported."""
+    if definition.addition is None or option == "none":
+        return "none", None
+    if shape is None or branch is None:
+        return None, None
+    same = shape == branch
+    if definition.addition == "identity" or (same and option != "C"):
+        if same:
+            return "identity", None
+        _mismatch(lowerer, call, shape, branch, path, "an identity shortcut")
+        return None, None
+    stride = _stride(shape, branch)
+    if stride is None or len(branch) != 3:
+        _mismatch(lowerer, call, shape, branch, path, "any shortcut")
+        return None, None
+    if option == "A":
+        if branch[0] < shape[0]:
+            lowerer.error("E305", f"shortcut A cannot reduce channels ({shape[0]} -> {branch[0]}) at {path}",
+                          call.span, "use shortcut B (a 1x1 projection) for this stage",
+                          f"the block's input has {shape[0]} channels")
+            return None, None
+        op = ir.ZeroPadShortcut(stride=stride, in_channels=shape[0], out_channels=branch[0])
+        layer = ir.Layer(name="downsample", path=f"{path}.downsample", input=shape, output=branch,
+                         span=lowerer.visible(call.span), op=op)
+        return "zero_pad", layer
+    return _projection(lowerer, call, shape, branch, path, option, stride)
+
+
+def _projection(lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shape, path: str, option: str,
+                stride: int) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
+    name = BUILTIN_PROJECTION if option in ("B", "C") else option
+    definition = lowerer.definitions.get(name)
+    if not isinstance(definition, s.ProjectionDef):
+        lowerer.error("E300", f"unknown shortcut option '{option}'", call.span)
+        return None, None
+    arguments = (s.Argument(None, s.Literal(branch[0], call.span), call.span),
+                 s.Argument(None, s.Literal(stride, call.span), call.span))
+    projection_call = s.Call(name, arguments, call.span, call.name_span)
+    inner = bind_definition(lowerer, definition, projection_call, {}, {})
+    if inner is None:
+        return None, None
+    where = f"{path}.downsample"
+    children, out = lowerer.lower_sequence(definition.body, inner, shape, where, option)
+    if out is None:
+        return None, None
+    if out != branch:
+        lowerer.error("E306", f"projection {name} gives {shape_text(out)} but the branch gives "
+                      f"{shape_text(branch)} at {path}", call.span,
+                      "a projection(channels, stride) must map the block input to the branch's shape")
+        return None, None
+    module = ir.Sequence(name="downsample", path=where, input=shape, output=out,
+                         span=lowerer.visible(call.span), children=tuple(children))
+    return "projection", module
+
+
+def _stride(shape: ir.Shape, branch: ir.Shape) -> int | None:
+    """The subsampling stride that maps the input's spatial size onto the branch's."""
+    if len(shape) != 3 or len(branch) != 3 or branch[1] > shape[1]:
+        return None
+    stride = max(1, round(shape[1] / branch[1]))
+    if -(-shape[1] // stride) == branch[1] and -(-shape[2] // stride) == branch[2]:
+        return stride
+    return None
+
+
+def _mismatch(lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shape, path: str, what: str) -> None:
+    code = "E306" if shape[0] != branch[0] and shape[1:] == branch[1:] else "E307"
+    detail = "channels" if code == "E306" else "sizes"
+    lowerer.error(code, f"{detail} differ at the addition in {path}: input {shape_text(shape)}, "
+                  f"branch {shape_text(branch)}, and {what} cannot match them", call.span,
+                  "let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
+                  f"block {describe(call.name)}")

@@ -1,0 +1,72 @@
+"""What every command shares: loading specs with -D overrides, errors, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from archspec.api import Architecture, load
+from archspec.diagnostics import Diagnostic, SpecError
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DefineOption = typer.Option(
+    [], "--define", "-D", help="override a spec parameter: -D n=18 (repeatable)"
+)
+InputOption = typer.Option(None, "--input", help="override the input shape, e.g. 3x32x32")
+
+
+def parse_defines(defines: list[str]) -> dict[str, object]:
+    """Turn ``["n=18", "k=2.5"]`` into typed values, with the DSL's literal rules."""
+    from archspec.frontend.dsl import parse_literal
+
+    values: dict[str, object] = {}
+    for item in defines:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            fail(f"-D expects name=value, found '{item}'", exit_code=2)
+        values[key.strip()] = parse_literal(text.strip())
+    return values
+
+
+def report(error: SpecError) -> None:
+    """Print diagnostics to stderr, as plain text (no markup interpretation)."""
+    stderr.print(error.render(), markup=False)
+    count = len(error.diagnostics)
+    stderr.print(f"\n{count} error{'s' if count != 1 else ''}", markup=False)
+
+
+def fail(message: str, exit_code: int = 1, help: str = "") -> None:
+    report(SpecError([Diagnostic(code="E402", message=message, help=help)]))
+    raise typer.Exit(exit_code)
+
+
+def load_or_exit(path: str, defines: list[str], input: str | None) -> Architecture:
+    try:
+        return load(path, input=input, **parse_defines(defines))
+    except SpecError as error:
+        report(error)
+        raise typer.Exit(1) from None
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename: never a half-written output."""
+    raw = data.encode() if isinstance(data, str) else data
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror}", help="choose a writable output path with -o")
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

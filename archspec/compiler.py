@@ -1,0 +1,165 @@
+"""compile_spec: read -> parse -> lower (shapes inferred on the way) -> Architecture.
+
+Each stage collects every independent diagnostic it can, and stops the pipeline with one
+SpecError when anything was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from archspec import ir
+from archspec.api import Architecture
+from archspec.diagnostics import Collector, Diagnostic, SpecError, did_you_mean
+from archspec.evaluate import describe
+from archspec.frontend import syntax as s
+from archspec.frontend.archfile import read_arch
+from archspec.frontend.dsl import KEYWORDS, Locator, SyntaxProblem, parse
+from archspec.frontend.yamlfile import YamlReader
+from archspec.layers import LAYERS, MAX_CHANNELS
+from archspec.lower import Abort, Lowerer
+from archspec.source import Source
+
+MAX_SPEC_BYTES = 1 << 20
+MAX_INPUT_SIZE = 1 << 16
+STDLIB_NAME = "<stdlib>/blocks.arch"
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+@lru_cache(maxsize=1)
+def standard_library() -> tuple[s.Definition, ...]:
+    text = files("archspec.stdlib").joinpath("blocks.arch").read_text()
+    source = Source(STDLIB_NAME, text)
+    return tuple(parse(text, "definitions", Locator(source)))
+
+
+def read_source(spec: str | Path) -> Source:
+    """A path to a spec file, or spec text itself (YAML or .arch)."""
+    if isinstance(spec, Path) or ("\n" not in spec and spec.endswith((".yaml", ".yml", ".arch"))):
+        path = Path(spec)
+        try:
+            if path.stat().st_size > MAX_SPEC_BYTES:
+                raise _fail("E105", f"{path} is larger than {MAX_SPEC_BYTES >> 10} KiB; specs are short")
+            return Source(str(spec), path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise _fail("E105", f"cannot read {spec}: {reason}") from None
+    if len(spec) > MAX_SPEC_BYTES:
+        raise _fail("E105", "the spec text is too large")
+    return Source("<text>", spec)
+
+
+def _fail(code: str, message: str) -> SpecError:
+    return SpecError([Diagnostic(code=code, message=message)])
+
+
+def _is_arch(source: Source) -> bool:
+    if source.name.endswith(".arch"):
+        return True
+    first = next((line.strip() for line in source.lines if line.strip() and not line.strip().startswith("#")), "")
+    return first.startswith("network ")
+
+
+def compile_spec(spec: str | Path, parameters: dict[str, Any] | None = None,
+                 input: str | None = None) -> Architecture:
+    source = read_source(spec)
+    report = Collector()
+    sources = {source.name: source}
+    tree = read_arch(source, report) if _is_arch(source) else YamlReader(source, report).read()
+    report.raise_if_any(sources)
+    assert tree is not None
+    network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
+    report.raise_if_any(sources)
+    assert network is not None
+    return Architecture(network=network, arguments=arguments)
+
+
+def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
+    table: dict[str, s.Definition] = {d.name: d for d in standard_library()}
+    mine: set[str] = set()
+    for definition in tree.definitions:
+        if definition.name in LAYERS or definition.name in KEYWORDS:
+            report.error("E311", f"'{definition.name}' is a built-in layer or keyword; choose another name",
+                         definition.span)
+        elif definition.name in mine:
+            report.error("E311", f"'{definition.name}' is defined twice", definition.span)
+        mine.add(definition.name)
+        table[definition.name] = definition
+    return table
+
+
+def network_parameters(tree: s.SpecTree, overrides: dict[str, Any], report: Collector) -> dict[str, s.Value]:
+    values: dict[str, s.Value] = {}
+    for formal in tree.parameters:
+        assert isinstance(formal.default, s.Literal)
+        values[formal.name] = formal.default.value
+    for key, value in overrides.items():
+        if key not in values:
+            report.error("E304", f"the spec has no parameter '{key}'", tree.name.span,
+                         did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}")
+            continue
+        default = values[key]
+        if type(value) is not type(default) and not (type(default) is float and type(value) is int):
+            report.error("E303", f"parameter '{key}' takes a {type(default).__name__} like its default "
+                         f"{describe(default)}, found {describe(value)}", tree.name.span)
+            continue
+        values[key] = value
+    return values
+
+
+def input_shape(text: str, span: Any, report: Collector) -> ir.Shape | None:
+    dims = tuple(int(d) for d in text.split("x")) if re.fullmatch(r"\d+(x\d+)+", text) else ()
+    if len(dims) != 3:
+        report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
+        return None
+    if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
+        report.error("E313", f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
+                     f"1..{MAX_INPUT_SIZE} pixels)", span)
+        return None
+    return dims
+
+
+def lower_network(tree: s.SpecTree, source: Source, report: Collector, overrides: dict[str, Any],
+                  input: str | None) -> tuple[ir.Network | None, dict[str, s.Value]]:
+    name = str(tree.name.value)
+    if not NAME_PATTERN.match(name):
+        report.error("E204", f"network name '{name}' must be a letter then letters, digits or _",
+                     tree.name.span, help="it becomes a class and file name")
+    shape = input_shape(input if input is not None else str(tree.input.value), tree.input.span, report)
+    parameters = network_parameters(tree, overrides, report)
+    lowerer = Lowerer(definitions_of(tree, report), report, source.name)
+    option = str(tree.shortcut.value) if tree.shortcut else "B"
+    if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
+        return None, parameters
+    modules: list[ir.Module] = []
+    current = shape
+    try:
+        stem, current, index = lowerer.lower_entries(lowerer.expand(tree.stem, parameters), current, "", 0,
+                                                     used := set(), option)
+        modules.extend(stem)
+        for stage_name, stage in tree.stages:
+            index += 1
+            if not NAME_PATTERN.match(str(stage_name.value)) or str(stage_name.value) in used:
+                report.error("E311", f"stage name '{stage_name.value}' must be a new identifier", stage_name.span)
+                current = None
+                continue
+            used.add(str(stage_name.value))
+            module, current = lowerer.lower_stage(stage_name, stage, parameters, current, option)
+            if module is not None:
+                modules.append(module)
+        head, current, _ = lowerer.lower_entries(lowerer.expand(tree.head, parameters), current, "", index,
+                                                 used, option)
+        modules.extend(head)
+    except Abort:
+        return None, parameters
+    if shape is None or current is None or report.diagnostics:
+        return None, parameters
+    paper = None
+    if tree.paper:
+        paper = ir.PaperFigures(**{k: v.value for k, v in tree.paper.items()})
+    return ir.Network(name=name, input=shape, output=current, children=tuple(modules), shortcut=option,
+                      parameters=tuple(parameters.items()), paper=paper, file=source.name), parameters

@@ -1,0 +1,95 @@
+"""Evaluating DSL expressions: arithmetic on block parameters, conditions, defaults.
+
+No Python eval: a small interpreter over the syntax tree, with the same error path as
+everything else.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from archspec.diagnostics import did_you_mean
+from archspec.frontend import syntax as s
+from archspec.source import Span
+
+MAX_MAGNITUDE = 1 << 62
+
+
+class EvalProblem(Exception):
+    def __init__(self, code: str, message: str, span: Span, help: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.span, self.help = code, message, span, help
+
+
+def _floordiv(a: Any, b: Any) -> Any:
+    return a // b
+
+
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul,
+    "//": _floordiv, "/": operator.truediv, "%": operator.mod,
+}
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
+    if isinstance(expr, s.Literal):
+        return expr.value
+    if isinstance(expr, s.Name):
+        if expr.name not in scope:
+            raise EvalProblem("E304", f"unknown name '{expr.name}'", expr.span,
+                              did_you_mean(expr.name, scope) or "define it as a parameter or a `let`")
+        return scope[expr.name]
+    if isinstance(expr, s.Unary):
+        value = evaluate(expr.operand, scope)
+        if expr.operator == "not":
+            return not _truth(value, expr.operand.span)
+        _require_number(value, expr.operand.span)
+        return -value  # type: ignore[operator]
+    if isinstance(expr, s.Ternary):
+        chosen = expr.then if _truth(evaluate(expr.condition, scope), expr.condition.span) else expr.otherwise
+        return evaluate(chosen, scope)
+    if expr.operator in ("and", "or"):
+        left = _truth(evaluate(expr.left, scope), expr.left.span)
+        if (expr.operator == "and") != left:
+            return left
+        return _truth(evaluate(expr.right, scope), expr.right.span)
+    left_value, right_value = evaluate(expr.left, scope), evaluate(expr.right, scope)
+    if expr.operator in _COMPARE:
+        return _COMPARE[expr.operator](left_value, right_value)
+    _require_number(left_value, expr.left.span)
+    _require_number(right_value, expr.right.span)
+    if expr.operator in ("//", "/", "%") and right_value == 0:
+        raise EvalProblem("E316", "division by zero", expr.right.span)
+    result = _ARITHMETIC[expr.operator](left_value, right_value)
+    if abs(result) > MAX_MAGNITUDE:
+        raise EvalProblem("E313", f"value {result} is absurdly large", expr.span)
+    return result  # type: ignore[no-any-return]
+
+
+def _require_number(value: s.Value, span: Span) -> None:
+    if not _is_number(value):
+        raise EvalProblem("E303", f"expected a number, found {describe(value)}", span)
+
+
+def _truth(value: s.Value, span: Span) -> bool:
+    if not isinstance(value, bool):
+        raise EvalProblem("E303", f"expected true or false, found {describe(value)}", span)
+    return value
+
+
+def describe(value: s.Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return str(value)

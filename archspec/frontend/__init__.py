@@ -1,0 +1,1 @@
+"""Frontends: spec text (YAML or .arch) -> a located syntax tree (archspec.frontend.syntax)."""

@@ -1,0 +1,55 @@
+"""The .arch frontend: a whole DSL file -> SpecTree (the same tree the YAML form gives)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archspec.diagnostics import Collector
+from archspec.frontend import syntax as s
+from archspec.frontend.dsl import Locator, SyntaxProblem, parse
+from archspec.source import Source, Span
+
+SINGLE = ("network", "input", "shortcut", "stem", "head")
+
+
+def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
+    try:
+        statements: list[tuple[str, Any, Span]] = parse(source.text, "file", Locator(source))
+    except SyntaxProblem as problem:
+        report.diagnostics.append(problem.diagnostic)
+        return None
+    seen: dict[str, Any] = {}
+    parameters: list[s.Formal] = []
+    paper: dict[str, s.Located] = {}
+    definitions: list[s.Definition] = []
+    stages: list[tuple[s.Located, s.Stage]] = []
+    for keyword, payload, span in statements:
+        if keyword in SINGLE:
+            if keyword in seen:
+                report.error("E104", f"'{keyword}' is given twice", span, help="keep one")
+            seen[keyword] = payload
+        elif keyword == "param":
+            parameters.extend(payload)
+        elif keyword == "paper":
+            paper.update(payload)
+        elif keyword == "stage_stmt":
+            stages.append(payload)
+        else:
+            definitions.append(payload)
+    start = source.span_of(0, 1)
+    for required, example in (("network", "network resnet18"), ("input", "input 3x224x224")):
+        if required not in seen:
+            report.error("E201", f"missing '{required}' statement", start, help=f"add `{example}`")
+    if "network" not in seen or "input" not in seen:
+        return None
+    return s.SpecTree(
+        name=seen["network"],
+        input=seen["input"],
+        shortcut=seen.get("shortcut"),
+        parameters=tuple(parameters),
+        paper=paper,
+        definitions=tuple(definitions),
+        stem=seen.get("stem", ()),
+        stages=tuple(stages),
+        head=seen.get("head", ()),
+    )

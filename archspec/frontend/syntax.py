@@ -1,0 +1,165 @@
+"""The located syntax tree both frontends produce and lowering consumes.
+
+Every node carries the Span of the text it came from, in the spec file itself (YAML
+positions included), so any later stage can point at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from archspec.source import Span
+
+Value = Union[bool, int, float, str]
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    operator: str  # "-" or "not"
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    operator: str  # arithmetic, comparison, "and", "or"
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Ternary:
+    then: Expr
+    condition: Expr
+    otherwise: Expr
+    span: Span
+
+
+Expr = Union[Literal, Name, Unary, Binary, Ternary]
+
+
+@dataclass(frozen=True)
+class Argument:
+    keyword: str | None
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """An op or block by name, with arguments: ``conv(64, 3, stride=2)``."""
+
+    name: str
+    arguments: tuple[Argument, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Group:
+    """``( items )``: spliced into its sequence, or a submodule when named."""
+
+    items: tuple[Item, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Item:
+    """``[name=] call-or-group [x count] [if condition]``."""
+
+    target: Call | Group
+    span: Span
+    name: str | None = None
+    name_span: Span | None = None
+    repeat: Expr | None = None
+    condition: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Formal:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    """``block NAME(formals) = body [+ shortcut|identity] [-> after]``."""
+
+    name: str
+    formals: tuple[Formal, ...]
+    lets: tuple[Let, ...]
+    body: tuple[Item, ...]
+    addition: str | None  # "shortcut", "identity", or None for a plain block
+    after: tuple[Item, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ProjectionDef:
+    """``projection NAME(channels, stride) = sequence``: a shape-changing shortcut."""
+
+    name: str
+    formals: tuple[Formal, ...]
+    lets: tuple[Let, ...]
+    body: tuple[Item, ...]
+    span: Span
+
+
+Definition = Union[BlockDef, ProjectionDef]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """``block(args) x depth [/stride] [shortcut=option]``."""
+
+    call: Call
+    span: Span
+    depth: Expr | None = None
+    stride: Expr | None = None
+    shortcut: str | None = None
+    shortcut_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Located:
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True)
+class SpecTree:
+    """A whole spec, from either frontend."""
+
+    name: Located
+    input: Located  # the shape text, e.g. "3x224x224"
+    shortcut: Located | None
+    parameters: tuple[Formal, ...]
+    paper: dict[str, Located]
+    definitions: tuple[Definition, ...]
+    stem: tuple[Item, ...]
+    stages: tuple[tuple[Located, Stage], ...]
+    head: tuple[Item, ...]
+    description: str = ""
+    extra: dict[str, Located] = field(default_factory=dict)

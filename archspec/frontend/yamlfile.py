@@ -1,0 +1,234 @@
+"""The YAML frontend: a spec file -> SpecTree, every DSL value parsed where it stands.
+
+YAML is composed, never constructed blindly: aliases and anchors (the "billion laughs"
+bomb), custom tags and duplicate keys are rejected with their position, and values are
+validated against the pydantic schema in archspec.spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent, NodeEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from archspec.diagnostics import Collector, did_you_mean
+from archspec.frontend import syntax as s
+from archspec.frontend.dsl import Locator, SyntaxProblem, parse
+from archspec.source import Source, Span
+from archspec.spec import SpecFile
+
+STANDARD_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+MAX_NESTING = 16
+
+
+class YamlProblem(Exception):
+    def __init__(self, code: str, message: str, mark: Any, help: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark, self.help = code, message, mark, help
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A composer that refuses anchors and aliases before they can expand."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()
+        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+            raise YamlProblem(
+                "E102",
+                "YAML anchors and aliases are not allowed in specs",
+                event.start_mark,
+                "write the value out; use `params` and -D for shared values",
+            )
+        return super().compose_node(parent, index)
+
+
+class YamlReader:
+    def __init__(self, source: Source, report: Collector) -> None:
+        self.source = source
+        self.report = report
+
+    def span(self, node: Node) -> Span:
+        return self.source.span_of(node.start_mark.index, max(node.end_mark.index, node.start_mark.index + 1))
+
+    def read(self) -> s.SpecTree | None:
+        root = self.compose()
+        if root is None:
+            return None
+        if not isinstance(root, MappingNode):
+            self.report.error("E200", "a spec must be a YAML mapping of keys such as name, input, stages",
+                              self.span(root), "start with `name: mynet` and `input: 3x224x224`")
+            return None
+        data, places = self.to_python(root, (), 0)
+        if data is None:
+            return None
+        try:
+            spec = SpecFile.model_validate(data)
+        except ValidationError as error:
+            self.schema_errors(error, places, root)
+            return None
+        return self.tree(spec, places)
+
+    def compose(self) -> Node | None:
+        loader = _StrictLoader(self.source.text)
+        try:
+            return loader.get_single_node()
+        except YamlProblem as problem:
+            self.report.error(problem.code, problem.message, self.mark_span(problem.mark), help=problem.help)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            self.report.error("E101", f"invalid YAML: {error.problem or error.context}", self.mark_span(mark))
+        finally:
+            loader.dispose()
+        return None
+
+    def mark_span(self, mark: Any) -> Span | None:
+        if mark is None:
+            return None
+        index = min(mark.index, max(0, len(self.source.text) - 1))
+        return self.source.span_of(index, index + 1)
+
+    def to_python(self, node: Node, path: tuple[Any, ...], depth: int) -> tuple[Any, dict[tuple[Any, ...], Node]]:
+        """Plain data plus the node of every path, checking tags, keys and nesting."""
+        places: dict[tuple[Any, ...], Node] = {path: node}
+        if depth > MAX_NESTING:
+            self.report.error("E200", "the spec is nested too deeply", self.span(node))
+            return None, places
+        if node.tag not in STANDARD_TAGS:
+            self.report.error("E103", f"YAML tag '{node.tag}' is not allowed in specs", self.span(node),
+                              help="remove the tag; spec values are plain strings, numbers and mappings")
+            return None, places
+        if isinstance(node, ScalarNode):
+            return SafeConstructor().construct_object(node), places
+        if isinstance(node, SequenceNode):
+            items = []
+            for i, child in enumerate(node.value):
+                value, sub = self.to_python(child, path + (i,), depth + 1)
+                items.append(value)
+                places.update(sub)
+            return items, places
+        assert isinstance(node, MappingNode)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag not in STANDARD_TAGS:
+                self.report.error("E200", "mapping keys must be plain names", self.span(key_node))
+                continue
+            key = str(key_node.value)
+            if key in result:
+                self.report.error("E104", f"duplicate key '{key}'", self.span(key_node),
+                                  "each key may appear once in a mapping")
+                continue
+            value, sub = self.to_python(value_node, path + (key,), depth + 1)
+            result[key] = value
+            places.update(sub)
+            places[path + (key, "<key>")] = key_node
+        return result, places
+
+    def schema_errors(self, error: ValidationError, places: dict[tuple[Any, ...], Node], root: Node) -> None:
+        for problem in error.errors():
+            loc = tuple(problem["loc"])
+            node = places.get(loc) or places.get(loc[:-1]) or root
+            field = ".".join(str(p) for p in loc)
+            kind = problem["type"]
+            if kind == "missing":
+                self.report.error("E201", f"missing key '{field}'", self.span(root).model_copy(
+                    update={"end_line": 1, "end_column": 2, "line": 1, "column": 1}),
+                    help=f"add `{field}: ...` to the spec")
+            elif kind == "extra_forbidden":
+                key_node = places.get(loc[:-1] + (loc[-1], "<key>"), node)
+                known = _known_keys(loc)
+                self.report.error("E202", f"unknown key '{loc[-1]}'", self.span(key_node),
+                                  help=did_you_mean(str(loc[-1]), known))
+            else:
+                found = type(problem.get("input")).__name__
+                self.report.error("E203", f"'{field}' {problem['msg'].lower()}, found {found}",
+                                  self.span(node), label="wrong type")
+
+    def located_dsl(self, node: Node, start: str) -> Any:
+        """Parse a YAML string value as DSL, with positions mapped into this file."""
+        text = str(node.value)
+        raw = self.source.text[node.start_mark.index : node.end_mark.index]
+        locator = Locator(self.source, align(text, raw, node.start_mark.index))
+        try:
+            return parse(text, start, locator)
+        except SyntaxProblem as problem:
+            self.report.diagnostics.append(problem.diagnostic)
+            return None
+
+    def tree(self, spec: SpecFile, places: dict[tuple[Any, ...], Node]) -> s.SpecTree | None:
+        def where(*path: Any) -> Span:
+            return self.span(places[path])
+
+        def dsl(start: str, *path: Any) -> Any:
+            return self.located_dsl(places[path], start) if path in places else None
+
+        stages = []
+        for name in spec.stages:
+            stage = dsl("stage", "stages", name)
+            if stage is not None:
+                stages.append((s.Located(name, where("stages", name, "<key>")), stage))
+        parameters = []
+        for name, value in spec.params.items():
+            literal = s.Literal(value, where("params", name))
+            parameters.append(s.Formal(name, literal, where("params", name, "<key>")))
+        shape = dsl("shape", "input")
+        definitions = dsl("definitions", "define") or ()
+        stem = dsl("sequence", "stem") if spec.stem.strip() else ()
+        head = dsl("sequence", "head") if spec.head.strip() else ()
+        if shape is None or stem is None or head is None:
+            return None
+        paper = {}
+        if spec.paper is not None:
+            for key in ("macs", "params"):
+                value = getattr(spec.paper, key)
+                if value is not None:
+                    paper[key] = s.Located(value, where("paper", key))
+            paper["source"] = s.Located(spec.paper.source, where("paper"))
+        shortcut = s.Located(spec.shortcut, where("shortcut")) if ("shortcut",) in places else None
+        return s.SpecTree(
+            name=s.Located(spec.name, where("name")),
+            input=shape,
+            shortcut=shortcut,
+            parameters=tuple(parameters),
+            paper=paper,
+            definitions=tuple(definitions),
+            stem=tuple(stem),
+            stages=tuple(stages),
+            head=tuple(head),
+            description=spec.description,
+        )
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    from archspec.spec import PaperSpec
+
+    model = PaperSpec if loc[:1] == ("paper",) else SpecFile
+    return list(model.model_fields)
+
+
+def align(value: str, raw: str, base: int) -> list[int]:
+    """File offsets of each character of a YAML scalar's value, found in its raw text.
+
+    Handles plain, quoted and block scalars: non-space characters are matched in order;
+    folded whitespace maps to the raw position it came from.
+    """
+    offsets = []
+    j = 0
+    for char in value:
+        if char.isspace():
+            offsets.append(base + min(j, max(0, len(raw) - 1)))
+            if j < len(raw) and raw[j].isspace():
+                j += 1
+            continue
+        k = raw.find(char, j)
+        if k < 0:
+            k = min(j, max(0, len(raw) - 1))
+        offsets.append(base + k)
+        j = k + 1
+    offsets.append(base + min(j, len(raw)))
+    return offsets
