@@ -69,8 +69,9 @@ def compile_spec(spec: str | Path, parameters: dict[str, Any] | None = None,
     source = read_source(spec)
     report = Collector()
     sources = {source.name: source}
-    tree = read_arch(source, report) if _is_arch(source) else YamlReader(source, report).read()
-    report.raise_if_any(sources)
+    tree = read_arch(source, report) if _is_arch(source) else YamlReader(source, report, sources).read()
+    if tree is None:
+        report.raise_if_any(sources)
     assert tree is not None
     network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
     report.raise_if_any(sources)
@@ -131,28 +132,31 @@ def lower_network(tree: s.SpecTree, source: Source, report: Collector, overrides
                      tree.name.span, help="it becomes a class and file name")
     shape = input_shape(input if input is not None else str(tree.input.value), tree.input.span, report)
     parameters = network_parameters(tree, overrides, report)
-    lowerer = Lowerer(definitions_of(tree, report), report, source.name)
+    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
     option = str(tree.shortcut.value) if tree.shortcut else "B"
     if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     modules: list[ir.Module] = []
     current = shape
+    used: set[str] = set()
     try:
-        stem, current, index = lowerer.lower_entries(lowerer.expand(tree.stem, parameters), current, "", 0,
-                                                     used := set(), option)
+        stem, current, index = lowerer.lower_entries(lowerer.expand(tree.stem or (), parameters),
+                                                     current if tree.stem is not None else None, "", 0, used,
+                                                     option)
         modules.extend(stem)
         for stage_name, stage in tree.stages:
             index += 1
             if not NAME_PATTERN.match(str(stage_name.value)) or str(stage_name.value) in used:
                 report.error("E311", f"stage name '{stage_name.value}' must be a new identifier", stage_name.span)
-                current = None
-                continue
+                stage = None
             used.add(str(stage_name.value))
-            module, current = lowerer.lower_stage(stage_name, stage, parameters, current, option)
+            module, current = (None, None) if stage is None else lowerer.lower_stage(
+                stage_name, stage, parameters, current, option)
             if module is not None:
                 modules.append(module)
-        head, current, _ = lowerer.lower_entries(lowerer.expand(tree.head, parameters), current, "", index,
-                                                 used, option)
+        head, current, _ = lowerer.lower_entries(lowerer.expand(tree.head or (), parameters),
+                                                 current if tree.head is not None else None, "", index, used,
+                                                 option)
         modules.extend(head)
     except Abort:
         return None, parameters

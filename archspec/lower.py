@@ -10,6 +10,7 @@ one mistake is reported once and independent mistakes are all reported).
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
@@ -18,6 +19,7 @@ from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.evaluate import EvalProblem, describe, evaluate
 from archspec.frontend import syntax as s
+from archspec.frontend.dsl import KEYWORDS
 from archspec.layers import ALIASES, LAYERS, LayerKind
 from archspec.shapes import ShapeProblem, output_shape
 from archspec.shapes import describe as shape_text
@@ -25,8 +27,13 @@ from archspec.source import Span
 from archspec.spec import SHORTCUT_OPTIONS
 
 MAX_REPEAT = 100_000
-MAX_LAYERS = 2_000_000
+MAX_LAYERS = 200_000
 MAX_NESTING = 64
+RESERVED_NAMES = frozenset(keyword.kwlist) | KEYWORDS | frozenset(
+    "forward training to cuda cpu train eval modules children parameters buffers apply "
+    "state_dict load_state_dict named_modules type float double half add_module register_buffer".split()
+)
+"""Names no module may take: they must be attributes in every emitted backend."""
 
 Shape = Union[ir.Shape, None]
 Scope = Mapping[str, s.Value]
@@ -47,10 +54,10 @@ class Entry:
 
 
 class Lowerer:
-    def __init__(self, definitions: dict[str, s.Definition], report: Collector, spec_file: str) -> None:
+    def __init__(self, definitions: dict[str, s.Definition], report: Collector, stdlib_file: str) -> None:
         self.definitions = definitions
         self.report = report
-        self.spec_file = spec_file
+        self.stdlib_file = stdlib_file
         self.layers_left = MAX_LAYERS
         self.active: list[str] = []
         self.call_site: Span | None = None
@@ -58,7 +65,7 @@ class Lowerer:
     # ---- diagnostics ----
     def visible(self, span: Span | None) -> Span | None:
         """Spans inside the standard library point at the user's call instead."""
-        if span is not None and span.file == self.spec_file:
+        if span is not None and span.file != self.stdlib_file:
             return span
         return self.call_site
 
@@ -116,6 +123,10 @@ class Lowerer:
                     self.error("E313", "groups are nested too deeply", item.span)
                     continue
                 inner = self.expand(item.target.items, scope, depth + 1)
+                if len(inner) * times > self.layers_left:
+                    self.error("E313", f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
+                               item.span)
+                    raise Abort
                 entries.extend(inner * times)
             else:
                 entries.extend([Entry(item.name, item.target, item, scope)] * times)
@@ -128,6 +139,11 @@ class Lowerer:
         for entry in entries:
             local = entry.name or str(index)
             index += 1
+            if local in RESERVED_NAMES:
+                self.error("E311", f"'{local}' cannot name a module: it is a keyword or a framework attribute",
+                           entry.item.name_span, f"try '{local}_'")
+                shape = None
+                continue
             if local in used:
                 self.error("E311", f"duplicate name '{local}' in {prefix or 'the network'}",
                            entry.item.name_span or entry.item.span, "names in one module must be unique")
@@ -158,7 +174,7 @@ class Lowerer:
 
     def lower_call(self, call: s.Call, scope: Scope, shape: Shape, local: str, path: str, option: str,
                    overrides: dict[str, s.Value] | None = None) -> tuple[ir.Module | None, Shape]:
-        if call.span.file == self.spec_file:
+        if call.span.file != self.stdlib_file:
             self.call_site = call.span
         if call.name in LAYERS:
             return self.lower_layer(LAYERS[call.name], call, scope, shape, local, path, overrides or {})
@@ -190,8 +206,9 @@ class Lowerer:
         for position, argument in enumerate(call.arguments):
             if argument.keyword is None:
                 if position >= len(names):
-                    self.error("E302", f"{what} takes at most {len(names)} positional argument"
-                               f"{'s' if len(names) != 1 else ''}, found more", argument.span)
+                    most = f"at most {len(names)}" if names else "no"
+                    self.error("E302", f"{what} takes {most} positional argument"
+                               f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}", argument.span)
                     ok = False
                     continue
                 key = names[position]
@@ -251,7 +268,7 @@ class Lowerer:
         try:
             out = output_shape(op, shape)
         except ShapeProblem as problem:
-            self.error(problem.code, f"{problem.message} at {path}", call.span, problem.help,
+            self.error(problem.code, f"{problem.message} in '{path}'", call.span, problem.help,
                        f"input is {shape_text(shape)}")
             return None, None
         return ir.Layer(name=local, path=path, input=shape, output=out, span=self.visible(call.span), op=op), out

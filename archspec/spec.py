@@ -29,6 +29,9 @@ class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="archspec network spec")
 
     name: str = Field(description="the network's name; also the emitted class and file name")
+    extends: str | None = Field(
+        None, description="path of a spec this one presets: its keys, with these on top"
+    )
     description: str = Field("", description="free text")
     input: str = Field(description="input shape CxHxW, e.g. 3x224x224")
     shortcut: str = Field(

@@ -85,7 +85,7 @@ def parse_literal(text: str) -> s.Value:
 
 def _terminal_text(name: str) -> str:
     friendly = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "SHAPE": "a shape like 3x224x224",
-                "COMPARE": "a comparison", "ADD": "'+' or '-'", "MUL": "'*', '//', '/' or '%'",
+                "COMPARE": "a comparison", "ADD": "'+' or '-'", "MUL": "'*', '//' or '%'", "SLASH": "'/'",
                 "SHORTCUT_KIND": "'shortcut' or 'identity'", "$END": "the end of the text"}
     if name in friendly:
         return friendly[name]
@@ -117,7 +117,7 @@ def _describe(error: UnexpectedInput, text: str, locator: Locator) -> Diagnostic
         expected = _expected(set(error.accepts or error.expected or ())) or "another item"
         if found == ")":
             hint = "this ')' has no matching '('"
-        elif found in KEYWORDS:
+        elif found in KEYWORDS and "NAME" in (error.accepts or error.expected or ()):
             hint = f"'{found}' is a keyword and cannot be used as a name"
     elif isinstance(error, UnexpectedCharacters):
         expected = _expected(set(error.allowed or ()))
@@ -137,7 +137,8 @@ def _describe(error: UnexpectedInput, text: str, locator: Locator) -> Diagnostic
     else:
         message = f"unexpected '{found}'; expected {expected}"
         span = locator.span(position, position + length)
-    return Diagnostic(code="E100", message=message, span=span, label="not expected here", help=hint)
+    label = "not expected here" if found else "the text ends here"
+    return Diagnostic(code="E100", message=message, span=span, label=label, help=hint)
 
 
 class _Builder:
@@ -241,7 +242,7 @@ class _Builder:
         )
 
     def _stage(self, tree: Tree) -> s.Stage:
-        call, depth, stride, shortcut = tree.children
+        call, depth, _slash, stride, shortcut = tree.children
         return s.Stage(
             call=self._call(call),
             span=self.span(tree),

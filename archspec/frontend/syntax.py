@@ -150,7 +150,11 @@ class Located:
 
 @dataclass(frozen=True)
 class SpecTree:
-    """A whole spec, from either frontend."""
+    """A whole spec, from either frontend.
+
+    A piece whose text did not parse is None (its error is already reported): lowering
+    still checks the other pieces, so independent mistakes are all reported in one run.
+    """
 
     name: Located
     input: Located  # the shape text, e.g. "3x224x224"
@@ -158,8 +162,8 @@ class SpecTree:
     parameters: tuple[Formal, ...]
     paper: dict[str, Located]
     definitions: tuple[Definition, ...]
-    stem: tuple[Item, ...]
-    stages: tuple[tuple[Located, Stage], ...]
-    head: tuple[Item, ...]
+    stem: tuple[Item, ...] | None
+    stages: tuple[tuple[Located, Stage | None], ...]
+    head: tuple[Item, ...] | None
     description: str = ""
     extra: dict[str, Located] = field(default_factory=dict)

@@ -1,0 +1,136 @@
+"""`archspec check`, `flops`, `schema` and `reference`: the commands that never load a framework."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from archspec.api import Architecture
+from archspec.cli.common import DefineOption, InputOption, load_or_exit, parse_defines, report, stdout
+from archspec.cost import Counts
+from archspec.diagnostics import SpecError
+
+
+def check(
+    specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
+    define: list[str] = DefineOption,
+    input: str = InputOption,
+    short: bool = typer.Option(False, "--short", help="one line per error: file:line:col: error[E...]"),
+) -> None:
+    """Check specs: exit 0 when all compile, else print every error and exit 1."""
+    from archspec.api import load
+
+    parameters = parse_defines(define)
+    failed = 0
+    for path in specs:
+        try:
+            load(path, input=input, **parameters)
+            stdout.print(f"{path}: ok", markup=False)
+        except SpecError as error:
+            failed += 1
+            if short:
+                typer.echo(error.short(), err=True)
+            else:
+                report(error)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _gflops(macs: int) -> str:
+    """One decimal, as the paper prints them (3.6, 19.6); three for the small CIFAR nets."""
+    return f"{macs / 1e9:.1f}" if macs >= 1e9 else f"{macs / 1e9:.3f}"
+
+
+def _against_paper(record: dict[str, Any]) -> tuple[str, str]:
+    """The paper's figure (FLOPs if given, else params) and our difference from it."""
+    paper = record["paper"] or {}
+    for key, scale, unit in (("macs", 1e9, "G"), ("params", 1e6, "M params")):
+        if paper.get(key):
+            figure = paper[key]
+            return f"{figure / scale:g}{unit}", f"{(record[key] - figure) / figure:+.1%}"
+    return "", ""
+
+
+def _counts_json(counts: Counts) -> dict[str, int]:
+    return {"params": counts.params, "macs": counts.macs, "activations": counts.activations,
+            "norm": counts.norm, "pool": counts.pool, "fvcore": counts.fvcore}
+
+
+def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> dict[str, Any]:
+    network = arch.network
+    paper = network.paper
+    record: dict[str, Any] = {
+        "spec": path,
+        "name": network.name,
+        "input": "x".join(map(str, network.input)),
+        "output": list(network.output),
+        **_counts_json(arch.counts),
+        "paper": paper.model_dump(exclude_none=True) if paper else None,
+        "parameters": dict(network.parameters),
+    }
+    if per_stage:
+        record["stages"] = [
+            {"name": stage.path, "output": list(stage.output), "blocks": len(stage.children),
+             **_counts_json(arch.counts_by_path[stage.path])}
+            for stage in network.stages()
+        ]
+    if per_layer:
+        record["layers"] = [
+            {"path": row.path, "op": row.op, "output": list(row.output), **_counts_json(row.counts)}
+            for row in arch.rows()
+        ]
+    return record
+
+
+def flops(
+    specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
+    define: list[str] = DefineOption,
+    input: str = InputOption,
+    as_json: bool = typer.Option(False, "--json", help="print a JSON list, one object per spec"),
+    per_stage: bool = typer.Option(False, "--per-stage", help="add a row per stage"),
+    per_layer: bool = typer.Option(False, "--per-layer", help="add a row per layer"),
+    fvcore: bool = typer.Option(False, "--fvcore", help="add fvcore's batch-norm and pooling counts"),
+) -> None:
+    """Params and mult-adds (the paper's FLOPs), against the paper's figures."""
+    loaded = [(path, load_or_exit(path, define, input)) for path in specs]
+    records = [_record(path, arch, per_stage, per_layer) for path, arch in loaded]
+    if as_json:
+        typer.echo(json.dumps(records, indent=2))
+        return
+    table = Table(title="multiply-adds (the paper's FLOPs) and parameters", title_justify="left")
+    for header in ("spec", "input", "params", "GFLOPs", "paper", "diff"):
+        table.add_column(header, justify="left" if header in ("spec", "input") else "right")
+    if fvcore:
+        table.add_column("fvcore GFLOPs", justify="right")
+    for record in records:
+        cells = [record["name"], record["input"], f"{record['params']:,}", _gflops(record["macs"]),
+                 *_against_paper(record)]
+        table.add_row(*cells, *([_gflops(record["fvcore"])] if fvcore else []))
+        for row in record.get("stages", []) + record.get("layers", []):
+            name = row.get("name") or row["path"]
+            shape = "x".join(map(str, row["output"]))
+            table.add_row(f"  {name}", shape, f"{row['params']:,}", _gflops(row["macs"]), "", "",
+                          *([_gflops(row["fvcore"])] if fvcore else []))
+    stdout.print(table)
+
+
+def schema() -> None:
+    """Print the JSON Schema of the YAML spec form, for editors."""
+    from archspec.spec import SpecFile
+
+    typer.echo(json.dumps(SpecFile.model_json_schema(), indent=2))
+
+
+def reference() -> None:
+    """Print the built-in layers, their arguments and defaults (the language reference table)."""
+    from archspec.layers import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (check, flops, schema, reference):
+        app.command()(command)
