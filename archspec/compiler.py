@@ -15,7 +15,7 @@ from typing import Any
 from archspec import ir
 from archspec.api import Architecture
 from archspec.diagnostics import Collector, Diagnostic, SpecError, did_you_mean
-from archspec.evaluate import describe
+from archspec.evaluate import EvalProblem, describe, evaluate
 from archspec.frontend import syntax as s
 from archspec.frontend.archfile import read_arch
 from archspec.frontend.dsl import KEYWORDS, Locator, SyntaxProblem, parse
@@ -96,8 +96,16 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
 def network_parameters(tree: s.SpecTree, overrides: dict[str, Any], report: Collector) -> dict[str, s.Value]:
     values: dict[str, s.Value] = {}
     for formal in tree.parameters:
-        assert isinstance(formal.default, s.Literal)
-        values[formal.name] = formal.default.value
+        if formal.name in values:
+            report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
+        if formal.default is None:
+            report.error("E302", f"parameter '{formal.name}' needs a default value", formal.span,
+                         help=f"e.g. param {formal.name} = 1")
+            continue
+        try:
+            values[formal.name] = evaluate(formal.default, values)
+        except EvalProblem as problem:
+            report.error(problem.code, problem.message, problem.span, problem.help)
     for key, value in overrides.items():
         if key not in values:
             report.error("E304", f"the spec has no parameter '{key}'", tree.name.span,

@@ -31,7 +31,7 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
         elif keyword == "param":
             parameters.extend(payload)
         elif keyword == "paper":
-            paper.update(payload)
+            paper.update(_checked_paper(payload, report))
         elif keyword == "stage_stmt":
             stages.append(payload)
         else:
@@ -53,3 +53,21 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
         stages=tuple(stages),
         head=seen.get("head", ()),
     )
+
+
+def _checked_paper(figures: dict[str, s.Located], report: Collector) -> dict[str, s.Located]:
+    """Keep the figures PaperSpec knows, with the type it expects; report the rest."""
+    from archspec.diagnostics import did_you_mean
+    from archspec.spec import PaperSpec
+
+    kept = {}
+    for key, figure in figures.items():
+        if key not in PaperSpec.model_fields:
+            report.error("E202", f"unknown paper figure '{key}'", figure.span,
+                         help=did_you_mean(key, PaperSpec.model_fields))
+        elif (key == "source") != isinstance(figure.value, str):
+            wanted = "a quoted string" if key == "source" else "a number"
+            report.error("E203", f"paper figure '{key}' takes {wanted}", figure.span)
+        else:
+            kept[key] = figure
+    return kept

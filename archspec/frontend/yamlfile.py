@@ -128,12 +128,17 @@ class YamlReader:
         return merged, {**base_places, **places}
 
     def compose(self, source: Source) -> Node | None:
-        loader = _StrictLoader(source.text)
+        loader = None
         try:
+            loader = _StrictLoader(source.text)
             return loader.get_single_node()
         except YamlProblem as problem:
             self.report.error(problem.code, problem.message, self.mark_span(problem.mark, source),
                               help=problem.help)
+        except yaml.reader.ReaderError as error:
+            span = source.span_of(error.position, error.position + 1)
+            self.report.error("E101", f"invalid YAML: character {error.character!r} is not allowed", span,
+                              help="remove the control character")
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             hint = ""
@@ -142,7 +147,8 @@ class YamlReader:
             self.report.error("E101", f"invalid YAML: {error.problem or error.context}",
                               self.mark_span(mark, source), help=hint)
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
         return None
 
     def mark_span(self, mark: Any, source: Source) -> Span | None:
