@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archspec import ir
-from archspec.cost import Counts, count_all
+from archspec.cost import Counts, count, count_all
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,10 @@ class Architecture:
         """Counts for every module path; '' is the whole network."""
         return count_all(self.network)
 
-    @property
+    @cached_property
     def counts(self) -> Counts:
-        return self.counts_by_path[""]
+        """Totals for the network (cheaper than the per-path table)."""
+        return count(self.network)
 
     @property
     def name(self) -> str:

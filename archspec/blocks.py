@@ -67,6 +67,13 @@ def lower_block(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, scope: S
     inner = bind_definition(lowerer, definition, call, scope, overrides)
     if inner is None:
         return None, None
+    key = (definition.name, id(definition), tuple(inner.items()), shape, option, lowerer.visible(call.span))
+    built = lowerer.built_blocks.get(key)
+    if built is not None:
+        template, layer_count = built
+        lowerer.spend(layer_count, call.span)
+        return ir.moved(template, path, local), template.output
+    before = lowerer.layers_left
     lowerer.active.append(definition.name)
     try:
         used: set[str] = {"downsample"} if definition.addition else set()
@@ -81,9 +88,12 @@ def lower_block(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, scope: S
     if shape is None or out is None or kind is None:
         return None, None
     arguments = tuple((k, v) for k, v in inner.items() if k in {f.name for f in definition.formals})
-    return ir.Block(name=local, path=path, input=shape, output=out, span=lowerer.visible(call.span),
-                    block=definition.name, arguments=arguments, body=tuple(body), shortcut=kind,
-                    downsample=downsample, after=tuple(after)), out
+    block = ir.Block.model_construct(
+        name=local, path=path, input=shape, output=out, span=lowerer.visible(call.span),
+        block=definition.name, arguments=arguments, body=tuple(body), shortcut=kind,
+        downsample=downsample, after=tuple(after))
+    lowerer.built_blocks[key] = (block, before - lowerer.layers_left)
+    return block, out
 
 
 def _shortcut(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, shape: Shape, branch: Shape,
@@ -110,7 +120,7 @@ def _shortcut(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, shape: Sha
                           f"the block's input has {shape[0]} channels")
             return None, None
         op = ir.ZeroPadShortcut(stride=stride, in_channels=shape[0], out_channels=branch[0])
-        layer = ir.Layer(name="downsample", path=f"{path}.downsample", input=shape, output=branch,
+        layer = ir.Layer.model_construct(name="downsample", path=f"{path}.downsample", input=shape, output=branch,
                          span=lowerer.visible(call.span), op=op)
         return "zero_pad", layer
     return _projection(lowerer, call, shape, branch, path, option, stride)
@@ -138,7 +148,7 @@ def _projection(lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shap
                       f"{shape_text(branch)} at {path}", call.span,
                       "a projection(channels, stride) must map the block input to the branch's shape")
         return None, None
-    module = ir.Sequence(name="downsample", path=where, input=shape, output=out,
+    module = ir.Sequence.model_construct(name="downsample", path=where, input=shape, output=out,
                          span=lowerer.visible(call.span), children=tuple(children))
     return "projection", module
 

@@ -8,15 +8,15 @@ ResNet paper calls FLOPs. ``norm`` and ``pool`` are what fvcore adds on top by d
 from __future__ import annotations
 
 import math
-from functools import singledispatch
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
+from functools import lru_cache, singledispatch
 
 from archspec import ir
 
 
-class Counts(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Exact integer counts for one module (a plain dataclass: it is summed thousands of times)."""
 
     params: int = 0
     macs: int = 0
@@ -25,7 +25,13 @@ class Counts(BaseModel):
     pool: int = 0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
+        return Counts(
+            self.params + other.params,
+            self.macs + other.macs,
+            self.activations + other.activations,
+            self.norm + other.norm,
+            self.pool + other.pool,
+        )
 
     @property
     def fvcore(self) -> int:
@@ -34,47 +40,68 @@ class Counts(BaseModel):
 
 
 @singledispatch
-def _op_counts(op: object, layer: ir.Layer) -> Counts:
+def _op_counts(op: object, input: ir.Shape, output: ir.Shape) -> Counts:
     return Counts()
 
 
 @_op_counts.register
-def _conv(op: ir.Conv2d, layer: ir.Layer) -> Counts:
+def _conv(op: ir.Conv2d, input: ir.Shape, output: ir.Shape) -> Counts:
     weights = op.out_channels * (op.in_channels // op.groups) * op.kernel * op.kernel
-    return Counts(
-        params=weights + (op.out_channels if op.bias else 0),
-        macs=weights * layer.output[1] * layer.output[2],
-    )
+    return Counts(params=weights + (op.out_channels if op.bias else 0), macs=weights * output[1] * output[2])
 
 
 @_op_counts.register
-def _bn(op: ir.BatchNorm2d, layer: ir.Layer) -> Counts:
+def _bn(op: ir.BatchNorm2d, input: ir.Shape, output: ir.Shape) -> Counts:
     # fvcore (eval mode, affine): one normalise and one scale-shift per element.
-    return Counts(params=2 * op.channels, norm=2 * math.prod(layer.input))
+    return Counts(params=2 * op.channels, norm=2 * math.prod(input))
 
 
 @_op_counts.register
-def _linear(op: ir.Linear, layer: ir.Layer) -> Counts:
+def _linear(op: ir.Linear, input: ir.Shape, output: ir.Shape) -> Counts:
     weights = op.in_features * op.out_features
     return Counts(params=weights + (op.out_features if op.bias else 0), macs=weights)
 
 
 @_op_counts.register
-def _adaptive(op: ir.AdaptiveAvgPool2d, layer: ir.Layer) -> Counts:
-    return Counts(pool=math.prod(layer.input))
+def _adaptive(op: ir.AdaptiveAvgPool2d, input: ir.Shape, output: ir.Shape) -> Counts:
+    return Counts(pool=math.prod(input))
 
 
 def count_layer(layer: ir.Layer) -> Counts:
-    own = _op_counts(layer.op, layer)
-    return own + Counts(activations=math.prod(layer.output))
+    return _counts_of(layer.op, layer.input, layer.output)
+
+
+@lru_cache(maxsize=4096)
+def _counts_of(op: ir.Op, input: ir.Shape, output: ir.Shape) -> Counts:
+    """Counts depend only on the op and its shapes: deep nets repeat a few dozen layers."""
+    return _op_counts(op, input, output) + Counts(activations=math.prod(output))
 
 
 def count(node: ir.Layer | ir.Sequence | ir.Block | ir.Network) -> Counts:
-    """Totals for any subtree."""
-    total = count_layer(node) if isinstance(node, ir.Layer) else Counts()
-    for layer in ir.layers(node):
-        total = total + count_layer(layer)
-    return total
+    """Totals for any subtree; identical blocks (a deep stage repeats one) are counted once."""
+    seen: dict[tuple[object, ...], Counts] = {}
+
+    def visit(n: ir.Layer | ir.Sequence | ir.Block | ir.Network) -> Counts:
+        if isinstance(n, ir.Layer):
+            return count_layer(n)
+        key = _block_identity(n) if isinstance(n, ir.Block) else None
+        if key is not None and key in seen:
+            return seen[key]
+        total = Counts()
+        for child in ir.children_of(n):
+            total = total + visit(child)
+        if key is not None:
+            seen[key] = total
+        return total
+
+    return visit(node)
+
+
+def _block_identity(block: ir.Block) -> tuple[object, ...]:
+    """What determines a block's contents within one network: its definition's name and
+    arguments, its input, and its shortcut (whose ops depend on the option in force)."""
+    shortcut = tuple(layer.op for layer in ir.layers(block.downsample)) if block.downsample else ()
+    return block.block, block.arguments, block.input, block.shortcut, shortcut
 
 
 def count_all(network: ir.Network) -> dict[str, Counts]:

@@ -61,6 +61,14 @@ class Lowerer:
         self.layers_left = MAX_LAYERS
         self.active: list[str] = []
         self.call_site: Span | None = None
+        self.built_blocks: dict[tuple[object, ...], tuple[ir.Block, int]] = {}
+
+    def spend(self, layers: int, span: Span | None) -> None:
+        """Charge layers against the size limit; past it, stop lowering."""
+        self.layers_left -= layers
+        if self.layers_left < 0:
+            self.error("E313", f"the network has more than {MAX_LAYERS:,} layers", span)
+            raise Abort
 
     # ---- diagnostics ----
     def visible(self, span: Span | None) -> Span | None:
@@ -168,8 +176,8 @@ class Lowerer:
             children, out = self.lower_sequence(target.items, entry.scope, shape, path, option)
             if out is None or shape is None:
                 return None, None
-            return ir.Sequence(name=local, path=path, input=shape, output=out, span=self.visible(target.span),
-                               children=tuple(children)), out
+            return ir.Sequence.model_construct(name=local, path=path, input=shape, output=out,
+                                               span=self.visible(target.span), children=tuple(children)), out
         return self.lower_call(target, entry.scope, shape, local, path, option)
 
     def lower_call(self, call: s.Call, scope: Scope, shape: Shape, local: str, path: str, option: str,
@@ -258,10 +266,7 @@ class Lowerer:
             if value is None:
                 return None, None
             arguments[parameter.name] = value
-        self.layers_left -= 1
-        if self.layers_left < 0:
-            self.error("E313", f"the network has more than {MAX_LAYERS:,} layers", call.span)
-            raise Abort
+        self.spend(1, call.span)
         if shape is None:
             return None, None
         op = kind.make(arguments, shape)
@@ -271,7 +276,8 @@ class Lowerer:
             self.error(problem.code, f"{problem.message} in '{path}'", call.span, problem.help,
                        f"input is {shape_text(shape)}")
             return None, None
-        return ir.Layer(name=local, path=path, input=shape, output=out, span=self.visible(call.span), op=op), out
+        return ir.Layer.model_construct(name=local, path=path, input=shape, output=out,
+                                        span=self.visible(call.span), op=op), out
 
     def check_value(self, value: s.Value, parameter: object, what: str, call: s.Call) -> s.Value | None:
         from archspec.layers import Parameter
@@ -329,8 +335,8 @@ class Lowerer:
             blocks.append(block)
         if start is None or shape is None:
             return None, None
-        return ir.Sequence(name=local, path=local, input=start, output=shape, span=stage.span, stage=True,
-                           children=tuple(blocks)), shape
+        return ir.Sequence.model_construct(name=local, path=local, input=start, output=shape, span=stage.span,
+                                           stage=True, children=tuple(blocks)), shape
 
     def known_option(self, option: str, span: Span | None) -> bool:
         projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import bisect
 
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
 
-class Span(BaseModel):
-    """A 1-based, end-exclusive region of one source file."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A 1-based, end-exclusive region of one source file (hashed often: a plain dataclass)."""
 
     file: str
     line: int

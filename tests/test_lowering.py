@@ -128,3 +128,16 @@ def test_grouped_bottleneck_resnext_widths(tmp_path) -> None:
 def test_depth_12002_lowers_in_bounded_time() -> None:
     arch = archspec.load("specs/cifar/cifar.yaml", n=2000)
     assert sum(len(s.children) for s in arch.network.stages()) == 6000  # 3 stages x 2000 blocks
+
+
+@pytest.mark.parametrize("spec", ["specs/torchvision/resnet152.yaml", "specs/arch/resnet_d.arch",
+                                  "specs/vgg19.yaml", "specs/cifar/resnet110.yaml"])
+def test_fast_construction_gives_a_valid_ir(spec: str) -> None:
+    """Lowering builds nodes without revalidation (and moves copies of repeated blocks);
+    the result must still be exactly what the IR's schema accepts."""
+    network = archspec.load(spec).network
+    assert ir.Network.model_validate(network.model_dump()) == network
+    paths = [m.path for m in ir.walk(network)]
+    assert len(paths) == len(set(paths))  # moved copies got their own paths
+    for module in ir.walk(network):
+        assert module.path.rsplit(".", 1)[-1] == module.name

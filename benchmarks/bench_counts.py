@@ -1,0 +1,65 @@
+"""Analytic counting against tracing, measured side by side in one run.
+
+    python benchmarks/bench_counts.py
+
+1. archspec.load + counts for ResNet-152 (torchvision layout) vs fvcore's
+   FlopCountAnalysis on torchvision's resnet152 (model built beforehand, not timed):
+   both give the same conv+linear mult-adds; the ratio is printed.
+2. CIFAR depth 110 vs 1202 vs 12002: compile time should grow linearly with depth.
+Each figure is the median of several runs; the warm-up run (imports, the grammar
+table, the standard library) is reported apart.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import archspec
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    start = time.perf_counter()
+    archspec.load("specs/cifar/resnet20.yaml")
+    print(f"first load (grammar + stdlib, once per process): {time.perf_counter() - start:.3f} s")
+
+    import torch
+    import torchvision
+    from fvcore.nn import FlopCountAnalysis
+
+    model = torchvision.models.resnet152().eval()
+    image = torch.randn(1, 3, 224, 224)
+
+    def fvcore_count() -> int:
+        analysis = FlopCountAnalysis(model, image)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        ops = analysis.by_operator()
+        return int(ops["conv"] + ops["linear"])
+
+    def archspec_count() -> int:
+        return archspec.load("specs/torchvision/resnet152.yaml").counts.macs
+
+    assert fvcore_count() == archspec_count(), "the two counts disagree"
+    ours = median_seconds(archspec_count, 9)
+    theirs = median_seconds(fvcore_count, 3)
+    print(f"resnet152  archspec {ours * 1e3:8.1f} ms   fvcore {theirs * 1e3:8.1f} ms   "
+          f"archspec is {theirs / ours:6.0f}x faster   (same count: {archspec_count():,})")
+
+    for depth, n in ((110, 18), (1202, 200), (12002, 2000)):
+        seconds = median_seconds(lambda n=n: archspec.load("specs/cifar/cifar.yaml", n=n).counts, 3)
+        print(f"cifar depth {depth:6d}: {seconds * 1e3:8.1f} ms   {seconds / depth * 1e6:6.1f} us per layer")
+
+
+if __name__ == "__main__":
+    main()
