@@ -18,7 +18,7 @@ from archspec.diagnostics import Collector, Diagnostic, SpecError, did_you_mean
 from archspec.evaluate import EvalProblem, describe, evaluate
 from archspec.frontend import syntax as s
 from archspec.frontend.archfile import read_arch
-from archspec.frontend.dsl import KEYWORDS, Locator, SyntaxProblem, parse
+from archspec.frontend.dsl import KEYWORDS, Locator, parse
 from archspec.frontend.yamlfile import YamlReader
 from archspec.layers import LAYERS, MAX_CHANNELS
 from archspec.lower import Abort, Lowerer
@@ -43,7 +43,9 @@ def read_source(spec: str | Path) -> Source:
         path = Path(spec)
         try:
             if path.stat().st_size > MAX_SPEC_BYTES:
-                raise _fail("E105", f"{path} is larger than {MAX_SPEC_BYTES >> 10} KiB; specs are short")
+                raise _fail(
+                    "E105", f"{path} is larger than {MAX_SPEC_BYTES >> 10} KiB; specs are short"
+                )
             return Source(str(spec), path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
@@ -60,16 +62,28 @@ def _fail(code: str, message: str) -> SpecError:
 def _is_arch(source: Source) -> bool:
     if source.name.endswith(".arch"):
         return True
-    first = next((line.strip() for line in source.lines if line.strip() and not line.strip().startswith("#")), "")
+    first = next(
+        (
+            line.strip()
+            for line in source.lines
+            if line.strip() and not line.strip().startswith("#")
+        ),
+        "",
+    )
     return first.startswith("network ")
 
 
-def compile_spec(spec: str | Path, parameters: dict[str, Any] | None = None,
-                 input: str | None = None) -> Architecture:
+def compile_spec(
+    spec: str | Path, parameters: dict[str, Any] | None = None, input: str | None = None
+) -> Architecture:
     source = read_source(spec)
     report = Collector()
     sources = {source.name: source}
-    tree = read_arch(source, report) if _is_arch(source) else YamlReader(source, report, sources).read()
+    tree = (
+        read_arch(source, report)
+        if _is_arch(source)
+        else YamlReader(source, report, sources).read()
+    )
     if tree is None:
         report.raise_if_any(sources)
     assert tree is not None
@@ -84,8 +98,11 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
     mine: set[str] = set()
     for definition in tree.definitions:
         if definition.name in LAYERS or definition.name in KEYWORDS:
-            report.error("E311", f"'{definition.name}' is a built-in layer or keyword; choose another name",
-                         definition.span)
+            report.error(
+                "E311",
+                f"'{definition.name}' is a built-in layer or keyword; choose another name",
+                definition.span,
+            )
         elif definition.name in mine:
             report.error("E311", f"'{definition.name}' is defined twice", definition.span)
         mine.add(definition.name)
@@ -93,14 +110,20 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
     return table
 
 
-def network_parameters(tree: s.SpecTree, overrides: dict[str, Any], report: Collector) -> dict[str, s.Value]:
+def network_parameters(
+    tree: s.SpecTree, overrides: dict[str, Any], report: Collector
+) -> dict[str, s.Value]:
     values: dict[str, s.Value] = {}
     for formal in tree.parameters:
         if formal.name in values:
             report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
         if formal.default is None:
-            report.error("E302", f"parameter '{formal.name}' needs a default value", formal.span,
-                         help=f"e.g. param {formal.name} = 1")
+            report.error(
+                "E302",
+                f"parameter '{formal.name}' needs a default value",
+                formal.span,
+                help=f"e.g. param {formal.name} = 1",
+            )
             continue
         try:
             values[formal.name] = evaluate(formal.default, values)
@@ -108,13 +131,21 @@ def network_parameters(tree: s.SpecTree, overrides: dict[str, Any], report: Coll
             report.error(problem.code, problem.message, problem.span, problem.help)
     for key, value in overrides.items():
         if key not in values:
-            report.error("E304", f"the spec has no parameter '{key}'", tree.name.span,
-                         did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}")
+            report.error(
+                "E304",
+                f"the spec has no parameter '{key}'",
+                tree.name.span,
+                did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}",
+            )
             continue
         default = values[key]
         if type(value) is not type(default) and not (type(default) is float and type(value) is int):
-            report.error("E303", f"parameter '{key}' takes a {type(default).__name__} like its default "
-                         f"{describe(default)}, found {describe(value)}", tree.name.span)
+            report.error(
+                "E303",
+                f"parameter '{key}' takes a {type(default).__name__} like its default "
+                f"{describe(default)}, found {describe(value)}",
+                tree.name.span,
+            )
             continue
         values[key] = value
     return values
@@ -126,45 +157,78 @@ def input_shape(text: str, span: Any, report: Collector) -> ir.Shape | None:
         report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
         return None
     if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
-        report.error("E313", f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
-                     f"1..{MAX_INPUT_SIZE} pixels)", span)
+        report.error(
+            "E313",
+            f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
+            f"1..{MAX_INPUT_SIZE} pixels)",
+            span,
+        )
         return None
     return dims
 
 
-def lower_network(tree: s.SpecTree, source: Source, report: Collector, overrides: dict[str, Any],
-                  input: str | None) -> tuple[ir.Network | None, dict[str, s.Value]]:
+def lower_network(
+    tree: s.SpecTree,
+    source: Source,
+    report: Collector,
+    overrides: dict[str, Any],
+    input: str | None,
+) -> tuple[ir.Network | None, dict[str, s.Value]]:
     name = str(tree.name.value)
     if not NAME_PATTERN.match(name):
-        report.error("E204", f"network name '{name}' must be a letter then letters, digits or _",
-                     tree.name.span, help="it becomes a class and file name")
-    shape = input_shape(input if input is not None else str(tree.input.value), tree.input.span, report)
+        report.error(
+            "E204",
+            f"network name '{name}' must be a letter then letters, digits or _",
+            tree.name.span,
+            help="it becomes a class and file name",
+        )
+    shape = input_shape(
+        input if input is not None else str(tree.input.value), tree.input.span, report
+    )
+    default_option = str(tree.shortcut.value) if tree.shortcut else "B"
+    option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
     parameters = network_parameters(tree, overrides, report)
     lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
-    option = str(tree.shortcut.value) if tree.shortcut else "B"
     if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     modules: list[ir.Module] = []
     current = shape
     used: set[str] = set()
     try:
-        stem, current, index = lowerer.lower_entries(lowerer.expand(tree.stem or (), parameters),
-                                                     current if tree.stem is not None else None, "", 0, used,
-                                                     option)
+        stem, current, index = lowerer.lower_entries(
+            lowerer.expand(tree.stem or (), parameters),
+            current if tree.stem is not None else None,
+            "",
+            0,
+            used,
+            option,
+        )
         modules.extend(stem)
         for stage_name, stage in tree.stages:
             index += 1
             if not NAME_PATTERN.match(str(stage_name.value)) or str(stage_name.value) in used:
-                report.error("E311", f"stage name '{stage_name.value}' must be a new identifier", stage_name.span)
+                report.error(
+                    "E311",
+                    f"stage name '{stage_name.value}' must be a new identifier",
+                    stage_name.span,
+                )
                 stage = None
             used.add(str(stage_name.value))
-            module, current = (None, None) if stage is None else lowerer.lower_stage(
-                stage_name, stage, parameters, current, option)
+            module, current = (
+                (None, None)
+                if stage is None
+                else lowerer.lower_stage(stage_name, stage, parameters, current, option)
+            )
             if module is not None:
                 modules.append(module)
-        head, current, _ = lowerer.lower_entries(lowerer.expand(tree.head or (), parameters),
-                                                 current if tree.head is not None else None, "", index, used,
-                                                 option)
+        head, current, _ = lowerer.lower_entries(
+            lowerer.expand(tree.head or (), parameters),
+            current if tree.head is not None else None,
+            "",
+            index,
+            used,
+            option,
+        )
         modules.extend(head)
     except Abort:
         return None, parameters
@@ -173,5 +237,13 @@ def lower_network(tree: s.SpecTree, source: Source, report: Collector, overrides
     paper = None
     if tree.paper:
         paper = ir.PaperFigures(**{k: v.value for k, v in tree.paper.items()})
-    return ir.Network(name=name, input=shape, output=current, children=tuple(modules), shortcut=option,
-                      parameters=tuple(parameters.items()), paper=paper, file=source.name), parameters
+    return ir.Network(
+        name=name,
+        input=shape,
+        output=current,
+        children=tuple(modules),
+        shortcut=option,
+        parameters=tuple(parameters.items()),
+        paper=paper,
+        file=source.name,
+    ), parameters

@@ -87,7 +87,7 @@ def did_you_mean(word: str, choices: Iterable[str], aliases: dict[str, str] | No
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    if len(options) <= 12:
+    if 0 < len(options) <= 12:
         return "expected one of " + ", ".join(f"'{o}'" for o in options)
     return ""
 

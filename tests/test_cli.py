@@ -22,18 +22,28 @@ def invoke(*args: str):  # noqa: ANN201
 def test_flops_reproduces_the_papers_headline_figures() -> None:
     result = invoke("flops", "specs/plain34.yaml", "specs/resnet34.yaml", "specs/vgg19.yaml")
     assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 4}
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in result.output.splitlines()
+        if line.count("│") > 4
+    }
     for name, figure in (("plain34", "3.6"), ("resnet34", "3.6"), ("vgg19", "19.6")):
         cells = [c.strip() for c in rows[name].split("│")]
         assert cells[4] == figure  # the GFLOPs column, one decimal as in the paper
 
 
 def test_flops_json_has_exact_integers_and_breakdowns() -> None:
-    result = invoke("flops", "specs/torchvision/resnet18.yaml", "--json", "--per-stage", "--per-layer")
+    result = invoke(
+        "flops", "specs/torchvision/resnet18.yaml", "--json", "--per-stage", "--per-layer"
+    )
     assert result.exit_code == 0
     (record,) = json.loads(result.output)
     assert record["spec"] == "specs/torchvision/resnet18.yaml" and record["name"] == "resnet18"
-    assert (record["input"], record["params"], record["macs"]) == ("3x224x224", 11_689_512, 1_814_073_344)
+    assert (record["input"], record["params"], record["macs"]) == (
+        "3x224x224",
+        11_689_512,
+        1_814_073_344,
+    )
     assert [s["name"] for s in record["stages"]] == ["layer1", "layer2", "layer3", "layer4"]
     assert sum(layer["macs"] for layer in record["layers"]) == record["macs"]
 
@@ -41,12 +51,18 @@ def test_flops_json_has_exact_integers_and_breakdowns() -> None:
 def test_defines_and_input_override() -> None:
     result = invoke("flops", "specs/cifar/cifar.yaml", "-D", "n=18", "--input", "3x64x64", "--json")
     (record,) = json.loads(result.output)
-    assert record["params"] == 1_727_962 and record["input"] == "3x64x64" and record["parameters"] == {"n": 18}
+    assert (
+        record["params"] == 1_727_962
+        and record["input"] == "3x64x64"
+        and record["parameters"] == {"n": 18}
+    )
 
 
 def test_check_passes_and_fails_with_every_error() -> None:
     assert invoke("check", "specs/resnet34.yaml", "specs/arch/resnet_d.arch").exit_code == 0
-    result = invoke("check", "tests/errors/shortcut_a_narrows.yaml", "tests/errors/unknown_layer.yaml")
+    result = invoke(
+        "check", "tests/errors/shortcut_a_narrows.yaml", "tests/errors/unknown_layer.yaml"
+    )
     assert result.exit_code == 1
     assert "error[E305]" in result.output and "error[E300]" in result.output
     assert "--> tests/errors/shortcut_a_narrows.yaml:8:11" in result.output
@@ -55,7 +71,10 @@ def test_check_passes_and_fails_with_every_error() -> None:
 def test_check_short_form() -> None:
     result = invoke("check", "--short", "tests/errors/unknown_argument.yaml")
     assert result.exit_code == 1
-    assert "tests/errors/unknown_argument.yaml:4:16: error[E301]: unknown argument 'k' of conv" in result.output
+    assert (
+        "tests/errors/unknown_argument.yaml:4:16: error[E301]: unknown argument 'k' of conv"
+        in result.output
+    )
 
 
 def test_bad_define_is_a_usage_error() -> None:
@@ -85,18 +104,32 @@ def test_flops_and_check_import_neither_torch_nor_jax() -> None:
     code = (
         "import sys\n"
         "from archspec.cli.app import app\n"
-        "for args in (['flops', 'specs/resnet34.yaml', 'specs/vgg19.yaml'], ['check', 'specs/resnet50.yaml']):\n"
+        "runs = (['flops', 'specs/resnet34.yaml', 'specs/vgg19.yaml'],\n"
+        "        ['check', 'specs/resnet50.yaml'])\n"
+        "for args in runs:\n"
         "    try:\n"
         "        app(args)\n"
         "    except SystemExit as done:\n"
         "        assert done.code == 0, done.code\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'jax', 'flax', 'graphviz'))\n"
+        "frameworks = ('torch', 'jax', 'flax', 'graphviz')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in frameworks)\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
 def test_console_script_and_module_entry_points() -> None:
-    result = subprocess.run([sys.executable, "-m", "archspec", "flops", "specs/cifar/resnet20.yaml"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "archspec", "flops", "specs/cifar/resnet20.yaml"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and "269,722" in result.stdout
+
+
+def test_shortcut_option_override_from_the_command_line() -> None:
+    result = invoke("flops", "specs/resnet34.yaml", "-D", "shortcut=B", "--json")
+    (record,) = json.loads(result.output)
+    assert (record["params"], record["macs"]) == (21_797_672, 3_663_761_408)  # torchvision's resnet34
+    bad = invoke("check", "specs/resnet34.yaml", "-D", "shortcut=D")
+    assert bad.exit_code == 1 and "unknown shortcut option 'D'" in bad.output

@@ -21,8 +21,28 @@ from archspec.source import Source, Span
 
 START_RULES = ("file", "definitions", "sequence", "stage", "shape", "expr")
 KEYWORDS = frozenset(
-    "network input shortcut param paper stem stage head block projection let identity "
-    "x if else and or not true false".split()
+    [
+        "network",
+        "input",
+        "shortcut",
+        "param",
+        "paper",
+        "stem",
+        "stage",
+        "head",
+        "block",
+        "projection",
+        "let",
+        "identity",
+        "x",
+        "if",
+        "else",
+        "and",
+        "or",
+        "not",
+        "true",
+        "false",
+    ]
 )
 
 
@@ -84,9 +104,18 @@ def parse_literal(text: str) -> s.Value:
 
 
 def _terminal_text(name: str) -> str:
-    friendly = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "SHAPE": "a shape like 3x224x224",
-                "COMPARE": "a comparison", "ADD": "'+' or '-'", "MUL": "'*', '//' or '%'", "SLASH": "'/'",
-                "SHORTCUT_KIND": "'shortcut' or 'identity'", "$END": "the end of the text"}
+    friendly = {
+        "NAME": "a name",
+        "NUMBER": "a number",
+        "STRING": "a string",
+        "SHAPE": "a shape like 3x224x224",
+        "COMPARE": "a comparison",
+        "ADD": "'+' or '-'",
+        "MUL": "'*', '//' or '%'",
+        "SLASH": "'/'",
+        "SHORTCUT_KIND": "'shortcut' or 'identity'",
+        "$END": "the end of the text",
+    }
     if name in friendly:
         return friendly[name]
     for terminal in parser().terminals:
@@ -98,7 +127,7 @@ def _terminal_text(name: str) -> str:
 def _expected(names: set[str]) -> str:
     shown = sorted({_terminal_text(n) for n in names})
     if len(shown) > 8:
-        shown = shown[:8] + ["..."]
+        shown = [*shown[:8], "..."]
     return ", ".join(shown)
 
 
@@ -197,8 +226,13 @@ class _Builder:
             op = operator if operator else str(children.pop(0))
             right = self.expr(children.pop(0))
             start = result.span
-            span = Span(file=start.file, line=start.line, column=start.column,
-                        end_line=right.span.end_line, end_column=right.span.end_column)
+            span = Span(
+                file=start.file,
+                line=start.line,
+                column=start.column,
+                end_line=right.span.end_line,
+                end_column=right.span.end_column,
+            )
             result = s.Binary(op, result, right, span)
         return result
 
@@ -260,13 +294,17 @@ class _Builder:
 
     def _formal(self, tree: Tree) -> s.Formal:
         name, default = tree.children
-        return s.Formal(str(name), self.expr(default) if default is not None else None, self.span(tree))
+        return s.Formal(
+            str(name), self.expr(default) if default is not None else None, self.span(tree)
+        )
 
     def _let(self, tree: Tree) -> s.Let:
         name, value = tree.children
         return s.Let(str(name), self.expr(value), self.span(tree))
 
-    def _split_definition(self, tree: Tree) -> tuple[str, tuple[s.Formal, ...], tuple[s.Let, ...], list[Any]]:
+    def _split_definition(
+        self, tree: Tree
+    ) -> tuple[str, tuple[s.Formal, ...], tuple[s.Let, ...], list[Any]]:
         name, formals, *rest = tree.children
         lets = tuple(self._let(c) for c in rest if isinstance(c, Tree) and c.data == "let")
         others = [c for c in rest if not (isinstance(c, Tree) and c.data == "let")]
@@ -286,7 +324,9 @@ class _Builder:
 
     def _projection_def(self, tree: Tree) -> s.ProjectionDef:
         name, formals, lets, (body,) = self._split_definition(tree)
-        return s.ProjectionDef(name, formals, lets, self._sequence(body), self.span(tree.children[0]))
+        return s.ProjectionDef(
+            name, formals, lets, self._sequence(body), self.span(tree.children[0])
+        )
 
     def _definitions(self, tree: Tree) -> tuple[s.Definition, ...]:
         return tuple(self.build(c) for c in tree.children)
