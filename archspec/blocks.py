@@ -26,14 +26,27 @@ BUILTIN_PROJECTION = "conv1x1"
 """The standard library's projection for options B and C."""
 
 
-def bind_definition(lowerer: Lowerer, definition: s.BlockDef | s.ProjectionDef, call: s.Call,
-                    scope: Scope, overrides: dict[str, s.Value]) -> dict[str, s.Value] | None:
+def bind_definition(
+    lowerer: Lowerer,
+    definition: s.BlockDef | s.ProjectionDef,
+    call: s.Call,
+    scope: Scope,
+    overrides: dict[str, s.Value],
+) -> dict[str, s.Value] | None:
     """Arguments, then defaults (which may use earlier parameters), then `let`s."""
     names = [f.name for f in definition.formals]
-    what = f"block {definition.name}" if isinstance(definition, s.BlockDef) else f"projection {definition.name}"
+    what = (
+        f"block {definition.name}"
+        if isinstance(definition, s.BlockDef)
+        else f"projection {definition.name}"
+    )
     if overrides and "stride" not in names:
-        lowerer.error("E314", f"{what} has no 'stride' parameter, so a stage cannot downsample with it",
-                      call.span, "add `stride=1` to its parameters and use it in a convolution")
+        lowerer.error(
+            "E314",
+            f"{what} has no 'stride' parameter, so a stage cannot downsample with it",
+            call.span,
+            "add `stride=1` to its parameters and use it in a convolution",
+        )
         return None
     bound = lowerer.bind(call, names, scope, what, overrides)
     if bound is None:
@@ -48,7 +61,9 @@ def bind_definition(lowerer: Lowerer, definition: s.BlockDef | s.ProjectionDef, 
                 return None
             local[formal.name] = value
         else:
-            lowerer.error("E302", f"{what} needs its '{formal.name}' argument", call.span, label="missing")
+            lowerer.error(
+                "E302", f"{what} needs its '{formal.name}' argument", call.span, label="missing"
+            )
             return None
     for let in definition.lets:
         value = lowerer.value(let.value, local)
@@ -58,16 +73,33 @@ def bind_definition(lowerer: Lowerer, definition: s.BlockDef | s.ProjectionDef, 
     return local
 
 
-def lower_block(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, scope: Scope, shape: Shape,
-                local: str, path: str, option: str,
-                overrides: dict[str, s.Value]) -> tuple[ir.Module | None, Shape]:
+def lower_block(
+    lowerer: Lowerer,
+    definition: s.BlockDef,
+    call: s.Call,
+    scope: Scope,
+    shape: Shape,
+    local: str,
+    path: str,
+    option: str,
+    overrides: dict[str, s.Value],
+) -> tuple[ir.Module | None, Shape]:
     if definition.name in lowerer.active:
-        lowerer.error("E318", f"block '{definition.name}' uses itself", call.span, "blocks cannot recurse")
+        lowerer.error(
+            "E318", f"block '{definition.name}' uses itself", call.span, "blocks cannot recurse"
+        )
         return None, None
     inner = bind_definition(lowerer, definition, call, scope, overrides)
     if inner is None:
         return None, None
-    key = (definition.name, id(definition), tuple(inner.items()), shape, option, lowerer.visible(call.span))
+    key = (
+        definition.name,
+        id(definition),
+        tuple(inner.items()),
+        shape,
+        option,
+        lowerer.visible(call.span),
+    )
     built = lowerer.built_blocks.get(key)
     if built is not None:
         template, layer_count = built
@@ -77,27 +109,45 @@ def lower_block(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, scope: S
     lowerer.active.append(definition.name)
     try:
         used: set[str] = {"downsample"} if definition.addition else set()
-        body, branch, index = lowerer.lower_entries(lowerer.expand(definition.body, inner), shape, path, 0,
-                                                    used, option)
+        body, branch, index = lowerer.lower_entries(
+            lowerer.expand(definition.body, inner), shape, path, 0, used, option
+        )
         kind, downsample = _shortcut(lowerer, definition, call, shape, branch, path, option)
         merged = branch if kind is not None else None
-        after, out, _ = lowerer.lower_entries(lowerer.expand(definition.after, inner), merged, path, index,
-                                              used, option)
+        after, out, _ = lowerer.lower_entries(
+            lowerer.expand(definition.after, inner), merged, path, index, used, option
+        )
     finally:
         lowerer.active.pop()
     if shape is None or out is None or kind is None:
         return None, None
     arguments = tuple((k, v) for k, v in inner.items() if k in {f.name for f in definition.formals})
     block = ir.Block.model_construct(
-        name=local, path=path, input=shape, output=out, span=lowerer.visible(call.span),
-        block=definition.name, arguments=arguments, body=tuple(body), shortcut=kind,
-        downsample=downsample, after=tuple(after))
+        name=local,
+        path=path,
+        input=shape,
+        output=out,
+        span=lowerer.visible(call.span),
+        block=definition.name,
+        arguments=arguments,
+        body=tuple(body),
+        shortcut=kind,
+        downsample=downsample,
+        after=tuple(after),
+    )
     lowerer.built_blocks[key] = (block, before - lowerer.layers_left)
     return block, out
 
 
-def _shortcut(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, shape: Shape, branch: Shape,
-              path: str, option: str) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
+def _shortcut(
+    lowerer: Lowerer,
+    definition: s.BlockDef,
+    call: s.Call,
+    shape: Shape,
+    branch: Shape,
+    path: str,
+    option: str,
+) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
     """Decide the shortcut; None as kind means an error was reported."""
     if definition.addition is None or option == "none":
         return "none", None
@@ -115,26 +165,45 @@ def _shortcut(lowerer: Lowerer, definition: s.BlockDef, call: s.Call, shape: Sha
         return None, None
     if option == "A":
         if branch[0] < shape[0]:
-            lowerer.error("E305", f"shortcut A cannot reduce channels ({shape[0]} -> {branch[0]}) at {path}",
-                          call.span, "use shortcut B (a 1x1 projection) for this stage",
-                          f"the block's input has {shape[0]} channels")
+            lowerer.error(
+                "E305",
+                f"shortcut A cannot reduce channels ({shape[0]} -> {branch[0]}) at {path}",
+                call.span,
+                "use shortcut B (a 1x1 projection) for this stage",
+                f"the block's input has {shape[0]} channels",
+            )
             return None, None
         op = ir.ZeroPadShortcut(stride=stride, in_channels=shape[0], out_channels=branch[0])
-        layer = ir.Layer.model_construct(name="downsample", path=f"{path}.downsample", input=shape, output=branch,
-                         span=lowerer.visible(call.span), op=op)
+        layer = ir.Layer.model_construct(
+            name="downsample",
+            path=f"{path}.downsample",
+            input=shape,
+            output=branch,
+            span=lowerer.visible(call.span),
+            op=op,
+        )
         return "zero_pad", layer
     return _projection(lowerer, call, shape, branch, path, option, stride)
 
 
-def _projection(lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shape, path: str, option: str,
-                stride: int) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
+def _projection(
+    lowerer: Lowerer,
+    call: s.Call,
+    shape: ir.Shape,
+    branch: ir.Shape,
+    path: str,
+    option: str,
+    stride: int,
+) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
     name = BUILTIN_PROJECTION if option in ("B", "C") else option
     definition = lowerer.definitions.get(name)
     if not isinstance(definition, s.ProjectionDef):
         lowerer.error("E300", f"unknown shortcut option '{option}'", call.span)
         return None, None
-    arguments = (s.Argument(None, s.Literal(branch[0], call.span), call.span),
-                 s.Argument(None, s.Literal(stride, call.span), call.span))
+    arguments = (
+        s.Argument(None, s.Literal(branch[0], call.span), call.span),
+        s.Argument(None, s.Literal(stride, call.span), call.span),
+    )
     projection_call = s.Call(name, arguments, call.span, call.name_span)
     inner = bind_definition(lowerer, definition, projection_call, {}, {})
     if inner is None:
@@ -144,12 +213,22 @@ def _projection(lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shap
     if out is None:
         return None, None
     if out != branch:
-        lowerer.error("E306", f"projection {name} gives {shape_text(out)} but the branch gives "
-                      f"{shape_text(branch)} at {path}", call.span,
-                      "a projection(channels, stride) must map the block input to the branch's shape")
+        lowerer.error(
+            "E306",
+            f"projection {name} gives {shape_text(out)} but the branch gives "
+            f"{shape_text(branch)} at {path}",
+            call.span,
+            "a projection(channels, stride) must map the block input to the branch's shape",
+        )
         return None, None
-    module = ir.Sequence.model_construct(name="downsample", path=where, input=shape, output=out,
-                         span=lowerer.visible(call.span), children=tuple(children))
+    module = ir.Sequence.model_construct(
+        name="downsample",
+        path=where,
+        input=shape,
+        output=out,
+        span=lowerer.visible(call.span),
+        children=tuple(children),
+    )
     return "projection", module
 
 
@@ -163,10 +242,16 @@ def _stride(shape: ir.Shape, branch: ir.Shape) -> int | None:
     return None
 
 
-def _mismatch(lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shape, path: str, what: str) -> None:
+def _mismatch(
+    lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shape, path: str, what: str
+) -> None:
     code = "E306" if shape[0] != branch[0] and shape[1:] == branch[1:] else "E307"
     detail = "channels" if code == "E306" else "sizes"
-    lowerer.error(code, f"{detail} differ at the addition in {path}: input {shape_text(shape)}, "
-                  f"branch {shape_text(branch)}, and {what} cannot match them", call.span,
-                  "let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
-                  f"block {describe(call.name)}")
+    lowerer.error(
+        code,
+        f"{detail} differ at the addition in {path}: input {shape_text(shape)}, "
+        f"branch {shape_text(branch)}, and {what} cannot match them",
+        call.span,
+        "let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
+        f"block {describe(call.name)}",
+    )

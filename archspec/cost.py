@@ -47,7 +47,9 @@ def _op_counts(op: object, input: ir.Shape, output: ir.Shape) -> Counts:
 @_op_counts.register
 def _conv(op: ir.Conv2d, input: ir.Shape, output: ir.Shape) -> Counts:
     weights = op.out_channels * (op.in_channels // op.groups) * op.kernel * op.kernel
-    return Counts(params=weights + (op.out_channels if op.bias else 0), macs=weights * output[1] * output[2])
+    return Counts(
+        params=weights + (op.out_channels if op.bias else 0), macs=weights * output[1] * output[2]
+    )
 
 
 @_op_counts.register

@@ -28,12 +28,20 @@ def _floordiv(a: Any, b: Any) -> Any:
 
 
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul,
-    "//": _floordiv, "/": operator.truediv, "%": operator.mod,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "//": _floordiv,
+    "/": operator.truediv,
+    "%": operator.mod,
 }
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -46,8 +54,12 @@ def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
         return expr.value
     if isinstance(expr, s.Name):
         if expr.name not in scope:
-            raise EvalProblem("E304", f"unknown name '{expr.name}'", expr.span,
-                              did_you_mean(expr.name, scope) or "define it as a parameter or a `let`")
+            raise EvalProblem(
+                "E304",
+                f"unknown name '{expr.name}'",
+                expr.span,
+                did_you_mean(expr.name, scope) or "define it as a parameter or a `let`",
+            )
         return scope[expr.name]
     if isinstance(expr, s.Unary):
         value = evaluate(expr.operand, scope)
@@ -56,7 +68,11 @@ def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
         _require_number(value, expr.operand.span)
         return -value  # type: ignore[operator]
     if isinstance(expr, s.Ternary):
-        chosen = expr.then if _truth(evaluate(expr.condition, scope), expr.condition.span) else expr.otherwise
+        chosen = (
+            expr.then
+            if _truth(evaluate(expr.condition, scope), expr.condition.span)
+            else expr.otherwise
+        )
         return evaluate(chosen, scope)
     if expr.operator in ("and", "or"):
         left = _truth(evaluate(expr.left, scope), expr.left.span)

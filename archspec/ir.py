@@ -9,7 +9,7 @@ its input and output shape, and the span of spec text it came from.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,7 @@ from archspec.source import Span
 Shape = tuple[int, ...]
 """``(channels, height, width)`` for feature maps, ``(features,)`` after flatten."""
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 
 
 class Frozen(BaseModel):
@@ -97,18 +97,16 @@ class ZeroPadShortcut(Frozen):
 
 
 Op = Annotated[
-    Union[
-        Conv2d,
-        BatchNorm2d,
-        ReLU,
-        MaxPool2d,
-        AvgPool2d,
-        AdaptiveAvgPool2d,
-        Flatten,
-        Linear,
-        Dropout,
-        ZeroPadShortcut,
-    ],
+    Conv2d
+    | BatchNorm2d
+    | ReLU
+    | MaxPool2d
+    | AvgPool2d
+    | AdaptiveAvgPool2d
+    | Flatten
+    | Linear
+    | Dropout
+    | ZeroPadShortcut,
     Field(discriminator="op"),
 ]
 
@@ -159,7 +157,7 @@ class Block(Node):
         return self.body + extra + self.after
 
 
-Module = Annotated[Union[Layer, Sequence, Block], Field(discriminator="kind")]
+Module = Annotated[Layer | Sequence | Block, Field(discriminator="kind")]
 
 
 class PaperFigures(Frozen):

@@ -42,8 +42,14 @@ class LayerKind:
     make: Callable[[dict[str, Any], ir.Shape], ir.Op]
 
 
-def _size(name: str, doc: str, required: bool = False, default: int | None = None,
-          minimum: int = 1, maximum: int = MAX_CHANNELS) -> Parameter:
+def _size(
+    name: str,
+    doc: str,
+    required: bool = False,
+    default: int | None = None,
+    minimum: int = 1,
+    maximum: int = MAX_CHANNELS,
+) -> Parameter:
     return Parameter(name, int, doc, default, required, minimum, maximum)
 
 
@@ -63,7 +69,13 @@ def _window(a: dict[str, Any]) -> dict[str, Any]:
 _POOL = (
     _size("kernel", "window size", required=True, maximum=MAX_WINDOW),
     _size("stride", "step; defaults to the kernel size", maximum=MAX_WINDOW),
-    _size("padding", "zeros (or -inf for max) added on each side", default=0, minimum=0, maximum=MAX_WINDOW),
+    _size(
+        "padding",
+        "zeros (or -inf for max) added on each side",
+        default=0,
+        minimum=0,
+        maximum=MAX_WINDOW,
+    ),
     _flag("ceil", "round the output size up, as PyTorch's ceil_mode", False),
 )
 
@@ -77,8 +89,13 @@ LAYERS: dict[str, LayerKind] = {
                 _size("channels", "output channels", required=True),
                 _size("kernel", "kernel size (square)", default=3, maximum=MAX_WINDOW),
                 _size("stride", "step", default=1, maximum=MAX_WINDOW),
-                _size("padding", "zeros on each side; defaults to (kernel - 1) // 2 x dilation, "
-                      "which keeps the size at stride 1", minimum=0, maximum=MAX_WINDOW),
+                _size(
+                    "padding",
+                    "zeros on each side; defaults to (kernel - 1) // 2 x dilation, "
+                    "which keeps the size at stride 1",
+                    minimum=0,
+                    maximum=MAX_WINDOW,
+                ),
                 _size("dilation", "spacing of kernel taps", default=1, maximum=MAX_WINDOW),
                 _size("groups", "grouped convolution; must divide both channel counts", default=1),
                 _flag("bias", "add a learned bias (off: a BN follows)", False),
@@ -88,7 +105,8 @@ LAYERS: dict[str, LayerKind] = {
                 out_channels=a["channels"],
                 kernel=a["kernel"],
                 stride=a["stride"],
-                padding=a["padding"] if a["padding"] is not None
+                padding=a["padding"]
+                if a["padding"] is not None
                 else (a["kernel"] - 1) // 2 * a["dilation"],
                 dilation=a["dilation"],
                 groups=a["groups"],
@@ -100,8 +118,14 @@ LAYERS: dict[str, LayerKind] = {
             "Batch normalization over channels (PyTorch's eps and momentum conventions).",
             (
                 Parameter("eps", float, "added to the variance", 1e-5, minimum=0.0),
-                Parameter("momentum", float, "running-statistics update rate, as PyTorch", 0.1,
-                          minimum=0.0, maximum=1.0),
+                Parameter(
+                    "momentum",
+                    float,
+                    "running-statistics update rate, as PyTorch",
+                    0.1,
+                    minimum=0.0,
+                    maximum=1.0,
+                ),
                 _flag("zero_init", "start with weight 0: the last BN of a residual branch", False),
             ),
             lambda a, shape: ir.BatchNorm2d(
@@ -136,19 +160,33 @@ LAYERS: dict[str, LayerKind] = {
                 _size("features", "output features", required=True),
                 _flag("bias", "add a learned bias", True),
             ),
-            lambda a, shape: ir.Linear(in_features=shape[0], out_features=a["features"], bias=a["bias"]),
+            lambda a, shape: ir.Linear(
+                in_features=shape[0], out_features=a["features"], bias=a["bias"]
+            ),
         ),
         LayerKind(
             "dropout",
             "Dropout (active in training mode only).",
-            (Parameter("p", float, "probability of zeroing an element", 0.5, minimum=0.0, maximum=1.0),),
+            (
+                Parameter(
+                    "p", float, "probability of zeroing an element", 0.5, minimum=0.0, maximum=1.0
+                ),
+            ),
             lambda a, shape: ir.Dropout(p=a["p"]),
         ),
     )
 }
 
-ALIASES = {"k": "kernel", "s": "stride", "p": "padding", "pad": "padding", "g": "groups",
-           "out": "channels", "filters": "channels", "ceil_mode": "ceil"}
+ALIASES = {
+    "k": "kernel",
+    "s": "stride",
+    "p": "padding",
+    "pad": "padding",
+    "g": "groups",
+    "out": "channels",
+    "filters": "channels",
+    "ceil_mode": "ceil",
+}
 """Common spellings from other libraries, for 'did you mean' hints."""
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
 
 from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
@@ -29,13 +28,38 @@ from archspec.spec import SHORTCUT_OPTIONS
 MAX_REPEAT = 100_000
 MAX_LAYERS = 200_000
 MAX_NESTING = 64
-RESERVED_NAMES = frozenset(keyword.kwlist) | KEYWORDS | frozenset(
-    "forward training to cuda cpu train eval modules children parameters buffers apply "
-    "state_dict load_state_dict named_modules type float double half add_module register_buffer".split()
+RESERVED_NAMES = (
+    frozenset(keyword.kwlist)
+    | KEYWORDS
+    | frozenset(
+        [
+            "forward",
+            "training",
+            "to",
+            "cuda",
+            "cpu",
+            "train",
+            "eval",
+            "modules",
+            "children",
+            "parameters",
+            "buffers",
+            "apply",
+            "state_dict",
+            "load_state_dict",
+            "named_modules",
+            "type",
+            "float",
+            "double",
+            "half",
+            "add_module",
+            "register_buffer",
+        ]
+    )
 )
 """Names no module may take: they must be attributes in every emitted backend."""
 
-Shape = Union[ir.Shape, None]
+Shape = ir.Shape | None
 Scope = Mapping[str, s.Value]
 
 
@@ -54,7 +78,9 @@ class Entry:
 
 
 class Lowerer:
-    def __init__(self, definitions: dict[str, s.Definition], report: Collector, stdlib_file: str) -> None:
+    def __init__(
+        self, definitions: dict[str, s.Definition], report: Collector, stdlib_file: str
+    ) -> None:
         self.definitions = definitions
         self.report = report
         self.stdlib_file = stdlib_file
@@ -77,7 +103,9 @@ class Lowerer:
             return span
         return self.call_site
 
-    def error(self, code: str, message: str, span: Span | None, help: str = "", label: str = "") -> None:
+    def error(
+        self, code: str, message: str, span: Span | None, help: str = "", label: str = ""
+    ) -> None:
         self.report.error(code, message, self.visible(span), label=label, help=help)
 
     def value(self, expr: s.Expr, scope: Scope) -> s.Value | None:
@@ -98,7 +126,9 @@ class Lowerer:
             self.error("E312", f"{what} must be at least 1, found {value}", expr.span)
             return None
         if value > maximum:
-            self.error("E313", f"{what} {value} is absurdly large (the limit is {maximum:,})", expr.span)
+            self.error(
+                "E313", f"{what} {value} is absurdly large (the limit is {maximum:,})", expr.span
+            )
             return None
         return value
 
@@ -111,8 +141,11 @@ class Lowerer:
                 if keep is None:
                     continue
                 if not isinstance(keep, bool):
-                    self.error("E303", f"a condition must be true or false, found {describe(keep)}",
-                               item.condition.span)
+                    self.error(
+                        "E303",
+                        f"a condition must be true or false, found {describe(keep)}",
+                        item.condition.span,
+                    )
                     continue
                 if not keep:
                     continue
@@ -120,8 +153,12 @@ class Lowerer:
             if times is None:
                 continue
             if item.name and times > 1:
-                self.error("E319", f"'{item.name}' is repeated, so it cannot have one name",
-                           item.name_span, "name a group instead: name=(items) x 1, or drop the name")
+                self.error(
+                    "E319",
+                    f"'{item.name}' is repeated, so it cannot have one name",
+                    item.name_span,
+                    "name a group instead: name=(items) x 1, or drop the name",
+                )
                 continue
             if times > self.layers_left:
                 self.error("E313", f"repeating {times:,} times exceeds the size limit", item.span)
@@ -132,29 +169,47 @@ class Lowerer:
                     continue
                 inner = self.expand(item.target.items, scope, depth + 1)
                 if len(inner) * times > self.layers_left:
-                    self.error("E313", f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
-                               item.span)
+                    self.error(
+                        "E313",
+                        f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
+                        item.span,
+                    )
                     raise Abort
                 entries.extend(inner * times)
             else:
                 entries.extend([Entry(item.name, item.target, item, scope)] * times)
         return entries
 
-    def lower_entries(self, entries: list[Entry], shape: Shape, prefix: str, start: int,
-                      used: set[str], option: str) -> tuple[list[ir.Module], Shape, int]:
+    def lower_entries(
+        self,
+        entries: list[Entry],
+        shape: Shape,
+        prefix: str,
+        start: int,
+        used: set[str],
+        option: str,
+    ) -> tuple[list[ir.Module], Shape, int]:
         modules: list[ir.Module] = []
         index = start
         for entry in entries:
             local = entry.name or str(index)
             index += 1
             if local in RESERVED_NAMES:
-                self.error("E311", f"'{local}' cannot name a module: it is a keyword or a framework attribute",
-                           entry.item.name_span, f"try '{local}_'")
+                self.error(
+                    "E311",
+                    f"'{local}' cannot name a module: it is a keyword or a framework attribute",
+                    entry.item.name_span,
+                    f"try '{local}_'",
+                )
                 shape = None
                 continue
             if local in used:
-                self.error("E311", f"duplicate name '{local}' in {prefix or 'the network'}",
-                           entry.item.name_span or entry.item.span, "names in one module must be unique")
+                self.error(
+                    "E311",
+                    f"duplicate name '{local}' in {prefix or 'the network'}",
+                    entry.item.name_span or entry.item.span,
+                    "names in one module must be unique",
+                )
                 shape = None
                 continue
             used.add(local)
@@ -164,36 +219,62 @@ class Lowerer:
                 modules.append(module)
         return modules, shape, index
 
-    def lower_sequence(self, items: tuple[s.Item, ...], scope: Scope, shape: Shape, prefix: str,
-                       option: str) -> tuple[list[ir.Module], Shape]:
-        modules, shape, _ = self.lower_entries(self.expand(items, scope), shape, prefix, 0, set(), option)
+    def lower_sequence(
+        self, items: tuple[s.Item, ...], scope: Scope, shape: Shape, prefix: str, option: str
+    ) -> tuple[list[ir.Module], Shape]:
+        modules, shape, _ = self.lower_entries(
+            self.expand(items, scope), shape, prefix, 0, set(), option
+        )
         return modules, shape
 
-    def lower_target(self, entry: Entry, shape: Shape, local: str, path: str,
-                     option: str) -> tuple[ir.Module | None, Shape]:
+    def lower_target(
+        self, entry: Entry, shape: Shape, local: str, path: str, option: str
+    ) -> tuple[ir.Module | None, Shape]:
         target = entry.target
         if isinstance(target, s.Group):
             children, out = self.lower_sequence(target.items, entry.scope, shape, path, option)
             if out is None or shape is None:
                 return None, None
-            return ir.Sequence.model_construct(name=local, path=path, input=shape, output=out,
-                                               span=self.visible(target.span), children=tuple(children)), out
+            return ir.Sequence.model_construct(
+                name=local,
+                path=path,
+                input=shape,
+                output=out,
+                span=self.visible(target.span),
+                children=tuple(children),
+            ), out
         return self.lower_call(target, entry.scope, shape, local, path, option)
 
-    def lower_call(self, call: s.Call, scope: Scope, shape: Shape, local: str, path: str, option: str,
-                   overrides: dict[str, s.Value] | None = None) -> tuple[ir.Module | None, Shape]:
+    def lower_call(
+        self,
+        call: s.Call,
+        scope: Scope,
+        shape: Shape,
+        local: str,
+        path: str,
+        option: str,
+        overrides: dict[str, s.Value] | None = None,
+    ) -> tuple[ir.Module | None, Shape]:
         if call.span.file != self.stdlib_file:
             self.call_site = call.span
         if call.name in LAYERS:
-            return self.lower_layer(LAYERS[call.name], call, scope, shape, local, path, overrides or {})
+            return self.lower_layer(
+                LAYERS[call.name], call, scope, shape, local, path, overrides or {}
+            )
         definition = self.definitions.get(call.name)
         if isinstance(definition, s.BlockDef):
             from archspec.blocks import lower_block
 
-            return lower_block(self, definition, call, scope, shape, local, path, option, overrides or {})
+            return lower_block(
+                self, definition, call, scope, shape, local, path, option, overrides or {}
+            )
         if isinstance(definition, s.ProjectionDef):
-            self.error("E300", f"'{call.name}' is a projection, usable only as a shortcut", call.name_span,
-                       f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage")
+            self.error(
+                "E300",
+                f"'{call.name}' is a projection, usable only as a shortcut",
+                call.name_span,
+                f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage",
+            )
         else:
             self.unknown(call)
         return None, None
@@ -203,11 +284,14 @@ class Lowerer:
         hint = did_you_mean(call.name, known)
         if call.name.startswith("x") and call.name[1:].isdigit():
             hint = f"write a space after 'x' to repeat: x {call.name[1:]}"
-        self.error("E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined")
+        self.error(
+            "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
+        )
 
     # ---- arguments ----
-    def bind(self, call: s.Call, names: list[str], scope: Scope, what: str,
-             overrides: dict[str, s.Value]) -> dict[str, s.Value] | None:
+    def bind(
+        self, call: s.Call, names: list[str], scope: Scope, what: str, overrides: dict[str, s.Value]
+    ) -> dict[str, s.Value] | None:
         """Match a call's arguments to parameter names; values evaluated in the caller's scope."""
         bound: dict[str, s.Value] = {}
         ok = True
@@ -215,16 +299,25 @@ class Lowerer:
             if argument.keyword is None:
                 if position >= len(names):
                     most = f"at most {len(names)}" if names else "no"
-                    self.error("E302", f"{what} takes {most} positional argument"
-                               f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}", argument.span)
+                    self.error(
+                        "E302",
+                        f"{what} takes {most} positional argument"
+                        f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}",
+                        argument.span,
+                    )
                     ok = False
                     continue
                 key = names[position]
             else:
                 key = argument.keyword
                 if key not in names:
-                    self.error("E301", f"unknown argument '{key}' of {what}", argument.span,
-                               did_you_mean(key, names, ALIASES), "unknown")
+                    self.error(
+                        "E301",
+                        f"unknown argument '{key}' of {what}",
+                        argument.span,
+                        did_you_mean(key, names, ALIASES),
+                        "unknown",
+                    )
                     ok = False
                     continue
             if key in bound:
@@ -238,17 +331,33 @@ class Lowerer:
             bound[key] = value
         for key, value in overrides.items():
             if key in bound:
-                self.error("E302", f"'{key}' of {what} is set by the stage already", call.span,
-                           "drop it from the arguments; the stage's /N sets the first block's stride")
+                self.error(
+                    "E302",
+                    f"'{key}' of {what} is set by the stage already",
+                    call.span,
+                    "drop it from the arguments; the stage's /N sets the first block's stride",
+                )
                 ok = False
             bound[key] = value
         return bound if ok else None
 
-    def lower_layer(self, kind: LayerKind, call: s.Call, scope: Scope, shape: Shape, local: str, path: str,
-                    overrides: dict[str, s.Value]) -> tuple[ir.Module | None, Shape]:
+    def lower_layer(
+        self,
+        kind: LayerKind,
+        call: s.Call,
+        scope: Scope,
+        shape: Shape,
+        local: str,
+        path: str,
+        overrides: dict[str, s.Value],
+    ) -> tuple[ir.Module | None, Shape]:
         names = [p.name for p in kind.parameters]
         if overrides and "stride" not in names:
-            self.error("E314", f"{kind.name} has no stride, so a stage cannot downsample with it", call.span)
+            self.error(
+                "E314",
+                f"{kind.name} has no stride, so a stage cannot downsample with it",
+                call.span,
+            )
             return None, None
         bound = self.bind(call, names, scope, kind.name, overrides)
         if bound is None:
@@ -257,8 +366,13 @@ class Lowerer:
         for parameter in kind.parameters:
             if parameter.name not in bound:
                 if parameter.required:
-                    self.error("E302", f"{kind.name} needs its '{parameter.name}' argument ({parameter.doc})",
-                               call.span, f"e.g. {kind.name}(...) with {parameter.name} first", "missing")
+                    self.error(
+                        "E302",
+                        f"{kind.name} needs its '{parameter.name}' argument ({parameter.doc})",
+                        call.span,
+                        f"e.g. {kind.name}(...) with {parameter.name} first",
+                        "missing",
+                    )
                     return None, None
                 arguments[parameter.name] = parameter.default
                 continue
@@ -273,20 +387,30 @@ class Lowerer:
         try:
             out = output_shape(op, shape)
         except ShapeProblem as problem:
-            self.error(problem.code, f"{problem.message} in '{path}'", call.span, problem.help,
-                       f"input is {shape_text(shape)}")
+            self.error(
+                problem.code,
+                f"{problem.message} in '{path}'",
+                call.span,
+                problem.help,
+                f"input is {shape_text(shape)}",
+            )
             return None, None
-        return ir.Layer.model_construct(name=local, path=path, input=shape, output=out,
-                                        span=self.visible(call.span), op=op), out
+        return ir.Layer.model_construct(
+            name=local, path=path, input=shape, output=out, span=self.visible(call.span), op=op
+        ), out
 
-    def check_value(self, value: s.Value, parameter: object, what: str, call: s.Call) -> s.Value | None:
+    def check_value(
+        self, value: s.Value, parameter: object, what: str, call: s.Call
+    ) -> s.Value | None:
         from archspec.layers import Parameter
 
         assert isinstance(parameter, Parameter)
         name = f"'{parameter.name}' of {what}"
         if parameter.kind is bool:
             if not isinstance(value, bool):
-                self.error("E303", f"{name} must be true or false, found {describe(value)}", call.span)
+                self.error(
+                    "E303", f"{name} must be true or false, found {describe(value)}", call.span
+                )
                 return None
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -301,48 +425,74 @@ class Lowerer:
             value = float(value)
         if parameter.minimum is not None and value < parameter.minimum:
             code = "E312"
-            self.error(code, f"{name} must be at least {parameter.minimum:g}, found {value}", call.span)
+            self.error(
+                code, f"{name} must be at least {parameter.minimum:g}, found {value}", call.span
+            )
             return None
         if parameter.maximum is not None and value > parameter.maximum:
-            self.error("E313", f"{name} is absurdly large: {value} (the limit is {parameter.maximum:g})",
-                       call.span)
+            self.error(
+                "E313",
+                f"{name} is absurdly large: {value} (the limit is {parameter.maximum:g})",
+                call.span,
+            )
             return None
         return value
 
     # ---- stages ----
-    def lower_stage(self, name: s.Located, stage: s.Stage, scope: Scope, shape: Shape,
-                    option: str) -> tuple[ir.Module | None, Shape]:
+    def lower_stage(
+        self, name: s.Located, stage: s.Stage, scope: Scope, shape: Shape, option: str
+    ) -> tuple[ir.Module | None, Shape]:
         local = str(name.value)
         if stage.shortcut is not None:
             option = stage.shortcut
             if not self.known_option(option, stage.shortcut_span):
                 return None, None
         depth = 1 if stage.depth is None else self.count(stage.depth, scope, "a stage depth")
-        stride = None if stage.stride is None else self.count(stage.stride, scope, "a stage stride", 1 << 12)
+        stride = (
+            None
+            if stage.stride is None
+            else self.count(stage.stride, scope, "a stage stride", 1 << 12)
+        )
         if depth is None or (stage.stride is not None and stride is None):
             return None, None
         if depth > self.layers_left:
-            self.error("E313", f"a depth of {depth:,} exceeds the size limit", stage.depth.span if stage.depth else None)
+            self.error(
+                "E313",
+                f"a depth of {depth:,} exceeds the size limit",
+                stage.depth.span if stage.depth else None,
+            )
             raise Abort
         blocks: list[ir.Module] = []
         start = shape
         for index in range(depth):
             overrides = {"stride": stride} if index == 0 and stride is not None else {}
-            block, shape = self.lower_call(stage.call, scope, shape, str(index), f"{local}.{index}", option,
-                                           overrides)
+            block, shape = self.lower_call(
+                stage.call, scope, shape, str(index), f"{local}.{index}", option, overrides
+            )
             if block is None:
                 return None, None
             blocks.append(block)
         if start is None or shape is None:
             return None, None
-        return ir.Sequence.model_construct(name=local, path=local, input=start, output=shape, span=stage.span,
-                                           stage=True, children=tuple(blocks)), shape
+        return ir.Sequence.model_construct(
+            name=local,
+            path=local,
+            input=start,
+            output=shape,
+            span=stage.span,
+            stage=True,
+            children=tuple(blocks),
+        ), shape
 
     def known_option(self, option: str, span: Span | None) -> bool:
         projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]
         if option in SHORTCUT_OPTIONS or option in projections:
             return True
-        self.error("E300", f"unknown shortcut option '{option}'", span,
-                   did_you_mean(option, list(SHORTCUT_OPTIONS) + projections)
-                   or "expected A, B, C, none or a projection defined in `define`")
+        self.error(
+            "E300",
+            f"unknown shortcut option '{option}'",
+            span,
+            did_you_mean(option, list(SHORTCUT_OPTIONS) + projections)
+            or "expected A, B, C, none or a projection defined in `define`",
+        )
         return False

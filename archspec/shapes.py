@@ -24,8 +24,9 @@ def describe(shape: ir.Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def window_output(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-                  ceil_mode: bool = False) -> int:
+def window_output(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+) -> int:
     """Output length of a sliding window, with PyTorch's rounding (ceil_mode included)."""
     span = dilation * (kernel - 1) + 1
     room = size + 2 * padding - span
@@ -51,11 +52,20 @@ def _feature_map(shape: ir.Shape, what: str) -> tuple[int, int, int]:
     return shape[0], shape[1], shape[2]
 
 
-def _spatial(shape: ir.Shape, what: str, kernel: int, stride: int, padding: int,
-             dilation: int = 1, ceil_mode: bool = False) -> tuple[int, int]:
+def _spatial(
+    shape: ir.Shape,
+    what: str,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> tuple[int, int]:
     _, height, width = _feature_map(shape, what)
     if padding * 2 > kernel and what != "conv":
-        raise ShapeProblem("E312", f"{what} padding {padding} is more than half its kernel {kernel}")
+        raise ShapeProblem(
+            "E312", f"{what} padding {padding} is more than half its kernel {kernel}"
+        )
     return (
         window_output(height, kernel, stride, padding, dilation, ceil_mode),
         window_output(width, kernel, stride, padding, dilation, ceil_mode),

@@ -6,8 +6,6 @@ JSON Schema so that editors can complete and check specs.
 
 from __future__ import annotations
 
-from typing import Union
-
 from pydantic import BaseModel, ConfigDict, Field
 
 SHORTCUT_OPTIONS = ("A", "B", "C", "none")
@@ -26,7 +24,9 @@ class PaperSpec(BaseModel):
 class SpecFile(BaseModel):
     """A network spec in YAML. DSL-valued keys are documented in docs/language.md."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="archspec network spec")
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, title="archspec network spec"
+    )
 
     name: str = Field(description="the network's name; also the emitted class and file name")
     extends: str | None = Field(
@@ -40,7 +40,7 @@ class SpecFile(BaseModel):
         "shape changes), C (project everywhere), none (plain net), or a projection defined "
         "in `define`",
     )
-    params: dict[str, Union[bool, int, float, str]] = Field(
+    params: dict[str, bool | int | float | str] = Field(
         default_factory=dict,
         description="network parameters with defaults, overridable with -D name=value",
     )

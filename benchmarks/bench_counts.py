@@ -53,12 +53,17 @@ def main() -> None:
     assert fvcore_count() == archspec_count(), "the two counts disagree"
     ours = median_seconds(archspec_count, 9)
     theirs = median_seconds(fvcore_count, 3)
-    print(f"resnet152  archspec {ours * 1e3:8.1f} ms   fvcore {theirs * 1e3:8.1f} ms   "
-          f"archspec is {theirs / ours:6.0f}x faster   (same count: {archspec_count():,})")
+    print(
+        f"resnet152  archspec {ours * 1e3:8.1f} ms   fvcore {theirs * 1e3:8.1f} ms   "
+        f"archspec is {theirs / ours:6.0f}x faster   (same count: {archspec_count():,})"
+    )
 
     for depth, n in ((110, 18), (1202, 200), (12002, 2000)):
         seconds = median_seconds(lambda n=n: archspec.load("specs/cifar/cifar.yaml", n=n).counts, 3)
-        print(f"cifar depth {depth:6d}: {seconds * 1e3:8.1f} ms   {seconds / depth * 1e6:6.1f} us per layer")
+        print(
+            f"cifar depth {depth:6d}: {seconds * 1e3:8.1f} ms   "
+            f"{seconds / depth * 1e6:6.1f} us per layer"
+        )
 
 
 if __name__ == "__main__":

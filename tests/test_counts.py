@@ -14,8 +14,14 @@ from archspec.cost import count
 
 GOLDEN = json.loads((ROOT / "tests" / "golden.json").read_text())
 PAPER_IMAGENET = [
-    "specs/resnet18.yaml", "specs/resnet34.yaml", "specs/resnet50.yaml", "specs/resnet101.yaml",
-    "specs/resnet152.yaml", "specs/plain18.yaml", "specs/plain34.yaml", "specs/vgg19.yaml",
+    "specs/resnet18.yaml",
+    "specs/resnet34.yaml",
+    "specs/resnet50.yaml",
+    "specs/resnet101.yaml",
+    "specs/resnet152.yaml",
+    "specs/plain18.yaml",
+    "specs/plain34.yaml",
+    "specs/vgg19.yaml",
 ]
 
 
@@ -55,8 +61,11 @@ def test_fvcore_conventions_on_resnet50_v15() -> None:
 
 
 def _conv_weights(block: ir.Block) -> int:
-    return sum(layer.op.out_channels * layer.op.in_channels * layer.op.kernel**2
-               for layer in ir.layers(block) if isinstance(layer.op, ir.Conv2d))
+    return sum(
+        layer.op.out_channels * layer.op.in_channels * layer.op.kernel**2
+        for layer in ir.layers(block)
+        if isinstance(layer.op, ir.Conv2d)
+    )
 
 
 def test_paper_block_weight_examples() -> None:
@@ -92,7 +101,9 @@ def test_activations_are_output_elements() -> None:
 def test_cifar_depth_is_6n_plus_2() -> None:
     for n in (3, 5, 18):
         network = archspec.load("specs/cifar/cifar.yaml", n=n).network
-        weighted = [l for l in ir.layers(network) if isinstance(l.op, (ir.Conv2d, ir.Linear))]
+        weighted = [
+            layer for layer in ir.layers(network) if isinstance(layer.op, (ir.Conv2d, ir.Linear))
+        ]
         assert len(weighted) == 6 * n + 2
 
 

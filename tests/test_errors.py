@@ -67,7 +67,7 @@ def test_independent_errors_are_all_reported_in_one_run(tmp_path: Path) -> None:
     with pytest.raises(archspec.SpecError) as caught:
         archspec.load(spec)
     found = [(d.code, d.span.line, d.span.column) for d in caught.value.diagnostics if d.span]
-    # sorted by position: the bad argument, the absurd depth, the misspelt keyword, the unclosed call
+    # by position: the bad argument, the absurd depth, the misspelt keyword, the unclosed call
     assert found == [("E301", 3, 16), ("E313", 5, 23), ("E301", 6, 21), ("E100", 9, 7)]
 
 

@@ -28,7 +28,9 @@ def test_arch_and_yaml_forms_compile_to_the_same_ir() -> None:
 
 
 def test_spec_text_loads_without_a_file() -> None:
-    text = "name: tiny\ninput: 3x8x8\nstem: conv(4, 3) bn relu\nhead: global_avgpool flatten fc(2)\n"
+    text = (
+        "name: tiny\ninput: 3x8x8\nstem: conv(4, 3) bn relu\nhead: global_avgpool flatten fc(2)\n"
+    )
     arch = archspec.load(text)
     assert arch.network.output == (2,) and [c.name for c in arch.network.children] == list("012345")
 
@@ -67,7 +69,9 @@ def test_presets_override_parameters_and_keys() -> None:
 
 
 def test_errors_in_a_base_spec_point_into_the_base_file(tmp_path: Path) -> None:
-    (tmp_path / "base.yaml").write_text("name: base\ninput: 3x8x8\nparams: {w: 4}\nstem: conv(w) bnn\n")
+    (tmp_path / "base.yaml").write_text(
+        "name: base\ninput: 3x8x8\nparams: {w: 4}\nstem: conv(w) bnn\n"
+    )
     (tmp_path / "child.yaml").write_text("extends: base.yaml\nname: child\nparams: {w: 8}\n")
     with pytest.raises(archspec.SpecError) as caught:
         archspec.load(tmp_path / "child.yaml")
@@ -78,7 +82,15 @@ def test_errors_in_a_base_spec_point_into_the_base_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("18", 18), ("2.5", 2.5), ("-3", -3), ("true", True), ("false", False), ("B", "B"), ("1e9", 1e9)],
+    [
+        ("18", 18),
+        ("2.5", 2.5),
+        ("-3", -3),
+        ("true", True),
+        ("false", False),
+        ("B", "B"),
+        ("1e9", 1e9),
+    ],
 )
 def test_command_line_literals(text: str, value: object) -> None:
     parsed = parse_literal(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import archspec
@@ -19,9 +21,13 @@ def kinds(spec: str) -> list[str]:
 
 def test_option_a_pads_only_where_the_shape_changes() -> None:
     shortcuts = kinds("specs/resnet34.yaml")
-    assert shortcuts.count("zero_pad") == 3 and shortcuts.count("identity") == 16 - 3  # 3+4+6+3 blocks
+    assert (
+        shortcuts.count("zero_pad") == 3 and shortcuts.count("identity") == 16 - 3
+    )  # 3+4+6+3 blocks
     pad = blocks("specs/resnet34.yaml")[3].downsample
-    assert isinstance(pad, ir.Layer) and pad.op == ir.ZeroPadShortcut(stride=2, in_channels=64, out_channels=128)
+    assert isinstance(pad, ir.Layer) and pad.op == ir.ZeroPadShortcut(
+        stride=2, in_channels=64, out_channels=128
+    )
     assert pad.path == "layer2.0.downsample"
 
 
@@ -37,7 +43,7 @@ def test_option_b_projects_where_the_shape_changes_with_torchvision_names() -> N
 
 def test_option_c_projects_every_shortcut(tmp_path) -> None:
     spec = tmp_path / "c.yaml"
-    spec.write_text(open("specs/resnet34.yaml").read().replace("shortcut: A", "shortcut: C"))
+    spec.write_text(Path("specs/resnet34.yaml").read_text().replace("shortcut: A", "shortcut: C"))
     assert set(kinds(str(spec))) == {"projection"}
     # 16 projections; the paper's B vs C: C adds the 13 identity shortcuts' 1x1 convs + BN
     b_params = archspec.load("specs/torchvision/resnet34.yaml").counts.params
@@ -53,16 +59,29 @@ def test_plain_networks_have_no_shortcut_and_no_addition() -> None:
 
 def test_stage_override_of_the_shortcut_option(tmp_path) -> None:
     spec = tmp_path / "mixed.yaml"
-    spec.write_text(open("specs/resnet34.yaml").read().replace("basic(256) x 6 /2", "basic(256) x 6 /2 shortcut=B"))
+    spec.write_text(
+        Path("specs/resnet34.yaml")
+        .read_text()
+        .replace("basic(256) x 6 /2", "basic(256) x 6 /2 shortcut=B")
+    )
     assert [b.shortcut for b in blocks(str(spec)) if b.shortcut != "identity"] == [
-        "zero_pad", "projection", "zero_pad"]
+        "zero_pad",
+        "projection",
+        "zero_pad",
+    ]
 
 
-@pytest.mark.parametrize(("spec", "strided"), [("specs/resnet50.yaml", "conv1"),
-                                               ("specs/torchvision/resnet50.yaml", "conv2")])
+@pytest.mark.parametrize(
+    ("spec", "strided"),
+    [("specs/resnet50.yaml", "conv1"), ("specs/torchvision/resnet50.yaml", "conv2")],
+)
 def test_bottleneck_stride_placement(spec: str, strided: str) -> None:
     block = blocks(spec)[3]  # layer2.0: the first downsampling block
-    strides = {m.name: m.op.stride for m in block.body if isinstance(m, ir.Layer) and isinstance(m.op, ir.Conv2d)}
+    strides = {
+        m.name: m.op.stride
+        for m in block.body
+        if isinstance(m, ir.Layer) and isinstance(m.op, ir.Conv2d)
+    }
     assert strides == {"conv1": 1, "conv2": 1, "conv3": 1, strided: 2}
 
 
@@ -78,7 +97,13 @@ def test_vgg_features_are_numbered_like_nn_sequential() -> None:
     features = archspec.load("specs/vgg16.yaml").network.children[0]
     assert isinstance(features, ir.Sequence) and features.path == "features"
     names = [(c.name, c.op.op) for c in features.children if isinstance(c, ir.Layer)]
-    assert names[:5] == [("0", "conv"), ("1", "relu"), ("2", "conv"), ("3", "relu"), ("4", "maxpool")]
+    assert names[:5] == [
+        ("0", "conv"),
+        ("1", "relu"),
+        ("2", "conv"),
+        ("3", "relu"),
+        ("4", "maxpool"),
+    ]
     assert len(names) == 13 * 2 + 5  # 13 conv+relu pairs and 5 pools, as torchvision
 
 
@@ -93,7 +118,11 @@ def test_user_projection_is_used_where_the_shape_changes() -> None:
 
 def test_zero_init_marks_the_last_bn() -> None:
     block = blocks("specs/arch/resnet_d.arch")[0]
-    zero = [m.name for m in block.body if isinstance(m, ir.Layer) and isinstance(m.op, ir.BatchNorm2d) and m.op.zero_init]
+    zero = [
+        m.name
+        for m in block.body
+        if isinstance(m, ir.Layer) and isinstance(m.op, ir.BatchNorm2d) and m.op.zero_init
+    ]
     assert zero == ["bn3"]
 
 
@@ -111,15 +140,24 @@ def test_preactivation_blocks_have_nothing_after_the_addition(tmp_path) -> None:
 def test_block_arguments_are_recorded() -> None:
     block = blocks("specs/torchvision/resnet50.yaml")[3]
     assert block.block == "bottleneck"
-    assert dict(block.arguments) == {"width": 128, "stride": 2, "expansion": 4, "groups": 1,
-                                     "base_width": 64, "stride_at": 2, "zero_init": False}
+    assert dict(block.arguments) == {
+        "width": 128,
+        "stride": 2,
+        "expansion": 4,
+        "groups": 1,
+        "base_width": 64,
+        "stride_at": 2,
+        "zero_init": False,
+    }
 
 
 def test_grouped_bottleneck_resnext_widths(tmp_path) -> None:
     spec = tmp_path / "resnext.yaml"
     spec.write_text(
-        open("specs/torchvision/resnet50.yaml").read()
-        .replace("stride_at=2)", "stride_at=2, groups=32, base_width=4)").replace("name: resnet50", "name: resnext50")
+        Path("specs/torchvision/resnet50.yaml")
+        .read_text()
+        .replace("stride_at=2)", "stride_at=2, groups=32, base_width=4)")
+        .replace("name: resnet50", "name: resnext50")
     )
     # torchvision's resnext50_32x4d: 25,028,904 parameters
     assert archspec.load(spec).counts.params == 25_028_904
@@ -130,8 +168,15 @@ def test_depth_12002_lowers_in_bounded_time() -> None:
     assert sum(len(s.children) for s in arch.network.stages()) == 6000  # 3 stages x 2000 blocks
 
 
-@pytest.mark.parametrize("spec", ["specs/torchvision/resnet152.yaml", "specs/arch/resnet_d.arch",
-                                  "specs/vgg19.yaml", "specs/cifar/resnet110.yaml"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "specs/torchvision/resnet152.yaml",
+        "specs/arch/resnet_d.arch",
+        "specs/vgg19.yaml",
+        "specs/cifar/resnet110.yaml",
+    ],
+)
 def test_fast_construction_gives_a_valid_ir(spec: str) -> None:
     """Lowering builds nodes without revalidation (and moves copies of repeated blocks);
     the result must still be exactly what the IR's schema accepts."""

@@ -13,13 +13,56 @@ from hypothesis import strategies as st
 
 import archspec
 
-SEEDS = [Path(p).read_text() for p in (
-    "specs/resnet34.yaml", "specs/torchvision/resnet50.yaml", "specs/cifar/cifar.yaml",
-    "specs/vgg/vgg.yaml", "specs/arch/resnet_d.arch", "specs/arch/resnet34.arch",
-)]
-TOKENS = ["(", ")", "=", ",", "x", "/2", "x 1000000000", ":", "-", "&a", "*a", "!!python/object", "'",
-          '"', "\n", "  ", "#", "conv", "bn", "basic", "shortcut=", "1e9", "0", "-1", "//", "[", "{",
-          "if", "else", "+ shortcut", "->", "stride=", "block", "let", "\t", "é", "x 100 x 100"]
+SEEDS = [
+    Path(p).read_text()
+    for p in (
+        "specs/resnet34.yaml",
+        "specs/torchvision/resnet50.yaml",
+        "specs/cifar/cifar.yaml",
+        "specs/vgg/vgg.yaml",
+        "specs/arch/resnet_d.arch",
+        "specs/arch/resnet34.arch",
+    )
+]
+TOKENS = [
+    "(",
+    ")",
+    "=",
+    ",",
+    "x",
+    "/2",
+    "x 1000000000",
+    ":",
+    "-",
+    "&a",
+    "*a",
+    "!!python/object",
+    "'",
+    '"',
+    "\n",
+    "  ",
+    "#",
+    "conv",
+    "bn",
+    "basic",
+    "shortcut=",
+    "1e9",
+    "0",
+    "-1",
+    "//",
+    "[",
+    "{",
+    "if",
+    "else",
+    "+ shortcut",
+    "->",
+    "stride=",
+    "block",
+    "let",
+    "\t",
+    "é",
+    "x 100 x 100",
+]
 
 
 @st.composite
@@ -33,11 +76,11 @@ def mutated(draw: st.DrawFn) -> str:
         if action == "insert":
             text = text[:at] + piece + text[at:]
         elif action == "delete":
-            text = text[:at] + text[at + width:]
+            text = text[:at] + text[at + width :]
         elif action == "replace":
-            text = text[:at] + piece + text[at + width:]
+            text = text[:at] + piece + text[at + width :]
         else:
-            text = text[:at] + text[at:at + width] * 3 + text[at:]
+            text = text[:at] + text[at : at + width] * 3 + text[at:]
     return text
 
 

@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from archspec.api import Architecture
-from archspec.cli.common import DefineOption, InputOption, load_or_exit, parse_defines, report, stdout
+from archspec.cli.common import (
+    DefineOption,
+    InputOption,
+    load_or_exit,
+    parse_defines,
+    report,
+    stdout,
+)
 from archspec.cost import Counts
 from archspec.diagnostics import SpecError
 
@@ -18,7 +25,9 @@ def check(
     specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
     define: list[str] = DefineOption,
     input: str = InputOption,
-    short: bool = typer.Option(False, "--short", help="one line per error: file:line:col: error[E...]"),
+    short: bool = typer.Option(
+        False, "--short", help="one line per error: file:line:col: error[E...]"
+    ),
 ) -> None:
     """Check specs: exit 0 when all compile, else print every error and exit 1."""
     from archspec.api import load
@@ -55,8 +64,14 @@ def _against_paper(record: dict[str, Any]) -> tuple[str, str]:
 
 
 def _counts_json(counts: Counts) -> dict[str, int]:
-    return {"params": counts.params, "macs": counts.macs, "activations": counts.activations,
-            "norm": counts.norm, "pool": counts.pool, "fvcore": counts.fvcore}
+    return {
+        "params": counts.params,
+        "macs": counts.macs,
+        "activations": counts.activations,
+        "norm": counts.norm,
+        "pool": counts.pool,
+        "fvcore": counts.fvcore,
+    }
 
 
 def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> dict[str, Any]:
@@ -73,8 +88,12 @@ def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> 
     }
     if per_stage:
         record["stages"] = [
-            {"name": stage.path, "output": list(stage.output), "blocks": len(stage.children),
-             **_counts_json(arch.counts_by_path[stage.path])}
+            {
+                "name": stage.path,
+                "output": list(stage.output),
+                "blocks": len(stage.children),
+                **_counts_json(arch.counts_by_path[stage.path]),
+            }
             for stage in network.stages()
         ]
     if per_layer:
@@ -92,7 +111,9 @@ def flops(
     as_json: bool = typer.Option(False, "--json", help="print a JSON list, one object per spec"),
     per_stage: bool = typer.Option(False, "--per-stage", help="add a row per stage"),
     per_layer: bool = typer.Option(False, "--per-layer", help="add a row per layer"),
-    fvcore: bool = typer.Option(False, "--fvcore", help="add fvcore's batch-norm and pooling counts"),
+    fvcore: bool = typer.Option(
+        False, "--fvcore", help="add fvcore's batch-norm and pooling counts"
+    ),
 ) -> None:
     """Params and mult-adds (the paper's FLOPs), against the paper's figures."""
     loaded = [(path, load_or_exit(path, define, input)) for path in specs]
@@ -106,14 +127,26 @@ def flops(
     if fvcore:
         table.add_column("fvcore GFLOPs", justify="right")
     for record in records:
-        cells = [record["name"], record["input"], f"{record['params']:,}", _gflops(record["macs"]),
-                 *_against_paper(record)]
+        cells = [
+            record["name"],
+            record["input"],
+            f"{record['params']:,}",
+            _gflops(record["macs"]),
+            *_against_paper(record),
+        ]
         table.add_row(*cells, *([_gflops(record["fvcore"])] if fvcore else []))
         for row in record.get("stages", []) + record.get("layers", []):
             name = row.get("name") or row["path"]
             shape = "x".join(map(str, row["output"]))
-            table.add_row(f"  {name}", shape, f"{row['params']:,}", _gflops(row["macs"]), "", "",
-                          *([_gflops(row["fvcore"])] if fvcore else []))
+            table.add_row(
+                f"  {name}",
+                shape,
+                f"{row['params']:,}",
+                _gflops(row["macs"]),
+                "",
+                "",
+                *([_gflops(row["fvcore"])] if fvcore else []),
+            )
     stdout.print(table)
 
 

@@ -63,8 +63,12 @@ def _checked_paper(figures: dict[str, s.Located], report: Collector) -> dict[str
     kept = {}
     for key, figure in figures.items():
         if key not in PaperSpec.model_fields:
-            report.error("E202", f"unknown paper figure '{key}'", figure.span,
-                         help=did_you_mean(key, PaperSpec.model_fields))
+            report.error(
+                "E202",
+                f"unknown paper figure '{key}'",
+                figure.span,
+                help=did_you_mean(key, PaperSpec.model_fields),
+            )
         elif (key == "source") != isinstance(figure.value, str):
             wanted = "a quoted string" if key == "source" else "a number"
             report.error("E203", f"paper figure '{key}' takes {wanted}", figure.span)

@@ -7,11 +7,10 @@ positions included), so any later stage can point at it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from archspec.source import Span
 
-Value = Union[bool, int, float, str]
+Value = bool | int | float | str
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Ternary:
     span: Span
 
 
-Expr = Union[Literal, Name, Unary, Binary, Ternary]
+Expr = Literal | Name | Unary | Binary | Ternary
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ class ProjectionDef:
     span: Span
 
 
-Definition = Union[BlockDef, ProjectionDef]
+Definition = BlockDef | ProjectionDef
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,9 @@ class YamlReader:
 
     def span(self, place: Place) -> Span:
         node, source = place
-        return source.span_of(node.start_mark.index, max(node.end_mark.index, node.start_mark.index + 1))
+        return source.span_of(
+            node.start_mark.index, max(node.end_mark.index, node.start_mark.index + 1)
+        )
 
     def read(self) -> s.SpecTree | None:
         loaded = self.load(self.source, ())
@@ -79,14 +81,20 @@ class YamlReader:
             return None
         return self.tree(spec, places)
 
-    def load(self, source: Source, chain: tuple[str, ...]) -> tuple[dict[str, Any], dict[Any, Place]] | None:
+    def load(
+        self, source: Source, chain: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[Any, Place]] | None:
         """One file's mapping as plain data, merged over the spec it extends."""
         root = self.compose(source)
         if root is None:
             return None
         if not isinstance(root, MappingNode):
-            self.report.error("E200", "a spec must be a YAML mapping of keys such as name, input, stages",
-                              self.span((root, source)), "start with `name: mynet` and `input: 3x224x224`")
+            self.report.error(
+                "E200",
+                "a spec must be a YAML mapping of keys such as name, input, stages",
+                self.span((root, source)),
+                "start with `name: mynet` and `input: 3x224x224`",
+            )
             return None
         data, places = self.to_python(root, source, (), 0)
         if not isinstance(data, dict):
@@ -95,8 +103,9 @@ class YamlReader:
             return data, places
         return self.extend(data, places, source, chain)
 
-    def extend(self, data: dict[str, Any], places: dict[Any, Place], source: Source,
-               chain: tuple[str, ...]) -> tuple[dict[str, Any], dict[Any, Place]] | None:
+    def extend(
+        self, data: dict[str, Any], places: dict[Any, Place], source: Source, chain: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[Any, Place]] | None:
         where = self.span(places[("extends",)])
         target = data.pop("extends")
         if not isinstance(target, str):
@@ -104,13 +113,19 @@ class YamlReader:
             return None
         path = Path(source.name).parent / target
         if str(path) in chain or len(chain) >= MAX_EXTENDS:
-            self.report.error("E106", f"'extends' goes round in a cycle or too deep at {target}", where)
+            self.report.error(
+                "E106", f"'extends' goes round in a cycle or too deep at {target}", where
+            )
             return None
         try:
             base_source = Source(str(path), path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
-            self.report.error("E105", f"cannot read {target}: {getattr(error, 'strerror', None) or error}",
-                              where, "the path is relative to this spec's folder")
+            self.report.error(
+                "E105",
+                f"cannot read {target}: {getattr(error, 'strerror', None) or error}",
+                where,
+                "the path is relative to this spec's folder",
+            )
             return None
         self.sources[base_source.name] = base_source
         base = self.load(base_source, chain + (source.name,))
@@ -120,8 +135,12 @@ class YamlReader:
         params = dict(base_data.get("params") or {})
         for key in data.get("params") or {}:
             if key not in params:
-                self.report.error("E304", f"'{target}' has no parameter '{key}'",
-                                  self.span(places[("params", key, "<key>")]), did_you_mean(key, params))
+                self.report.error(
+                    "E304",
+                    f"'{target}' has no parameter '{key}'",
+                    self.span(places[("params", key, "<key>")]),
+                    did_you_mean(key, params),
+                )
         merged = {**base_data, **data}
         if "params" in data and isinstance(data["params"], dict):
             merged["params"] = {**params, **data["params"]}
@@ -133,19 +152,33 @@ class YamlReader:
             loader = _StrictLoader(source.text)
             return loader.get_single_node()
         except YamlProblem as problem:
-            self.report.error(problem.code, problem.message, self.mark_span(problem.mark, source),
-                              help=problem.help)
+            self.report.error(
+                problem.code,
+                problem.message,
+                self.mark_span(problem.mark, source),
+                help=problem.help,
+            )
         except yaml.reader.ReaderError as error:
             span = source.span_of(error.position, error.position + 1)
-            self.report.error("E101", f"invalid YAML: character {error.character!r} is not allowed", span,
-                              help="remove the control character")
+            self.report.error(
+                "E101",
+                f"invalid YAML: character {error.character!r} is not allowed",
+                span,
+                help="remove the control character",
+            )
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             hint = ""
             if "mapping values are not allowed" in str(error.problem):
-                hint = "the DSL names items with '=' (conv1=conv(64)); quote a value that needs ': '"
-            self.report.error("E101", f"invalid YAML: {error.problem or error.context}",
-                              self.mark_span(mark, source), help=hint)
+                hint = (
+                    "the DSL names items with '=' (conv1=conv(64)); quote a value that needs ': '"
+                )
+            self.report.error(
+                "E101",
+                f"invalid YAML: {error.problem or error.context}",
+                self.mark_span(mark, source),
+                help=hint,
+            )
         finally:
             if loader is not None:
                 loader.dispose()
@@ -157,8 +190,9 @@ class YamlReader:
         index = min(mark.index, max(0, len(source.text) - 1))
         return source.span_of(index, index + 1)
 
-    def to_python(self, node: Node, source: Source, path: tuple[Any, ...],
-                  depth: int) -> tuple[Any, dict[Any, Place]]:
+    def to_python(
+        self, node: Node, source: Source, path: tuple[Any, ...], depth: int
+    ) -> tuple[Any, dict[Any, Place]]:
         """Plain data plus the node of every path, checking tags, keys and nesting."""
         places: dict[Any, Place] = {path: (node, source)}
         if depth > MAX_NESTING:
@@ -166,9 +200,12 @@ class YamlReader:
             return None, places
         if node.tag not in STANDARD_TAGS:
             self.rejected.add(path)
-            self.report.error("E103", f"YAML tag '{node.tag}' is not allowed in specs",
-                              self.span((node, source)),
-                              help="remove the tag; spec values are plain strings, numbers and mappings")
+            self.report.error(
+                "E103",
+                f"YAML tag '{node.tag}' is not allowed in specs",
+                self.span((node, source)),
+                help="remove the tag; spec values are plain strings, numbers and mappings",
+            )
             return None, places
         if isinstance(node, ScalarNode):
             return SafeConstructor().construct_object(node), places
@@ -183,12 +220,18 @@ class YamlReader:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag not in STANDARD_TAGS:
-                self.report.error("E200", "mapping keys must be plain names", self.span((key_node, source)))
+                self.report.error(
+                    "E200", "mapping keys must be plain names", self.span((key_node, source))
+                )
                 continue
             key = str(key_node.value)
             if key in result:
-                self.report.error("E104", f"duplicate key '{key}'", self.span((key_node, source)),
-                                  "each key may appear once in a mapping")
+                self.report.error(
+                    "E104",
+                    f"duplicate key '{key}'",
+                    self.span((key_node, source)),
+                    "each key may appear once in a mapping",
+                )
                 continue
             value, sub = self.to_python(value_node, source, path + (key,), depth + 1)
             result[key] = value
@@ -206,17 +249,29 @@ class YamlReader:
             field = ".".join(str(p) for p in loc)
             kind = problem["type"]
             if kind == "missing":
-                self.report.error("E201", f"missing key '{field}'", root[1].span_of(0, 1),
-                                  help=f"add `{field}: ...` to the spec")
+                self.report.error(
+                    "E201",
+                    f"missing key '{field}'",
+                    root[1].span_of(0, 1),
+                    help=f"add `{field}: ...` to the spec",
+                )
             elif kind == "extra_forbidden":
                 key_node = places.get(loc[:-1] + (loc[-1], "<key>"), node)
                 known = _known_keys(loc)
-                self.report.error("E202", f"unknown key '{loc[-1]}'", self.span(key_node),
-                                  help=did_you_mean(str(loc[-1]), known))
+                self.report.error(
+                    "E202",
+                    f"unknown key '{loc[-1]}'",
+                    self.span(key_node),
+                    help=did_you_mean(str(loc[-1]), known),
+                )
             else:
                 found = type(problem.get("input")).__name__
-                self.report.error("E203", f"'{field}' {problem['msg'].lower()}, found {found}",
-                                  self.span(node), label="wrong type")
+                self.report.error(
+                    "E203",
+                    f"'{field}' {problem['msg'].lower()}, found {found}",
+                    self.span(node),
+                    label="wrong type",
+                )
 
     def located_dsl(self, place: Place, start: str) -> Any:
         """Parse a YAML string value as DSL, with positions mapped into its file."""
@@ -239,7 +294,9 @@ class YamlReader:
 
         stages = []
         for name in spec.stages:
-            stages.append((s.Located(name, where("stages", name, "<key>")), dsl("stage", "stages", name)))
+            stages.append(
+                (s.Located(name, where("stages", name, "<key>")), dsl("stage", "stages", name))
+            )
         parameters = []
         for name, value in spec.params.items():
             literal = s.Literal(value, where("params", name))
