@@ -34,11 +34,13 @@ class YamlProblem(Exception):
         self.code, self.message, self.mark, self.help = code, message, mark, help
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A composer that refuses anchors and aliases before they can expand."""
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when PyYAML was built with it (about 15x faster), else the Python one."""
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()
+
+def _refuse_anchors(text: str) -> None:
+    """Stream the events first: an alias bomb is refused before anything expands it."""
+    for event in yaml.parse(text, Loader=Loader):
         if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
             raise YamlProblem(
                 "E102",
@@ -46,7 +48,6 @@ class _StrictLoader(yaml.SafeLoader):
                 event.start_mark,
                 "write the value out; use `params` and -D for shared values",
             )
-        return super().compose_node(parent, index)
 
 
 Place = tuple[Node, Source]
@@ -61,6 +62,7 @@ class YamlReader:
         self.report = report
         self.sources = sources
         self.rejected: set[tuple[Any, ...]] = set()
+        self.constructor = SafeConstructor()
         sources[source.name] = source
 
     def span(self, place: Place) -> Span:
@@ -147,10 +149,9 @@ class YamlReader:
         return merged, {**base_places, **places}
 
     def compose(self, source: Source) -> Node | None:
-        loader = None
         try:
-            loader = _StrictLoader(source.text)
-            return loader.get_single_node()
+            _refuse_anchors(source.text)
+            return yaml.compose(source.text, Loader=Loader)  # type: ignore[no-any-return]
         except YamlProblem as problem:
             self.report.error(
                 problem.code,
@@ -179,9 +180,8 @@ class YamlReader:
                 self.mark_span(mark, source),
                 help=hint,
             )
-        finally:
-            if loader is not None:
-                loader.dispose()
+        except yaml.YAMLError as error:
+            self.report.error("E101", f"invalid YAML: {error}", source.span_of(0, 1))
         return None
 
     def mark_span(self, mark: Any, source: Source) -> Span | None:
@@ -208,7 +208,7 @@ class YamlReader:
             )
             return None, places
         if isinstance(node, ScalarNode):
-            return SafeConstructor().construct_object(node), places
+            return self.constructor.construct_object(node), places
         if isinstance(node, SequenceNode):
             items = []
             for i, child in enumerate(node.value):
