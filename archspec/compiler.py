@@ -236,7 +236,7 @@ def lower_network(
         return None, parameters
     paper = None
     if tree.paper:
-        paper = ir.PaperFigures(**{k: v.value for k, v in tree.paper.items()})
+        paper = ir.PaperFigures.model_validate({k: v.value for k, v in tree.paper.items()})
     return ir.Network(
         name=name,
         input=shape,

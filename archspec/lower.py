@@ -465,7 +465,9 @@ class Lowerer:
         blocks: list[ir.Module] = []
         start = shape
         for index in range(depth):
-            overrides = {"stride": stride} if index == 0 and stride is not None else {}
+            overrides: dict[str, s.Value] = {}
+            if index == 0 and stride is not None:
+                overrides["stride"] = stride
             block, shape = self.lower_call(
                 stage.call, scope, shape, str(index), f"{local}.{index}", option, overrides
             )

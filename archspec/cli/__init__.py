@@ -1,1 +1,4 @@
-"""The command line: results to stdout, diagnostics to stderr; exit 0, 1 (spec errors), 2 (usage)."""
+"""The command line: results to stdout, diagnostics to stderr.
+
+Exit codes: 0 ok, 1 spec errors, 2 usage errors.
+"""

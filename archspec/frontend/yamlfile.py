@@ -151,7 +151,7 @@ class YamlReader:
     def compose(self, source: Source) -> Node | None:
         try:
             _refuse_anchors(source.text)
-            return yaml.compose(source.text, Loader=Loader)  # type: ignore[no-any-return]
+            return yaml.compose(source.text, Loader=Loader)
         except YamlProblem as problem:
             self.report.error(
                 problem.code,
