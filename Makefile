@@ -30,6 +30,7 @@ test: install-all
 lint: install-all
 	$(BIN)/ruff check archspec tests benchmarks
 	$(BIN)/ruff format --check archspec tests benchmarks
+	$(BIN)/mypy
 
 bench: install-all
 	$(BIN)/python benchmarks/bench_counts.py
