@@ -26,7 +26,7 @@ from archspec.source import Span
 from archspec.spec import SHORTCUT_OPTIONS
 
 MAX_REPEAT = 100_000
-MAX_LAYERS = 200_000
+MAX_LAYERS = 100_000
 MAX_NESTING = 64
 RESERVED_NAMES = (
     frozenset(keyword.kwlist)

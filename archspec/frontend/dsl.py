@@ -84,9 +84,18 @@ def parse(text: str, start: str, locator: Locator) -> Any:
     """Parse ``text`` from a start rule into syntax nodes; raises SyntaxProblem."""
     try:
         tree = parser().parse(text, start=start)
+        return _Builder(locator).build(tree)
     except UnexpectedInput as error:
         raise SyntaxProblem(_describe(error, text, locator)) from None
-    return _Builder(locator).build(tree)
+    except RecursionError:
+        depth = max(text.count("("), text.count("-"))
+        diagnostic = Diagnostic(
+            code="E313",
+            message=f"the text is nested absurdly deep (about {depth} levels)",
+            span=locator.span(0, 1),
+            help="flatten the parentheses; groups rarely need more than a few levels",
+        )
+        raise SyntaxProblem(diagnostic) from None
 
 
 def parse_literal(text: str) -> s.Value:
