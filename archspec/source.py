@@ -5,6 +5,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+WIDEST_LINE = 100
+"""Longer source lines are shown as a window around the caret."""
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -52,8 +55,14 @@ class Source:
         text = self.lines[span.line - 1].expandtabs(1)
         last = span.end_column if span.end_line == span.line else len(text) + 1
         width = max(1, last - span.column)
+        column = span.column
+        if len(text) > WIDEST_LINE:  # show a window around the caret, not the whole line
+            start = max(0, column - 1 - WIDEST_LINE // 3)
+            text = ("..." if start else "") + text[start : start + WIDEST_LINE] + "..."
+            column = column - start + (3 if start else 0)
+            width = min(width, WIDEST_LINE - (column - 1) + 3)
         gutter = " " * len(str(span.line))
-        marker = " " * (span.column - 1) + "^" * width
+        marker = " " * (column - 1) + "^" * max(1, width)
         return "\n".join(
             [
                 f"{gutter} |",

@@ -78,3 +78,14 @@ def test_short_form_is_one_line_per_error() -> None:
         f"{ERRORS / 'shortcut_a_narrows.yaml'}:8:11: error[E305]: "
         "shortcut A cannot reduce channels (64 -> 32) at layer2.0"
     )
+
+
+def test_long_lines_are_shown_as_a_window_around_the_caret(tmp_path: Path) -> None:
+    spec = tmp_path / "long.yaml"
+    spec.write_text("name: t\ninput: 3x8x8\nstem: " + "relu " * 100 + "bnn " + "relu " * 100 + "\n")
+    with pytest.raises(archspec.SpecError) as caught:
+        archspec.load(spec)
+    excerpt_line, caret_line = caught.value.render().splitlines()[3:5]
+    assert len(excerpt_line) < 120 and excerpt_line.startswith("3 | ...")
+    position = caret_line.index("^")
+    assert excerpt_line[position : position + 3] == "bnn" and caret_line.count("^") == 3
