@@ -1,0 +1,409 @@
+"""The PyTorch backend: the emitted file, the in-memory build, torchvision parity, counts.
+
+Every spec in specs/ (YAML and .arch) goes through each parametrized test; ImageNet-sized
+specs run at 64x64 where a test only needs the structure (the weights do not depend on
+the input size), and at their own size where a number depends on it (fvcore counts).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch_helpers import (  # noqa: E402
+    ALL_SPECS,
+    TORCHVISION,
+    conv_linear_macs,
+    emitted_model,
+    extra_specs,
+    fvcore_by_operator,
+    hand_cifar,
+    hand_odd,
+    hand_resnet,
+    import_file,
+    load_small,
+    parameter_count,
+    spec_id,
+    write_nested,
+    write_spec,
+)
+
+import archspec  # noqa: E402
+from archspec import ir  # noqa: E402
+from archspec.backends import pytorch  # noqa: E402
+from archspec.backends.torch_blocks import block_classes  # noqa: E402
+from archspec.cost import count  # noqa: E402
+
+# ---- the emitted text
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
+def test_emitted_source_is_deterministic_standalone_and_documented(spec: str) -> None:
+    arch = archspec.load(spec)
+    text = arch.source("torch")
+    assert archspec.load(spec).source("torch") == text  # a fresh compile: the same bytes
+    tree = ast.parse(text)
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported <= {"torch", "collections"}
+    classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    kinds = {node.block for node in ir.walk(arch.network) if isinstance(node, ir.Block)}
+    option_a = any(isinstance(x.op, ir.ZeroPadShortcut) for x in ir.layers(arch.network))
+    # one class per block type, one for option A's shortcut, one for the network (last)
+    assert len(classes) == len(kinds) + option_a + 1
+    network_class = classes[-1]
+    assert f'__all__ = ["{network_class}"]' in text
+    docstring = ast.get_docstring(tree.body[-1])
+    assert docstring is not None
+    assert f"{arch.counts.params:,}" in docstring and f"{arch.counts.macs:,}" in docstring
+    assert spec in (ast.get_docstring(tree) or "")
+
+
+def test_emitted_files_pass_ruff(tmp_path: Path) -> None:
+    """ruff check and ruff format --check, with ruff's defaults (88) and this repo's (100)."""
+    sources = [archspec.load(spec) for spec in ALL_SPECS]
+    for index, arch in enumerate(sources):
+        (tmp_path / f"m{index}_{arch.name}.py").write_text(arch.source("torch"))
+    for arch in map(archspec.load, extra_specs(tmp_path)):
+        (tmp_path / f"extra_{arch.name}.py").write_text(arch.source("torch"))
+    for network in (hand_odd(), hand_resnet(50, zero=True)):
+        text = pytorch.emit_source(network, count(network))
+        (tmp_path / f"hand_{network.name}.py").write_text(text)
+    pyproject = str(Path(__file__).resolve().parent.parent / "pyproject.toml")
+    for config in (["--isolated"], ["--config", pyproject]):
+        for command in (["check"], ["format", "--check", "--diff"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "ruff", *command, *config, str(tmp_path)],
+                capture_output=True,
+                text=True,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- the emitted file and the in-memory build are one model
+
+
+def assert_same_model(emitted: torch.nn.Module, built: torch.nn.Module, shape: ir.Shape) -> None:
+    """Same module paths, the same torch.nn layer at each, the same weights (one seed),
+    the same outputs and gradients in training mode and outputs in eval mode."""
+    a, b = emitted.state_dict(), built.state_dict()
+    assert list(a) == list(b)
+    assert [a[k].shape for k in a] == [b[k].shape for k in b]
+    assert all(torch.equal(a[k], b[k]) for k in a), "one seed must give the same weights"
+    assert [n for n, _ in emitted.named_modules()] == [n for n, _ in built.named_modules()]
+    assert [torch_layer(m) for _, m in emitted.named_modules()] == [
+        torch_layer(m) for _, m in built.named_modules()
+    ]
+    x = torch.randn(2, *shape)
+    outputs = []
+    for model in (emitted, built):
+        torch.manual_seed(2)  # the same dropout masks
+        out = model.train()(x)
+        out.square().mean().backward()
+        outputs.append((out.detach(), [p.grad for p in model.parameters()]))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(emitted.eval()(x), built.eval()(x), rtol=0, atol=0)
+
+
+def torch_layer(module: torch.nn.Module) -> str:
+    """A layer's class and settings (``ReLU(inplace=True)``); containers give ''."""
+    return "" if list(module.children()) else repr(module)
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
+def test_emitted_file_and_to_torch_are_the_same_model(spec: str, tmp_path: Path) -> None:
+    arch = load_small(spec)
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, tmp_path)
+    torch.manual_seed(0)
+    built = arch.to_torch()
+    assert_same_model(emitted, built, arch.network.input)
+    assert parameter_count(built) == arch.counts.params
+    with torch.no_grad():
+        assert tuple(built(torch.randn(1, *arch.network.input)).shape[1:]) == arch.network.output
+
+
+@pytest.mark.parametrize("network", [hand_odd(), hand_cifar(2)], ids=lambda n: n.name)
+def test_hand_built_irs_emit_and_build_alike(network: ir.Network, tmp_path: Path) -> None:
+    """Numbered names (add_module / getattr), a group inside a block, a plain and a
+    residual variant of one block type, and zero-init on some instances only."""
+    path = tmp_path / f"{network.name}_torch.py"
+    path.write_text(pytorch.emit_source(network, count(network)))
+    module = import_file(path)
+    torch.manual_seed(1)
+    emitted = getattr(module, module.__all__[0])()
+    torch.manual_seed(1)
+    built = pytorch.build(network)
+    assert_same_model(emitted, built, network.input)
+    if network.name == "odd":
+        assert {"MineBlock", "PlainMineBlock"} <= set(dir(module))
+        zeroed = {
+            k for k, v in built.state_dict().items() if k.endswith("bn.weight") and not v.any()
+        }
+        assert zeroed == {"stage.0.inner.bn.weight", "stage.2.inner.bn.weight"}
+
+
+# ---- torchvision
+
+
+@pytest.mark.parametrize("spec", sorted(TORCHVISION), ids=spec_id)
+def test_torchvision_state_dict_loads_strictly_and_outputs_match(spec: str, tmp_path: Path) -> None:
+    torchvision = pytest.importorskip("torchvision")
+    arch = archspec.load(spec)
+    reference = getattr(torchvision.models, TORCHVISION[spec])(weights=None).eval()
+    weights = reference.state_dict()
+    emitted = emitted_model(arch, tmp_path).eval()
+    built = arch.to_torch().eval()
+    emitted.load_state_dict(weights, strict=True)
+    built.load_state_dict(weights, strict=True)
+    # 224x224 for the two torchvision ResNets people use most and for VGG, 64x64 else
+    size = 224 if TORCHVISION[spec] in ("resnet18", "resnet50", "vgg16", "vgg19") else 64
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        expected = reference(x)
+        assert (emitted(x) - expected).abs().max().item() <= 1e-5
+        assert (built(x) - expected).abs().max().item() <= 1e-5
+
+
+# ---- counts
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)  # resnet1202: 4-18 s
+def test_counts_equal_fvcore_and_numel(spec: str) -> None:
+    """archspec's conv and linear mult-adds are fvcore's per-operator counts, exactly;
+    its batch-norm and pooling figures are fvcore's too; params are sum(numel)."""
+    arch = archspec.load(spec)
+    model = arch.to_torch()
+    by_operator = fvcore_by_operator(model, arch.network.input)
+    conv, linear = conv_linear_macs(arch.network)
+    assert by_operator.get("conv", 0) == conv
+    assert by_operator.get("linear", 0) == linear
+    assert by_operator.get("batch_norm", 0) == arch.counts.norm
+    assert by_operator.get("adaptive_avg_pool2d", 0) == arch.counts.pool
+    assert sum(by_operator.values()) == arch.counts.fvcore
+    assert parameter_count(model) == arch.counts.params
+
+
+# ---- constructs
+
+
+def test_option_a_subsamples_and_pads_with_zeros_and_has_no_parameters() -> None:
+    arch = archspec.load("specs/cifar/resnet20.yaml")
+    model = arch.to_torch()
+    shortcut = model.get_submodule("layer2.0.downsample")
+    assert type(shortcut).__name__ == "ZeroPadShortcut"
+    assert not list(shortcut.parameters())
+    x = torch.randn(2, 16, 32, 32)
+    y = shortcut(x)
+    assert y.shape == (2, 32, 16, 16)  # channels 16 -> 32, pixels halved
+    assert torch.equal(y[:, :16], x[:, :, ::2, ::2])
+    assert not y[:, 16:].any()
+    assert not [k for k in model.state_dict() if "downsample" in k]
+
+
+def test_options_b_and_c_project_with_torchvision_names(tmp_path: Path) -> None:
+    keys_b = archspec.load("specs/torchvision/resnet18.yaml").to_torch().state_dict()
+    assert (
+        "layer2.0.downsample.0.weight" in keys_b and "layer2.0.downsample.1.running_var" in keys_b
+    )
+    assert "layer1.0.downsample.0.weight" not in keys_b  # B: identity where shapes agree
+    spec = write_spec(tmp_path, "option_c", "shortcut: C", "input: 3x32x32")
+    arch = archspec.load(spec)
+    keys_c = arch.to_torch().state_dict()
+    for block in ("layer1.0", "layer1.1", "layer2.0", "layer2.1"):
+        assert f"{block}.downsample.0.weight" in keys_c and f"{block}.downsample.1.bias" in keys_c
+    assert re.search(r"downsample: nn\.Module[,)]", arch.source("torch"))  # always given
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, tmp_path)
+    torch.manual_seed(0)
+    assert_same_model(emitted, arch.to_torch(), arch.network.input)
+
+
+def test_preactivation_blocks(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path,
+        "preact",
+        "shortcut: B",
+        "input: 3x32x32",
+        block="preact_basic",
+        stem="conv1=conv(16, 3)",
+        head="bn=bn relu=relu avgpool=global_avgpool flatten fc=fc(10)",
+    )
+    arch = archspec.load(spec)
+    source = arch.source("torch")
+    assert "class PreactBasicBlock" in source
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, tmp_path)
+    torch.manual_seed(0)
+    built = arch.to_torch()
+    assert_same_model(emitted, built, arch.network.input)
+
+
+def test_blocks_nested_in_blocks(tmp_path: Path) -> None:
+    """A block type used inside another: one class each; the outer class takes its
+    nested blocks' projections as arguments (``a_downsample``) and passes them on."""
+    arch = archspec.load(write_nested(tmp_path))
+    source = arch.source("torch")
+    assert source.count("class InnerBlock(") == 1 and source.count("class OuterBlock(") == 1
+    assert "downsample=a_downsample" in source
+    keys = arch.to_torch().state_dict()
+    assert "layer2.0.a.downsample.0.weight" in keys and "layer2.0.downsample.1.bias" in keys
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, tmp_path)
+    torch.manual_seed(0)
+    assert_same_model(emitted, arch.to_torch(), arch.network.input)
+    zeroed = {k for k, v in emitted.state_dict().items() if k.endswith("weight") and not v.any()}
+    assert zeroed == {f"layer{s}.{b}.{x}.bn2.weight" for s in (1, 2) for b in (0, 1) for x in "ab"}
+
+
+def test_plain_blocks_add_nothing() -> None:
+    source = archspec.load("specs/plain18.yaml").source("torch")
+    assert "+=" not in source and "identity" not in source and "downsample" not in source
+
+
+def test_user_blocks_and_projections_from_the_spec() -> None:
+    arch = archspec.load("specs/arch/resnet_d.arch")
+    model = arch.to_torch()
+    pool = model.get_submodule("layer2.0.downsample.pool")
+    assert isinstance(pool, torch.nn.AvgPool2d)
+    assert pool.ceil_mode and not pool.count_include_pad
+    assert "layer1.0.downsample.pool" not in dict(model.named_modules())  # `if stride > 1`
+    source = arch.source("torch")
+    assert "class BottleneckDBlock" in source
+
+
+def test_initialisation_follows_the_paper(tmp_path: Path) -> None:
+    arch = load_small("specs/arch/resnet_d.arch")  # bn3 has zero_init=true in this spec
+    torch.manual_seed(0)
+    for model in (arch.to_torch(), emitted_model(arch, tmp_path)):
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Conv2d):
+                fan_out = module.out_channels * module.kernel_size[0] * module.kernel_size[1]
+                std = module.weight.std().item()
+                assert abs(std / (2 / fan_out) ** 0.5 - 1) < 0.2, name  # Kaiming, fan_out
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                expected = 0.0 if name.endswith("bn3") else 1.0
+                assert torch.all(module.weight == expected) and not module.bias.any(), name
+    zeroed = [x.path for x in ir.layers(arch.network) if getattr(x.op, "zero_init", False)]
+    assert len(zeroed) == 8  # 2 blocks x 4 stages
+
+
+def test_block_class_arguments_are_named_after_the_spec() -> None:
+    network = archspec.load("specs/torchvision/resnet50.yaml").network
+    cls = block_classes(network, set())["layer2.0"]
+    names = [variable.name for variable in cls.parameters]
+    assert names == ["in_channels", "width", "out_channels", "stride"]
+    assert cls.bindings[("conv2", "stride")] == "stride"  # v1.5: the stride on the 3x3
+    assert ("conv1", "stride") not in cls.bindings
+    paper = block_classes(archspec.load("specs/resnet50.yaml").network, set())["layer2.0"]
+    assert paper.bindings[("conv1", "stride")] == "stride"  # v1: on the first 1x1
+
+
+def test_module_names_that_shadow_nn_module_are_refused() -> None:
+    network = hand_cifar(1)
+    renamed = network.model_copy(
+        update={
+            "children": (
+                network.children[0].model_copy(update={"name": "forward"}),
+                *network.children[1:],
+            )
+        }
+    )
+    with pytest.raises(archspec.SpecError) as caught:
+        pytorch.build(renamed)
+    assert caught.value.code == "E405"
+    with pytest.raises(archspec.SpecError):
+        pytorch.emit_source(renamed, count(renamed))
+
+
+# ---- the build command
+
+
+def run_build(*args: str):  # noqa: ANN201
+    from typer.testing import CliRunner
+
+    from archspec.cli.app import app
+
+    return CliRunner().invoke(app, ["build", *args])
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_build_writes_the_default_path_from_the_spec_name(tmp_path: Path, monkeypatch) -> None:
+    spec = str(Path("specs/cifar/resnet20.yaml").resolve())
+    monkeypatch.chdir(tmp_path)
+    result = run_build(spec, "--backend", "torch")
+    assert result.exit_code == 0, result.output
+    assert files_in(tmp_path) == ["resnet20_torch.py"]  # no temporary file left beside it
+    assert "resnet20_torch.py" in result.output and "269,722" in result.output
+    text = (tmp_path / "resnet20_torch.py").read_text()
+    assert text == archspec.load(spec).source("torch")
+    assert (tmp_path / "resnet20_torch.py").stat().st_mode & 0o044  # readable by others
+
+
+def test_build_takes_an_output_path_overrides_and_an_input(tmp_path: Path) -> None:
+    target = tmp_path / "net.py"
+    result = run_build(
+        "specs/cifar/resnet20.yaml", "-o", str(target), "-D", "n=5", "--input", "3x40x40"
+    )
+    assert result.exit_code == 0, result.output
+    module = import_file(target)
+    model = getattr(module, module.__all__[0])()
+    assert parameter_count(model) == 464_154  # ResNet-32 (n = 5): the paper's table
+    assert "-D n=5" in target.read_text() and "3x40x40" in target.read_text()
+
+
+def test_build_writes_to_stdout_with_a_dash() -> None:
+    result = run_build("specs/cifar/resnet20.yaml", "-o", "-")
+    assert result.exit_code == 0
+    assert result.output == archspec.load("specs/cifar/resnet20.yaml").source("torch")
+
+
+def test_build_refuses_an_unknown_backend_and_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "out.py"
+    result = run_build("specs/cifar/resnet20.yaml", "--backend", "tourch", "-o", str(target))
+    assert result.exit_code == 2
+    assert "unknown backend 'tourch'" in result.output and "did you mean 'torch'" in result.output
+    assert files_in(tmp_path) == []
+
+
+def test_build_refuses_an_unwritable_output_and_leaves_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_build("specs/cifar/resnet20.yaml", "-o", str(blocker / "net.py"))
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+    result = run_build("specs/cifar/resnet20.yaml", "-o", str(tmp_path))  # a directory
+    assert result.exit_code == 1 and "is a directory" in result.output
+    assert files_in(tmp_path) == ["file"]
+
+
+def test_build_reports_spec_errors_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\ninput: 3x32x32\nstem: conv1=conv(16, 3) bn1=bn\n"
+        "stages:\n  layer1: basic(16) x 2 /2 shortcut=nonesuch\n"
+        "head: avgpool=global_avgpool flatten fc=fc(10)\n"
+    )
+    result = run_build(str(bad), "-o", str(tmp_path / "bad_torch.py"))
+    assert result.exit_code == 1
+    assert "error[" in result.output
+    assert files_in(tmp_path) == ["bad.yaml"]

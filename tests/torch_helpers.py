@@ -1,0 +1,423 @@
+"""Shared helpers for the torch backend tests: hand-built IR trees, specs, fvcore, loading.
+
+Hand-built trees cover IR shapes that no spec in specs/ produces (non-identifier names,
+a nested group inside a block, a block type whose zero-init varies between instances),
+so the emitter's general paths are tested too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from archspec import ir
+from archspec.shapes import output_shape
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_SPECS = sorted(
+    p.relative_to(ROOT).as_posix()
+    for pattern in ("*.yaml", "*.arch")
+    for p in (ROOT / "specs").rglob(pattern)
+)
+"""Every spec, YAML and .arch, as paths relative to the repository root (tests run there)."""
+TORCHVISION = {
+    "specs/torchvision/resnet18.yaml": "resnet18",
+    "specs/torchvision/resnet34.yaml": "resnet34",
+    "specs/torchvision/resnet50.yaml": "resnet50",
+    "specs/torchvision/resnet101.yaml": "resnet101",
+    "specs/torchvision/resnet152.yaml": "resnet152",
+    "specs/vgg16.yaml": "vgg16",
+    "specs/vgg19.yaml": "vgg19",
+}
+
+
+def spec_id(path: str) -> str:
+    return path.removeprefix("specs/").removesuffix(".yaml")
+
+
+def small_input(network: ir.Network) -> str | None:
+    """A cheaper input for ImageNet-sized specs (64x64); None keeps the spec's own."""
+    channels, height, _ = network.input
+    return f"{channels}x64x64" if height > 64 else None
+
+
+def load_small(path: str, **parameters: Any) -> Any:
+    """``archspec.load`` at a small input where the spec's input is large."""
+    import archspec
+
+    arch = archspec.load(path, **parameters)
+    smaller = small_input(arch.network)
+    return archspec.load(path, input=smaller, **parameters) if smaller else arch
+
+
+def write_spec(
+    directory: Path,
+    name: str,
+    *lines: str,
+    block: str = "basic",
+    stem: str = "conv1=conv(16, 3) bn1=bn relu=relu",
+    head: str = "avgpool=global_avgpool flatten fc=fc(10)",
+) -> str:
+    """A small two-stage CIFAR-style spec, for constructs no spec in specs/ uses."""
+    text = "\n".join(
+        [
+            f"name: {name}",
+            *lines,
+            f"stem: {stem}",
+            "stages:",
+            f"  layer1: {block}(16) x 2",
+            f"  layer2: {block}(32) x 2 /2",
+            f"head: {head}",
+            "",
+        ]
+    )
+    path = directory / f"{name}.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+NESTED = """\
+network nested
+input 3x32x32
+shortcut B
+block inner(width, stride=1) =
+    conv1=conv(width, 3, stride=stride) bn1=bn relu1=relu
+    conv2=conv(width, 3) bn2=bn(zero_init=true)
+    + shortcut -> relu=relu
+block outer(width, stride=1) = a=inner(width, stride=stride) b=inner(width) + shortcut -> relu=relu
+stem conv1=conv(16, 3) bn1=bn relu=relu
+stage layer1 = outer(16) x 2
+stage layer2 = outer(32) x 2 /2
+head avgpool=global_avgpool flatten fc=fc(10)
+"""
+"""Blocks inside a block, each with its own projection where the shape changes."""
+
+
+def write_nested(directory: Path) -> str:
+    path = directory / "nested.arch"
+    path.write_text(NESTED)
+    return str(path)
+
+
+def extra_specs(directory: Path) -> list[str]:
+    """Constructs no spec in specs/ uses: option C, pre-activation, nested blocks."""
+    return [
+        write_spec(directory, "option_c", "shortcut: C", "input: 3x32x32"),
+        write_spec(
+            directory,
+            "preact",
+            "shortcut: B",
+            "input: 3x32x32",
+            block="preact_basic",
+            stem="conv1=conv(16, 3)",
+            head="bn=bn relu=relu avgpool=global_avgpool flatten fc=fc(10)",
+        ),
+        write_nested(directory),
+    ]
+
+
+def import_file(path: Path, name: str | None = None) -> Any:
+    """Import a Python file as a fresh module (unique name per path)."""
+    module_name = name or f"emitted_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def emitted_model(arch: Any, directory: Path) -> Any:
+    """Write the torch source of ``arch`` under ``directory``, import it, instantiate."""
+    path = directory / f"{arch.name}_torch.py"
+    path.write_text(arch.source("torch"))
+    module = import_file(path)
+    return getattr(module, module.__all__[0])()
+
+
+def fvcore_by_operator(model: Any, shape: tuple[int, ...]) -> dict[str, int]:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fvcore.nn import FlopCountAnalysis
+
+        analysis = FlopCountAnalysis(model.eval(), torch.zeros(1, *shape))
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        return dict(analysis.by_operator())
+
+
+def conv_linear_macs(network: ir.Network) -> tuple[int, int]:
+    """archspec's mult-adds split into convolutions and fully connected layers."""
+    from archspec.cost import count_layer
+
+    conv = linear = 0
+    for layer in ir.layers(network):
+        if isinstance(layer.op, ir.Conv2d):
+            conv += count_layer(layer).macs
+        elif isinstance(layer.op, ir.Linear):
+            linear += count_layer(layer).macs
+    return conv, linear
+
+
+# ---- hand-built IR
+
+
+def layer(name: str, op: Any) -> tuple[str, Any]:
+    return ("layer", name, op)  # type: ignore[return-value]
+
+
+def group(name: str, *children: Any, stage: bool = False) -> tuple[Any, ...]:
+    return ("sequence", name, children, stage)
+
+
+def block(
+    name: str,
+    kind: str,
+    body: list[Any],
+    shortcut: str = "identity",
+    downsample: Any = None,
+    after: list[Any] | None = None,
+    arguments: dict[str, ir.Scalar] | None = None,
+) -> tuple[Any, ...]:
+    return ("block", name, kind, body, shortcut, downsample, after or [], arguments or {})
+
+
+def realise(item: Any, shape: ir.Shape, prefix: str) -> ir.Module:
+    """Give a sketch from the helpers above its paths and shapes."""
+    kind, name = item[0], item[1]
+    path = f"{prefix}.{name}" if prefix else name
+    if kind == "layer":
+        return ir.Layer(
+            name=name, path=path, input=shape, output=output_shape(item[2], shape), op=item[2]
+        )
+    if kind == "sequence":
+        children = realise_all(item[2], shape, path)
+        out = children[-1].output if children else shape
+        return ir.Sequence(
+            name=name, path=path, input=shape, output=out, children=children, stage=item[3]
+        )
+    _, _, block_kind, body, shortcut, downsample, after, arguments = item
+    body_nodes = realise_all(body, shape, path)
+    middle = body_nodes[-1].output
+    after_nodes = realise_all(after, middle, path)
+    return ir.Block(
+        name=name,
+        path=path,
+        input=shape,
+        output=after_nodes[-1].output if after_nodes else middle,
+        block=block_kind,
+        arguments=tuple(arguments.items()),
+        body=body_nodes,
+        shortcut=shortcut,
+        downsample=realise(downsample, shape, path) if downsample else None,
+        after=after_nodes,
+    )
+
+
+def realise_all(items: list[Any], shape: ir.Shape, prefix: str) -> tuple[ir.Module, ...]:
+    nodes = []
+    for item in items:
+        node = realise(item, shape, prefix)
+        nodes.append(node)
+        shape = node.output
+    return tuple(nodes)
+
+
+def network(
+    name: str, input: ir.Shape, items: list[Any], shortcut: str = "B", **parameters: ir.Scalar
+) -> ir.Network:
+    children = realise_all(items, input, "")
+    return ir.Network(
+        name=name,
+        input=input,
+        output=children[-1].output,
+        children=children,
+        shortcut=shortcut,
+        parameters=tuple(parameters.items()),
+        file="hand.yaml",
+    )
+
+
+def conv(cin: int, cout: int, k: int, s: int = 1, p: int | None = None, **kw: Any) -> ir.Conv2d:
+    return ir.Conv2d(
+        in_channels=cin,
+        out_channels=cout,
+        kernel=k,
+        stride=s,
+        padding=k // 2 if p is None else p,
+        **kw,
+    )
+
+
+def bn(c: int, zero: bool = False) -> ir.BatchNorm2d:
+    return ir.BatchNorm2d(channels=c, zero_init=zero)
+
+
+def basic(name: str, cin: int, width: int, stride: int, option: str = "B") -> tuple[Any, ...]:
+    body = [
+        layer("conv1", conv(cin, width, 3, stride)),
+        layer("bn1", bn(width)),
+        layer("relu", ir.ReLU()),
+        layer("conv2", conv(width, width, 3)),
+        layer("bn2", bn(width)),
+    ]
+    downsample, shortcut = None, "identity"
+    if (stride != 1 or cin != width) and option == "B":
+        shortcut = "projection"
+        downsample = group(
+            "downsample", layer("0", conv(cin, width, 1, stride, 0)), layer("1", bn(width))
+        )
+    elif stride != 1 or cin != width:
+        shortcut = "zero_pad"
+        downsample = layer(
+            "downsample", ir.ZeroPadShortcut(stride=stride, in_channels=cin, out_channels=width)
+        )
+    return block(
+        name,
+        "basic",
+        body,
+        shortcut,
+        downsample,
+        [layer("relu2", ir.ReLU())],
+        {"width": width, "stride": stride},
+    )
+
+
+def bottleneck(name: str, cin: int, width: int, stride: int, zero: bool = False) -> Any:
+    out = width * 4
+    body = [
+        layer("conv1", conv(cin, width, 1, p=0)),
+        layer("bn1", bn(width)),
+        layer("relu1", ir.ReLU()),
+        layer("conv2", conv(width, width, 3, stride)),
+        layer("bn2", bn(width)),
+        layer("relu2", ir.ReLU()),
+        layer("conv3", conv(width, out, 1, p=0)),
+        layer("bn3", bn(out, zero)),
+    ]
+    downsample, shortcut = None, "identity"
+    if stride != 1 or cin != out:
+        shortcut = "projection"
+        downsample = group(
+            "downsample", layer("0", conv(cin, out, 1, stride, 0)), layer("1", bn(out))
+        )
+    return block(
+        name,
+        "bottleneck",
+        body,
+        shortcut,
+        downsample,
+        [layer("relu", ir.ReLU())],
+        {"width": width, "stride": stride, "zero_init": zero},
+    )
+
+
+def stem(width: int = 64) -> list[Any]:
+    return [
+        layer("conv1", conv(3, width, 7, 2, 3)),
+        layer("bn1", bn(width)),
+        layer("relu", ir.ReLU()),
+        layer("maxpool", ir.MaxPool2d(kernel=3, stride=2, padding=1)),
+    ]
+
+
+def head(features: int, classes: int = 1000) -> list[Any]:
+    return [
+        layer("avgpool", ir.AdaptiveAvgPool2d(size=1)),
+        layer("flatten", ir.Flatten()),
+        layer("fc", ir.Linear(in_features=features, out_features=classes)),
+    ]
+
+
+def hand_resnet(depth: int = 18, size: int = 224, zero: bool = False) -> ir.Network:
+    """torchvision's ResNet-18 or -50, by hand."""
+    blocks = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3]}[depth]
+    items: list[Any] = stem()
+    cin = 64
+    for index, (count, width) in enumerate(zip(blocks, (64, 128, 256, 512), strict=True)):
+        stage = []
+        for position in range(count):
+            stride = 2 if position == 0 and index > 0 else 1
+            if depth < 50:
+                stage.append(basic(str(position), cin, width, stride))
+                cin = width
+            else:
+                stage.append(bottleneck(str(position), cin, width, stride, zero))
+                cin = width * 4
+        items.append(group(f"layer{index + 1}", *stage, stage=True))
+    return network(f"resnet{depth}", (3, size, size), items + head(cin))
+
+
+def hand_cifar(n: int = 3) -> ir.Network:
+    """The paper's CIFAR ResNet-(6n+2) with option A shortcuts."""
+    items: list[Any] = [
+        layer("conv1", conv(3, 16, 3)),
+        layer("bn1", bn(16)),
+        layer("relu", ir.ReLU()),
+    ]
+    cin = 16
+    for index, width in enumerate((16, 32, 64)):
+        stage = [
+            basic(str(p), cin if p == 0 else width, width, 2 if p == 0 and index else 1, "A")
+            for p in range(n)
+        ]
+        cin = width
+        items.append(group(f"layer{index + 1}", *stage, stage=True))
+    return network(f"cifar_resnet{6 * n + 2}", (3, 32, 32), items + head(64, 10), "A", n=n)
+
+
+def hand_odd() -> ir.Network:
+    """Awkward names and structures: numbered layers in a block, a group inside a block,
+    zero-init on some instances only, a plain block, a non-numbered sequence, VGG-ish head."""
+
+    def mine(name: str, cin: int, width: int, zero: bool, plain: bool = False) -> Any:
+        body = [
+            layer("0", conv(cin, width, 3, bias=True)),
+            layer("1", ir.ReLU()),
+            group("inner", layer("conv", conv(width, width, 3, p=1)), layer("bn", bn(width, zero))),
+        ]
+        return block(
+            name,
+            "mine",
+            body,
+            "none" if plain else "identity",
+            after=[layer("act", ir.ReLU())],
+            arguments={"width": width},
+        )
+
+    items: list[Any] = [
+        group(
+            "features",
+            layer("0", conv(3, 8, 3, bias=True)),
+            layer("1", ir.ReLU()),
+            layer("2", ir.MaxPool2d(kernel=2, stride=2)),
+        ),
+        group(
+            "stage",
+            mine("0", 8, 8, True),
+            mine("1", 8, 8, False),
+            mine("2", 8, 8, True),
+            stage=True,
+        ),
+        mine("solo", 8, 8, False, plain=True),
+        layer("pool", ir.AvgPool2d(kernel=2, stride=2, ceil_mode=True, count_include_pad=False)),
+        layer("3", ir.Flatten()),
+        group(
+            "classifier",
+            layer("fc1", ir.Linear(in_features=8 * 4 * 4, out_features=32)),
+            layer("relu", ir.ReLU()),
+            layer("drop", ir.Dropout(p=0.5)),
+            layer("fc2", ir.Linear(in_features=32, out_features=10)),
+        ),
+    ]
+    return network("odd", (3, 16, 16), items, "B")
+
+
+def parameter_count(model: Any) -> int:
+    return sum(math.prod(p.shape) for p in model.parameters())
