@@ -110,10 +110,14 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
     return table
 
 
+_KIND = {int: "whole number", float: "number", bool: "true or false", str: "name"}
+
+
 def network_parameters(
     tree: s.SpecTree, overrides: dict[str, Any], report: Collector
 ) -> dict[str, s.Value]:
     values: dict[str, s.Value] = {}
+    declared = {formal.name: formal.span for formal in tree.parameters}
     for formal in tree.parameters:
         if formal.name in values:
             report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
@@ -142,9 +146,10 @@ def network_parameters(
         if type(value) is not type(default) and not (type(default) is float and type(value) is int):
             report.error(
                 "E303",
-                f"parameter '{key}' takes a {type(default).__name__} like its default "
-                f"{describe(default)}, found {describe(value)}",
-                tree.name.span,
+                f"parameter '{key}' takes a {_KIND.get(type(default), 'value')} like its "
+                f"default {describe(default)}, found {describe(value)}",
+                declared[key],
+                label="declared here",
             )
             continue
         values[key] = value

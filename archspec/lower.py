@@ -10,7 +10,6 @@ one mistake is reported once and independent mistakes are all reported).
 
 from __future__ import annotations
 
-import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,8 +17,8 @@ from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.evaluate import EvalProblem, describe, evaluate
 from archspec.frontend import syntax as s
-from archspec.frontend.dsl import KEYWORDS
 from archspec.layers import ALIASES, LAYERS, LayerKind
+from archspec.names import RESERVED_NAMES
 from archspec.shapes import ShapeProblem, output_shape
 from archspec.shapes import describe as shape_text
 from archspec.source import Span
@@ -28,36 +27,7 @@ from archspec.spec import SHORTCUT_OPTIONS
 MAX_REPEAT = 100_000
 MAX_LAYERS = 100_000
 MAX_NESTING = 64
-RESERVED_NAMES = (
-    frozenset(keyword.kwlist)
-    | KEYWORDS
-    | frozenset(
-        [
-            "forward",
-            "training",
-            "to",
-            "cuda",
-            "cpu",
-            "train",
-            "eval",
-            "modules",
-            "children",
-            "parameters",
-            "buffers",
-            "apply",
-            "state_dict",
-            "load_state_dict",
-            "named_modules",
-            "type",
-            "float",
-            "double",
-            "half",
-            "add_module",
-            "register_buffer",
-        ]
-    )
-)
-"""Names no module may take: they must be attributes in every emitted backend."""
+
 
 Shape = ir.Shape | None
 Scope = Mapping[str, s.Value]

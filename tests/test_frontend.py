@@ -99,8 +99,9 @@ def test_command_line_literals(text: str, value: object) -> None:
 
 def test_parameters_override_and_are_type_checked() -> None:
     assert archspec.load("specs/cifar/cifar.yaml", n=18).counts.params == 1_727_962
-    with pytest.raises(archspec.SpecError, match="parameter 'n' takes a int"):
+    with pytest.raises(archspec.SpecError, match="parameter 'n' takes a whole number") as caught:
         archspec.load("specs/cifar/cifar.yaml", n=2.5)
+    assert caught.value.span.line == 9  # where the spec declares n: `params: {n: 3}`
     with pytest.raises(archspec.SpecError, match="expected one of 'n'"):
         archspec.load("specs/cifar/cifar.yaml", m=3)
 

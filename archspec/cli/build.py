@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ import typer
 from archspec.cli.common import (
     DefineOption,
     InputOption,
-    fail,
     load_or_exit,
     report,
     stdout,
@@ -44,19 +42,6 @@ def default_output(name: str, backend: str) -> Path:
     return Path(f"{stem}_{backend}.py")
 
 
-def _write(target: Path, source: str) -> None:
-    if target.is_dir():
-        fail(f"cannot write {target}: it is a directory", help="give a file name with -o")
-    try:
-        write_atomic(target, source)
-    except OSError as error:
-        fail(f"cannot write {target}: {error.strerror}", help="choose a writable path with -o")
-    # mkstemp creates files readable by the owner only; a module is for everyone to read.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(target, 0o666 & ~umask)
-
-
 def build(
     spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
     backend: str = BackendOption,
@@ -76,7 +61,7 @@ def build(
         sys.stdout.write(source)
         return
     target = output if output is not None else default_output(arch.name, backend)
-    _write(target, source)
+    write_atomic(target, source)
     counts = arch.counts
     stdout.print(
         f"wrote {target} ({backend}: {counts.params:,} parameters, {counts.macs:,} mult-adds)",

@@ -55,8 +55,13 @@ def load_or_exit(path: str, defines: list[str], input: str | None) -> Architectu
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename: never a half-written output."""
+    """Write to a temporary file beside ``path`` and rename: never a half-written output.
+
+    An unwritable path or a directory is a clear error (exit 1), with nothing left behind.
+    """
     raw = data.encode() if isinstance(data, str) else data
+    if path.is_dir():
+        fail(f"cannot write {path}: it is a directory", help="give a file name with -o")
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
@@ -70,6 +75,9 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; outputs are ordinary files
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        fail(f"cannot write {path}: {error.strerror}", help="choose a writable output path with -o")
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
