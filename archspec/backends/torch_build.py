@@ -31,7 +31,12 @@ from archspec.backends.torch_layers import (
 
 
 class ZeroPadShortcut(nn.Module):
-    """Option A (He et al. 2015, Sec. 3.3): subsample by ``stride``, append zero channels."""
+    """Option A of He et al. (2015), Sec. 3.3: a shortcut with no parameters.
+
+    Keeps every ``stride``-th pixel (the paper's subsampling) and appends zero channels,
+    so the identity matches the residual branch: x[:, :, ::s, ::s], then F.pad on the
+    channel dimension with (0, out_channels - in_channels).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()

@@ -24,7 +24,6 @@ from archspec.backends.torch_layers import (
 from archspec.backends.torch_text import (
     INIT_DOC,
     INIT_LOOP,
-    ZERO_PAD_CLASS,
     describe,
     module_doc,
     network_doc,
@@ -57,7 +56,7 @@ class Emitter:
         head.append(f'__all__ = ["{self.class_name}"]')
         parts = ["\n".join(head)]
         if self.uses_zero_pad:
-            parts.append(ZERO_PAD_CLASS.strip("\n"))
+            parts.append(_zero_pad_class())
         for cls in unique(self.classes.values()):
             parts.append("\n".join(self.block_class(cls)))
         parts.append("\n".join(self.network_class()))
@@ -327,3 +326,13 @@ def member_path(owner: str, path: str) -> str:
 
 def emit_source(network: ir.Network, counts: Counts) -> str:
     return Emitter(network, counts).source()
+
+
+def _zero_pad_class() -> str:
+    """The option A module's source, copied from the one ``to_torch()`` uses, so the file and
+    the in-memory model cannot drift apart (imported here: flax emission needs no torch)."""
+    import inspect
+
+    from archspec.backends import torch_build
+
+    return inspect.getsource(torch_build.ZeroPadShortcut).strip("\n")

@@ -12,30 +12,6 @@ from archspec.backends import pysource as py
 from archspec.backends.torch_blocks import BlockClass, relative
 from archspec.cost import Counts
 
-ZERO_PAD_CLASS = '''
-class ZeroPadShortcut(nn.Module):
-    """Option A of He et al. (2015), Sec. 3.3: a shortcut with no parameters.
-
-    Keeps every ``stride``-th pixel (the paper's subsampling) and appends zero channels,
-    so the identity matches the residual branch: x[:, :, ::s, ::s], then F.pad on the
-    channel dimension with (0, out_channels - in_channels).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stride = self.stride
-        x = x[:, :, ::stride, ::stride]
-        return F.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))
-
-    def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
-'''
-
 INIT_LOOP = """\
 for m in self.modules():
     if isinstance(m, nn.Conv2d):
