@@ -89,6 +89,18 @@ def lower_block(
             "E318", f"block '{definition.name}' uses itself", call.span, "blocks cannot recurse"
         )
         return None, None
+    # The same call in the same scope always builds the same block: skip even the binding.
+    site = (
+        id(call),
+        id(scope),
+        tuple(overrides.items()),
+        shape,
+        option,
+        lowerer.visible(call.span),
+    )
+    seen = lowerer.built_calls.get(site)
+    if seen is not None and seen[2] is scope:
+        return _reuse(lowerer, seen[0], seen[1], call, path, local)
     inner = bind_definition(lowerer, definition, call, scope, overrides)
     if inner is None:
         return None, None
@@ -101,11 +113,35 @@ def lower_block(
         lowerer.visible(call.span),
     )
     built = lowerer.built_blocks.get(key)
-    if built is not None:
-        template, layer_count = built
-        lowerer.spend(layer_count, call.span)
-        return ir.moved(template, path, local), template.output
-    before = lowerer.layers_left
+    if built is None:
+        before = lowerer.layers_left
+        block, out = _build_block(lowerer, definition, call, inner, shape, local, path, option)
+        if block is None:
+            return None, None
+        built = lowerer.built_blocks[key] = (block, before - lowerer.layers_left)
+    else:
+        block, out = _reuse(lowerer, built[0], built[1], call, path, local)
+    lowerer.built_calls[site] = (built[0], built[1], scope)  # keeps scope alive: ids stay unique
+    return block, out
+
+
+def _reuse(
+    lowerer: Lowerer, template: ir.Block, layer_count: int, call: s.Call, path: str, local: str
+) -> tuple[ir.Block, Shape]:
+    lowerer.spend(layer_count, call.span)
+    return ir.moved(template, path, local), template.output
+
+
+def _build_block(
+    lowerer: Lowerer,
+    definition: s.BlockDef,
+    call: s.Call,
+    inner: dict[str, s.Value],
+    shape: Shape,
+    local: str,
+    path: str,
+    option: str,
+) -> tuple[ir.Block | None, Shape]:
     lowerer.active.append(definition.name)
     try:
         used: set[str] = {"downsample"} if definition.addition else set()
@@ -122,7 +158,8 @@ def lower_block(
     if shape is None or out is None or kind is None:
         return None, None
     arguments = tuple((k, v) for k, v in inner.items() if k in {f.name for f in definition.formals})
-    block = ir.Block.model_construct(
+    block = ir.construct(
+        ir.Block,
         name=local,
         path=path,
         input=shape,
@@ -135,7 +172,6 @@ def lower_block(
         downsample=downsample,
         after=tuple(after),
     )
-    lowerer.built_blocks[key] = (block, before - lowerer.layers_left)
     return block, out
 
 
@@ -174,7 +210,8 @@ def _shortcut(
             )
             return None, None
         op = ir.ZeroPadShortcut(stride=stride, in_channels=shape[0], out_channels=branch[0])
-        layer = ir.Layer.model_construct(
+        layer = ir.construct(
+            ir.Layer,
             name="downsample",
             path=f"{path}.downsample",
             input=shape,
@@ -221,7 +258,8 @@ def _projection(
             "a projection(channels, stride) must map the block input to the branch's shape",
         )
         return None, None
-    module = ir.Sequence.model_construct(
+    module = ir.construct(
+        ir.Sequence,
         name="downsample",
         path=where,
         input=shape,

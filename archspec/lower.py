@@ -58,6 +58,9 @@ class Lowerer:
         self.active: list[str] = []
         self.call_site: Span | None = None
         self.built_blocks: dict[tuple[object, ...], tuple[ir.Block, int]] = {}
+        """Each distinct block, built once: (block definition, arguments, input, option, site)."""
+        self.built_calls: dict[tuple[object, ...], tuple[ir.Block, int, Scope]] = {}
+        """The same, keyed by the call itself, to skip binding its arguments again."""
 
     def spend(self, layers: int, span: Span | None) -> None:
         """Charge layers against the size limit; past it, stop lowering."""
@@ -205,7 +208,8 @@ class Lowerer:
             children, out = self.lower_sequence(target.items, entry.scope, shape, path, option)
             if out is None or shape is None:
                 return None, None
-            return ir.Sequence.model_construct(
+            return ir.construct(
+                ir.Sequence,
                 name=local,
                 path=path,
                 input=shape,
@@ -365,8 +369,14 @@ class Lowerer:
                 f"input is {shape_text(shape)}",
             )
             return None, None
-        return ir.Layer.model_construct(
-            name=local, path=path, input=shape, output=out, span=self.visible(call.span), op=op
+        return ir.construct(
+            ir.Layer,
+            name=local,
+            path=path,
+            input=shape,
+            output=out,
+            span=self.visible(call.span),
+            op=op,
         ), out
 
     def check_value(
@@ -446,7 +456,8 @@ class Lowerer:
             blocks.append(block)
         if start is None or shape is None:
             return None, None
-        return ir.Sequence.model_construct(
+        return ir.construct(
+            ir.Sequence,
             name=local,
             path=local,
             input=start,

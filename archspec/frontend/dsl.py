@@ -80,11 +80,18 @@ class SyntaxProblem(Exception):
         self.diagnostic = diagnostic
 
 
+@lru_cache(maxsize=1024)
+def parse_tree(text: str, start: str) -> ParseTree:
+    """Lark's tree for a text, which depends on the text alone: a family of specs, a sweep
+    over a parameter, or an editor checking again parses each distinct text once.
+    Positions are mapped to the file per load, so spans are always the caller's own."""
+    return parser().parse(text, start=start)
+
+
 def parse(text: str, start: str, locator: Locator) -> Any:
     """Parse ``text`` from a start rule into syntax nodes; raises SyntaxProblem."""
     try:
-        tree = parser().parse(text, start=start)
-        return _Builder(locator).build(tree)
+        return _Builder(locator).build(parse_tree(text, start))
     except UnexpectedInput as error:
         raise SyntaxProblem(_describe(error, text, locator)) from None
     except RecursionError:
