@@ -1,11 +1,11 @@
 # The two entry points README opens with:
 #   make demo   create .venv, install archspec (core only), print the params/FLOPs table
-#   make test   create .venv, install every extra, run the whole test suite
+#   make test   install graphviz if missing, create .venv with every extra, run all tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install-core install-all lint bench docs-images clean
+.PHONY: demo test install-core install-all system-deps lint bench docs-images clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ install-all: $(BIN)/python
 demo: install-core
 	$(BIN)/archspec flops specs/*.yaml specs/cifar/*.yaml
 
-test: install-all
+# graphviz's `dot` renders the pictures (PNG/SVG); installed from Debian when missing.
+system-deps:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else echo "graphviz's dot is missing: run 'sudo apt-get install graphviz'" >&2; exit 1; fi; }
+
+test: system-deps install-all
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install-all
@@ -34,6 +40,14 @@ lint: install-all
 
 bench: install-all
 	$(BIN)/python benchmarks/bench_counts.py
+	$(BIN)/python benchmarks/bench_torch.py
+	$(BIN)/python benchmarks/bench_flax.py
+
+# The README's pictures (look at them before committing).
+docs-images: system-deps install-core
+	$(BIN)/pip install --quiet -e ".[graph]"
+	$(BIN)/archspec graph specs/resnet34.yaml --detail blocks -o docs/resnet34_blocks.png
+	$(BIN)/archspec graph specs/cifar/resnet20.yaml --detail layers -o docs/cifar_resnet20_layers.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
