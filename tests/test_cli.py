@@ -134,3 +134,17 @@ def test_shortcut_option_override_from_the_command_line() -> None:
     assert (record["params"], record["macs"]) == (21_797_672, 3_663_761_408)
     bad = invoke("check", "specs/resnet34.yaml", "-D", "shortcut=D")
     assert bad.exit_code == 1 and "unknown shortcut option 'D'" in bad.output
+
+
+def test_check_json_lists_every_diagnostic_with_its_span() -> None:
+    result = invoke("check", "--json", "tests/errors/unknown_argument.yaml", "specs/resnet34.yaml")
+    assert result.exit_code == 1
+    (diagnostic,) = json.loads(result.stdout)
+    assert diagnostic["code"] == "E301" and diagnostic["help"] == "did you mean 'kernel'?"
+    span = diagnostic["span"]
+    assert (span["file"], span["line"], span["column"]) == (
+        "tests/errors/unknown_argument.yaml",
+        4,
+        16,
+    )
+    assert json.loads(invoke("check", "--json", "specs/resnet34.yaml").stdout) == []

@@ -28,22 +28,29 @@ def check(
     short: bool = typer.Option(
         False, "--short", help="one line per error: file:line:col: error[E...]"
     ),
+    as_json: bool = typer.Option(False, "--json", help="every diagnostic as one JSON list"),
 ) -> None:
     """Check specs: exit 0 when all compile, else print every error and exit 1."""
     from archspec.api import load
 
     parameters = parse_defines(define)
+    diagnostics: list[dict[str, Any]] = []
     failed = 0
     for path in specs:
         try:
             load(path, input=input, **parameters)
-            stdout.print(f"{path}: ok", markup=False)
+            if not as_json:
+                stdout.print(f"{path}: ok", markup=False)
         except SpecError as error:
             failed += 1
-            if short:
+            if as_json:
+                diagnostics += [d.model_dump(mode="json") for d in error.diagnostics]
+            elif short:
                 typer.echo(error.short(), err=True)
             else:
                 report(error)
+    if as_json:
+        typer.echo(json.dumps(diagnostics, indent=2))
     if failed:
         raise typer.Exit(1)
 
