@@ -7,7 +7,6 @@ semantics, E4xx backends and output.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
@@ -70,8 +69,9 @@ class SpecError(Exception):
     def short(self) -> str:
         return "\n".join(d.short() for d in self.diagnostics)
 
-    def to_json(self) -> str:
-        return json.dumps([d.model_dump(mode="json") for d in self.diagnostics], indent=2)
+    def as_json(self) -> list[dict[str, object]]:
+        """Every diagnostic as plain data (code, message, span, label, help), for tools."""
+        return [d.model_dump(mode="json") for d in self.diagnostics]
 
 
 def _position(diagnostic: Diagnostic) -> tuple[str, int, int]:

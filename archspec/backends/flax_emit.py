@@ -168,13 +168,9 @@ class Emitter:
 
     def block_call(self, block: ir.Block) -> py.Bracket:
         cls = self.classes[block.path]
-        args: list[py.Expr] = []
-        keywords: dict[str, py.Expr] = {}
-        for variable, value in cls.values(block):
-            if variable.channels:
-                args.append(py.literal(value))
-            elif value != variable.default or type(value) is not type(variable.default):
-                keywords[variable.name] = py.literal(value)
+        positional, named = cls.call_arguments(block)
+        args: list[py.Expr] = [py.literal(value) for value in positional]
+        keywords: dict[str, py.Expr] = {k: py.literal(v) for k, v in named.items()}
         if block.downsample is not None:
             keywords[attribute_name(cls.shortcut_name)] = self.expression(block.downsample)
         keywords["rngs"] = "rngs"

@@ -79,6 +79,18 @@ class BlockClass:
         index = next(i for i, b in enumerate(self.instances) if b.path == block.path)
         return [(v, v.values[index]) for v in self.parameters]
 
+    def call_arguments(self, block: ir.Block) -> tuple[list[ir.Scalar], dict[str, ir.Scalar]]:
+        """How one instance is constructed, in either backend: channel counts by position,
+        other parameters by keyword where they differ from the class's default."""
+        positional: list[ir.Scalar] = []
+        keywords: dict[str, ir.Scalar] = {}
+        for variable, value in self.values(block):
+            if variable.channels:
+                positional.append(value)
+            elif value != variable.default or type(value) is not type(variable.default):
+                keywords[variable.name] = value
+        return positional, keywords
+
 
 def signature(node: ir.Module) -> tuple[object, ...]:
     """Names and ops of a module and of all it builds."""

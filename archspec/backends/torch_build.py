@@ -93,8 +93,6 @@ class Network(nn.Sequential):
 
     def __init__(self, network: ir.Network) -> None:
         super().__init__(Builder(plan_inplace(network)).children(network.children))
-        self.spec_name = network.name
-        self.input_shape = network.input
 
 
 class Builder:

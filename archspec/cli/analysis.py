@@ -34,7 +34,7 @@ def check(
     from archspec.api import load
 
     parameters = parse_defines(define)
-    diagnostics: list[dict[str, Any]] = []
+    diagnostics: list[dict[str, object]] = []
     failed = 0
     for path in specs:
         try:
@@ -44,7 +44,7 @@ def check(
         except SpecError as error:
             failed += 1
             if as_json:
-                diagnostics += [d.model_dump(mode="json") for d in error.diagnostics]
+                diagnostics += error.as_json()
             elif short:
                 typer.echo(error.short(), err=True)
             else:
