@@ -7,37 +7,19 @@ SpecError when anything was wrong.
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from archspec import ir
-from archspec.api import Architecture
-from archspec.diagnostics import Collector, Diagnostic, SpecError, did_you_mean
-from archspec.evaluate import EvalProblem, describe, evaluate
-from archspec.frontend import syntax as s
+from archspec.architecture import Architecture
+from archspec.diagnostics import Collector, Diagnostic, SpecError
 from archspec.frontend.archfile import read_arch
-from archspec.frontend.dsl import KEYWORDS, Locator, parse
 from archspec.frontend.yamlfile import YamlReader
-from archspec.layers import LAYERS, MAX_CHANNELS
-from archspec.lower import Abort, Lowerer
+from archspec.lower import lower_network
 from archspec.source import Source
 
 MAX_SPEC_BYTES = 1 << 20
-MAX_INPUT_SIZE = 1 << 16
-STDLIB_NAME = "<stdlib>/blocks.arch"
-NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-
-
-@lru_cache(maxsize=1)
-def standard_library() -> tuple[s.Definition, ...]:
-    text = files("archspec.stdlib").joinpath("blocks.arch").read_text()
-    source = Source(STDLIB_NAME, text)
-    return tuple(parse(text, "definitions", Locator(source)))
 
 
 def read_source(spec: str | Path) -> Source:
@@ -111,164 +93,3 @@ def _compile(source: Source, parameters: dict[str, Any] | None, input: str | Non
     report.raise_if_any(sources)
     assert network is not None
     return Architecture(network=network, arguments=arguments)
-
-
-def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
-    table: dict[str, s.Definition] = {d.name: d for d in standard_library()}
-    mine: set[str] = set()
-    for definition in tree.definitions:
-        if definition.name in LAYERS or definition.name in KEYWORDS:
-            report.error(
-                "E311",
-                f"'{definition.name}' is a built-in layer or keyword; choose another name",
-                definition.span,
-            )
-        elif definition.name in mine:
-            report.error("E311", f"'{definition.name}' is defined twice", definition.span)
-        mine.add(definition.name)
-        table[definition.name] = definition
-    return table
-
-
-_KIND = {int: "whole number", float: "number", bool: "true or false", str: "name"}
-
-
-def network_parameters(
-    tree: s.SpecTree, overrides: dict[str, Any], report: Collector
-) -> dict[str, s.Value]:
-    values: dict[str, s.Value] = {}
-    declared = {formal.name: formal.span for formal in tree.parameters}
-    for formal in tree.parameters:
-        if formal.name in values:
-            report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
-        if formal.default is None:
-            report.error(
-                "E302",
-                f"parameter '{formal.name}' needs a default value",
-                formal.span,
-                help=f"e.g. param {formal.name} = 1",
-            )
-            continue
-        try:
-            values[formal.name] = evaluate(formal.default, values)
-        except EvalProblem as problem:
-            report.error(problem.code, problem.message, problem.span, problem.help)
-    for key, value in overrides.items():
-        if key not in values:
-            report.error(
-                "E304",
-                f"the spec has no parameter '{key}'",
-                tree.name.span,
-                did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}",
-            )
-            continue
-        default = values[key]
-        if type(value) is not type(default) and not (type(default) is float and type(value) is int):
-            report.error(
-                "E303",
-                f"parameter '{key}' takes a {_KIND.get(type(default), 'value')} like its "
-                f"default {describe(default)}, found {describe(value)}",
-                declared[key],
-                label="declared here",
-            )
-            continue
-        values[key] = value
-    return values
-
-
-def input_shape(text: str, span: Any, report: Collector) -> ir.Shape | None:
-    dims = tuple(int(d) for d in text.split("x")) if re.fullmatch(r"\d+(x\d+)+", text) else ()
-    if len(dims) != 3:
-        report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
-        return None
-    if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
-        report.error(
-            "E313",
-            f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
-            f"1..{MAX_INPUT_SIZE} pixels)",
-            span,
-        )
-        return None
-    return dims
-
-
-def lower_network(
-    tree: s.SpecTree,
-    source: Source,
-    report: Collector,
-    overrides: dict[str, Any],
-    input: str | None,
-) -> tuple[ir.Network | None, dict[str, s.Value]]:
-    name = str(tree.name.value)
-    if not NAME_PATTERN.match(name):
-        report.error(
-            "E204",
-            f"network name '{name}' must be a letter then letters, digits or _",
-            tree.name.span,
-            help="it becomes a class and file name",
-        )
-    shape = input_shape(
-        input if input is not None else str(tree.input.value), tree.input.span, report
-    )
-    default_option = str(tree.shortcut.value) if tree.shortcut else "B"
-    option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
-    parameters = network_parameters(tree, overrides, report)
-    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
-    if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
-        return None, parameters
-    modules: list[ir.Module] = []
-    current = shape
-    used: set[str] = set()
-    try:
-        stem, current, index = lowerer.lower_entries(
-            lowerer.expand(tree.stem or (), parameters),
-            current if tree.stem is not None else None,
-            "",
-            0,
-            used,
-            option,
-        )
-        modules.extend(stem)
-        for stage_name, stage in tree.stages:
-            index += 1
-            if not NAME_PATTERN.match(str(stage_name.value)) or str(stage_name.value) in used:
-                report.error(
-                    "E311",
-                    f"stage name '{stage_name.value}' must be a new identifier",
-                    stage_name.span,
-                )
-                stage = None
-            used.add(str(stage_name.value))
-            module, current = (
-                (None, None)
-                if stage is None
-                else lowerer.lower_stage(stage_name, stage, parameters, current, option)
-            )
-            if module is not None:
-                modules.append(module)
-        head, current, _ = lowerer.lower_entries(
-            lowerer.expand(tree.head or (), parameters),
-            current if tree.head is not None else None,
-            "",
-            index,
-            used,
-            option,
-        )
-        modules.extend(head)
-    except Abort:
-        return None, parameters
-    if shape is None or current is None or report.diagnostics:
-        return None, parameters
-    paper = None
-    if tree.paper:
-        paper = ir.PaperFigures.model_validate({k: v.value for k, v in tree.paper.items()})
-    return ir.Network(
-        name=name,
-        input=shape,
-        output=current,
-        children=tuple(modules),
-        shortcut=option,
-        parameters=tuple(parameters.items()),
-        paper=paper,
-        file=source.name,
-    ), parameters

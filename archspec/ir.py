@@ -1,266 +1,239 @@
-"""The intermediate representation: a frozen tree of named modules over primitive ops.
+"""The intermediate representation: named modules over primitive ops, with branches.
 
-Lowering has already decided everything (shortcut kind, stride placement, channel
-counts), so shapes, costs, graphs and every backend only read this tree. Each node
-knows its module path (``layer1.0.conv1``), which is also its name in every backend,
-its input and output shape, and the span of spec text it came from.
+Lowering has decided everything (which shortcut a block gets, where a stride goes, every
+channel count); shapes, counts, pictures and backends only read this tree.
+
+- A ``Layer`` is one primitive op (``archspec.ops``), with its input and output shape.
+- A ``Group`` is a module with a namespace: a stage, a block, a named group. What it
+  computes is its ``flow``: a ``Chain`` of steps, each a named ``Member`` (a layer or a
+  group of its namespace) or a ``Parallel``: branches applied to the same input and
+  combined by ``add`` (the residual block), ``concat`` along channels (Inception,
+  DenseNet) or ``mul`` (squeeze-and-excitation gating). A branch is a ``Chain``; an empty
+  one is the identity. Members inside branches belong to the enclosing namespace, as
+  torchvision's ``layer1.0.conv1`` and ``layer1.0.downsample`` share ``layer1.0``.
+- A node does not know its own name or path: its parent's ``Member`` names it. So one
+  node may stand at several places (the fifty blocks of a deep stage are a handful of
+  distinct nodes), and a path is computed by walking: ``walk(network)``.
+
+Every node is a frozen slotted dataclass; passes dispatch on the node kind with a
+``Visitor``, which fails loudly on a kind it does not handle.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
-from typing import Annotated, Literal, TypeVar, cast
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from archspec.ops import Op
 from archspec.source import Span
 
 Shape = tuple[int, ...]
-"""``(channels, height, width)`` for feature maps, ``(features,)`` after flatten."""
+"""``(channels, height, width)`` for feature maps, ``(tokens, features)`` for token
+sequences, ``(features,)`` for flat features; the batch is not part of it."""
 
 Scalar = bool | int | float | str
+Combine = Literal["add", "concat", "mul"]
+ShortcutKind = Literal["identity", "zero_pad", "projection"]
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, slots=True, eq=False)
+class Layer:
+    """One primitive op."""
 
-
-F = TypeVar("F", bound=Frozen)
-N = TypeVar("N", bound="Layer | Sequence | Block")
-
-
-class Conv2d(Frozen):
-    op: Literal["conv"] = "conv"
-    in_channels: int
-    out_channels: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
-    dilation: int = 1
-    groups: int = 1
-    bias: bool = False
-
-
-class BatchNorm2d(Frozen):
-    op: Literal["bn"] = "bn"
-    channels: int
-    eps: float = 1e-5
-    momentum: float = 0.1
-    zero_init: bool = Field(False, description="start with weight 0 (last BN of a residual branch)")
-
-
-class ReLU(Frozen):
-    op: Literal["relu"] = "relu"
-
-
-class MaxPool2d(Frozen):
-    op: Literal["maxpool"] = "maxpool"
-    kernel: int
-    stride: int
-    padding: int = 0
-    ceil_mode: bool = False
-
-
-class AvgPool2d(Frozen):
-    op: Literal["avgpool"] = "avgpool"
-    kernel: int
-    stride: int
-    padding: int = 0
-    ceil_mode: bool = False
-    count_include_pad: bool = True
-
-
-class AdaptiveAvgPool2d(Frozen):
-    op: Literal["adaptive_avgpool"] = "adaptive_avgpool"
-    size: int
-
-
-class Flatten(Frozen):
-    op: Literal["flatten"] = "flatten"
-
-
-class Linear(Frozen):
-    op: Literal["fc"] = "fc"
-    in_features: int
-    out_features: int
-    bias: bool = True
-
-
-class Dropout(Frozen):
-    op: Literal["dropout"] = "dropout"
-    p: float = 0.5
-
-
-class ZeroPadShortcut(Frozen):
-    """Option A: keep every ``stride``-th pixel, then append zero channels."""
-
-    op: Literal["zero_pad"] = "zero_pad"
-    stride: int
-    in_channels: int
-    out_channels: int
-
-
-Op = Annotated[
-    Conv2d
-    | BatchNorm2d
-    | ReLU
-    | MaxPool2d
-    | AvgPool2d
-    | AdaptiveAvgPool2d
-    | Flatten
-    | Linear
-    | Dropout
-    | ZeroPadShortcut,
-    Field(discriminator="op"),
-]
-
-
-class Node(Frozen):
-    name: str = Field(description="local name: an identifier, or a position for unnamed items")
-    path: str = Field(description="dotted module path from the network root")
+    op: Op
     input: Shape
     output: Shape
     span: Span | None = None
 
 
-class Layer(Node):
-    """One primitive op."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Member:
+    """A named slot of a namespace: what ``layer1.0`` or ``conv1`` holds."""
 
-    kind: Literal["layer"] = "layer"
-    op: Op
-
-
-class Sequence(Node):
-    """Children applied in order: a stage, or a named group."""
-
-    kind: Literal["sequence"] = "sequence"
-    stage: bool = False
-    children: tuple[Module, ...]
+    name: str
+    node: Layer | Group
 
 
-ShortcutKind = Literal["none", "identity", "zero_pad", "projection"]
+@dataclass(frozen=True, slots=True, eq=False)
+class Chain:
+    """Steps applied in order; no steps is the identity."""
+
+    steps: tuple[Member | Parallel, ...]
 
 
-class Block(Node):
-    """``after(body(x) + shortcut(x))``; a plain block (shortcut "none") is ``after(body(x))``.
+@dataclass(frozen=True, slots=True, eq=False)
+class Parallel:
+    """Branches applied to the same input, combined.
 
-    ``body``, ``downsample`` and ``after`` share the block's namespace, as in torchvision
-    (``layer2.0.conv1``, ``layer2.0.downsample.0``).
+    ``shortcut`` is set where lowering chose the paper's shortcut (options A/B/C or a
+    user projection): the last branch is that shortcut, and ``shortcut`` says what it is.
     """
 
-    kind: Literal["block"] = "block"
-    block: str = Field(description="the block type, e.g. 'basic'")
+    branches: tuple[Chain, ...]
+    combine: Combine
+    input: Shape
+    output: Shape
+    span: Span | None = None
+    shortcut: ShortcutKind | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Group:
+    """A module with its own namespace.
+
+    ``definition`` names the block type it instantiates (``basic``), empty for a stage or
+    a named group; ``arguments`` are the block's spec arguments, for code generation.
+    """
+
+    flow: Chain
+    input: Shape
+    output: Shape
+    span: Span | None = None
+    definition: str = ""
     arguments: tuple[tuple[str, Scalar], ...] = ()
-    body: tuple[Module, ...]
-    shortcut: ShortcutKind
-    downsample: Module | None = Field(None, description="the shortcut's module unless identity")
-    after: tuple[Module, ...] = ()
+    stage: bool = False
 
-    def children(self) -> tuple[Module, ...]:
-        extra = (self.downsample,) if self.downsample is not None else ()
-        return self.body + extra + self.after
+    @property
+    def members(self) -> tuple[Member, ...]:
+        return members_of(self.flow)
+
+    @property
+    def is_chain(self) -> bool:
+        """True when the flow applies the members in order, with no branches."""
+        return all(isinstance(step, Member) for step in self.flow.steps)
 
 
-Module = Annotated[Layer | Sequence | Block, Field(discriminator="kind")]
-
-
-class PaperFigures(Frozen):
+@dataclass(frozen=True, slots=True)
+class PaperFigures:
     """What the paper reports for this network, to compare against."""
 
-    macs: float | None = Field(None, description="multiply-adds ('FLOPs' in the paper)")
+    macs: float | None = None
     params: float | None = None
     source: str = ""
 
 
-class Network(Frozen):
+@dataclass(frozen=True, slots=True, eq=False)
+class Network:
+    """The root: a flow over the stem, stages and head, and what the spec said of itself."""
+
     name: str
     input: Shape
     output: Shape
-    children: tuple[Module, ...]
-    shortcut: str = Field(description="the network's default shortcut option")
+    flow: Chain
+    shortcut: str
     parameters: tuple[tuple[str, Scalar], ...] = ()
     paper: PaperFigures | None = None
     file: str = ""
 
-    def stages(self) -> tuple[Sequence, ...]:
-        return tuple(c for c in self.children if isinstance(c, Sequence) and c.stage)
+    @property
+    def members(self) -> tuple[Member, ...]:
+        return members_of(self.flow)
+
+    def stages(self) -> tuple[tuple[str, Group], ...]:
+        return tuple(
+            (m.name, m.node) for m in self.members if isinstance(m.node, Group) and m.node.stage
+        )
 
 
-def moved(node: N, path: str, name: str) -> N:
-    """The same module at another path (its children follow), without revalidation.
-
-    Lowering builds each distinct block once and moves copies into place: a ResNet-152
-    has 50 blocks but only a handful of distinct ones.
-    """
-    prefix = len(node.path)
-
-    def move(n: Module, local: str) -> Module:
-        fields = dict(n.__dict__, path=path + n.path[prefix:], name=local)
-        if isinstance(n, Sequence):
-            fields["children"] = tuple(move(c, c.name) for c in n.children)
-        elif isinstance(n, Block):
-            fields["body"] = tuple(move(c, c.name) for c in n.body)
-            fields["after"] = tuple(move(c, c.name) for c in n.after)
-            if n.downsample is not None:
-                fields["downsample"] = move(n.downsample, n.downsample.name)
-        return _unchecked(type(n), fields, n.__pydantic_fields_set__)
-
-    return cast(N, move(node, name))  # a copy of the same class
+Node = Layer | Group
+Step = Member | Parallel
 
 
-def construct(cls: type[F], **fields: object) -> F:
-    """A node from values the compiler has already checked: defaults filled, no validation.
-
-    pydantic's model_construct does the same with per-field bookkeeping that cost a third
-    of lowering; tests validate the whole IR of every spec against the schema.
-    """
-    return _unchecked(cls, {**_defaults(cls), **fields}, set(fields))
-
-
-@functools.cache
-def _defaults(cls: type[Frozen]) -> dict[str, object]:
-    return {
-        name: field.get_default(call_default_factory=True)
-        for name, field in cls.model_fields.items()
-        if not field.is_required()
-    }
+def members_of(flow: Chain) -> tuple[Member, ...]:
+    """The members a flow reaches without entering another namespace, in flow order."""
+    found: list[Member] = []
+    for step in flow.steps:
+        if isinstance(step, Member):
+            found.append(step)
+        else:
+            for branch in step.branches:
+                found.extend(members_of(branch))
+    return tuple(found)
 
 
-def _unchecked(cls: type[F], fields: dict[str, object], fields_set: set[str]) -> F:
-    """What pydantic's model_construct does, minus its per-field bookkeeping: ~10x faster.
+def children(node: Node | Network) -> tuple[Member, ...]:
+    """The direct submodules of a node, in flow order."""
+    return () if isinstance(node, Layer) else node.members
 
-    Only for copies of nodes that were valid already; tests validate the whole IR.
-    """
-    node = object.__new__(cls)
-    object.__setattr__(node, "__dict__", fields)
-    object.__setattr__(node, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(node, "__pydantic_extra__", None)
-    object.__setattr__(node, "__pydantic_private__", None)
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A node at one place in the network: its path, local name, and depth."""
+
+    path: str
+    name: str
+    node: Node
+    depth: int
+
+
+def walk(root: Node | Network, prefix: str = "", depth: int = 0) -> Iterator[Place]:
+    """Every module below ``root`` with its path, depth first, containers before children."""
+    for member in children(root):
+        path = f"{prefix}.{member.name}" if prefix else member.name
+        yield Place(path, member.name, member.node, depth)
+        if isinstance(member.node, Group):
+            yield from walk(member.node, path, depth + 1)
+
+
+def layers(root: Node | Network, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+    """Every primitive op below ``root`` with its path, in module order."""
+    for place in walk(root, prefix):
+        if isinstance(place.node, Layer):
+            yield place.path, place.node
+
+
+def find(root: Network | Node, path: str) -> Node:
+    """The module at a dotted path (KeyError when there is none)."""
+    node: Network | Node = root
+    for part in path.split("."):
+        found = next((m.node for m in children(node) if m.name == part), None)
+        if found is None:
+            raise KeyError(path)
+        node = found
+    if isinstance(node, Network):
+        raise KeyError(path)
     return node
 
 
-def children_of(node: Layer | Sequence | Block | Network) -> tuple[Module, ...]:
-    """The direct submodules of any node, in execution order (shortcut before after)."""
-    if isinstance(node, Layer):
-        return ()
-    if isinstance(node, Block):
-        return node.children()
-    return node.children
+T = TypeVar("T")
 
 
-def walk(node: Layer | Sequence | Block | Network) -> Iterator[Layer | Sequence | Block]:
-    """Every module below ``node`` in depth-first order, containers before their children."""
-    for child in children_of(node):
-        yield child
-        yield from walk(child)
+class Visitor(Generic[T]):
+    """Dispatch on the node kind: ``layer``, ``group``, ``chain``, ``parallel``, ``member``.
+
+    A pass overrides the kinds it handles; any other kind raises, so that a new node kind
+    cannot slip through a pass unnoticed.
+    """
+
+    def visit(self, node: Node | Chain | Parallel | Member) -> T:
+        method = getattr(self, _KINDS[type(node)])
+        result: T = method(node)
+        return result
+
+    def layer(self, node: Layer) -> T:
+        return self.unhandled(node)
+
+    def group(self, node: Group) -> T:
+        return self.unhandled(node)
+
+    def chain(self, node: Chain) -> T:
+        return self.unhandled(node)
+
+    def parallel(self, node: Parallel) -> T:
+        return self.unhandled(node)
+
+    def member(self, node: Member) -> T:
+        return self.visit(node.node)
+
+    def unhandled(self, node: object) -> T:
+        raise NotImplementedError(f"{type(self).__name__} does not handle {type(node).__name__}")
 
 
-def layers(node: Layer | Sequence | Block | Network) -> Iterator[Layer]:
-    """Every primitive op below ``node``, in module order."""
-    return (m for m in walk(node) if isinstance(m, Layer))
-
-
-Sequence.model_rebuild()
-Block.model_rebuild()
-Network.model_rebuild()
+_KINDS: dict[type, str] = {
+    Layer: "layer",
+    Group: "group",
+    Chain: "chain",
+    Parallel: "parallel",
+    Member: "member",
+}

@@ -14,7 +14,7 @@ from archspec.diagnostics import Diagnostic, SpecError
 
 BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("archspec.backends.pytorch", "torch"),
-    "flax": ("archspec.backends.flax_nnx", "flax"),
+    "flax": ("archspec.backends.nnx", "flax"),
 }
 """backend name -> (module, the extra that installs its framework)"""
 

@@ -17,7 +17,7 @@ from archspec.cli.common import (
     report,
     stdout,
 )
-from archspec.cost import Counts
+from archspec.counts import Counts
 from archspec.diagnostics import SpecError
 
 
@@ -159,14 +159,14 @@ def flops(
 
 def schema() -> None:
     """Print the JSON Schema of the YAML spec form, for editors."""
-    from archspec.spec import SpecFile
+    from archspec.frontend.schema import SpecFile
 
     typer.echo(json.dumps(SpecFile.model_json_schema(), indent=2))
 
 
 def reference() -> None:
     """Print the built-in layers, their arguments and defaults (the language reference table)."""
-    from archspec.layers import reference_markdown
+    from archspec.ops.reference import reference_markdown
 
     typer.echo(reference_markdown(), nl=False)
 

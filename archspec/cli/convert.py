@@ -23,7 +23,7 @@ from archspec.diagnostics import SpecError
 
 FORMATS = {
     "torch": "a file written by torch.save(model.state_dict())",
-    "flax": "an orbax checkpoint directory (archspec.backends.checkpoint)",
+    "flax": "an orbax checkpoint directory (archspec.backends.nnx.checkpoint)",
 }
 
 
@@ -83,7 +83,7 @@ def _import(extra: str, names: tuple[str, ...]) -> list[Any]:
 def _torch_to_flax(arch: Architecture, source: Path, target: Path) -> int:
     (torch,) = _import("torch", ("torch",))
     flax_nnx, checkpoint = _import(
-        "flax", ("archspec.backends.flax_nnx", "archspec.backends.checkpoint")
+        "flax", ("archspec.backends.nnx", "archspec.backends.nnx.checkpoint")
     )
     try:
         state_dict = torch.load(source, map_location="cpu", weights_only=True)
@@ -103,7 +103,7 @@ def _flax_to_torch(arch: Architecture, source: Path, target: Path) -> int:
     (torch,) = _import("torch", ("torch",))
     flax_nnx, checkpoint, convert = _import(
         "flax",
-        ("archspec.backends.flax_nnx", "archspec.backends.checkpoint", "archspec.backends.convert"),
+        ("archspec.backends.nnx", "archspec.backends.nnx.checkpoint", "archspec.backends.weights"),
     )
     model = flax_nnx.build(arch.network, abstract=True)
     try:

@@ -65,7 +65,7 @@ def _format(png: bool, svg: bool, dot: bool, output: Path | None) -> str:
 
 
 def _draw(arch: Architecture, detail: str) -> Any:
-    from archspec.graph import render_graph
+    from archspec.analysis.graph import render_graph
 
     try:
         return render_graph(arch, detail=detail)
@@ -129,7 +129,7 @@ def summary(
     input: str = InputOption,
 ) -> None:
     """A torchinfo-like table: module path, op, output shape, params, mult-adds, totals."""
-    from archspec.summary import summary_table
+    from archspec.analysis.summary import summary_table
 
     arch = load_or_exit(spec, define, input)
     typer.echo(summary_table(arch, depth=depth))
@@ -147,7 +147,7 @@ def diff(
 ) -> None:
     """Compare two specs (or one spec under two settings) stage by stage: params,
     mult-adds, output shapes, and what changed in the blocks (B minus A)."""
-    from archspec.diff import diff as compare
+    from archspec.analysis.diff import diff as compare
 
     first = load_or_exit(spec_a, [*define, *define_a], input)
     second = load_or_exit(spec_b or spec_a, [*define, *define_b], input)

@@ -58,7 +58,7 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
 def _checked_paper(figures: dict[str, s.Located], report: Collector) -> dict[str, s.Located]:
     """Keep the figures PaperSpec knows, with the type it expects; report the rest."""
     from archspec.diagnostics import did_you_mean
-    from archspec.spec import PaperSpec
+    from archspec.frontend.schema import PaperSpec
 
     kept = {}
     for key, figure in figures.items():

@@ -44,6 +44,9 @@ KEYWORDS = frozenset(
         "not",
         "true",
         "false",
+        "add",
+        "concat",
+        "mul",
     ]
 )
 
@@ -283,6 +286,21 @@ class _Builder:
     def _argument(self, tree: ParseTree) -> s.Argument:
         keyword, value = tree.children
         return s.Argument(str(keyword) if keyword else None, self.expr(value), self.span(tree))
+
+    def _branches(self, tree: ParseTree) -> s.Branches:
+        combine, *branches = tree.children
+        return s.Branches(
+            str(combine.children[0]) if isinstance(combine, Tree) else str(combine),
+            tuple(self._branch(_tree(b)) for b in branches if b is not None),
+            self.span(tree),
+        )
+
+    def _branch(self, tree: ParseTree) -> tuple[s.Item, ...] | str:
+        if tree.data == "identity_branch":
+            return "identity"
+        if tree.data == "shortcut_branch":
+            return "shortcut"
+        return self._sequence(_tree(tree.children[0]))
 
     def _group(self, tree: ParseTree) -> s.Group:
         return s.Group(self._sequence(_tree(tree.children[0])), self.span(tree))

@@ -77,10 +77,23 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Item:
-    """``[name=] call-or-group [x count] [if condition]``."""
+class Branches:
+    """``add(...)``, ``concat(...)`` or ``mul(...)``: branches from one input, combined.
 
-    target: Call | Group
+    A branch is a sequence of items, ``"identity"`` (the input itself) or ``"shortcut"``
+    (what the shortcut option in force makes of the input).
+    """
+
+    combine: str
+    branches: tuple[tuple[Item, ...] | str, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Item:
+    """``[name=] call-or-group-or-branches [x count] [if condition]``."""
+
+    target: Call | Group | Branches
     span: Span
     name: str | None = None
     name_span: Span | None = None

@@ -2,7 +2,7 @@
 
 YAML is composed, never constructed blindly: aliases and anchors (the "billion laughs"
 bomb), custom tags and duplicate keys are rejected with their position, and values are
-validated against the pydantic schema in archspec.spec.
+validated against the pydantic schema in archspec.frontend.schema.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.dsl import Locator, SyntaxProblem, parse
 from archspec.source import Source, Span
-from archspec.spec import SpecFile
+from archspec.frontend.schema import SpecFile
 
 STANDARD_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
@@ -330,7 +330,7 @@ class YamlReader:
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    from archspec.spec import PaperSpec
+    from archspec.frontend.schema import PaperSpec
 
     model = PaperSpec if loc[:1] == ("paper",) else SpecFile
     return list(model.model_fields)

@@ -1,0 +1,35 @@
+"""The Flax NNX backend: ``build(network)`` gives an ``nnx.Module``, ``emit_source`` a file.
+
+Layout is NHWC; names, paddings and batch norm follow the PyTorch backend, so weights
+convert exactly (``archspec.backends.weights``). Emitting imports no jax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from archspec import ir
+from archspec.counts import Counts
+
+
+def build(
+    network: ir.Network,
+    *,
+    seed: int = 0,
+    rngs: Any = None,
+    weights: Mapping[Any, Any] | None = None,
+    abstract: bool = False,
+) -> Any:
+    """An ``nnx.Module`` for ``network`` (see ``builder.build``)."""
+    from archspec.backends.nnx.builder import build as build_model
+
+    return build_model(network, seed=seed, rngs=rngs, weights=weights, abstract=abstract)
+
+
+def emit_source(network: ir.Network, counts: Counts) -> str:
+    """One standalone module (jax and flax only) that defines this network."""
+    from archspec.backends.nnx.dialect import FlaxDialect
+    from archspec.codegen.emitter import Emitter
+
+    return Emitter(network, counts, FlaxDialect(network)).source()

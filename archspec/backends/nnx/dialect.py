@@ -1,0 +1,213 @@
+"""How Flax NNX writes each op and each construct (imports no jax: emitting needs none).
+
+``LOWERINGS`` is this backend's entry per op: an ``nnx`` module, an ``nnx`` function, or
+a runtime helper (``runtime.py``: PyTorch semantics Flax does not ship), and how the op's
+fields become arguments. ``TENSORS`` names each op's state as Flax does, with its layout,
+for weight conversion. Layout is NHWC, so channels are the last axis everywhere.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from archspec import ir
+from archspec.backends.nnx.layout import attribute_name
+from archspec.codegen import pysource as py
+from archspec.codegen.dialect import Arg, Dialect, Lowering
+
+_WINDOW = (
+    Arg("kernel_size", "kernel", positional=True),
+    Arg("stride", "stride"),
+    Arg("padding", "padding", 0),
+    Arg("ceil_mode", "ceil_mode", False),
+)
+
+LOWERINGS: dict[str, Lowering] = {
+    "conv": Lowering(
+        "nnx.Conv",
+        (
+            Arg("in_features", "in_channels", positional=True),
+            Arg("out_features", "out_channels", positional=True),
+            Arg("kernel_size", "kernel", positional=True, pair=True),
+            Arg("strides", "stride", 1),
+            Arg("padding", "padding"),  # flax's default is 'SAME': always given
+            Arg("kernel_dilation", "dilation", 1),
+            Arg("feature_group_count", "groups", 1),
+            Arg("use_bias", "bias", True),
+        ),
+        rngs=True,
+    ),
+    "bn": Lowering(
+        "BatchNorm2d",
+        (
+            Arg("num_features", "channels", positional=True),
+            Arg("eps", "eps", 1e-5),
+            Arg("momentum", "momentum", 0.1),
+            Arg("zero_init", "zero_init", False),
+        ),
+        helpers=("BatchNorm2d",),
+    ),
+    "relu": Lowering("nnx.relu", module=False),
+    "sigmoid": Lowering("nnx.sigmoid", module=False),
+    "maxpool": Lowering("max_pool2d", _WINDOW, module=False, helpers=("max_pool2d",)),
+    "avgpool": Lowering(
+        "avg_pool2d",
+        (*_WINDOW, Arg("count_include_pad", "count_include_pad", True)),
+        module=False,
+        helpers=("avg_pool2d",),
+    ),
+    "adaptive_avgpool": Lowering(
+        "adaptive_avg_pool2d",
+        (Arg("output_size", "size", positional=True),),
+        module=False,
+        helpers=("adaptive_avg_pool2d",),
+    ),
+    "global_avgpool": Lowering(
+        "adaptive_avg_pool2d",
+        (Arg("output_size", "size", positional=True),),
+        module=False,
+        helpers=("adaptive_avg_pool2d",),
+    ),
+    "flatten": Lowering("flatten", module=False, helpers=("flatten",)),
+    "fc": Lowering(
+        "nnx.Linear",
+        (
+            Arg("in_features", "in_features", positional=True),
+            Arg("out_features", "out_features", positional=True),
+            Arg("use_bias", "bias", True),
+        ),
+        rngs=True,
+    ),
+    "dropout": Lowering("nnx.Dropout", (Arg("rate", "p", positional=True),), rngs=True),
+    "chunk": Lowering(
+        "chunk",
+        (Arg("chunks", "chunks"), Arg("index", "index")),
+        module=False,
+        helpers=("chunk",),
+    ),
+    "zero_pad": Lowering(
+        "zero_pad_shortcut",
+        (
+            Arg("in_channels", "in_channels"),
+            Arg("out_channels", "out_channels"),
+            Arg("stride", "stride", 1),
+        ),
+        module=False,
+        helpers=("zero_pad_shortcut",),
+    ),
+}
+"""op name -> how Flax NNX constructs it (a module) or calls it (a function)."""
+
+TENSORS: dict[str, dict[str, tuple[str, str]]] = {
+    "conv": {"weight": ("kernel", "HWIO"), "bias": ("bias", "O")},
+    "fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
+    "bn": {
+        "weight": ("scale", "C"),
+        "bias": ("bias", "C"),
+        "running_mean": ("mean", "C"),
+        "running_var": ("var", "C"),
+        "num_batches_tracked": ("num_batches_tracked", ""),
+    },
+}
+"""op name -> PyTorch tensor name -> (Flax variable name, Flax layout); ops with no
+tensors need no entry."""
+
+HELPERS = (
+    "BatchNorm2d",
+    "NamedSequential",
+    "window_padding",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "flatten",
+    "chunk",
+    "zero_pad_shortcut",
+)
+"""What may be copied from runtime.py, in file order."""
+
+NEEDS = {"max_pool2d": ("window_padding",), "avg_pool2d": ("window_padding",)}
+
+LAYER = "Callable[[jax.Array], jax.Array]"
+
+
+def runtime_source() -> str:
+    return files("archspec.backends.nnx").joinpath("runtime.py").read_text()
+
+
+class FlaxDialect(Dialect):
+    name = "flax"
+    framework = "Flax NNX"
+    lowerings = LOWERINGS
+    base_class = "nnx.Module"
+    call_method = "__call__"
+    array_type = "jax.Array"
+    shortcut_type = LAYER
+    init_extras = ("rngs: nnx.Rngs",)
+    call_extras = (("rngs", "rngs"),)
+    named_sequential_helpers = ("NamedSequential",)
+
+    def __init__(self, network: ir.Network) -> None:
+        self.network = network
+        self.concatenates = False
+
+    def reserved_globals(self) -> set[str]:
+        return {"jax", "jnp", "nnx", "partial", "Callable", *HELPERS}
+
+    def helper_order(self, needed: set[str]) -> list[str]:
+        for name in list(needed):
+            needed.update(NEEDS.get(name, ()))
+        return [name for name in HELPERS if name in needed]
+
+    def imports(self, network: ir.Network, helpers: list[str], uses: set[str]) -> list[str]:
+        first = []
+        if "NamedSequential" in helpers or "shortcut_type" in uses:
+            first.append("from collections.abc import Callable")
+        if "partial" in uses:
+            first.append("from functools import partial")
+        lines = [*first, ""] if first else []
+        lines.append("import jax")
+        if self.concatenates or any("jnp." in s for s in self.helper_sources(helpers)):
+            lines.append("import jax.numpy as jnp")
+        lines.append("from flax import nnx")
+        return lines
+
+    def helper_sources(self, helpers: list[str]) -> list[str]:
+        text = runtime_source()
+        return [py.top_level_source(text, name) for name in helpers]
+
+    def attribute(self, name: str) -> str:
+        return attribute_name(name)
+
+    def assign(self, name: str, value: py.Expr, depth: int) -> list[str]:
+        return py.lay_out(value, depth, prefix=f"self.{attribute_name(name)} = ")
+
+    def member(self, name: str) -> str:
+        return f"self.{attribute_name(name)}"
+
+    def sequential(self, items: list[tuple[str, py.Expr]], numbered: bool) -> py.Expr:
+        if numbered:
+            return py.Bracket("nnx.Sequential(", tuple(py.repeats([e for _, e in items])))
+        entries = tuple(entry(py.literal(name), e) for name, e in items)
+        return py.call("NamedSequential", py.Bracket("{", entries, "}"))
+
+    def combine(self, parallel: ir.Parallel, values: list[str]) -> str:
+        if parallel.combine == "concat":
+            self.concatenates = True
+            return f"jnp.concatenate([{', '.join(values)}], axis=-1)"
+        return (" + " if parallel.combine == "add" else " * ").join(values)
+
+    def module_note(self, class_name: str) -> str:
+        return (
+            "Layout NHWC: call the model on (batch, height, width, channels) arrays. "
+            "Names, paddings and batch norm follow the PyTorch model archspec emits, so "
+            "its weights convert exactly (archspec convert). Eager construction compiles "
+            "every initialiser shape apart; build under jit instead:\n"
+            f"model = nnx.jit(lambda rngs: {class_name}(rngs=rngs))(nnx.Rngs(0))"
+        )
+
+
+def entry(key: str, value: py.Expr) -> py.Expr:
+    """``key: value`` inside a dict, laid out like a call when it must split."""
+    if isinstance(value, py.Bracket):
+        return py.Bracket(f"{key}: {value.head}", value.items, value.close)
+    return f"{key}: {py.flat(value)}"

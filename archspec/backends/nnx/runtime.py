@@ -1,0 +1,166 @@
+"""The PyTorch semantics Flax does not ship, as small NHWC functions and two modules.
+
+Both the in-memory build and every emitted module use exactly this code: the emitter copies
+the source of the pieces a network needs, so the two cannot drift apart. Each piece must
+therefore stay self-contained (only ``jax``, ``jnp``, ``nnx`` and the other pieces here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+class BatchNorm2d(nnx.Module):
+    """torch.nn.BatchNorm2d on NHWC, running statistics included.
+
+    Training mode normalises with the batch statistics and updates the running ones
+    as torch does: ``running = (1 - momentum) * running + momentum * batch``, with
+    the unbiased batch variance, and counts the batches. Eval mode (``model.eval()``)
+    uses the running statistics. ``nnx.BatchNorm`` differs in the momentum convention
+    and the variance.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        zero_init: bool = False,
+    ) -> None:
+        ones, zeros = jnp.ones(num_features), jnp.zeros(num_features)
+        self.scale = nnx.Param(zeros if zero_init else ones)
+        self.bias = nnx.Param(zeros)
+        self.mean = nnx.BatchStat(zeros)
+        self.var = nnx.BatchStat(ones)
+        self.num_batches_tracked = nnx.BatchStat(jnp.zeros((), jnp.int32))
+        self.eps = eps
+        self.momentum = momentum
+        self.use_running_average = False
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.use_running_average:
+            mean, var = self.mean[...], self.var[...]
+        else:
+            mean = jnp.mean(x, axis=(0, 1, 2))
+            var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
+            count = x.size // x.shape[-1]
+            unbiased = var * (count / max(count - 1, 1))
+            m = self.momentum
+            # set_value, not [...] =: that checks shardings, slow in a long trace
+            self.mean.set_value((1 - m) * self.mean[...] + m * mean)
+            self.var.set_value((1 - m) * self.var[...] + m * unbiased)
+            self.num_batches_tracked.set_value(self.num_batches_tracked[...] + 1)
+        scale = jax.lax.rsqrt(var + self.eps) * self.scale[...]
+        return (x - mean) * scale + self.bias[...]
+
+
+class NamedSequential(nnx.Module):
+    """nn.Sequential with named items: its children live at ``layers/<name>``."""
+
+    def __init__(self, layers: dict[str, Callable[[jax.Array], jax.Array]]) -> None:
+        self.layers = nnx.Dict(layers)
+        self.order = tuple(layers)  # a split and merged nnx.Dict comes back sorted
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for name in self.order:
+            x = self.layers[name](x)
+        return x
+
+
+def window_padding(
+    size: int, kernel: int, stride: int, padding: int, ceil_mode: bool
+) -> tuple[int, int]:
+    """(low, high) padding of one axis: torch's, plus the room ceil_mode needs."""
+    if not ceil_mode:
+        return padding, padding
+    count = -(-(size + 2 * padding - kernel) // stride) + 1
+    # torch: the last window must start inside the input or the left padding
+    if (count - 1) * stride >= size + padding:
+        count -= 1
+    return padding, max(0, (count - 1) * stride + kernel - size - padding)
+
+
+def max_pool2d(
+    x: jax.Array,
+    kernel_size: int,
+    stride: int,
+    padding: int = 0,
+    ceil_mode: bool = False,
+) -> jax.Array:
+    """torch's max_pool2d: the padding is -inf, so it never wins."""
+    k = kernel_size
+    pads = [window_padding(n, k, stride, padding, ceil_mode) for n in x.shape[1:3]]
+    window, strides = (1, k, k, 1), (1, stride, stride, 1)
+    pad = [(0, 0), *pads, (0, 0)]
+    init = -jnp.inf
+    out: jax.Array = jax.lax.reduce_window(x, init, jax.lax.max, window, strides, pad)
+    return out
+
+
+def avg_pool2d(
+    x: jax.Array,
+    kernel_size: int,
+    stride: int,
+    padding: int = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> jax.Array:
+    """torch's avg_pool2d: the divisor counts the input cells in the window, and
+    torch's zero padding if count_include_pad, never the room ceil_mode adds."""
+    k = kernel_size
+    pads = [window_padding(n, k, stride, padding, ceil_mode) for n in x.shape[1:3]]
+    window, strides = (1, k, k, 1), (1, stride, stride, 1)
+    pad = [(0, 0), *pads, (0, 0)]
+    total: jax.Array = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pad)
+    if not ceil_mode and (count_include_pad or padding == 0):
+        return total / (k * k)
+    counted = padding if count_include_pad else 0
+    masks = []
+    for n, (low, high) in zip(x.shape[1:3], pads, strict=True):
+        position = jnp.arange(-low, n + high)
+        masks.append((position >= -counted) & (position < n + counted))
+    cells = (masks[0][:, None] & masks[1][None, :]).astype(x.dtype)[None, :, :, None]
+    divisor = jax.lax.reduce_window(cells, 0.0, jax.lax.add, window, strides, "VALID")
+    return total / jnp.asarray(divisor)
+
+
+def adaptive_avg_pool2d(x: jax.Array, output_size: int) -> jax.Array:
+    """torch's adaptive_avg_pool2d: cell i averages rows i*H//n .. ceil((i+1)*H/n)."""
+    if output_size == 1:
+        return jnp.mean(x, axis=(1, 2), keepdims=True)
+    if x.shape[1:3] == (output_size, output_size):
+        return x
+    weights = []
+    for length in x.shape[1:3]:
+        cell = jnp.arange(output_size)[:, None]
+        start = cell * length // output_size
+        stop = -(-(cell + 1) * length // output_size)
+        inside = (jnp.arange(length) >= start) & (jnp.arange(length) < stop)
+        weights.append((inside / (stop - start)).astype(x.dtype))
+    return jnp.einsum("nhwc,ih,jw->nijc", x, *weights)
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    """torch.flatten(x, 1) of the NCHW tensor: fc weights convert by a transpose."""
+    if x.ndim == 4:
+        x = jnp.transpose(x, (0, 3, 1, 2))
+    return x.reshape(x.shape[0], -1)
+
+
+def zero_pad_shortcut(
+    x: jax.Array, in_channels: int, out_channels: int, stride: int = 1
+) -> jax.Array:
+    """Option A (He et al. 2015, Sec. 3.3): keep every ``stride``-th pixel, then
+    append zero channels: x[:, ::s, ::s, :], padded to ``out_channels``."""
+    x = x[:, ::stride, ::stride, :]
+    return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - in_channels)))
+
+
+def chunk(x: jax.Array, chunks: int, index: int) -> jax.Array:
+    """One of ``chunks`` equal slices of the channels (ShuffleNet's channel split)."""
+    size = x.shape[-1] // chunks
+    return x[..., index * size : (index + 1) * size]

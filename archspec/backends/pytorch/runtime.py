@@ -1,0 +1,50 @@
+"""PyTorch modules the IR needs and torch.nn does not have.
+
+The in-memory build uses these classes, and every emitted file that needs one carries a
+copy of its source (read from this file's text, so emitting imports no torch): the two
+cannot drift apart. Each class must stay self-contained (``torch``, ``F`` and ``nn`` only).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A of He et al. (2015), Sec. 3.3: a shortcut with no parameters.
+
+    Keeps every ``stride``-th pixel (the paper's subsampling) and appends zero channels,
+    so the identity matches the residual branch: x[:, :, ::s, ::s], then F.pad on the
+    channel dimension with (0, out_channels - in_channels).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stride = self.stride
+        x = x[:, :, ::stride, ::stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+
+
+class Chunk(nn.Module):
+    """One of ``chunks`` equal slices of the channels (ShuffleNet's channel split)."""
+
+    def __init__(self, chunks: int, index: int) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"{self.chunks}, {self.index}"

@@ -1,0 +1,277 @@
+"""Which groups become classes, and which classes they share.
+
+The IR holds resolved blocks (``layer2.0`` with its convolutions' channels and strides),
+not the definitions they came from. Code generation recovers a readable class from them,
+as a person would write torchvision's resnet.py: every group that instantiates a block
+definition (or combines branches) is an instance of a class; instances whose members have
+the same names and ops share one class; what differs between them becomes a constructor
+argument (``resolve``). Shortcut modules differ from instance to instance (a projection
+on the first block of a stage only), so they are arguments, passed in built.
+
+Plain named groups and stages without branches are not classes: they become the
+framework's sequential container, built in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from archspec import ir
+from archspec.codegen.names import camel_case
+
+
+def is_class(group: ir.Group) -> bool:
+    """A block instance or a group with branches: a class of its own in emitted code."""
+    return bool(group.definition) or not group.is_chain
+
+
+@dataclass(frozen=True)
+class Built:
+    """A module a class builds itself: its path relative to the class, and the node."""
+
+    path: str
+    node: ir.Node
+
+
+def own_modules(group: ir.Group) -> Iterator[Built]:
+    """What a class builds itself, in flow order: its members, and the insides of its plain
+    sequential groups; not the insides of nested classes (their own class builds those),
+    nor its shortcut branches (passed in)."""
+
+    def visit(flow: ir.Chain, prefix: str) -> Iterator[Built]:
+        for step in flow.steps:
+            if isinstance(step, ir.Parallel):
+                for branch in own_branches(step):
+                    yield from visit(branch, prefix)
+                continue
+            path = f"{prefix}{step.name}"
+            yield Built(path, step.node)
+            if isinstance(step.node, ir.Group) and not is_class(step.node):
+                yield from visit(step.node.flow, f"{path}.")
+
+    return visit(group.flow, "")
+
+
+def own_branches(parallel: ir.Parallel) -> tuple[ir.Chain, ...]:
+    """The branches a class builds: all but the shortcut, which is an argument."""
+    return parallel.branches[:-1] if parallel.shortcut else parallel.branches
+
+
+def shortcut_members(group: ir.Group) -> Iterator[tuple[str, ir.Member]]:
+    """The shortcut modules of a group's own flow (``downsample``), with their parent's
+    relative path: ``''`` for the group's own, ``a`` for a plain group ``a`` inside it."""
+
+    def visit(flow: ir.Chain, prefix: str) -> Iterator[tuple[str, ir.Member]]:
+        for step in flow.steps:
+            if isinstance(step, ir.Parallel):
+                if step.shortcut:
+                    for member in ir.members_of(step.branches[-1]):
+                        yield prefix.rstrip("."), member
+                for branch in own_branches(step):
+                    yield from visit(branch, prefix)
+            elif isinstance(step.node, ir.Group) and not is_class(step.node):
+                yield from visit(step.node.flow, f"{prefix}{step.name}.")
+
+    return visit(group.flow, "")
+
+
+def shortcut_slot(parallels: list[ir.Parallel]) -> tuple[str, bool] | None:
+    """The same residual addition in every instance of a class: its shortcut module's
+    name and whether every instance has one; None where all add the identity."""
+    names = [m.name for p in parallels for m in ir.members_of(p.branches[-1])]
+    if not names:
+        return None
+    return names[0], len(names) == len(parallels)
+
+
+def signature(node: ir.Node) -> tuple[object, ...]:
+    """Names and ops of a module and of all it builds; shortcut branches left out."""
+    if isinstance(node, ir.Layer):
+        return (node.op.NAME,)
+    return (node.definition, is_class(node), flow_signature(node.flow))
+
+
+def flow_signature(flow: ir.Chain) -> tuple[object, ...]:
+    found: list[object] = []
+    for step in flow.steps:
+        if isinstance(step, ir.Member):
+            found.append((step.name, signature(step.node)))
+        else:
+            branches = tuple(flow_signature(b) for b in own_branches(step))
+            found.append(("parallel", step.combine, step.shortcut is not None, branches))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A shortcut module a class takes as an argument: one of its own (``owner`` '') or of
+    a class nested in it (``owner`` is that instance's relative path), passed on."""
+
+    argument: str
+    owner: str
+    member: str
+    always: bool
+
+
+@dataclass(eq=False)
+class Variable:
+    """A constructor argument of a class, with its value in each instance."""
+
+    name: str
+    values: tuple[ir.Scalar, ...]
+    channels: bool = False  # a channel count: positional, no default
+
+    @property
+    def default(self) -> ir.Scalar | None:
+        if self.channels:
+            return None
+        counts: dict[ir.Scalar, int] = {}
+        for value in self.values:
+            counts[value] = counts.get(value, 0) + 1
+        return max(counts, key=lambda value: counts[value])
+
+    @property
+    def annotation(self) -> str:
+        return type(self.values[0]).__name__
+
+
+@dataclass(eq=False)
+class BlockClass:
+    """One emitted class: its instances (distinct IR nodes), arguments and bindings.
+
+    ``bindings`` maps (relative path, op field or nested-class argument) to the Python
+    expression that sets it; a field that is absent is the same literal in every instance.
+    """
+
+    name: str
+    kind: str
+    instances: list[ir.Group]
+    parameters: list[Variable] = field(default_factory=list)
+    bindings: dict[tuple[str, str], str] = field(default_factory=dict)
+    shortcuts: list[Shortcut] = field(default_factory=list)
+
+    @property
+    def first(self) -> ir.Group:
+        return self.instances[0]
+
+    def index(self, group: ir.Group) -> int:
+        return next(i for i, g in enumerate(self.instances) if g is group)
+
+    def values(self, group: ir.Group) -> list[tuple[Variable, ir.Scalar]]:
+        index = self.index(group)
+        return [(v, v.values[index]) for v in self.parameters]
+
+    def call_arguments(self, group: ir.Group) -> tuple[list[ir.Scalar], dict[str, ir.Scalar]]:
+        """How one instance is constructed, in any backend: channel counts by position,
+        other parameters by keyword where they differ from the class's default."""
+        positional: list[ir.Scalar] = []
+        keywords: dict[str, ir.Scalar] = {}
+        for variable, value in self.values(group):
+            if variable.channels:
+                positional.append(value)
+            elif value != variable.default or type(value) is not type(variable.default):
+                keywords[variable.name] = value
+        return positional, keywords
+
+
+def class_name(kind: str, plain: bool, taken: set[str]) -> str:
+    base = camel_case(kind)
+    if not base.endswith(("Block", "Bottleneck")):
+        base += "Block"
+    if plain and not base.startswith("Plain"):
+        base = "Plain" + base
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}{number}", number + 1
+    taken.add(name)
+    return name
+
+
+def is_plain(group: ir.Group) -> bool:
+    """A block with no residual addition (a plain baseline's block)."""
+    return bool(group.definition) and not any(
+        isinstance(step, ir.Parallel) for step in group.flow.steps
+    )
+
+
+def block_classes(network: ir.Network, taken: set[str]) -> dict[int, BlockClass]:
+    """Every class instance's class, keyed by node identity; in dependency order (a class
+    nested in another comes first), then network order. ``taken``: names already used."""
+    from archspec.codegen.resolve import Resolver
+
+    groups: dict[tuple[object, ...], list[ir.Group]] = {}
+    seen: set[int] = set()
+    for place in ir.walk(network):
+        node = place.node
+        if isinstance(node, ir.Group) and is_class(node) and id(node) not in seen:
+            seen.add(id(node))
+            groups.setdefault(class_key(node), []).append(node)
+    kinds = {key: members[0].definition or _kind_of(network, members[0]) for key, members in groups.items()}
+    classes = {
+        key: BlockClass(class_name(kinds[key], is_plain(g[0]), taken), kinds[key], g)
+        for key, g in groups.items()
+    }
+    by_node: dict[int, BlockClass] = {}
+    for key in dependency_order(groups):
+        Resolver(classes[key], by_node).resolve()
+        classes[key].shortcuts = find_shortcuts(classes[key], by_node)
+        by_node.update((id(g), classes[key]) for g in groups[key])
+    return by_node
+
+
+def class_key(group: ir.Group) -> tuple[object, ...]:
+    return signature(group)
+
+
+def _kind_of(network: ir.Network, group: ir.Group) -> str:
+    """A group with branches but no block definition is named after its member name."""
+    return next(p.name for p in ir.walk(network) if p.node is group)
+
+
+def dependency_order(groups: dict[tuple[object, ...], list[ir.Group]]) -> list[tuple[object, ...]]:
+    """Class keys, each after the classes of the groups nested in it (post-order)."""
+    order: list[tuple[object, ...]] = []
+
+    def visit(key: tuple[object, ...]) -> None:
+        if key in order:
+            return
+        for group in groups[key]:
+            for built in own_modules(group):
+                if isinstance(built.node, ir.Group) and is_class(built.node):
+                    visit(class_key(built.node))
+        order.append(key)
+
+    for key in groups:
+        visit(key)
+    return order
+
+
+def find_shortcuts(cls: BlockClass, resolved: dict[int, BlockClass]) -> list[Shortcut]:
+    """The shortcut modules a class takes: those of the classes nested in it (which it
+    passes on), then its own; each where at least one instance has one."""
+    slots: list[tuple[str, str]] = []  # (owner path, member name) in argument order
+    for built in own_modules(cls.first):
+        if isinstance(built.node, ir.Group) and is_class(built.node):
+            inner = resolved[id(built.node)]
+            slots += [(join(built.path, s.owner), s.member) for s in inner.shortcuts]
+    for group in cls.instances:
+        slots += [(owner, member.name) for owner, member in shortcut_members(group)]
+    found = []
+    for owner, member in dict.fromkeys(slots):
+        present = [has_shortcut(g, owner, member) for g in cls.instances]
+        if any(present):
+            argument = member if not owner else f"{owner.replace('.', '_')}_{member}"
+            found.append(Shortcut(argument, owner, member, all(present)))
+    return found
+
+
+def has_shortcut(group: ir.Group, owner: str, member: str) -> bool:
+    """Whether this instance has the shortcut module ``member`` in the group at ``owner``."""
+    holder = ir.find(group, owner) if owner else group
+    assert isinstance(holder, ir.Group)
+    return any(m.name == member for _, m in shortcut_members(holder))
+
+
+def join(path: str, tail: str) -> str:
+    return f"{path}.{tail}" if path and tail else path or tail

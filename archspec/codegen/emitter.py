@@ -1,0 +1,260 @@
+"""The one source emitter: an ir.Network as a standalone module, in any framework's dialect.
+
+The file reads like torchvision's resnet.py: runtime helpers the network needs, a class per
+block type (``codegen.classes``), and a network class whose members are named by the IR,
+so its state keys are the spec's names. Text is a pure function of the IR (no dates, no
+absolute paths, sets never iterated), laid out by ``pysource`` so that ``ruff check`` and
+``ruff format --check`` pass unchanged. What differs between frameworks comes from the
+``Dialect``; the statements of every call method are the same in all of them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from archspec import ir
+from archspec.codegen import pysource as py
+from archspec.codegen.classes import (
+    BlockClass,
+    block_classes,
+    is_class,
+    own_branches,
+    shortcut_slot,
+)
+from archspec.codegen.dialect import Dialect
+from archspec.codegen.flows import FlowWriter
+from archspec.codegen.names import camel_case
+from archspec.codegen.prose import describe, module_doc, network_doc
+from archspec.counts import Counts
+
+Binder = Callable[[str, str], "str | None"]
+"""(relative path, op field) -> the expression a class binds it to, or None: a literal."""
+
+
+def literal_binder(path: str, field: str) -> str | None:
+    return None
+
+
+class Emitter:
+    """Writes one network: helpers, its block classes, then the network class."""
+
+    def __init__(self, network: ir.Network, counts: Counts, dialect: Dialect) -> None:
+        self.network = network
+        self.counts = counts
+        self.dialect = dialect
+        self.class_name = camel_case(network.name)
+        self.classes = block_classes(network, {self.class_name, *dialect.reserved_globals()})
+        self.occurrences = Counter(id(p.node) for p in ir.walk(network))
+        self.uses: set[str] = set()
+        self.helpers = self.needed_helpers()
+
+    def needed_helpers(self) -> list[str]:
+        needed: set[str] = set()
+        for place in ir.walk(self.network):
+            node = place.node
+            if isinstance(node, ir.Layer):
+                needed.update(self.dialect.lowerings[node.op.NAME].helpers)
+            elif not is_class(node) and not numbered(node):
+                needed.update(self.dialect.named_sequential_helpers)
+                self.uses.add("named_sequential")
+        return self.dialect.helper_order(needed)
+
+    # ---- the file
+
+    def source(self) -> str:
+        classes = ["\n".join(self.block_class(cls)) for cls in self.unique_classes()]
+        network = "\n".join(self.network_class())
+        note = self.dialect.module_note(self.class_name)
+        doc = module_doc(self.network, self.dialect.framework, self.dialect.name, note)
+        head = [*py.docstring(doc, 0), ""]
+        head += self.dialect.imports(self.network, self.helpers, self.uses)
+        head += ["", f'__all__ = ["{self.class_name}"]']
+        parts = ["\n".join(head), *self.dialect.helper_sources(self.helpers), *classes, network]
+        return "\n\n\n".join(parts) + "\n"
+
+    def unique_classes(self) -> list[BlockClass]:
+        seen: dict[str, BlockClass] = {}
+        for cls in self.classes.values():
+            seen.setdefault(cls.name, cls)
+        return list(seen.values())
+
+    # ---- constructions
+
+    def construct(self, member: ir.Member, path: str, bind: Binder) -> py.Expr:
+        """The construction of any member; ``bind`` gives a class's expressions."""
+        node = member.node
+        if isinstance(node, ir.Layer):
+            return self.layer(member, node, path, bind)
+        if is_class(node):
+            if bind is literal_binder:
+                return self.class_call(node)
+            return self.nested_call(node, path)
+        items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
+        return self.dialect.sequential(items, numbered(node))
+
+    def layer(self, member: ir.Member, layer: ir.Layer, path: str, bind: Binder) -> py.Expr:
+        lowering = self.dialect.lowerings[layer.op.NAME]
+        positional: list[py.Expr] = []
+        keywords: dict[str, py.Expr] = {}
+        for argument in lowering.arguments:
+            value = getattr(layer.op, argument.field)
+            text = bind(path, argument.field)
+            if text is None:
+                default = argument.default
+                if default is not None and value == default and type(value) is type(default):
+                    if not argument.positional:
+                        continue
+                text = py.literal(value)
+            if argument.pair:
+                text = f"({text}, {text})"
+            if argument.positional and lowering.module:
+                positional.append(text)
+            else:
+                keywords[argument.keyword] = text
+        keywords.update(self.dialect.layer_keywords(member))
+        if not lowering.module:
+            if not keywords:
+                return lowering.callee
+            self.uses.add("partial")
+            return py.call("partial", lowering.callee, **keywords)
+        if lowering.rngs:
+            keywords["rngs"] = "rngs"
+        return py.call(lowering.callee, *positional, **keywords)
+
+    def class_call(self, group: ir.Group) -> py.Bracket:
+        """A class instance at the network level: every argument a literal."""
+        cls = self.classes[id(group)]
+        positional, named = cls.call_arguments(group)
+        args: list[py.Expr] = [py.literal(value) for value in positional]
+        keywords: dict[str, py.Expr] = {k: py.literal(v) for k, v in named.items()}
+        for shortcut in cls.shortcuts:
+            holder = ir.find(group, shortcut.owner) if shortcut.owner else group
+            member = shortcut_member(holder, shortcut.member)
+            if member is not None:
+                keywords[shortcut.argument] = self.construct(member, "", literal_binder)
+        keywords.update(self.dialect.call_extras)
+        return py.call(cls.name, *args, **keywords)
+
+    def nested_call(self, group: ir.Group, path: str) -> py.Bracket:
+        """A class instance built inside another class, in that class's terms."""
+        outer = self.current
+        inner = self.classes[id(group)]
+        args: list[py.Expr] = []
+        keywords: dict[str, py.Expr] = {}
+        for variable, value in inner.values(group):
+            expression = outer.bindings.get((path, variable.name))
+            if variable.channels:
+                args.append(expression or py.literal(value))
+            elif expression is not None:
+                keywords[variable.name] = expression
+            elif value != variable.default:
+                keywords[variable.name] = py.literal(value)
+        passed = {(s.owner, s.member): s.argument for s in outer.shortcuts}
+        for shortcut in inner.shortcuts:
+            argument = passed.get((join(path, shortcut.owner), shortcut.member))
+            if argument is not None:
+                keywords[shortcut.argument] = argument
+        keywords.update(self.dialect.call_extras)
+        return py.call(inner.name, *args, **keywords)
+
+    # ---- a block class
+
+    def block_class(self, cls: BlockClass) -> list[str]:
+        self.current = cls
+        lines = [f"class {cls.name}({self.dialect.base_class}):"]
+        lines += py.docstring(describe(cls, sum(self.occurrences[id(g)] for g in cls.instances)), 1)
+        lines += ["", *self.block_init(cls), "", *self.block_call_method(cls)]
+        return lines
+
+    def block_init(self, cls: BlockClass) -> list[str]:
+        params = ["self"]
+        params += [f"{v.name}: {v.annotation}" for v in cls.parameters if v.default is None]
+        params += [
+            f"{v.name}: {v.annotation} = {py.literal(v.default)}"
+            for v in cls.parameters
+            if v.default is not None
+        ]
+        shortcut_type = self.dialect.shortcut_type
+        keyword_only = [
+            f"{s.argument}: {shortcut_type}" if s.always else f"{s.argument}: "
+            f"{shortcut_type} | None = None"
+            for s in cls.shortcuts
+        ] + list(self.dialect.init_extras)
+        if keyword_only:
+            params += ["*", *keyword_only]
+        if cls.shortcuts:
+            self.uses.add("shortcut_type")
+        lines = py.lay_out(py.Bracket("def __init__(", tuple(params), ") -> None:"), 1)
+        lines += ["        " + line for line in self.dialect.init_prologue]
+        lines += self.members_init([g.flow for g in cls.instances], "", cls)
+        lines += self.dialect.class_init_lines(cls)
+        return lines
+
+    def members_init(self, flows: list[ir.Chain], prefix: str, cls: BlockClass) -> list[str]:
+        """``self.<member> = ...`` for the class's own namespace, in flow order; the flows
+        of every instance at once, which differ only in their shortcuts."""
+        lines: list[str] = []
+
+        def bind(path: str, field: str) -> str | None:
+            return cls.bindings.get((path, field))
+
+        for steps in zip(*(f.steps for f in flows), strict=True):
+            step = steps[0]
+            if isinstance(step, ir.Member):
+                expression = self.construct(step, join(prefix, step.name), bind)
+                lines += self.dialect.assign(step.name, expression, 2)
+                continue
+            parallels: list[ir.Parallel] = list(steps)  # type: ignore[arg-type]
+            for index in range(len(own_branches(step))):
+                lines += self.members_init([p.branches[index] for p in parallels], prefix, cls)
+            slot = shortcut_slot(parallels) if step.shortcut else None
+            if slot is not None:
+                argument = next(
+                    s.argument for s in cls.shortcuts if s.owner == prefix and s.member == slot[0]
+                )
+                lines += self.dialect.assign(slot[0], argument, 2)
+        return lines
+
+    def block_call_method(self, cls: BlockClass) -> list[str]:
+        array = self.dialect.array_type
+        lines = [f"    def {self.dialect.call_method}(self, x: {array}) -> {array}:"]
+        writer = FlowWriter(self.dialect)
+        result = writer.chain([g.flow for g in cls.instances], "x", "out")
+        return lines + writer.lines + [f"        return {result}"]
+
+    # ---- the network class
+
+    def network_class(self) -> list[str]:
+        net = self.network
+        dialect = self.dialect
+        array = dialect.array_type
+        lines = [f"class {self.class_name}({dialect.base_class}):"]
+        lines += py.docstring(network_doc(net, self.counts), 1)
+        keyword_only = ["*", *dialect.init_extras] if dialect.init_extras else []
+        lines += ["", f"    def __init__({', '.join(['self', *keyword_only])}) -> None:"]
+        lines += ["        " + line for line in dialect.init_prologue]
+        for member in net.members:
+            expression = self.construct(member, member.name, literal_binder)
+            lines += dialect.assign(member.name, expression, 2)
+        lines += ["        " + line for line in dialect.network_init_end()]
+        lines += ["", f"    def {dialect.call_method}(self, x: {array}) -> {array}:"]
+        writer = FlowWriter(dialect)
+        result = writer.chain([net.flow], "x", "x")
+        lines += [*writer.lines, f"        return {result}"]
+        return lines + dialect.network_methods(self)
+
+
+def numbered(group: ir.Group) -> bool:
+    """True when the members are named 0 .. n-1, as a framework's plain sequential numbers them."""
+    return [m.name for m in group.members] == [str(i) for i in range(len(group.members))]
+
+
+def shortcut_member(holder: ir.Group, name: str) -> ir.Member | None:
+    from archspec.codegen.classes import shortcut_members
+
+    return next((m for owner, m in shortcut_members(holder) if not owner and m.name == name), None)
+
+
+def join(path: str, tail: str) -> str:
+    return f"{path}.{tail}" if path and tail else path or tail

@@ -1,0 +1,158 @@
+"""Python source building blocks for emitters: expressions laid out as ``ruff format`` does.
+
+An emitted module must pass ``ruff format --check`` with no formatter at hand, so layout is
+decided here, with one rule that is stable under the formatter at any line length from 88
+up: an expression that fits stays on one line; one that does not is exploded, one item per
+line, each followed by a comma (a "magic trailing comma", which the formatter preserves).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+WIDTH = 88
+"""ruff's default line length: a file laid out for 88 also passes at 100."""
+
+INDENT = "    "
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """``head(items)``: a call (head ``nn.Conv2d(``), a list (``[``) or a tuple (``(``)."""
+
+    head: str
+    items: tuple[Expr, ...]
+    close: str = ")"
+
+    def flat(self) -> str:
+        return self.head + ", ".join(flat(item) for item in self.items) + self.close
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """``name=value`` inside a call."""
+
+    name: str
+    value: Expr
+
+    def flat(self) -> str:
+        return f"{self.name}={flat(self.value)}"
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``*(item for _ in range(count))``: ``count`` equal items in a call, written once."""
+
+    item: Expr
+    count: int
+
+    def flat(self) -> str:
+        return f"*({flat(self.item)} for _ in range({self.count}))"
+
+
+Expr = str | Bracket | Keyword | Repeat
+
+
+def flat(expr: Expr) -> str:
+    return expr if isinstance(expr, str) else expr.flat()
+
+
+def call(function: str, *args: Expr, **keywords: Expr) -> Bracket:
+    """``function(args..., key=value...)`` with keywords in the order given."""
+    items = args + tuple(Keyword(name, value) for name, value in keywords.items())
+    return Bracket(function + "(", items)
+
+
+def fits(line: str) -> bool:
+    return len(line) <= WIDTH
+
+
+def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[str]:
+    """Lines for ``prefix + expr + suffix`` at indentation ``depth``."""
+    indent = INDENT * depth
+    line = indent + prefix + flat(expr) + suffix
+    if fits(line) or isinstance(expr, str):
+        return [line]
+    if isinstance(expr, Keyword):
+        return lay_out(expr.value, depth, f"{prefix}{expr.name}=", suffix)
+    if isinstance(expr, Repeat):  # too long for one line: write every item
+        return [line for _ in range(expr.count) for line in lay_out(expr.item, depth, "", suffix)]
+    lines = [indent + prefix + expr.head]
+    for item in expr.items:
+        lines.extend(lay_out(item, depth + 1, suffix=","))
+    lines.append(indent + expr.close + suffix)
+    return lines
+
+
+def literal(value: object) -> str:
+    """A Python literal for a spec scalar (bool before int: ``True``, not ``1``)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def docstring(text: str, depth: int) -> list[str]:
+    """A docstring: paragraphs apart by blank lines, lines kept, each wrapped to fit."""
+    indent = INDENT * depth
+    paragraphs = [p.strip() for p in text.strip().split("\n\n")]
+    if len(paragraphs) == 1 and fits(f'{indent}"""{paragraphs[0]}"""'):
+        return [f'{indent}"""{paragraphs[0]}"""']
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        if lines:
+            lines.append("")
+        for raw in paragraph.splitlines():
+            first = indent + ('"""' if not lines else "")
+            lines.extend(wrap(raw.strip(), first, indent))
+    lines.append(f'{indent}"""')
+    return lines
+
+
+def wrap(text: str, first: str, rest: str) -> list[str]:
+    pieces = textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return pieces or [first.rstrip()]
+
+
+def comment(text: str, depth: int) -> list[str]:
+    """``# text`` wrapped to fit at ``depth``."""
+    indent = INDENT * depth + "# "
+    width = WIDTH - len(indent)
+    return [indent + piece for piece in textwrap.wrap(text, width, break_on_hyphens=False)]
+
+
+def top_level_source(text: str, name: str) -> str:
+    """The source of one top-level class or function of a module's text, decorators
+    included: how emitters copy runtime helpers without importing their framework."""
+    import ast
+
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == name:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines = text.splitlines()[first - 1 : node.end_lineno]
+            return "\n".join(lines)
+    raise KeyError(name)
+
+
+def repeats(items: list[Expr]) -> list[Expr]:
+    """Runs of three or more identical items become ``*(item for _ in range(n))``."""
+    out: list[Expr] = []
+    index = 0
+    while index < len(items):
+        end = index
+        while end < len(items) and items[end] == items[index]:
+            end += 1
+        count = end - index
+        if count >= 3:
+            out.append(Repeat(items[index], count))
+        else:
+            out.extend(items[index:end])
+        index = end
+    return out

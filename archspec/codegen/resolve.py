@@ -1,0 +1,176 @@
+"""Resolve a class: every field of every layer it builds becomes a literal or an argument.
+
+A field that is the same in every instance is a literal. One that varies is a constructor
+argument: the block's own spec argument of the same name when their values agree
+(``stride``), else a new one named after the member (``conv2_padding``). Channel counts
+(fields the op marks ``in``/``out``) follow the data flow: a batch norm takes the channels
+of the convolution before it, a concatenation the sum of its branches; they are named
+``in_channels``, ``out_channels`` or a spec argument with the same values (``width``).
+Every instance is rebuilt exactly from its arguments, by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+from archspec import ir
+from archspec.codegen.classes import BlockClass, Variable, is_class, own_branches
+from archspec.codegen.names import argument_name, identifier
+from archspec.codegen.pysource import literal
+from archspec.ops import OPS
+
+RESERVED = {"self", "x", "out", "identity", "m", "rngs", "in_channels", "out_channels"}
+"""Names the emitted code itself uses; a spec argument with one of them gets a ``_``."""
+
+Values = tuple[ir.Scalar, ...]
+
+
+@cache
+def non_channel_fields() -> frozenset[str]:
+    """Fields of any op that are not channel counts: a spec argument named like one of
+    them (``stride``, ``groups``) is never taken for a channel count."""
+    return frozenset(
+        f.name
+        for op in OPS.values()
+        for f in dataclasses.fields(op)  # type: ignore[arg-type]
+        if f.name not in op.ROLES
+    )
+
+
+def channels(shape: ir.Shape) -> int:
+    """The channel axis: the first of a feature map or flat features, the last of tokens."""
+    return shape[-1] if len(shape) == 2 else shape[0]
+
+
+def same(a: Values, b: Values) -> bool:
+    """Equal values of equal types (``True`` is not ``1`` here)."""
+    return a == b and all(type(x) is type(y) for x, y in zip(a, b, strict=True))
+
+
+@dataclasses.dataclass
+class Current:
+    """The channels flowing at a point of the flow: their expression, values, variable."""
+
+    expression: str
+    values: Values
+    variable: Variable | None
+
+
+class Resolver:
+    """Turns every field of a class's layers into a literal or a parameter."""
+
+    def __init__(self, cls: BlockClass, resolved: dict[int, BlockClass]) -> None:
+        self.cls = cls
+        self.resolved = resolved  # the classes of groups nested in this one, by node id
+        instances = cls.instances
+        self.pool = [Variable("in_channels", tuple(channels(g.input) for g in instances))]
+        for name in dict(instances[0].arguments):
+            values = tuple(dict(g.arguments).get(name) for g in instances)
+            if None not in values:
+                spelled = name if identifier(name) and name not in RESERVED else f"{name}_"
+                self.pool.append(Variable(spelled, values))  # type: ignore[arg-type]
+        self.pool.append(Variable("out_channels", tuple(channels(g.output) for g in instances)))
+        self.extra: list[Variable] = []
+        self.used: list[Variable] = []
+        self.current = Current("in_channels", self.pool[0].values, self.pool[0])
+
+    def resolve(self) -> None:
+        self.flow([g.flow for g in self.cls.instances], "")
+        used = [v for v in self.pool + self.extra if any(v is u for u in self.used)]
+        self.cls.parameters = [v for v in used if v.channels] + [v for v in used if not v.channels]
+
+    def flow(self, chains: list[ir.Chain], prefix: str) -> None:
+        for steps in zip(*(c.steps for c in chains), strict=True):
+            first = steps[0]
+            if isinstance(first, ir.Parallel):
+                self.parallel(steps)  # type: ignore[arg-type]
+                continue
+            path = f"{prefix}{first.name}"
+            nodes = [s.node for s in steps]  # type: ignore[union-attr]
+            if isinstance(first.node, ir.Layer):
+                self.layer(nodes, path)  # type: ignore[arg-type]
+            elif is_class(first.node):
+                self.nested(nodes, path)  # type: ignore[arg-type]
+            else:
+                self.flow([n.flow for n in nodes], f"{path}.")  # type: ignore[union-attr]
+
+    def parallel(self, parallels: list[ir.Parallel]) -> None:
+        start = self.current
+        for index in range(len(own_branches(parallels[0]))):
+            self.current = start
+            self.flow([p.branches[index] for p in parallels], "")
+        if parallels[0].combine == "concat":
+            self.settle(tuple(channels(p.output) for p in parallels))
+
+    def layer(self, layers: list[ir.Layer], path: str) -> None:
+        op = layers[0].op
+        for field in dataclasses.fields(op):  # type: ignore[arg-type]
+            values = tuple(getattr(layer.op, field.name) for layer in layers)
+            role = op.ROLES.get(field.name)
+            expression = self.bind(field.name, values, path, role)
+            if expression is not None:
+                self.cls.bindings[(path, field.name)] = expression
+
+    def nested(self, groups: list[ir.Group], path: str) -> None:
+        """A class inside this one: its arguments, in terms of this class's."""
+        inner = self.resolved[id(groups[0])]
+        for index, variable in enumerate(inner.parameters):
+            values = tuple(inner.values(g)[index][1] for g in groups)
+            role = None
+            if variable.channels:
+                role = "in" if variable.name == "in_channels" else "out"
+            expression = self.bind(variable.name, values, path, role)
+            if expression is not None:
+                self.cls.bindings[(path, variable.name)] = expression
+        self.settle(tuple(channels(g.output) for g in groups))
+
+    def settle(self, values: Values) -> None:
+        """After a nested class or a concatenation: the channels now flowing, named."""
+        found = self.match("out", values, "out_channels")
+        name = found.name if found else literal(values[0])
+        if found is None and len(set(values)) > 1:
+            found = Variable(argument_name("merged", str(len(self.extra))), values)
+            self.extra.append(found)
+            self.use(found, channels=True)
+            name = found.name
+        self.current = Current(name, values, found)
+
+    def bind(self, field: str, values: Values, path: str, role: str | None) -> str | None:
+        """The expression for one field; None where it is the same literal everywhere
+        (the backend writes it, or leaves it out where it equals the framework's default)."""
+        current = self.current
+        if role == "in" and same(values, current.values):
+            if current.variable is not None:
+                self.use(current.variable, channels=True)
+            return current.expression
+        found = self.match(role, values, field)
+        if found is None and len(set(values)) == 1:
+            if role == "out":
+                self.current = Current(literal(values[0]), values, None)
+            return None
+        if found is None:
+            found = Variable(argument_name(path, field), values)
+            self.extra.append(found)
+        self.use(found, channels=role is not None)
+        if role == "out":
+            self.current = Current(found.name, values, found)
+        return found.name
+
+    def match(self, role: str | None, values: Values, field: str) -> Variable | None:
+        """A known name for these values: channels may take any spec argument that is not
+        named like another op field, other fields only the spec argument of their name."""
+        spec_arguments = self.pool[1:-1]
+        if role is not None:
+            candidates = [v for v in spec_arguments if v.name not in non_channel_fields()]
+            candidates += [self.pool[-1], self.pool[0]]
+        elif len(set(values)) == 1:
+            return None
+        else:
+            candidates = [v for v in spec_arguments if v.name.rstrip("_") == field]
+        return next((v for v in candidates if same(values, v.values)), None)
+
+    def use(self, variable: Variable, channels: bool) -> None:
+        variable.channels = variable.channels or channels
+        if not any(variable is u for u in self.used):
+            self.used.append(variable)

@@ -1,0 +1,44 @@
+"""Exact integer counts for one module, summed over the IR by ``archspec.analysis.cost``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Parameters, multiply-adds and activations (a plain dataclass: summed thousands of times).
+
+    ``macs`` are the multiply-adds of convolutions, linear layers and matrix products: what
+    the ResNet paper calls FLOPs. ``norm`` and ``pool`` are what fvcore adds on top by
+    default (normalisation layers and adaptive average pooling), so ``fvcore`` is its total.
+    """
+
+    params: int = 0
+    macs: int = 0
+    activations: int = 0
+    norm: int = 0
+    pool: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.params + other.params,
+            self.macs + other.macs,
+            self.activations + other.activations,
+            self.norm + other.norm,
+            self.pool + other.pool,
+        )
+
+    def __mul__(self, times: int) -> Counts:
+        return Counts(
+            self.params * times,
+            self.macs * times,
+            self.activations * times,
+            self.norm * times,
+            self.pool * times,
+        )
+
+    @property
+    def fvcore(self) -> int:
+        """fvcore's default total: conv + linear + matmul + norms + adaptive_avg_pool2d."""
+        return self.macs + self.norm + self.pool

@@ -1,0 +1,175 @@
+"""Arguments: matching a call's arguments to parameters, and checking their values.
+
+A call's arguments are evaluated in the caller's scope; a block's defaults and ``let``s
+in the block's own scope, in order, so that a default may use an earlier parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from archspec.frontend import syntax as s
+from archspec.lower.evaluate import describe
+from archspec.ops.base import Argument
+
+if TYPE_CHECKING:
+    from archspec.lower.lowerer import Lowerer
+
+Scope = Mapping[str, s.Value]
+
+ALIASES = {
+    "k": "kernel",
+    "s": "stride",
+    "p": "padding",
+    "pad": "padding",
+    "g": "groups",
+    "out": "channels",
+    "filters": "channels",
+    "ceil_mode": "ceil",
+}
+"""Common spellings from other libraries, for 'did you mean' hints."""
+
+
+def bind(
+    lowerer: Lowerer,
+    call: s.Call,
+    names: list[str],
+    scope: Scope,
+    what: str,
+    overrides: Mapping[str, s.Value],
+) -> dict[str, s.Value] | None:
+    """Match a call's arguments to parameter names; values evaluated in the caller's scope.
+
+    ``overrides`` are set by the stage (its ``/stride``) and may not be given again.
+    """
+    from archspec.diagnostics import did_you_mean
+
+    bound: dict[str, s.Value] = {}
+    ok = True
+    for position, argument in enumerate(call.arguments):
+        if argument.keyword is None:
+            if position >= len(names):
+                most = f"at most {len(names)}" if names else "no"
+                lowerer.error(
+                    "E302",
+                    f"{what} takes {most} positional argument"
+                    f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}",
+                    argument.span,
+                )
+                ok = False
+                continue
+            key = names[position]
+        else:
+            key = argument.keyword
+            if key not in names:
+                lowerer.error(
+                    "E301",
+                    f"unknown argument '{key}' of {what}",
+                    argument.span,
+                    did_you_mean(key, names, ALIASES),
+                    "unknown",
+                )
+                ok = False
+                continue
+        if key in bound:
+            lowerer.error("E302", f"argument '{key}' of {what} is given twice", argument.span)
+            ok = False
+            continue
+        value = lowerer.value(argument.value, scope)
+        if value is None:
+            ok = False
+            continue
+        bound[key] = value
+    for key, value in overrides.items():
+        if key in bound:
+            lowerer.error(
+                "E302",
+                f"'{key}' of {what} is set by the stage already",
+                call.span,
+                "drop it from the arguments; the stage's /N sets the first block's stride",
+            )
+            ok = False
+        bound[key] = value
+    return bound if ok else None
+
+
+def bind_definition(
+    lowerer: Lowerer,
+    definition: s.BlockDef | s.ProjectionDef,
+    call: s.Call,
+    scope: Scope,
+    overrides: Mapping[str, s.Value],
+) -> dict[str, s.Value] | None:
+    """A block's (or projection's) scope: arguments, then defaults, then ``let``s."""
+    names = [f.name for f in definition.formals]
+    kind = "block" if isinstance(definition, s.BlockDef) else "projection"
+    what = f"{kind} {definition.name}"
+    if overrides and "stride" not in names:
+        lowerer.error(
+            "E314",
+            f"{what} has no 'stride' parameter, so a stage cannot downsample with it",
+            call.span,
+            "add `stride=1` to its parameters and use it in a convolution",
+        )
+        return None
+    bound = bind(lowerer, call, names, scope, what, overrides)
+    if bound is None:
+        return None
+    local: dict[str, s.Value] = {}
+    for formal in definition.formals:
+        if formal.name in bound:
+            local[formal.name] = bound[formal.name]
+        elif formal.default is not None:
+            value = lowerer.value(formal.default, local)
+            if value is None:
+                return None
+            local[formal.name] = value
+        else:
+            lowerer.error(
+                "E302", f"{what} needs its '{formal.name}' argument", call.span, label="missing"
+            )
+            return None
+    for let in definition.lets:
+        value = lowerer.value(let.value, local)
+        if value is None:
+            return None
+        local[let.name] = value
+    return local
+
+
+def check_value(
+    lowerer: Lowerer, value: s.Value, argument: Argument, what: str, call: s.Call
+) -> s.Value | None:
+    """A value of the argument's type within its limits, or a located complaint."""
+    name = f"'{argument.name}' of {what}"
+    if argument.kind is bool:
+        if not isinstance(value, bool):
+            lowerer.error(
+                "E303", f"{name} must be true or false, found {describe(value)}", call.span
+            )
+            return None
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        lowerer.error("E303", f"{name} must be a number, found {describe(value)}", call.span)
+        return None
+    if argument.kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            lowerer.error("E315", f"{name} must be a whole number, found {value}", call.span)
+            return None
+        value = int(value)
+    else:
+        value = float(value)
+    if argument.minimum is not None and value < argument.minimum:
+        lowerer.error(
+            "E312", f"{name} must be at least {argument.minimum:g}, found {value}", call.span
+        )
+        return None
+    if argument.maximum is not None and value > argument.maximum:
+        lowerer.error(
+            "E313",
+            f"{name} is absurdly large: {value} (the limit is {argument.maximum:g})",
+            call.span,
+        )
+        return None
+    return value

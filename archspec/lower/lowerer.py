@@ -1,0 +1,382 @@
+"""Lowering sequences: items -> named members and branches of a namespace, shapes inferred.
+
+The loop carries the current shape explicitly (None once an error made it unknown, so one
+mistake is reported once and independent mistakes are all reported). Blocks, branches and
+shortcuts are lowered in ``archspec.lower.blocks``; the paper's shortcut rules are decided
+in ``archspec.lower.shortcuts`` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from archspec import ir
+from archspec.diagnostics import Collector, did_you_mean
+from archspec.frontend import syntax as s
+from archspec.lower.arguments import Scope, bind, check_value
+from archspec.lower.evaluate import EvalProblem, describe, evaluate
+from archspec.lower.names import RESERVED_NAMES
+from archspec.lower.shortcuts import OPTIONS
+from archspec.ops import Op, ShapeProblem, language_ops
+from archspec.ops.base import describe as shape_text
+from archspec.source import Span
+
+MAX_REPEAT = 100_000
+MAX_LAYERS = 100_000
+MAX_NESTING = 64
+
+Shape = ir.Shape | None
+
+
+class Abort(Exception):
+    """Lowering cannot go on (a size limit); the diagnostic is already recorded."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item after conditions are applied, repeats expanded and unnamed groups spliced."""
+
+    name: str | None
+    target: s.Call | s.Group | s.Branches
+    item: s.Item
+    scope: Scope
+
+
+@dataclass
+class Namespace:
+    """The names taken in one module, and the number the next unnamed item gets."""
+
+    path: str
+    used: set[str] = field(default_factory=set)
+    index: int = 0
+
+    def child(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+
+class Lowerer:
+    def __init__(
+        self, definitions: dict[str, s.Definition], report: Collector, stdlib_file: str
+    ) -> None:
+        self.definitions = definitions
+        self.report = report
+        self.stdlib_file = stdlib_file
+        self.layers_left = MAX_LAYERS
+        self.active: list[str] = []
+        self.ops = language_ops()
+        self.built_blocks: dict[tuple[object, ...], tuple[ir.Group, int]] = {}
+        """Each distinct block, built once: (definition, arguments, input, option, site)."""
+        self.built_calls: dict[tuple[object, ...], tuple[ir.Group, int, Scope]] = {}
+        """The same, keyed by the call itself, to skip binding its arguments again."""
+        self.site: Span | None = None
+        """The user's own call being lowered: errors inside the standard library point there."""
+
+    def spend(self, layers: int, span: Span | None) -> None:
+        """Charge layers against the size limit; past it, stop lowering."""
+        self.layers_left -= layers
+        if self.layers_left < 0:
+            self.error("E313", f"the network has more than {MAX_LAYERS:,} layers", span)
+            raise Abort
+
+    # ---- diagnostics ----
+    def visible(self, span: Span | None) -> Span | None:
+        """Spans inside the standard library point at the user's call instead."""
+        if span is not None and span.file != self.stdlib_file:
+            return span
+        return self.site
+
+    def error(
+        self, code: str, message: str, span: Span | None, help: str = "", label: str = ""
+    ) -> None:
+        self.report.error(code, message, self.visible(span), label=label, help=help)
+
+    def value(self, expr: s.Expr, scope: Scope) -> s.Value | None:
+        try:
+            return evaluate(expr, scope)
+        except EvalProblem as problem:
+            self.error(problem.code, problem.message, problem.span, problem.help)
+            return None
+
+    def count(self, expr: s.Expr, scope: Scope, what: str, maximum: int = MAX_REPEAT) -> int | None:
+        value = self.value(expr, scope)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.error("E303", f"{what} must be a whole number, found {describe(value)}", expr.span)
+            return None
+        if value < 1:
+            self.error("E312", f"{what} must be at least 1, found {value}", expr.span)
+            return None
+        if value > maximum:
+            self.error(
+                "E313", f"{what} {value} is absurdly large (the limit is {maximum:,})", expr.span
+            )
+            return None
+        return value
+
+    # ---- sequences ----
+    def expand(self, items: tuple[s.Item, ...], scope: Scope, depth: int = 0) -> list[Entry]:
+        entries: list[Entry] = []
+        for item in items:
+            if item.condition is not None and not self.holds(item.condition, scope):
+                continue
+            times = 1 if item.repeat is None else self.count(item.repeat, scope, "a repeat count")
+            if times is None:
+                continue
+            if item.name and times > 1:
+                self.error(
+                    "E319",
+                    f"'{item.name}' is repeated, so it cannot have one name",
+                    item.name_span,
+                    "name a group instead: name=(items) x 1, or drop the name",
+                )
+                continue
+            if times > self.layers_left:
+                self.error("E313", f"repeating {times:,} times exceeds the size limit", item.span)
+                raise Abort
+            if isinstance(item.target, s.Group) and not item.name:
+                if depth > MAX_NESTING:
+                    self.error("E313", "groups are nested too deeply", item.span)
+                    continue
+                inner = self.expand(item.target.items, scope, depth + 1)
+                if len(inner) * times > self.layers_left:
+                    self.error(
+                        "E313",
+                        f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
+                        item.span,
+                    )
+                    raise Abort
+                entries.extend(inner * times)
+            else:
+                entries.extend([Entry(item.name, item.target, item, scope)] * times)
+        return entries
+
+    def holds(self, condition: s.Expr, scope: Scope) -> bool:
+        keep = self.value(condition, scope)
+        if keep is not None and not isinstance(keep, bool):
+            self.error(
+                "E303",
+                f"a condition must be true or false, found {describe(keep)}",
+                condition.span,
+            )
+            return False
+        return keep is True
+
+    def lower_items(
+        self, items: tuple[s.Item, ...], scope: Scope, shape: Shape, ns: Namespace, option: str
+    ) -> tuple[list[ir.Step], Shape]:
+        return self.lower_entries(self.expand(items, scope), shape, ns, option)
+
+    def lower_entries(
+        self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
+    ) -> tuple[list[ir.Step], Shape]:
+        steps: list[ir.Step] = []
+        for entry in entries:
+            step, shape = self.lower_entry(entry, shape, ns, option)
+            if step is not None:
+                steps.append(step)
+        return steps, shape
+
+    def lower_entry(
+        self, entry: Entry, shape: Shape, ns: Namespace, option: str
+    ) -> tuple[ir.Step | None, Shape]:
+        from archspec.lower.blocks import lower_branches
+
+        if isinstance(entry.target, s.Branches) and entry.name is None:
+            return lower_branches(self, entry.target, entry.scope, shape, ns, option)
+        local = self.claim(entry, ns)
+        if local is None:
+            return None, None
+        path = ns.child(local)
+        node: ir.Node | None
+        if isinstance(entry.target, s.Call):
+            node, shape_out = self.lower_call(entry.target, entry.scope, shape, path, option)
+        else:
+            node, shape_out = self.lower_group(entry.target, entry.scope, shape, path, option)
+        return (ir.Member(local, node) if node is not None else None), shape_out
+
+    def claim(self, entry: Entry, ns: Namespace) -> str | None:
+        """The entry's name in its namespace (its position when unnamed), if it is free."""
+        local = entry.name or str(ns.index)
+        ns.index += 1
+        if local in RESERVED_NAMES:
+            self.error(
+                "E311",
+                f"'{local}' cannot name a module: it is a keyword or a framework attribute",
+                entry.item.name_span,
+                f"try '{local}_'",
+            )
+            return None
+        if local in ns.used:
+            self.error(
+                "E311",
+                f"duplicate name '{local}' in {ns.path or 'the network'}",
+                entry.item.name_span or entry.item.span,
+                "names in one module must be unique",
+            )
+            return None
+        ns.used.add(local)
+        return local
+
+    def lower_group(
+        self, target: s.Group | s.Branches, scope: Scope, shape: Shape, path: str, option: str
+    ) -> tuple[ir.Group | None, Shape]:
+        """A named group or named branches: a submodule with its own namespace."""
+        from archspec.lower.blocks import lower_branches
+
+        ns = Namespace(path)
+        if isinstance(target, s.Group):
+            steps, out = self.lower_items(target.items, scope, shape, ns, option)
+        else:
+            parallel, out = lower_branches(self, target, scope, shape, ns, option)
+            steps = [parallel] if parallel is not None else []
+        if out is None or shape is None:
+            return None, None
+        return ir.Group(ir.Chain(tuple(steps)), shape, out, self.visible(target.span)), out
+
+    def lower_call(
+        self,
+        call: s.Call,
+        scope: Scope,
+        shape: Shape,
+        path: str,
+        option: str,
+        overrides: Mapping[str, s.Value] | None = None,
+    ) -> tuple[ir.Node | None, Shape]:
+        if call.span.file != self.stdlib_file:
+            self.site = call.span
+        op = self.ops.get(call.name)
+        if op is not None:
+            return self.lower_layer(op, call, scope, shape, path, overrides or {})
+        definition = self.definitions.get(call.name)
+        if isinstance(definition, s.BlockDef):
+            from archspec.lower.blocks import lower_block
+
+            return lower_block(
+                self, definition, call, scope, shape, path, option, overrides or {}
+            )
+        if isinstance(definition, s.ProjectionDef):
+            self.error(
+                "E300",
+                f"'{call.name}' is a projection, usable only as a shortcut",
+                call.name_span,
+                f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage",
+            )
+        else:
+            self.unknown(call)
+        return None, None
+
+    def unknown(self, call: s.Call) -> None:
+        known = list(self.ops) + [
+            n for n, d in self.definitions.items() if isinstance(d, s.BlockDef)
+        ]
+        hint = did_you_mean(call.name, known)
+        if call.name.startswith("x") and call.name[1:].isdigit():
+            hint = f"write a space after 'x' to repeat: x {call.name[1:]}"
+        self.error(
+            "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
+        )
+
+    def lower_layer(
+        self,
+        op: type[Op],
+        call: s.Call,
+        scope: Scope,
+        shape: Shape,
+        path: str,
+        overrides: Mapping[str, s.Value],
+    ) -> tuple[ir.Layer | None, Shape]:
+        names = [a.name for a in op.ARGUMENTS]
+        if overrides and "stride" not in names:
+            self.error(
+                "E314", f"{op.NAME} has no stride, so a stage cannot downsample with it", call.span
+            )
+            return None, None
+        bound = bind(self, call, names, scope, op.NAME, overrides)
+        if bound is None:
+            return None, None
+        arguments: dict[str, s.Value] = {}
+        for argument in op.ARGUMENTS:
+            if argument.name not in bound:
+                if argument.required:
+                    self.error(
+                        "E302",
+                        f"{op.NAME} needs its '{argument.name}' argument ({argument.doc})",
+                        call.span,
+                        f"e.g. {op.NAME}(...) with {argument.name} first",
+                        "missing",
+                    )
+                    return None, None
+                arguments[argument.name] = argument.default
+                continue
+            value = check_value(self, bound[argument.name], argument, op.NAME, call)
+            if value is None:
+                return None, None
+            arguments[argument.name] = value
+        self.spend(1, call.span)
+        if shape is None:
+            return None, None
+        made = op.make(arguments, shape)
+        try:
+            out = made.shape(shape)
+        except ShapeProblem as problem:
+            self.error(
+                problem.code,
+                f"{problem.message} in '{path}'",
+                call.span,
+                problem.help,
+                f"input is {shape_text(shape)}",
+            )
+            return None, None
+        return ir.Layer(made, shape, out, self.visible(call.span)), out
+
+    # ---- stages ----
+    def lower_stage(
+        self, name: str, stage: s.Stage, scope: Scope, shape: Shape, option: str
+    ) -> tuple[ir.Group | None, Shape]:
+        if stage.shortcut is not None:
+            option = stage.shortcut
+            if not self.known_option(stage.shortcut, stage.shortcut_span):
+                return None, None
+        depth = 1 if stage.depth is None else self.count(stage.depth, scope, "a stage depth")
+        stride = (
+            None
+            if stage.stride is None
+            else self.count(stage.stride, scope, "a stage stride", 1 << 12)
+        )
+        if depth is None or (stage.stride is not None and stride is None):
+            return None, None
+        if depth > self.layers_left:
+            self.error(
+                "E313",
+                f"a depth of {depth:,} exceeds the size limit",
+                stage.depth.span if stage.depth else None,
+            )
+            raise Abort
+        blocks: list[ir.Step] = []
+        start = shape
+        for index in range(depth):
+            overrides = {"stride": stride} if index == 0 and stride is not None else {}
+            block, shape = self.lower_call(
+                stage.call, scope, shape, f"{name}.{index}", option, overrides
+            )
+            if block is None:
+                return None, None
+            blocks.append(ir.Member(str(index), block))
+        if start is None or shape is None:
+            return None, None
+        return ir.Group(ir.Chain(tuple(blocks)), start, shape, stage.span, stage=True), shape
+
+    def known_option(self, option: str, span: Span | None) -> bool:
+        projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]
+        if option in OPTIONS or option in projections:
+            return True
+        self.error(
+            "E300",
+            f"unknown shortcut option '{option}'",
+            span,
+            did_you_mean(option, list(OPTIONS) + projections)
+            or "expected A, B, C, none or a projection defined in `define`",
+        )
+        return False

@@ -1,0 +1,185 @@
+"""Lowering a whole spec: parameters, the input shape, then stem, stages and head."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from archspec import ir
+from archspec.diagnostics import Collector, did_you_mean
+from archspec.frontend import syntax as s
+from archspec.frontend.dsl import KEYWORDS, Locator, parse
+from archspec.lower.evaluate import EvalProblem, describe, evaluate
+from archspec.lower.lowerer import Abort, Lowerer, Namespace
+from archspec.ops import OPS
+from archspec.ops.base import MAX_CHANNELS
+from archspec.source import Source, Span
+
+MAX_INPUT_SIZE = 1 << 16
+STDLIB_NAME = "<stdlib>/blocks.arch"
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+@lru_cache(maxsize=1)
+def standard_library() -> tuple[s.Definition, ...]:
+    text = files("archspec.stdlib").joinpath("blocks.arch").read_text()
+    return tuple(parse(text, "definitions", Locator(Source(STDLIB_NAME, text))))
+
+
+def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
+    table: dict[str, s.Definition] = {d.name: d for d in standard_library()}
+    mine: set[str] = set()
+    for definition in tree.definitions:
+        if definition.name in OPS or definition.name in KEYWORDS:
+            report.error(
+                "E311",
+                f"'{definition.name}' is a built-in layer or keyword; choose another name",
+                definition.span,
+            )
+        elif definition.name in mine:
+            report.error("E311", f"'{definition.name}' is defined twice", definition.span)
+        mine.add(definition.name)
+        table[definition.name] = definition
+    return table
+
+
+_KIND = {int: "whole number", float: "number", bool: "true or false", str: "name"}
+
+
+def network_parameters(
+    tree: s.SpecTree, overrides: dict[str, Any], report: Collector
+) -> dict[str, s.Value]:
+    values: dict[str, s.Value] = {}
+    declared = {formal.name: formal.span for formal in tree.parameters}
+    for formal in tree.parameters:
+        if formal.name in values:
+            report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
+        if formal.default is None:
+            report.error(
+                "E302",
+                f"parameter '{formal.name}' needs a default value",
+                formal.span,
+                help=f"e.g. param {formal.name} = 1",
+            )
+            continue
+        try:
+            values[formal.name] = evaluate(formal.default, values)
+        except EvalProblem as problem:
+            report.error(problem.code, problem.message, problem.span, problem.help)
+    for key, value in overrides.items():
+        if key not in values:
+            report.error(
+                "E304",
+                f"the spec has no parameter '{key}'",
+                tree.name.span,
+                did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}",
+            )
+            continue
+        default = values[key]
+        if type(value) is not type(default) and not (type(default) is float and type(value) is int):
+            report.error(
+                "E303",
+                f"parameter '{key}' takes a {_KIND.get(type(default), 'value')} like its "
+                f"default {describe(default)}, found {describe(value)}",
+                declared[key],
+                label="declared here",
+            )
+            continue
+        values[key] = value
+    return values
+
+
+def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | None:
+    dims = tuple(int(d) for d in text.split("x")) if re.fullmatch(r"\d+(x\d+)+", text) else ()
+    if len(dims) != 3:
+        report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
+        return None
+    if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
+        report.error(
+            "E313",
+            f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
+            f"1..{MAX_INPUT_SIZE} pixels)",
+            span,
+        )
+        return None
+    return dims
+
+
+def lower_network(
+    tree: s.SpecTree, source: Source, report: Collector, overrides: dict[str, Any], input: str | None
+) -> tuple[ir.Network | None, dict[str, s.Value]]:
+    """The network's IR (None when anything was wrong) and its parameter values."""
+    name = str(tree.name.value)
+    if not NAME_PATTERN.match(name):
+        report.error(
+            "E204",
+            f"network name '{name}' must be a letter then letters, digits or _",
+            tree.name.span,
+            help="it becomes a class and file name",
+        )
+    shape = input_shape(
+        input if input is not None else str(tree.input.value), tree.input.span, report
+    )
+    default_option = str(tree.shortcut.value) if tree.shortcut else "B"
+    option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
+    parameters = network_parameters(tree, overrides, report)
+    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
+    if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
+        return None, parameters
+    try:
+        steps, current = _lower_top(lowerer, tree, parameters, shape, option)
+    except Abort:
+        return None, parameters
+    if shape is None or current is None or report.diagnostics:
+        return None, parameters
+    paper = None
+    if tree.paper:
+        figures = {k: v.value for k, v in tree.paper.items()}
+        paper = ir.PaperFigures(**figures)  # type: ignore[arg-type]
+    network = ir.Network(
+        name=name,
+        input=shape,
+        output=current,
+        flow=ir.Chain(tuple(steps)),
+        shortcut=option,
+        parameters=tuple(parameters.items()),
+        paper=paper,
+        file=source.name,
+    )
+    return network, parameters
+
+
+def _lower_top(
+    lowerer: Lowerer,
+    tree: s.SpecTree,
+    parameters: dict[str, s.Value],
+    shape: ir.Shape | None,
+    option: str,
+) -> tuple[list[ir.Step], ir.Shape | None]:
+    """Stem, stages and head share the network's namespace and its numbering."""
+    top = Namespace("")
+    steps, current = lowerer.lower_items(
+        tree.stem or (), parameters, shape if tree.stem is not None else None, top, option
+    )
+    for stage_name, stage in tree.stages:
+        name = str(stage_name.value)
+        top.index += 1
+        if not NAME_PATTERN.match(name) or name in top.used:
+            report = lowerer.report
+            report.error(
+                "E311", f"stage name '{name}' must be a new identifier", stage_name.span
+            )
+            stage = None
+        top.used.add(name)
+        if stage is None:
+            current = None
+            continue
+        group, current = lowerer.lower_stage(name, stage, parameters, current, option)
+        if group is not None:
+            steps.append(ir.Member(name, group))
+    head, current = lowerer.lower_items(
+        tree.head or (), parameters, current if tree.head is not None else None, top, option
+    )
+    return steps + head, current

@@ -1,0 +1,92 @@
+"""The paper's shortcut rules, as one pure function (He et al. 2015, section 3.3).
+
+A residual branch F(x) is added to a shortcut of x. Which shortcut depends on the option
+in force (the stage's, else the network's) and on whether F changes the shape:
+
+  option   shape unchanged   shape changed
+  A        identity          subsample by the stride, zero-pad the channels
+  B        identity          projection (1x1 conv with the stride, then BN)
+  C        projection        projection
+  NAME     identity          the user's projection NAME(channels, stride)
+  none     no shortcut: the block is plain (the baselines of section 4.1)
+
+``+ identity`` always adds x itself and needs equal shapes (option ``none`` drops it too).
+Lowering calls ``decide`` and builds what it says; nothing else decides a shortcut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from archspec.ops.base import Shape, describe
+
+OPTIONS = ("A", "B", "C", "none")
+BUILTIN_PROJECTION = "conv1x1"
+"""The standard library's projection for options B and C."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the shortcut is: ``none``, ``identity``, ``zero_pad`` or ``projection``
+    (``projection`` names the projection to call, with ``stride``); or ``error`` with
+    a diagnostic code, message and hint."""
+
+    kind: Literal["none", "identity", "zero_pad", "projection", "error"]
+    stride: int = 1
+    projection: str = ""
+    code: str = ""
+    message: str = ""
+    help: str = ""
+    label: str = ""
+
+
+def decide(option: str, addition: str, input: Shape, branch: Shape, where: str) -> Decision:
+    """The shortcut for a branch that maps ``input`` to ``branch`` under ``option``.
+
+    ``addition`` is ``shortcut`` (the option decides) or ``identity`` (always x itself).
+    ``where`` names the block in messages.
+    """
+    if option == "none":
+        return Decision("none")
+    same = input == branch
+    if addition == "identity" or (same and option != "C"):
+        return Decision("identity") if same else _mismatch(input, branch, where, "an identity")
+    stride = subsampling_stride(input, branch)
+    if stride is None:
+        return _mismatch(input, branch, where, "any")
+    if option == "A":
+        if branch[0] < input[0]:
+            return Decision(
+                "error",
+                code="E305",
+                message=f"shortcut A cannot reduce channels ({input[0]} -> {branch[0]}) "
+                f"at {where}",
+                help="use shortcut B (a 1x1 projection) for this stage",
+                label=f"the block's input has {input[0]} channels",
+            )
+        return Decision("zero_pad", stride=stride)
+    projection = BUILTIN_PROJECTION if option in ("B", "C") else option
+    return Decision("projection", stride=stride, projection=projection)
+
+
+def subsampling_stride(input: Shape, branch: Shape) -> int | None:
+    """The stride that maps the input's spatial size onto the branch's, if one does."""
+    if len(input) != 3 or len(branch) != 3 or branch[1] > input[1]:
+        return None
+    stride = max(1, round(input[1] / branch[1]))
+    if -(-input[1] // stride) == branch[1] and -(-input[2] // stride) == branch[2]:
+        return stride
+    return None
+
+
+def _mismatch(input: Shape, branch: Shape, where: str, what: str) -> Decision:
+    channels_only = input[0] != branch[0] and input[1:] == branch[1:]
+    detail = "channels" if channels_only else "sizes"
+    return Decision(
+        "error",
+        code="E306" if channels_only else "E307",
+        message=f"{detail} differ at the addition in {where}: input {describe(input)}, "
+        f"branch {describe(branch)}, and {what} shortcut cannot match them",
+        help="let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
+    )

@@ -1,0 +1,166 @@
+"""What an op is: one class holds its IR fields, its language, its shape, cost and tensors.
+
+An op is a frozen dataclass (its IR fields) subclassing ``Op``. Its class attributes say
+how the language writes it (``NAME``, ``DOC``, ``ARGUMENTS``) and how its fields relate
+to the data flow (``ROLES``); its methods are its rules:
+
+- ``make(arguments, input)``: the op from checked language arguments and the input shape;
+- ``shape(input)``: the output shape, or a ``ShapeProblem`` that lowering locates;
+- ``cost(input, output)``: exact ``Counts``;
+- ``tensors()``: its parameters and buffers, in PyTorch's names and layouts, which weight
+  conversion maps onto each backend's own.
+
+Every rule is abstract here: an op that forgets one fails at its first use, and
+``tests/test_registry.py`` lists every gap in any op or backend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from archspec.counts import Counts
+
+Shape = tuple[int, ...]
+Role = Literal["in", "out"]
+"""How a field follows the data flow: ``in`` is the channels (or features) coming in,
+``out`` the channels it produces. Code generation threads these through a block."""
+
+MAX_CHANNELS = 1 << 20
+MAX_WINDOW = 1 << 12
+
+
+class ShapeProblem(Exception):
+    """An op cannot take its input; lowering reports it at the spec's location."""
+
+    def __init__(self, code: str, message: str, help: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.help = help
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One argument of an op in the language: its name, type, default and limits."""
+
+    name: str
+    kind: type
+    doc: str
+    default: Any = None
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def describe_default(self) -> str:
+        if self.required:
+            return "required"
+        if self.default is None:
+            return "see text"
+        return str(self.default).lower() if isinstance(self.default, bool) else str(self.default)
+
+
+def size(
+    name: str,
+    doc: str,
+    required: bool = False,
+    default: int | None = None,
+    minimum: int = 1,
+    maximum: int = MAX_CHANNELS,
+) -> Argument:
+    """A whole-number argument: channels, kernel sizes, strides."""
+    return Argument(name, int, doc, default, required, minimum, maximum)
+
+
+def flag(name: str, doc: str, default: bool) -> Argument:
+    return Argument(name, bool, doc, default)
+
+
+def fraction(name: str, doc: str, default: float, maximum: float = 1.0) -> Argument:
+    return Argument(name, float, doc, default, minimum=0.0, maximum=maximum)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A parameter or buffer of an op, as PyTorch names and lays it out.
+
+    ``layout`` names the axes (``OIHW`` for a convolution's weight, ``OI`` for a linear
+    layer's); a backend with another layout states its own and conversion transposes.
+    ``kind`` is ``param`` (learned), ``buffer`` (running statistics) or ``count`` (an
+    integer counter such as ``num_batches_tracked``).
+    """
+
+    name: str
+    shape: Shape
+    layout: str
+    kind: Literal["param", "buffer", "count"] = "param"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """The base of every op: the registry's contract (see the module docstring)."""
+
+    NAME: ClassVar[str]
+    DOC: ClassVar[str]
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = ()
+    ROLES: ClassVar[dict[str, Role]] = {}
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> Op:
+        raise NotImplementedError(f"op '{cls.NAME}' has no make rule")
+
+    def shape(self, input: Shape) -> Shape:
+        raise NotImplementedError(f"op '{self.NAME}' has no shape rule")
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        raise NotImplementedError(f"op '{self.NAME}' has no cost rule")
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        raise NotImplementedError(f"op '{self.NAME}' has no tensors rule")
+
+    def label(self) -> str:
+        """The op and its key arguments in a few characters, for tables and pictures."""
+        return self.NAME
+
+
+def strided(stride: int) -> str:
+    return f" /{stride}" if stride != 1 else ""
+
+
+def elements(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def describe(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def feature_map(shape: Shape, what: str) -> tuple[int, int, int]:
+    """The (C, H, W) of a feature map, or a located complaint about what came instead."""
+    if len(shape) != 3:
+        kind = "flat features" if len(shape) == 1 else "tokens"
+        raise ShapeProblem(
+            "E317",
+            f"{what} needs a CxHxW feature map, found {kind} of size {describe(shape)}",
+            "put it before flatten" if len(shape) == 1 else "use it on feature maps",
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def window_output(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+) -> int:
+    """Output length of a sliding window, with PyTorch's rounding (ceil_mode included)."""
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * padding - span
+    if room < 0:
+        raise ShapeProblem(
+            "E308",
+            f"kernel {kernel} is larger than its padded input ({size} + 2x{padding})",
+            "use a smaller kernel, more padding, or a larger input",
+        )
+    out = (-(-room // stride) if ceil_mode else room // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # PyTorch: the last window must start inside the input or left padding
+    return out

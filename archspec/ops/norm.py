@@ -1,0 +1,62 @@
+"""Normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.counts import Counts
+from archspec.ops.base import Argument, Op, Shape, Tensor, elements, feature_map, flag
+from archspec.ops.registry import register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BatchNorm2d(Op):
+    NAME = "bn"
+    DOC = "Batch normalization over channels (PyTorch's eps and momentum conventions)."
+    ARGUMENTS = (
+        Argument("eps", float, "added to the variance", 1e-5, minimum=0.0),
+        Argument(
+            "momentum",
+            float,
+            "running-statistics update rate, as PyTorch",
+            0.1,
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        flag("zero_init", "start with weight 0: the last BN of a residual branch", False),
+    )
+    ROLES = {"channels": "in"}
+
+    channels: int
+    eps: float = 1e-5
+    momentum: float = 0.1
+    zero_init: bool = False
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> BatchNorm2d:
+        return cls(input[0], arguments["eps"], arguments["momentum"], arguments["zero_init"])
+
+    def shape(self, input: Shape) -> Shape:
+        feature_map(input, "bn")
+        return input
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        # fvcore (eval mode, affine): one normalise and one scale-shift per element.
+        return Counts(
+            params=2 * self.channels, norm=2 * elements(input), activations=elements(output)
+        )
+
+    def label(self) -> str:
+        return f"bn {self.channels}" + (", zero-init" if self.zero_init else "")
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        channels = (self.channels,)
+        return (
+            Tensor("weight", channels, "C"),
+            Tensor("bias", channels, "C"),
+            Tensor("running_mean", channels, "C", "buffer"),
+            Tensor("running_var", channels, "C", "buffer"),
+            Tensor("num_batches_tracked", (), "", "count"),
+        )

@@ -1,0 +1,125 @@
+"""Ops that move, drop or select values: flatten, dropout, channel chunks, option A."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.counts import Counts
+from archspec.ops.base import (
+    MAX_CHANNELS,
+    Op,
+    Shape,
+    ShapeProblem,
+    Tensor,
+    elements,
+    feature_map,
+    fraction,
+    size,
+    strided,
+)
+from archspec.ops.registry import register, register_internal
+
+
+@dataclass(frozen=True, slots=True)
+class Free(Op):
+    """An op with no parameters and no arithmetic to count; its output is new activations."""
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        return Counts(activations=elements(output))
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return ()
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Flatten(Free):
+    NAME = "flatten"
+    DOC = "CxHxW -> C*H*W features."
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> Flatten:
+        return cls()
+
+    def shape(self, input: Shape) -> Shape:
+        return (elements(input),)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Dropout(Free):
+    NAME = "dropout"
+    DOC = "Dropout (active in training mode only)."
+    ARGUMENTS = (fraction("p", "probability of zeroing an element", 0.5),)
+
+    p: float = 0.5
+
+    def label(self) -> str:
+        return f"dropout {self.p:g}"
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> Dropout:
+        return cls(arguments["p"])
+
+    def shape(self, input: Shape) -> Shape:
+        return input
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Chunk(Free):
+    NAME = "chunk"
+    DOC = (
+        "One of `chunks` equal slices of the channels, `index` counted from 0 "
+        "(ShuffleNet's channel split: `concat(chunk(2, 0), (chunk(2, 1) ...))`)."
+    )
+    ARGUMENTS = (
+        size("chunks", "how many equal slices", required=True),
+        size("index", "which slice, from 0", required=True, minimum=0, maximum=MAX_CHANNELS),
+    )
+
+    chunks: int
+    index: int
+
+    def label(self) -> str:
+        return f"chunk {self.index + 1} of {self.chunks}"
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> Chunk:
+        return cls(arguments["chunks"], arguments["index"])
+
+    def shape(self, input: Shape) -> Shape:
+        channels, height, width = feature_map(input, self.NAME)
+        if channels % self.chunks or self.index >= self.chunks:
+            raise ShapeProblem(
+                "E310",
+                f"chunk({self.chunks}, {self.index}) needs {self.chunks} equal slices of "
+                f"{channels} channels and an index below {self.chunks}",
+            )
+        return (channels // self.chunks, height, width)
+
+
+@register_internal
+@dataclass(frozen=True, slots=True)
+class ZeroPadShortcut(Free):
+    """Option A: keep every ``stride``-th pixel, then append zero channels."""
+
+    NAME = "zero_pad"
+    DOC = "Option A's shortcut: subsample by the stride, append zero channels."
+    ROLES = {"in_channels": "in", "out_channels": "out"}
+
+    stride: int
+    in_channels: int
+    out_channels: int
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> ZeroPadShortcut:
+        return cls(arguments["stride"], input[0], arguments["channels"])
+
+    def label(self) -> str:
+        return f"zero-pad{strided(self.stride)}, {self.in_channels}->{self.out_channels}"
+
+    def shape(self, input: Shape) -> Shape:
+        _, height, width = feature_map(input, "shortcut")
+        return (self.out_channels, -(-height // self.stride), -(-width // self.stride))
