@@ -112,6 +112,11 @@ class PaperFigures:
     params: float | None = None
     source: str = ""
 
+    def as_dict(self) -> dict[str, object]:
+        """The figures given (``macs``, ``params``, ``source``), for JSON."""
+        figures = {"macs": self.macs, "params": self.params, "source": self.source}
+        return {k: v for k, v in figures.items() if v is not None}
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Network:
@@ -150,6 +155,17 @@ def members_of(flow: Chain) -> tuple[Member, ...]:
             for branch in step.branches:
                 found.extend(members_of(branch))
     return tuple(found)
+
+
+def residual(group: Group) -> Parallel | None:
+    """A block's residual addition: its step that adds the paper's shortcut, if any."""
+    return next((s for s in group.flow.steps if isinstance(s, Parallel) and s.shortcut), None)
+
+
+def shortcut_kind(group: Group) -> str:
+    """What a block adds: ``identity``, ``zero_pad``, ``projection``, or ``none`` (plain)."""
+    found = residual(group)
+    return found.shortcut if found is not None and found.shortcut else "none"
 
 
 def children(node: Node | Network) -> tuple[Member, ...]:
@@ -237,3 +253,54 @@ _KINDS: dict[type, str] = {
     Parallel: "parallel",
     Member: "member",
 }
+
+
+class _Data(Visitor[object]):
+    """Plain data (dicts, lists, numbers, strings) for any node: for JSON and comparisons."""
+
+    def __init__(self, spans: bool) -> None:
+        self.spans = spans
+
+    def located(self, node: Layer | Group | Parallel, data: dict[str, object]) -> object:
+        data["input"], data["output"] = list(node.input), list(node.output)
+        if self.spans and node.span is not None:
+            data["span"] = str(node.span)
+        return data
+
+    def layer(self, node: Layer) -> object:
+        fields = {name: getattr(node.op, name) for name in node.op.__dataclass_fields__}
+        return self.located(node, {"op": node.op.NAME, **fields})
+
+    def group(self, node: Group) -> object:
+        data: dict[str, object] = {"flow": self.visit(node.flow)}
+        if node.definition:
+            data["definition"], data["arguments"] = node.definition, dict(node.arguments)
+        if node.stage:
+            data["stage"] = True
+        return self.located(node, data)
+
+    def chain(self, node: Chain) -> object:
+        return [self.visit(step) for step in node.steps]
+
+    def parallel(self, node: Parallel) -> object:
+        branches = [self.visit(branch) for branch in node.branches]
+        data = {"combine": node.combine, "shortcut": node.shortcut, "branches": branches}
+        return self.located(node, data)
+
+    def member(self, node: Member) -> object:
+        return {"name": node.name, "node": self.visit(node.node)}
+
+
+def to_data(root: Node | Network, spans: bool = False) -> object:
+    """The tree as plain data; shared nodes appear at every place they stand."""
+    data = _Data(spans)
+    if isinstance(root, Network):
+        return {
+            "name": root.name,
+            "input": list(root.input),
+            "output": list(root.output),
+            "shortcut": root.shortcut,
+            "parameters": dict(root.parameters),
+            "flow": data.visit(root.flow),
+        }
+    return data.visit(root)

@@ -8,6 +8,7 @@ the input size), and at their own size where a number depends on it (fvcore coun
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import subprocess
 import sys
@@ -36,10 +37,10 @@ from torch_helpers import (  # noqa: E402
 )
 
 import archspec  # noqa: E402
-from archspec import ir  # noqa: E402
+from archspec import ir, ops  # noqa: E402
+from archspec.analysis.cost import count  # noqa: E402
 from archspec.backends import pytorch  # noqa: E402
-from archspec.backends.torch_blocks import block_classes  # noqa: E402
-from archspec.cost import count  # noqa: E402
+from archspec.codegen.classes import block_classes  # noqa: E402
 
 # ---- the emitted text
 
@@ -62,8 +63,12 @@ def test_emitted_source_is_deterministic_standalone_and_documented(spec: str) ->
     }
     assert imported <= {"torch", "collections"}
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
-    kinds = {node.block for node in ir.walk(arch.network) if isinstance(node, ir.Block)}
-    option_a = any(isinstance(x.op, ir.ZeroPadShortcut) for x in ir.layers(arch.network))
+    kinds = {
+        p.node.definition
+        for p in ir.walk(arch.network)
+        if isinstance(p.node, ir.Group) and p.node.definition
+    }
+    option_a = any(isinstance(x.op, ops.ZeroPadShortcut) for _, x in ir.layers(arch.network))
     # one class per block type, one for option A's shortcut, one for the network (last)
     assert len(classes) == len(kinds) + option_a + 1
     network_class = classes[-1]
@@ -300,30 +305,27 @@ def test_initialisation_follows_the_paper(tmp_path: Path) -> None:
             elif isinstance(module, torch.nn.BatchNorm2d):
                 expected = 0.0 if name.endswith("bn3") else 1.0
                 assert torch.all(module.weight == expected) and not module.bias.any(), name
-    zeroed = [x.path for x in ir.layers(arch.network) if getattr(x.op, "zero_init", False)]
+    zeroed = [path for path, x in ir.layers(arch.network) if getattr(x.op, "zero_init", False)]
     assert len(zeroed) == 8  # 2 blocks x 4 stages
 
 
 def test_block_class_arguments_are_named_after_the_spec() -> None:
     network = archspec.load("specs/torchvision/resnet50.yaml").network
-    cls = block_classes(network, set())["layer2.0"]
+    cls = block_classes(network, set())[id(ir.find(network, "layer2.0"))]
     names = [variable.name for variable in cls.parameters]
     assert names == ["in_channels", "width", "out_channels", "stride"]
     assert cls.bindings[("conv2", "stride")] == "stride"  # v1.5: the stride on the 3x3
     assert ("conv1", "stride") not in cls.bindings
-    paper = block_classes(archspec.load("specs/resnet50.yaml").network, set())["layer2.0"]
+    paper_network = archspec.load("specs/resnet50.yaml").network
+    paper = block_classes(paper_network, set())[id(ir.find(paper_network, "layer2.0"))]
     assert paper.bindings[("conv1", "stride")] == "stride"  # v1: on the first 1x1
 
 
 def test_module_names_that_shadow_nn_module_are_refused() -> None:
     network = hand_cifar(1)
-    renamed = network.model_copy(
-        update={
-            "children": (
-                network.children[0].model_copy(update={"name": "forward"}),
-                *network.children[1:],
-            )
-        }
+    first, *rest = network.members
+    renamed = dataclasses.replace(
+        network, flow=ir.Chain((ir.Member("forward", first.node), *rest))
     )
     with pytest.raises(archspec.SpecError) as caught:
         pytorch.build(renamed)

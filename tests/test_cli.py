@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from archspec.cli.app import app
-from archspec.layers import reference_markdown
+from archspec.ops.reference import reference_markdown
 
 runner = CliRunner()
 
@@ -95,7 +95,7 @@ def test_schema_is_a_json_schema_of_the_yaml_form() -> None:
 
 
 def test_language_reference_is_current() -> None:
-    """docs/language.md embeds the layer table generated from archspec.layers."""
+    """docs/language.md embeds the layer table generated from the op registry."""
     assert invoke("reference").output == reference_markdown()
     assert reference_markdown() in Path("docs/language.md").read_text()
 

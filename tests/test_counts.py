@@ -9,8 +9,8 @@ import pytest
 from conftest import ROOT
 
 import archspec
-from archspec import ir
-from archspec.cost import count
+from archspec import ir, ops
+from archspec.analysis.cost import count
 
 GOLDEN = json.loads((ROOT / "tests" / "golden.json").read_text())
 PAPER_IMAGENET = [
@@ -60,22 +60,28 @@ def test_fvcore_conventions_on_resnet50_v15() -> None:
     assert counts.fvcore == reference["total"]
 
 
-def _conv_weights(block: ir.Block) -> int:
+def _conv_weights(block: ir.Node) -> int:
     return sum(
         layer.op.out_channels * layer.op.in_channels * layer.op.kernel**2
-        for layer in ir.layers(block)
-        if isinstance(layer.op, ir.Conv2d)
+        for _, layer in ir.layers(block)
+        if isinstance(layer.op, ops.Conv2d)
     )
+
+
+def _block(spec: str, stage: int, index: int) -> ir.Group:
+    node = archspec.load(spec).network.stages()[stage][1].members[index].node
+    assert isinstance(node, ir.Group)
+    return node
 
 
 def test_paper_block_weight_examples() -> None:
     # basic block at width 256: 2 x 3x3x256x256 = 1,179,648
-    basic = archspec.load("specs/resnet34.yaml").network.stages()[2].children[1]
-    assert isinstance(basic, ir.Block) and basic.input[0] == 256
+    basic = _block("specs/resnet34.yaml", 2, 1)
+    assert basic.definition == "basic" and basic.input[0] == 256
     assert _conv_weights(basic) == 1_179_648
     # bottleneck 256 -> 64 -> 64 -> 256: 256*64 + 9*64*64 + 64*256 = 69,632
-    bottleneck = archspec.load("specs/resnet50.yaml").network.stages()[0].children[1]
-    assert isinstance(bottleneck, ir.Block) and bottleneck.input[0] == 256
+    bottleneck = _block("specs/resnet50.yaml", 0, 1)
+    assert bottleneck.definition == "bottleneck" and bottleneck.input[0] == 256
     assert _conv_weights(bottleneck) == 69_632
 
 
@@ -83,10 +89,11 @@ def test_counts_add_up_from_layers_to_stages_to_network() -> None:
     arch = archspec.load("specs/resnet50.yaml")
     table = arch.counts_by_path
     stages = arch.network.stages()
-    assert [len(s.children) for s in stages] == [3, 4, 6, 3]  # blocks 3+4+6+3 = 16
-    for stage in stages:
-        assert table[stage.path] == count(stage)
-        assert sum(table[b.path].params for b in stage.children) == table[stage.path].params
+    assert [len(s.members) for _, s in stages] == [3, 4, 6, 3]  # blocks 3+4+6+3 = 16
+    for name, stage in stages:
+        assert table[name] == count(stage)
+        blocks = [f"{name}.{m.name}" for m in stage.members]
+        assert sum(table[b].params for b in blocks) == table[name].params
     assert sum(row.counts.macs for row in arch.rows()) == arch.counts.macs
     assert arch.counts == count(arch.network)
 
@@ -102,7 +109,9 @@ def test_cifar_depth_is_6n_plus_2() -> None:
     for n in (3, 5, 18):
         network = archspec.load("specs/cifar/cifar.yaml", n=n).network
         weighted = [
-            layer for layer in ir.layers(network) if isinstance(layer.op, (ir.Conv2d, ir.Linear))
+            layer
+            for _, layer in ir.layers(network)
+            if isinstance(layer.op, (ops.Conv2d, ops.Linear))
         ]
         assert len(weighted) == 6 * n + 2
 

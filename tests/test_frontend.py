@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import archspec
+from archspec import ir
 from archspec.frontend.dsl import parse_literal
 from archspec.frontend.yamlfile import align
-
-
-def _without_spans(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_spans(v) for k, v in value.items() if k not in ("span", "file")}
-    if isinstance(value, (list, tuple)):
-        return [_without_spans(v) for v in value]
-    return value
 
 
 def test_arch_and_yaml_forms_compile_to_the_same_ir() -> None:
     arch = archspec.load("specs/arch/resnet34.arch").network
     yaml = archspec.load("specs/resnet34.yaml").network
-    assert _without_spans(arch.model_dump()) == _without_spans(yaml.model_dump())
-    assert arch.children[0].span is not None and arch.children[0].span.file.endswith(".arch")
+    assert ir.to_data(arch) == ir.to_data(yaml)
+    first = arch.members[0].node
+    assert first.span is not None and first.span.file.endswith(".arch")
 
 
 def test_spec_text_loads_without_a_file() -> None:
@@ -32,7 +25,7 @@ def test_spec_text_loads_without_a_file() -> None:
         "name: tiny\ninput: 3x8x8\nstem: conv(4, 3) bn relu\nhead: global_avgpool flatten fc(2)\n"
     )
     arch = archspec.load(text)
-    assert arch.network.output == (2,) and [c.name for c in arch.network.children] == list("012345")
+    assert arch.network.output == (2,) and [m.name for m in arch.network.members] == list("012345")
 
 
 @pytest.mark.parametrize(
@@ -120,7 +113,9 @@ def test_comments_and_multiline_definitions_in_yaml(tmp_path: Path) -> None:
         "stem: conv(8)\nstages:\n  layer1: mine(8) x 2\n  layer2: mine(16, k=1) x 1 /2\n"
     )
     network = archspec.load(spec).network
-    first, second = network.stages()[0].children[0], network.stages()[1].children[0]
-    assert [m.name for m in first.body] == ["conv1", "bn1", "relu1", "drop", "conv2", "bn2"]
-    assert "drop" not in [m.name for m in second.body]  # k == 1: the condition drops it
-    assert second.shortcut == "projection" and first.shortcut == "identity"
+    first, second = (stage.members[0].node for _, stage in network.stages())
+    assert isinstance(first, ir.Group) and isinstance(second, ir.Group)
+    body = [m.name for m in first.members]
+    assert body == ["conv1", "bn1", "relu1", "drop", "conv2", "bn2", "6"]  # "6": the relu
+    assert "drop" not in [m.name for m in second.members]  # k == 1: the condition drops it
+    assert ir.shortcut_kind(second) == "projection" and ir.shortcut_kind(first) == "identity"

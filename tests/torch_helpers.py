@@ -14,8 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from archspec import ir
-from archspec.shapes import output_shape
+from archspec import ir, ops
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_SPECS = sorted(
@@ -154,14 +153,13 @@ def fvcore_by_operator(model: Any, shape: tuple[int, ...]) -> dict[str, int]:
 
 def conv_linear_macs(network: ir.Network) -> tuple[int, int]:
     """archspec's mult-adds split into convolutions and fully connected layers."""
-    from archspec.cost import count_layer
-
     conv = linear = 0
-    for layer in ir.layers(network):
-        if isinstance(layer.op, ir.Conv2d):
-            conv += count_layer(layer).macs
-        elif isinstance(layer.op, ir.Linear):
-            linear += count_layer(layer).macs
+    for _, layer in ir.layers(network):
+        macs = layer.op.cost(layer.input, layer.output).macs
+        if isinstance(layer.op, ops.Conv2d):
+            conv += macs
+        elif isinstance(layer.op, ops.Linear):
+            linear += macs
     return conv, linear
 
 
@@ -188,64 +186,60 @@ def block(
     return ("block", name, kind, body, shortcut, downsample, after or [], arguments or {})
 
 
-def realise(item: Any, shape: ir.Shape, prefix: str) -> ir.Module:
-    """Give a sketch from the helpers above its paths and shapes."""
+def realise(item: Any, shape: ir.Shape) -> ir.Member:
+    """Give a sketch from the helpers above its shapes."""
     kind, name = item[0], item[1]
-    path = f"{prefix}.{name}" if prefix else name
     if kind == "layer":
-        return ir.Layer(
-            name=name, path=path, input=shape, output=output_shape(item[2], shape), op=item[2]
-        )
+        return ir.Member(name, ir.Layer(item[2], shape, item[2].shape(shape)))
     if kind == "sequence":
-        children = realise_all(item[2], shape, path)
-        out = children[-1].output if children else shape
-        return ir.Sequence(
-            name=name, path=path, input=shape, output=out, children=children, stage=item[3]
-        )
+        members = realise_all(item[2], shape)
+        out = members[-1].node.output if members else shape
+        return ir.Member(name, ir.Group(ir.Chain(members), shape, out, stage=item[3]))
     _, _, block_kind, body, shortcut, downsample, after, arguments = item
-    body_nodes = realise_all(body, shape, path)
-    middle = body_nodes[-1].output
-    after_nodes = realise_all(after, middle, path)
-    return ir.Block(
-        name=name,
-        path=path,
-        input=shape,
-        output=after_nodes[-1].output if after_nodes else middle,
-        block=block_kind,
+    body_members = realise_all(body, shape)
+    middle = body_members[-1].node.output
+    steps: tuple[ir.Step, ...] = body_members
+    if shortcut != "none":
+        short = (realise(downsample, shape),) if downsample else ()
+        branches = (ir.Chain(body_members), ir.Chain(short))
+        steps = (ir.Parallel(branches, "add", shape, middle, shortcut=shortcut),)
+    after_members = realise_all(after, middle)
+    group = ir.Group(
+        ir.Chain(steps + after_members),
+        shape,
+        after_members[-1].node.output if after_members else middle,
+        definition=block_kind,
         arguments=tuple(arguments.items()),
-        body=body_nodes,
-        shortcut=shortcut,
-        downsample=realise(downsample, shape, path) if downsample else None,
-        after=after_nodes,
     )
+    return ir.Member(name, group)
 
 
-def realise_all(items: list[Any], shape: ir.Shape, prefix: str) -> tuple[ir.Module, ...]:
-    nodes = []
+def realise_all(items: list[Any], shape: ir.Shape) -> tuple[ir.Member, ...]:
+    members = []
     for item in items:
-        node = realise(item, shape, prefix)
-        nodes.append(node)
-        shape = node.output
-    return tuple(nodes)
+        member = realise(item, shape)
+        members.append(member)
+        shape = member.node.output
+    return tuple(members)
 
 
 def network(
     name: str, input: ir.Shape, items: list[Any], shortcut: str = "B", **parameters: ir.Scalar
 ) -> ir.Network:
-    children = realise_all(items, input, "")
+    members = realise_all(items, input)
     return ir.Network(
         name=name,
         input=input,
-        output=children[-1].output,
-        children=children,
+        output=members[-1].node.output,
+        flow=ir.Chain(members),
         shortcut=shortcut,
         parameters=tuple(parameters.items()),
         file="hand.yaml",
     )
 
 
-def conv(cin: int, cout: int, k: int, s: int = 1, p: int | None = None, **kw: Any) -> ir.Conv2d:
-    return ir.Conv2d(
+def conv(cin: int, cout: int, k: int, s: int = 1, p: int | None = None, **kw: Any) -> ops.Conv2d:
+    return ops.Conv2d(
         in_channels=cin,
         out_channels=cout,
         kernel=k,
@@ -255,15 +249,15 @@ def conv(cin: int, cout: int, k: int, s: int = 1, p: int | None = None, **kw: An
     )
 
 
-def bn(c: int, zero: bool = False) -> ir.BatchNorm2d:
-    return ir.BatchNorm2d(channels=c, zero_init=zero)
+def bn(c: int, zero: bool = False) -> ops.BatchNorm2d:
+    return ops.BatchNorm2d(channels=c, zero_init=zero)
 
 
 def basic(name: str, cin: int, width: int, stride: int, option: str = "B") -> tuple[Any, ...]:
     body = [
         layer("conv1", conv(cin, width, 3, stride)),
         layer("bn1", bn(width)),
-        layer("relu", ir.ReLU()),
+        layer("relu", ops.ReLU()),
         layer("conv2", conv(width, width, 3)),
         layer("bn2", bn(width)),
     ]
@@ -276,7 +270,7 @@ def basic(name: str, cin: int, width: int, stride: int, option: str = "B") -> tu
     elif stride != 1 or cin != width:
         shortcut = "zero_pad"
         downsample = layer(
-            "downsample", ir.ZeroPadShortcut(stride=stride, in_channels=cin, out_channels=width)
+            "downsample", ops.ZeroPadShortcut(stride=stride, in_channels=cin, out_channels=width)
         )
     return block(
         name,
@@ -284,7 +278,7 @@ def basic(name: str, cin: int, width: int, stride: int, option: str = "B") -> tu
         body,
         shortcut,
         downsample,
-        [layer("relu2", ir.ReLU())],
+        [layer("relu2", ops.ReLU())],
         {"width": width, "stride": stride},
     )
 
@@ -294,10 +288,10 @@ def bottleneck(name: str, cin: int, width: int, stride: int, zero: bool = False)
     body = [
         layer("conv1", conv(cin, width, 1, p=0)),
         layer("bn1", bn(width)),
-        layer("relu1", ir.ReLU()),
+        layer("relu1", ops.ReLU()),
         layer("conv2", conv(width, width, 3, stride)),
         layer("bn2", bn(width)),
-        layer("relu2", ir.ReLU()),
+        layer("relu2", ops.ReLU()),
         layer("conv3", conv(width, out, 1, p=0)),
         layer("bn3", bn(out, zero)),
     ]
@@ -313,7 +307,7 @@ def bottleneck(name: str, cin: int, width: int, stride: int, zero: bool = False)
         body,
         shortcut,
         downsample,
-        [layer("relu", ir.ReLU())],
+        [layer("relu", ops.ReLU())],
         {"width": width, "stride": stride, "zero_init": zero},
     )
 
@@ -322,16 +316,16 @@ def stem(width: int = 64) -> list[Any]:
     return [
         layer("conv1", conv(3, width, 7, 2, 3)),
         layer("bn1", bn(width)),
-        layer("relu", ir.ReLU()),
-        layer("maxpool", ir.MaxPool2d(kernel=3, stride=2, padding=1)),
+        layer("relu", ops.ReLU()),
+        layer("maxpool", ops.MaxPool2d(kernel=3, stride=2, padding=1)),
     ]
 
 
 def head(features: int, classes: int = 1000) -> list[Any]:
     return [
-        layer("avgpool", ir.AdaptiveAvgPool2d(size=1)),
-        layer("flatten", ir.Flatten()),
-        layer("fc", ir.Linear(in_features=features, out_features=classes)),
+        layer("avgpool", ops.AdaptiveAvgPool2d(size=1)),
+        layer("flatten", ops.Flatten()),
+        layer("fc", ops.Linear(in_features=features, out_features=classes)),
     ]
 
 
@@ -359,7 +353,7 @@ def hand_cifar(n: int = 3) -> ir.Network:
     items: list[Any] = [
         layer("conv1", conv(3, 16, 3)),
         layer("bn1", bn(16)),
-        layer("relu", ir.ReLU()),
+        layer("relu", ops.ReLU()),
     ]
     cin = 16
     for index, width in enumerate((16, 32, 64)):
@@ -379,7 +373,7 @@ def hand_odd() -> ir.Network:
     def mine(name: str, cin: int, width: int, zero: bool, plain: bool = False) -> Any:
         body = [
             layer("0", conv(cin, width, 3, bias=True)),
-            layer("1", ir.ReLU()),
+            layer("1", ops.ReLU()),
             group("inner", layer("conv", conv(width, width, 3, p=1)), layer("bn", bn(width, zero))),
         ]
         return block(
@@ -387,7 +381,7 @@ def hand_odd() -> ir.Network:
             "mine",
             body,
             "none" if plain else "identity",
-            after=[layer("act", ir.ReLU())],
+            after=[layer("act", ops.ReLU())],
             arguments={"width": width},
         )
 
@@ -395,8 +389,8 @@ def hand_odd() -> ir.Network:
         group(
             "features",
             layer("0", conv(3, 8, 3, bias=True)),
-            layer("1", ir.ReLU()),
-            layer("2", ir.MaxPool2d(kernel=2, stride=2)),
+            layer("1", ops.ReLU()),
+            layer("2", ops.MaxPool2d(kernel=2, stride=2)),
         ),
         group(
             "stage",
@@ -406,14 +400,14 @@ def hand_odd() -> ir.Network:
             stage=True,
         ),
         mine("solo", 8, 8, False, plain=True),
-        layer("pool", ir.AvgPool2d(kernel=2, stride=2, ceil_mode=True, count_include_pad=False)),
-        layer("3", ir.Flatten()),
+        layer("pool", ops.AvgPool2d(kernel=2, stride=2, ceil_mode=True, count_include_pad=False)),
+        layer("3", ops.Flatten()),
         group(
             "classifier",
-            layer("fc1", ir.Linear(in_features=8 * 4 * 4, out_features=32)),
-            layer("relu", ir.ReLU()),
-            layer("drop", ir.Dropout(p=0.5)),
-            layer("fc2", ir.Linear(in_features=32, out_features=10)),
+            layer("fc1", ops.Linear(in_features=8 * 4 * 4, out_features=32)),
+            layer("relu", ops.ReLU()),
+            layer("drop", ops.Dropout(p=0.5)),
+            layer("fc2", ops.Linear(in_features=32, out_features=10)),
         ),
     ]
     return network("odd", (3, 16, 16), items, "B")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from archspec import ir
 from archspec.diagnostics import Diagnostic, SpecError
 
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -31,6 +32,30 @@ def missing_extra(extra: str, error: ImportError) -> SpecError:
             )
         ]
     )
+
+
+def check_names(network: ir.Network) -> None:
+    """Every module name must be one a backend can hold as an attribute.
+
+    Lowering refuses reserved names where the spec writes them; this guards networks
+    built by other means (hand-made IR) before any framework sees them.
+    """
+    from archspec.lower.names import TORCH_MODULE_ATTRIBUTES
+
+    clashes = [place for place in ir.walk(network) if place.name in TORCH_MODULE_ATTRIBUTES]
+    if clashes:
+        raise SpecError(
+            [
+                Diagnostic(
+                    code="E405",
+                    message=f"module name '{place.name}' ({place.path}) clashes with "
+                    "torch.nn.Module",
+                    span=place.node.span,
+                    help="rename it",
+                )
+                for place in clashes
+            ]
+        )
 
 
 def load_backend(name: str) -> ModuleType:

@@ -90,18 +90,18 @@ def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> 
         "input": "x".join(map(str, network.input)),
         "output": list(network.output),
         **_counts_json(arch.counts),
-        "paper": paper.model_dump(exclude_none=True) if paper else None,
+        "paper": paper.as_dict() if paper else None,
         "parameters": dict(network.parameters),
     }
     if per_stage:
         record["stages"] = [
             {
-                "name": stage.path,
+                "name": name,
                 "output": list(stage.output),
-                "blocks": len(stage.children),
-                **_counts_json(arch.counts_by_path[stage.path]),
+                "blocks": len(stage.members),
+                **_counts_json(arch.counts_by_path[name]),
             }
-            for stage in network.stages()
+            for name, stage in network.stages()
         ]
     if per_layer:
         record["layers"] = [

@@ -105,14 +105,18 @@ def docstring(text: str, depth: int) -> list[str]:
         for raw in paragraph.splitlines():
             first = indent + ('"""' if not lines else "")
             lines.extend(wrap(raw.strip(), first, indent))
+    if len(lines) == 1:  # ruff joins a one-line docstring with its quotes: make it two
+        lines = wrap(paragraphs[0], f'{indent}"""', indent, WIDTH - 3)
+        if len(lines) == 1:
+            return [lines[0] + '"""']
     lines.append(f'{indent}"""')
     return lines
 
 
-def wrap(text: str, first: str, rest: str) -> list[str]:
+def wrap(text: str, first: str, rest: str, width: int = WIDTH) -> list[str]:
     pieces = textwrap.wrap(
         text,
-        WIDTH,
+        width,
         initial_indent=first,
         subsequent_indent=rest,
         break_long_words=False,

@@ -6,11 +6,30 @@ its class. Adding an op is one class in one of these files (or your own, registe
 """
 
 from archspec.ops import activation, conv, linear, norm, pool, structure
+from archspec.ops.activation import ReLU, Sigmoid
+from archspec.ops.conv import Conv2d
+from archspec.ops.linear import Linear
+from archspec.ops.norm import BatchNorm2d
+from archspec.ops.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
+from archspec.ops.structure import Chunk, Dropout, Flatten, ZeroPadShortcut
 from archspec.ops.base import Argument, Op, Role, Shape, ShapeProblem, Tensor
 from archspec.ops.registry import INTERNAL, OPS, language_ops, register
 
 __all__ = [
     "INTERNAL",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm2d",
+    "Chunk",
+    "Conv2d",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool",
+    "Linear",
+    "MaxPool2d",
+    "ReLU",
+    "Sigmoid",
+    "ZeroPadShortcut",
     "OPS",
     "Argument",
     "Op",

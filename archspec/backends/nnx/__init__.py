@@ -22,14 +22,18 @@ def build(
     abstract: bool = False,
 ) -> Any:
     """An ``nnx.Module`` for ``network`` (see ``builder.build``)."""
+    from archspec.backends import check_names
     from archspec.backends.nnx.builder import build as build_model
 
+    check_names(network)
     return build_model(network, seed=seed, rngs=rngs, weights=weights, abstract=abstract)
 
 
 def emit_source(network: ir.Network, counts: Counts) -> str:
     """One standalone module (jax and flax only) that defines this network."""
+    from archspec.backends import check_names
     from archspec.backends.nnx.dialect import FlaxDialect
     from archspec.codegen.emitter import Emitter
 
+    check_names(network)
     return Emitter(network, counts, FlaxDialect(network)).source()

@@ -17,14 +17,18 @@ from archspec.counts import Counts
 
 def build(network: ir.Network) -> Any:
     """The network as an ``nn.Module``, initialised as the paper (see ``builder``)."""
+    from archspec.backends import check_names
     from archspec.backends.pytorch.builder import build_network
 
+    check_names(network)
     return build_network(network)
 
 
 def emit_source(network: ir.Network, counts: Counts) -> str:
     """One standalone Python module (imports torch only) defining the network."""
+    from archspec.backends import check_names
     from archspec.backends.pytorch.dialect import TorchDialect
     from archspec.codegen.emitter import Emitter
 
+    check_names(network)
     return Emitter(network, counts, TorchDialect(network)).source()
