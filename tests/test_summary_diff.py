@@ -1,4 +1,5 @@
-"""archspec.summary and archspec.diff, and the `summary` and `diff` commands."""
+"""archspec.analysis.summary and archspec.analysis.diff, and the `summary` and `diff`
+commands."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typer.testing import CliRunner
 import archspec
 from archspec import ir
 from archspec.cli.app import app
-from archspec.cost import Counts, count
-from archspec.diff import diff
-from archspec.summary import summary_rows, summary_table
+from archspec.analysis.cost import count
+from archspec.analysis.diff import diff
+from archspec.analysis.summary import summary_rows, summary_table
+from archspec.counts import Counts
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 runner = CliRunner()
@@ -75,9 +77,9 @@ def test_displayed_numbers_add_up_to_the_totals(depth: int | None) -> None:
 def test_one_row_per_module_in_execution_order() -> None:
     arch = load("torchvision/resnet34.yaml")
     rows = summary_rows(arch)
-    assert [r.path for r in rows] == [m.path for m in ir.walk(arch.network)]
+    assert [r.path for r in rows] == [place.path for place in ir.walk(arch.network)]
     leaves = [r for r in rows if r.params is not None]
-    assert [r.path for r in leaves] == [layer.path for layer in ir.layers(arch.network)]
+    assert [r.path for r in leaves] == [path for path, _ in ir.layers(arch.network)]
     downsample = next(r for r in rows if r.path == "layer2.0.downsample.0")
     # 1x1 conv, 64 -> 128, stride 2: 8,192 weights at 28x28 = 6,422,528 mult-adds
     assert (downsample.op, downsample.output) == ("conv 1x1 /2, 64->128", (128, 28, 28))
@@ -116,12 +118,9 @@ def test_plain34_to_resnet34_costs_exactly_the_three_projections() -> None:
     result = diff(plain, resnet)
     assert result.params == 8_448 + 33_280 + 132_096 == 173_824
     assert result.macs == 3 * 6_422_528 == 19_267_584
-    downsamples = [
-        b.downsample
-        for b in ir.walk(resnet.network)
-        if isinstance(b, ir.Block) and b.downsample is not None
-    ]
-    projections = sum((count(d) for d in downsamples if d is not None), Counts())
+    downsamples = [place.node for place in ir.walk(resnet.network) if place.name == "downsample"]
+    assert len(downsamples) == 3
+    projections = sum((count(d) for d in downsamples), Counts())
     assert (result.params, result.macs) == (projections.params, projections.macs)
     for section in result.sections:
         assert (section.params, section.macs) == PROJECTIONS.get(section.name, (0, 0))
