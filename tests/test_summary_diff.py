@@ -9,14 +9,15 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from test_graph import BRANCHES
 from typer.testing import CliRunner
 
 import archspec
 from archspec import ir
-from archspec.cli.app import app
 from archspec.analysis.cost import count
 from archspec.analysis.diff import diff
 from archspec.analysis.summary import summary_rows, summary_table
+from archspec.cli.app import app
 from archspec.counts import Counts
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -195,3 +196,44 @@ def test_diff_of_bare_networks() -> None:
     network = load("resnet34.yaml").network
     result = diff(network, network)
     assert (result.params, result.macs) == (0, 0) and result.section("layer4").changes == ()
+
+
+# -- diff of branches -----------------------------------------------------------------------
+
+
+def test_adding_squeeze_excitation_is_one_edit_costing_its_two_convs() -> None:
+    plain, gated = archspec.load(BRANCHES, se=False), archspec.load(BRANCHES)
+    result = diff(plain, gated)
+    # fc1 32 -> 4 and fc2 4 -> 32: 1x1 convs without bias, at 1x1: 128 + 128
+    gate = gated.counts_by_path["layer1.0.se"]
+    assert (gate.params, gate.macs) == (256, 256)
+    assert (result.params, result.macs) == (256, 256)
+    [change] = result.section("layer1").changes
+    assert change.path_b == "layer1.0"
+    assert change.what == (
+        "se False => True; "
+        "+mul(identity | global avgpool; conv 1x1, 32->4; relu; conv 1x1, 4->32; sigmoid)"
+    )
+    assert all(not s.changes for s in result.sections if s.name != "layer1")
+    assert "layer1.0: se False => True; +mul(identity | global avgpool" in result.render()
+
+
+JOIN = """\
+network join
+input 8x8x8
+block mix(c) = JOIN(a=conv(c, 1), b=(conv(4, 1) conv(c, 3, padding=1)))
+stage layer1 = mix(8) x 1
+head pool=global_avgpool flatten=flatten fc=fc(10)
+"""
+
+
+def test_a_change_of_combination_is_named() -> None:
+    concat = archspec.load(JOIN.replace("JOIN", "concat"))
+    added = archspec.load(JOIN.replace("JOIN", "add"))
+    result = diff(concat, added)
+    [change] = result.section("layer1").changes
+    branches = "conv 1x1, 8->8 | conv 1x1, 8->4; conv 3x3, 4->8"
+    assert change.what == f"concat({branches}) => add({branches}); output 16x8x8 => 8x8x8"
+    assert (change.params, change.macs) == (0, 0)
+    # only the classifier shrinks: 16 -> 8 features into fc(10)
+    assert (result.params, result.macs) == (-8 * 10, -8 * 10)

@@ -85,9 +85,12 @@ def _main_path(block: ir.Group) -> list[str]:
 
 
 class _Ops(ir.Visitor[list[str]]):
-    """A flow as the list that is compared: its layers, described, in flow order, and
-    where branches join (``concat of 4 branches``), so a change of combination shows.
-    A residual addition adds no entry: the block's shortcut is compared on its own."""
+    """A flow as the list that is compared: its layers, described, in flow order.
+
+    Branches that join are one entry, ``mul(identity | global avgpool; conv 1x1, 64->4)``,
+    so adding or changing them reads as one edit; a residual addition's branches are
+    listed as they are, as the block's shortcut is compared on its own.
+    """
 
     def layer(self, node: ir.Layer) -> list[str]:
         return [node.op.label()]
@@ -99,10 +102,11 @@ class _Ops(ir.Visitor[list[str]]):
         return [op for step in node.steps for op in self.visit(step)]
 
     def parallel(self, node: ir.Parallel) -> list[str]:
-        found = [op for branch in node.branches for op in self.visit(branch)]
-        if node.shortcut is None:
-            found.append(f"{node.combine} of {len(node.branches)} branches")
-        return found
+        branches = [self.visit(branch) for branch in node.branches]
+        if node.shortcut is not None:
+            return [op for ops in branches for op in ops]
+        inside = " | ".join("; ".join(ops) or "identity" for ops in branches)
+        return [f"{node.combine}({inside})"]
 
 
 _OPS = _Ops()

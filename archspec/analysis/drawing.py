@@ -172,54 +172,56 @@ class Drawer(ir.Visitor[None]):
         """Figure 3: the body into ``+``, then the shortcut (through its downsample, if
         any) as the one shortcut edge into it."""
         entry = self.tail
-        ends = []
-        for body in node.branches[:-1]:
-            self.tail = entry
-            self.visit(body)
-            ends.append(self.tail)
-        add = self.canvas.combine_id(self.prefix, "add")
-        self.graph.node(
-            add,
+        ends = self._from_entry(node.branches[:-1])
+        add = self._combine_node(
+            "add",
+            "add",
             label="+",
             shape="circle",
-            style="filled",
-            fillcolor="white",
             width="0.25",
             height="0.25",
             fixedsize="true",
             fontsize="12",
-            **{"class": "add"},
         )
         for end in ends:
             self.canvas.connect(end, add)
         self.tail = entry._replace(shortcut=kind)
-        self.visit(node.branches[-1])
-        self.canvas.connect(self.tail, add, **_shortcut_style(kind))
+        [shortcut] = self._from_entry(node.branches[-1:])
+        self.canvas.connect(shortcut, add, **_shortcut_style(kind))
         self.tail = Tail(add)
 
     def _branches(self, node: ir.Parallel) -> None:
         """Every branch from the same node into one combine node; the identity is an edge."""
-        entry = self.tail
-        ends = []
-        for branch in node.branches:
-            self.tail = entry
-            self.visit(branch)
-            ends.append((self.tail, not branch.steps))
-        combine = self.canvas.combine_id(self.prefix, node.combine)
-        self.graph.node(
-            combine,
+        ends = self._from_entry(node.branches)
+        combine = self._combine_node(
+            node.combine,
+            f"combine {node.combine}",
             label=COMBINE_LABEL[node.combine],
             shape="ellipse",
-            style="filled",
-            fillcolor="white",
             height="0.25",
             margin="0.03,0.01",
             fontsize="9",
-            **{"class": f"combine {node.combine}"},
         )
-        for end, identity in ends:
-            self.canvas.connect(end, combine, **({"class": "branch identity"} if identity else {}))
+        for end, branch in zip(ends, node.branches, strict=True):
+            identity = {"class": "branch identity"} if not branch.steps else {}
+            self.canvas.connect(end, combine, **identity)
         self.tail = Tail(combine)
+
+    def _from_entry(self, branches: tuple[ir.Chain, ...]) -> list[Tail]:
+        """Draw each branch from the current tail; where each one ends."""
+        entry, ends = self.tail, []
+        for branch in branches:
+            self.tail = entry
+            self.visit(branch)
+            ends.append(self.tail)
+        self.tail = entry
+        return ends
+
+    def _combine_node(self, kind: str, css: str, **look: str) -> str:
+        """The node where branches join, named after the namespace and the combination."""
+        node = self.canvas.combine_id(self.prefix, kind)
+        self.graph.node(node, style="filled", fillcolor="white", **look, **{"class": css})
+        return node
 
     def _block_node(self, block: ir.Group, path: str) -> None:
         counts = self.canvas.counts[path]
