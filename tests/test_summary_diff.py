@@ -1,4 +1,5 @@
-"""archspec.summary and archspec.diff, and the `summary` and `diff` commands."""
+"""archspec.analysis.summary and archspec.analysis.diff, and the `summary` and `diff`
+commands."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from test_graph import BRANCHES
 from typer.testing import CliRunner
 
 import archspec
 from archspec import ir
+from archspec.analysis.cost import count
+from archspec.analysis.diff import diff
+from archspec.analysis.summary import summary_rows, summary_table
 from archspec.cli.app import app
-from archspec.cost import Counts, count
-from archspec.diff import diff
-from archspec.summary import summary_rows, summary_table
+from archspec.counts import Counts
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 runner = CliRunner()
@@ -75,9 +78,9 @@ def test_displayed_numbers_add_up_to_the_totals(depth: int | None) -> None:
 def test_one_row_per_module_in_execution_order() -> None:
     arch = load("torchvision/resnet34.yaml")
     rows = summary_rows(arch)
-    assert [r.path for r in rows] == [m.path for m in ir.walk(arch.network)]
+    assert [r.path for r in rows] == [place.path for place in ir.walk(arch.network)]
     leaves = [r for r in rows if r.params is not None]
-    assert [r.path for r in leaves] == [layer.path for layer in ir.layers(arch.network)]
+    assert [r.path for r in leaves] == [path for path, _ in ir.layers(arch.network)]
     downsample = next(r for r in rows if r.path == "layer2.0.downsample.0")
     # 1x1 conv, 64 -> 128, stride 2: 8,192 weights at 28x28 = 6,422,528 mult-adds
     assert (downsample.op, downsample.output) == ("conv 1x1 /2, 64->128", (128, 28, 28))
@@ -116,12 +119,9 @@ def test_plain34_to_resnet34_costs_exactly_the_three_projections() -> None:
     result = diff(plain, resnet)
     assert result.params == 8_448 + 33_280 + 132_096 == 173_824
     assert result.macs == 3 * 6_422_528 == 19_267_584
-    downsamples = [
-        b.downsample
-        for b in ir.walk(resnet.network)
-        if isinstance(b, ir.Block) and b.downsample is not None
-    ]
-    projections = sum((count(d) for d in downsamples if d is not None), Counts())
+    downsamples = [place.node for place in ir.walk(resnet.network) if place.name == "downsample"]
+    assert len(downsamples) == 3
+    projections = sum((count(d) for d in downsamples), Counts())
     assert (result.params, result.macs) == (projections.params, projections.macs)
     for section in result.sections:
         assert (section.params, section.macs) == PROJECTIONS.get(section.name, (0, 0))
@@ -196,3 +196,44 @@ def test_diff_of_bare_networks() -> None:
     network = load("resnet34.yaml").network
     result = diff(network, network)
     assert (result.params, result.macs) == (0, 0) and result.section("layer4").changes == ()
+
+
+# -- diff of branches -----------------------------------------------------------------------
+
+
+def test_adding_squeeze_excitation_is_one_edit_costing_its_two_convs() -> None:
+    plain, gated = archspec.load(BRANCHES, se=False), archspec.load(BRANCHES)
+    result = diff(plain, gated)
+    # fc1 32 -> 4 and fc2 4 -> 32: 1x1 convs without bias, at 1x1: 128 + 128
+    gate = gated.counts_by_path["layer1.0.se"]
+    assert (gate.params, gate.macs) == (256, 256)
+    assert (result.params, result.macs) == (256, 256)
+    [change] = result.section("layer1").changes
+    assert change.path_b == "layer1.0"
+    assert change.what == (
+        "se False => True; "
+        "+mul(identity | global avgpool; conv 1x1, 32->4; relu; conv 1x1, 4->32; sigmoid)"
+    )
+    assert all(not s.changes for s in result.sections if s.name != "layer1")
+    assert "layer1.0: se False => True; +mul(identity | global avgpool" in result.render()
+
+
+JOIN = """\
+network join
+input 8x8x8
+block mix(c) = JOIN(a=conv(c, 1), b=(conv(4, 1) conv(c, 3, padding=1)))
+stage layer1 = mix(8) x 1
+head pool=global_avgpool flatten=flatten fc=fc(10)
+"""
+
+
+def test_a_change_of_combination_is_named() -> None:
+    concat = archspec.load(JOIN.replace("JOIN", "concat"))
+    added = archspec.load(JOIN.replace("JOIN", "add"))
+    result = diff(concat, added)
+    [change] = result.section("layer1").changes
+    branches = "conv 1x1, 8->8 | conv 1x1, 8->4; conv 3x3, 4->8"
+    assert change.what == f"concat({branches}) => add({branches}); output 16x8x8 => 8x8x8"
+    assert (change.params, change.macs) == (0, 0)
+    # only the classifier shrinks: 16 -> 8 features into fc(10)
+    assert (result.params, result.macs) == (-8 * 10, -8 * 10)

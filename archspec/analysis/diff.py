@@ -9,16 +9,15 @@ Counts come from the cost pass, so the deltas are exact integers.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import zip_longest
 
 from archspec import ir
-from archspec.api import Architecture
+from archspec.analysis.changes import differences
+from archspec.analysis.summary import describe_module
+from archspec.architecture import Architecture
 from archspec.counts import Counts
-from archspec.shapes import describe as describe_shape
-from archspec.analysis.summary import describe_module, describe_op
+from archspec.ops.base import describe as describe_shape
 
 SectionKey = tuple[int, int]
 """(-1, 0) the stem, (i, 0) the i-th stage, (i, 1) the modules after the i-th stage."""
@@ -29,15 +28,15 @@ class Section:
     """A run of top-level modules: the stem, one stage, or what follows a stage."""
 
     name: str
-    modules: tuple[ir.Module, ...]
+    modules: tuple[ir.Place, ...]
     counts: Counts
     output: ir.Shape
 
-    def members(self) -> tuple[ir.Module, ...]:
+    def members(self) -> tuple[ir.Place, ...]:
         """What is compared position by position: a stage's blocks, or the modules."""
         only = self.modules[0] if len(self.modules) == 1 else None
-        if isinstance(only, ir.Sequence) and only.stage:
-            return only.children
+        if only is not None and isinstance(only.node, ir.Group) and only.node.stage:
+            return _places(only.node, only.path, only.depth + 1)
         return self.modules
 
 
@@ -135,29 +134,40 @@ def _architecture(value: Architecture | ir.Network) -> Architecture:
     return value if isinstance(value, Architecture) else Architecture(value)
 
 
+def _places(parent: ir.Network | ir.Node, prefix: str, depth: int) -> tuple[ir.Place, ...]:
+    """The direct submodules of ``parent`` (at ``prefix``), with their paths."""
+    return tuple(
+        ir.Place(f"{prefix}.{m.name}" if prefix else m.name, m.name, m.node, depth)
+        for m in ir.children(parent)
+    )
+
+
+def _is_stage(place: ir.Place) -> bool:
+    return isinstance(place.node, ir.Group) and place.node.stage
+
+
 def _sections(arch: Architecture) -> dict[SectionKey, Section]:
-    network = arch.network
-    runs: dict[SectionKey, list[ir.Module]] = {}
+    runs: dict[SectionKey, list[ir.Place]] = {}
     stage = -1
-    for child in network.children:
-        if isinstance(child, ir.Sequence) and child.stage:
+    for place in _places(arch.network, "", 0):
+        if _is_stage(place):
             stage += 1
-            runs[(stage, 0)] = [child]
+            runs[(stage, 0)] = [place]
         else:
-            runs.setdefault((stage, 1) if stage >= 0 else (-1, 0), []).append(child)
+            runs.setdefault((stage, 1) if stage >= 0 else (-1, 0), []).append(place)
     last = stage
     return {
         key: Section(
             name=_section_name(key, modules, last),
             modules=tuple(modules),
             counts=sum((arch.counts_by_path[m.path] for m in modules), Counts()),
-            output=modules[-1].output,
+            output=modules[-1].node.output,
         )
         for key, modules in runs.items()
     }
 
 
-def _section_name(key: SectionKey, modules: list[ir.Module], last: int) -> str:
+def _section_name(key: SectionKey, modules: list[ir.Place], last: int) -> str:
     index, part = key
     if index < 0:
         return "stem" if last >= 0 else "layers"
@@ -182,19 +192,19 @@ def _section_diff(
 
 
 def _compare(
-    a: ir.Module | None,
-    b: ir.Module | None,
+    a: ir.Place | None,
+    b: ir.Place | None,
     counts_a: dict[str, Counts],
     counts_b: dict[str, Counts],
 ) -> Change | None:
     before = counts_a[a.path] if a is not None else Counts()
     after = counts_b[b.path] if b is not None else Counts()
     if a is None and b is not None:
-        what = f"added {describe_module(b)}"
+        what = f"added {describe_module(b.node)}"
     elif b is None and a is not None:
-        what = f"removed {describe_module(a)}"
+        what = f"removed {describe_module(a.node)}"
     elif a is not None and b is not None:
-        what = "; ".join(_differences(a, b))
+        what = "; ".join(differences(a.node, b.node))
         if not what and before == after:
             return None
     return Change(
@@ -204,76 +214,6 @@ def _compare(
         params=after.params - before.params,
         macs=after.macs - before.macs,
     )
-
-
-def _differences(a: ir.Module, b: ir.Module) -> list[str]:
-    if isinstance(a, ir.Block) and isinstance(b, ir.Block):
-        return _block_differences(a, b)
-    found = []
-    if describe_module(a) != describe_module(b):
-        found.append(f"{describe_module(a)} => {describe_module(b)}")
-    if not isinstance(a, ir.Layer) or not isinstance(b, ir.Layer):
-        found += _layer_differences(_ops(a), _ops(b))
-    if a.output != b.output:
-        found.append(f"output {describe_shape(a.output)} => {describe_shape(b.output)}")
-    return found
-
-
-def _block_differences(a: ir.Block, b: ir.Block) -> list[str]:
-    found = []
-    if a.block != b.block:
-        found.append(f"{a.block} => {b.block}")
-    arguments_b = dict(b.arguments)
-    found += [
-        f"{key} {value} => {arguments_b[key]}"
-        for key, value in a.arguments
-        if key in arguments_b and arguments_b[key] != value
-    ]
-    if a.shortcut != b.shortcut:
-        found.append(f"shortcut {a.shortcut} => {b.shortcut}")
-    found += _downsample_difference(a.downsample, b.downsample)
-    found += _layer_differences(_main_path(a), _main_path(b))
-    if a.output != b.output:
-        found.append(f"output {describe_shape(a.output)} => {describe_shape(b.output)}")
-    return found
-
-
-def _downsample_difference(a: ir.Module | None, b: ir.Module | None) -> list[str]:
-    text_a = "; ".join(_ops(a)) if a is not None else ""
-    text_b = "; ".join(_ops(b)) if b is not None else ""
-    if text_a == text_b:
-        return []
-    if not text_a:
-        return [f"adds downsample ({text_b})"]
-    if not text_b:
-        return [f"drops downsample ({text_a})"]
-    return [f"downsample ({text_a}) => ({text_b})"]
-
-
-def _main_path(block: ir.Block) -> list[str]:
-    """The residual branch and what follows the addition, without the shortcut."""
-    return [op for module in (*block.body, *block.after) for op in _ops(module)]
-
-
-def _ops(module: ir.Module) -> list[str]:
-    """The layers of a module (itself, for a layer), described."""
-    layers: Iterable[ir.Layer] = [module] if isinstance(module, ir.Layer) else ir.layers(module)
-    return [describe_op(layer.op) for layer in layers]
-
-
-def _layer_differences(a: list[str], b: list[str]) -> list[str]:
-    """The edits that turn one list of layers into the other, e.g. ``+relu``."""
-    found = []
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        removed, added = "; ".join(a[i1:i2]), "; ".join(b[j1:j2])
-        if tag == "delete":
-            found.append(f"-{removed}")
-        elif tag == "insert":
-            found.append(f"+{added}")
-        elif tag == "replace":
-            found.append(f"{removed} => {added}")
-    return found
 
 
 # -- the report ----------------------------------------------------------------------------
