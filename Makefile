@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install-core install-all system-deps lint bench docs-images clean
+.PHONY: demo test install-core install-all system-deps lint bench docs-images grammar clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,7 @@ docs-images: system-deps install-core
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# The grammar's LALR tables, shipped beside it (a test fails when they are stale).
+grammar: install-core
+	$(BIN)/python -m archspec.frontend.table

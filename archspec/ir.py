@@ -284,7 +284,11 @@ class _Data(Visitor[object]):
 
     def parallel(self, node: Parallel) -> object:
         branches = [self.visit(branch) for branch in node.branches]
-        data = {"combine": node.combine, "shortcut": node.shortcut, "branches": branches}
+        data: dict[str, object] = {
+            "combine": node.combine,
+            "shortcut": node.shortcut,
+            "branches": branches,
+        }
         return self.located(node, data)
 
     def member(self, node: Member) -> object:

@@ -109,12 +109,12 @@ def bench_flax(
     import jax.numpy as jnp
     from flax import nnx
 
-    from archspec.backends import flax_nnx, flax_train
+    from archspec.backends.nnx import builder, train
 
     result: dict[str, Any] = {}
     start = time.perf_counter()
     model = nnx.eval_shape(lambda: cls(rngs=nnx.Rngs(0)))
-    flax_nnx.load_weights(model, network, weights, construct=lambda: cls(rngs=nnx.Rngs(0)))
+    builder.load_weights(model, network, weights, construct=lambda: cls(rngs=nnx.Rngs(0)))
     result["build (eval_shape + weights)"] = time.perf_counter() - start
     x, y = jnp.asarray(images.transpose(0, 2, 3, 1)), jnp.asarray(labels)
 
@@ -128,13 +128,13 @@ def bench_flax(
     )
 
     model.train()
-    optimizer = flax_train.optimizer(model)
+    optimizer = train.optimizer(model)
     graphdef, state = nnx.split((model, optimizer))
     backup = jax.tree.map(jnp.copy, state)
 
     def pure(state: Any, x: Any, y: Any) -> Any:
         model, optimizer = nnx.merge(graphdef, state)
-        loss = flax_train.train_step(model, optimizer, x, y)
+        loss = train.train_step(model, optimizer, x, y)
         return nnx.state((model, optimizer)), loss
 
     start = time.perf_counter()
@@ -149,7 +149,7 @@ def bench_flax(
     result["step first"], result["step"] = timed(functional, args.repeat)
 
     nnx.update((model, optimizer), backup)
-    graph_step = nnx.jit(flax_train.train_step)
+    graph_step = nnx.jit(train.train_step)
     start = time.perf_counter()
     graph_step(model, optimizer, x, y).block_until_ready()
     result["nnx.jit step first (compile + run)"] = time.perf_counter() - start

@@ -24,9 +24,11 @@ import jax.numpy as jnp  # noqa: E402
 from flax import nnx  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec import ir  # noqa: E402
-from archspec.backends import convert, flax_nnx, flax_ops  # noqa: E402
-from archspec.backends.flax_layout import flax_paths  # noqa: E402
+from archspec import ir, ops  # noqa: E402
+from archspec.backends import weights as convert  # noqa: E402
+from archspec.backends.nnx import builder as flax_nnx  # noqa: E402
+from archspec.backends.nnx import runtime as flax_ops  # noqa: E402
+from archspec.backends.nnx.layout import flax_paths  # noqa: E402
 from archspec.diagnostics import SpecError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +147,7 @@ def test_same_outputs_as_torch_and_weights_convert_back_exactly(name: str, tmp_p
     assert np.abs(got - expected).max() < 1e-4, np.abs(got - expected).max()
     assert 0.01 < np.abs(expected).max() < 10  # calibrated, and not vacuous
 
-    back = convert.to_torch_state_dict(arch.network, model)
+    back = flax_nnx.torch_state_dict(arch.network, model)
     assert list(back) == list(state_dict)
     for key, tensor in state_dict.items():
         assert back[key].dtype == tensor.dtype and back[key].shape == tensor.shape, key
@@ -375,7 +377,7 @@ def test_batch_norm_follows_torch_in_both_modes() -> None:
 
 def test_zero_pad_shortcut_matches_torch_option_a() -> None:
     torch = pytest.importorskip("torch")
-    from archspec.backends.torch_build import ZeroPadShortcut
+    from archspec.backends.pytorch.runtime import ZeroPadShortcut
 
     x = np.random.default_rng(5).standard_normal((2, 16, 9, 9), dtype=np.float32)
     expected = ZeroPadShortcut(16, 32, stride=2)(torch.from_numpy(x)).numpy()
@@ -393,11 +395,11 @@ def inside_multiply_adds(network: ir.Network) -> int:
     window, zero padding included; XLA's cost analysis skips the taps over padding.
     """
     total = 0
-    for layer in ir.layers(network):
+    for _, layer in ir.layers(network):
         op = layer.op
-        if isinstance(op, ir.Linear):
+        if isinstance(op, ops.Linear):
             total += op.in_features * op.out_features
-        elif isinstance(op, ir.Conv2d):
+        elif isinstance(op, ops.Conv2d):
             taps = 1
             for size, out in zip(layer.input[1:], layer.output[1:], strict=True):
                 taps *= sum(
@@ -414,19 +416,20 @@ def elementwise_flops(network: ir.Network) -> int:
     multiply, add: the per-channel scale is folded), ReLU 1, residual add 1, fc bias 1,
     max pool one per window tap, global average pool one per input element."""
     total = 0
-    for node in ir.walk(network):
-        if isinstance(node, ir.Block) and node.shortcut != "none":
+    for place in ir.walk(network):
+        node = place.node
+        if isinstance(node, ir.Group) and ir.shortcut_kind(node) != "none":
             total += math.prod(node.output)
         if not isinstance(node, ir.Layer):
             continue
         op, size = node.op, math.prod(node.input)
-        if isinstance(op, ir.BatchNorm2d):
+        if isinstance(op, ops.BatchNorm2d):
             total += 3 * size
-        elif isinstance(op, ir.ReLU | ir.AdaptiveAvgPool2d):
+        elif isinstance(op, ops.ReLU | ops.AdaptiveAvgPool2d):
             total += size
-        elif isinstance(op, ir.MaxPool2d):
+        elif isinstance(op, ops.MaxPool2d):
             total += math.prod(node.output) * op.kernel**2
-        elif isinstance(op, ir.Linear | ir.Conv2d) and op.bias:
+        elif isinstance(op, ops.Linear | ops.Conv2d) and op.bias:
             total += math.prod(node.output)
     return total
 

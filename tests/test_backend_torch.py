@@ -40,7 +40,7 @@ import archspec  # noqa: E402
 from archspec import ir, ops  # noqa: E402
 from archspec.analysis.cost import count  # noqa: E402
 from archspec.backends import pytorch  # noqa: E402
-from archspec.codegen.classes import block_classes  # noqa: E402
+from archspec.codegen.resolve import block_classes  # noqa: E402
 
 # ---- the emitted text
 
@@ -324,9 +324,7 @@ def test_block_class_arguments_are_named_after_the_spec() -> None:
 def test_module_names_that_shadow_nn_module_are_refused() -> None:
     network = hand_cifar(1)
     first, *rest = network.members
-    renamed = dataclasses.replace(
-        network, flow=ir.Chain((ir.Member("forward", first.node), *rest))
-    )
+    renamed = dataclasses.replace(network, flow=ir.Chain((ir.Member("forward", first.node), *rest)))
     with pytest.raises(archspec.SpecError) as caught:
         pytorch.build(renamed)
     assert caught.value.code == "E405"

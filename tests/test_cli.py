@@ -100,12 +100,14 @@ def test_language_reference_is_current() -> None:
     assert reference_markdown() in Path("docs/language.md").read_text()
 
 
-def test_flops_and_check_import_neither_torch_nor_jax() -> None:
+def test_flops_check_and_build_import_neither_torch_nor_jax() -> None:
     code = (
         "import sys\n"
         "from archspec.cli.app import app\n"
         "runs = (['flops', 'specs/resnet34.yaml', 'specs/vgg19.yaml'],\n"
-        "        ['check', 'specs/resnet50.yaml'])\n"
+        "        ['check', 'specs/resnet50.yaml'],\n"
+        "        ['build', 'specs/resnet34.yaml', '--backend', 'torch', '-o', '-'],\n"
+        "        ['build', 'specs/resnet34.yaml', '--backend', 'flax', '-o', '-'])\n"
         "for args in runs:\n"
         "    try:\n"
         "        app(args)\n"

@@ -25,7 +25,9 @@ import jax.numpy as jnp  # noqa: E402
 from flax import nnx  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec.backends import convert, flax_nnx, flax_train  # noqa: E402
+from archspec.backends import weights as convert  # noqa: E402
+from archspec.backends.nnx import builder as flax_nnx  # noqa: E402
+from archspec.backends.nnx import train as flax_train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs/cifar/resnet20.yaml"
@@ -147,7 +149,8 @@ def test_functional_step_equals_nnx_jit() -> None:
 DATA_PARALLEL = """
 import json, jax, jax.numpy as jnp, numpy as np
 import archspec
-from archspec.backends import flax_nnx, flax_train
+from archspec.backends.nnx import builder as flax_nnx
+from archspec.backends.nnx import train as flax_train
 
 assert len(jax.devices()) == 2, jax.devices()
 network = archspec.load({spec!r}, n=1).network
@@ -204,7 +207,7 @@ def test_orbax_restores_parameters_statistics_and_optimizer(
     trained: dict[str, Any], tmp_path: Path
 ) -> None:
     pytest.importorskip("orbax.checkpoint")
-    from archspec.backends import checkpoint
+    from archspec.backends.nnx import checkpoint
 
     model, optimizer, network = trained["model"], trained["optimizer"], trained["network"]
     checkpoint.save(tmp_path / "ckpt", model, optimizer)

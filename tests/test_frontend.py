@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,19 @@ def test_comments_and_multiline_definitions_in_yaml(tmp_path: Path) -> None:
     assert body == ["conv1", "bn1", "relu1", "drop", "conv2", "bn2", "6"]  # "6": the relu
     assert "drop" not in [m.name for m in second.members]  # k == 1: the condition drops it
     assert ir.shortcut_kind(second) == "projection" and ir.shortcut_kind(first) == "identity"
+
+
+def test_shipped_parse_tables_are_current_and_parse_alike() -> None:
+    """archspec.lark.json fits the grammar (regenerate: python -m archspec.frontend.table)
+    and parses every spec's text exactly as a parser built from the grammar does."""
+    from archspec.frontend import table
+
+    grammar = table.grammar_text()
+    shipped = json.loads((Path(table.__file__).parent / table.TABLE).read_text())
+    assert shipped["fingerprint"]["grammar_sha256"] == table.fingerprint(grammar)["grammar_sha256"]
+    loaded, built = table.load(), table.build(grammar)
+    texts = [p.read_text() for p in sorted(Path("specs").rglob("*.arch"))]
+    texts.append(Path("archspec/stdlib/blocks.arch").read_text())
+    for text in texts:
+        start = "file" if text.lstrip().startswith(("network", "#")) else "definitions"
+        assert loaded.parse(text, start=start) == built.parse(text, start=start)

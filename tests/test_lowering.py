@@ -116,9 +116,7 @@ def test_module_paths_match_torchvision_resnet18() -> None:
 def test_vgg_features_are_numbered_like_nn_sequential() -> None:
     first = archspec.load("specs/vgg16.yaml").network.members[0]
     assert first.name == "features" and isinstance(first.node, ir.Group)
-    names = [
-        (m.name, m.node.op.NAME) for m in first.node.members if isinstance(m.node, ir.Layer)
-    ]
+    names = [(m.name, m.node.op.NAME) for m in first.node.members if isinstance(m.node, ir.Layer)]
     assert names[:5] == [
         ("0", "conv"),
         ("1", "relu"),

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from torch_helpers import ALL_SPECS, emitted_model, extra_specs, load_small, spec_id  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec import ir  # noqa: E402
+from archspec import ir, ops  # noqa: E402
 
 F = torch.nn.functional
 
@@ -42,7 +42,7 @@ def without_inplace(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def has_batch_norm(network: ir.Network) -> bool:
-    return any(isinstance(layer.op, ir.BatchNorm2d) for layer in ir.layers(network))
+    return any(isinstance(layer.op, ops.BatchNorm2d) for _, layer in ir.layers(network))
 
 
 def sgd_losses(arch: archspec.Architecture, model: torch.nn.Module, lr: float, steps: int = 6):

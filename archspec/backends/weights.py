@@ -106,18 +106,6 @@ def check_flax_arrays(network: ir.Network, arrays: Mapping[FlaxPath, Any]) -> No
     )
 
 
-def to_torch_state_dict(network: ir.Network, model_or_arrays: Any) -> dict[str, Any]:
-    """A state_dict of torch tensors from a flax model (or its arrays); needs torch."""
-    import torch
-
-    arrays = model_or_arrays
-    if not isinstance(model_or_arrays, Mapping):
-        from archspec.backends.nnx.builder import flax_arrays
-
-        arrays = flax_arrays(model_or_arrays)
-    return {key: torch.from_numpy(array) for key, array in flax_to_torch(network, arrays).items()}
-
-
 def _detach(value: Any) -> Any:
     """A torch tensor as something numpy reads (no torch import needed)."""
     if hasattr(value, "detach"):

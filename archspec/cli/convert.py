@@ -101,9 +101,9 @@ def _torch_to_flax(arch: Architecture, source: Path, target: Path) -> int:
 
 def _flax_to_torch(arch: Architecture, source: Path, target: Path) -> int:
     (torch,) = _import("torch", ("torch",))
-    flax_nnx, checkpoint, convert = _import(
+    flax_nnx, checkpoint, builder = _import(
         "flax",
-        ("archspec.backends.nnx", "archspec.backends.nnx.checkpoint", "archspec.backends.weights"),
+        ("archspec.backends.nnx", "archspec.backends.nnx.checkpoint", "archspec.backends.nnx.builder"),
     )
     model = flax_nnx.build(arch.network, abstract=True)
     try:
@@ -113,7 +113,7 @@ def _flax_to_torch(arch: Architecture, source: Path, target: Path) -> int:
             f"cannot restore {source} for this spec: {error}",
             help="convert with the spec (and -D values) the checkpoint was saved for",
         )
-    state_dict = convert.to_torch_state_dict(arch.network, model)
+    state_dict = builder.torch_state_dict(arch.network, model)
     buffer = io.BytesIO()
     torch.save(state_dict, buffer)
     write_atomic(target, buffer.getvalue())

@@ -195,36 +195,11 @@ def is_plain(group: ir.Group) -> bool:
     )
 
 
-def block_classes(network: ir.Network, taken: set[str]) -> dict[int, BlockClass]:
-    """Every class instance's class, keyed by node identity; in dependency order (a class
-    nested in another comes first), then network order. ``taken``: names already used."""
-    from archspec.codegen.resolve import Resolver
-
-    groups: dict[tuple[object, ...], list[ir.Group]] = {}
-    seen: set[int] = set()
-    for place in ir.walk(network):
-        node = place.node
-        if isinstance(node, ir.Group) and is_class(node) and id(node) not in seen:
-            seen.add(id(node))
-            groups.setdefault(class_key(node), []).append(node)
-    kinds = {key: members[0].definition or _kind_of(network, members[0]) for key, members in groups.items()}
-    classes = {
-        key: BlockClass(class_name(kinds[key], is_plain(g[0]), taken), kinds[key], g)
-        for key, g in groups.items()
-    }
-    by_node: dict[int, BlockClass] = {}
-    for key in dependency_order(groups):
-        Resolver(classes[key], by_node).resolve()
-        classes[key].shortcuts = find_shortcuts(classes[key], by_node)
-        by_node.update((id(g), classes[key]) for g in groups[key])
-    return by_node
-
-
 def class_key(group: ir.Group) -> tuple[object, ...]:
     return signature(group)
 
 
-def _kind_of(network: ir.Network, group: ir.Group) -> str:
+def kind_of(network: ir.Network, group: ir.Group) -> str:
     """A group with branches but no block definition is named after its member name."""
     return next(p.name for p in ir.walk(network) if p.node is group)
 

@@ -17,15 +17,16 @@ from archspec import ir
 from archspec.codegen import pysource as py
 from archspec.codegen.classes import (
     BlockClass,
-    block_classes,
     is_class,
     own_branches,
+    shortcut_members,
     shortcut_slot,
 )
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.flows import FlowWriter
 from archspec.codegen.names import camel_case
 from archspec.codegen.prose import describe, module_doc, network_doc
+from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
 
 Binder = Callable[[str, str], "str | None"]
@@ -102,9 +103,9 @@ class Emitter:
             text = bind(path, argument.field)
             if text is None:
                 default = argument.default
-                if default is not None and value == default and type(value) is type(default):
-                    if not argument.positional:
-                        continue
+                is_default = value == default and type(value) is type(default)
+                if default is not None and is_default and not argument.positional:
+                    continue
                 text = py.literal(value)
             if argument.pair:
                 text = f"({text}, {text})"
@@ -177,8 +178,9 @@ class Emitter:
         ]
         shortcut_type = self.dialect.shortcut_type
         keyword_only = [
-            f"{s.argument}: {shortcut_type}" if s.always else f"{s.argument}: "
-            f"{shortcut_type} | None = None"
+            f"{s.argument}: {shortcut_type}"
+            if s.always
+            else f"{s.argument}: {shortcut_type} | None = None"
             for s in cls.shortcuts
         ] + list(self.dialect.init_extras)
         if keyword_only:
@@ -205,7 +207,7 @@ class Emitter:
                 expression = self.construct(step, join(prefix, step.name), bind)
                 lines += self.dialect.assign(step.name, expression, 2)
                 continue
-            parallels: list[ir.Parallel] = list(steps)  # type: ignore[arg-type]
+            parallels: list[ir.Parallel] = list(steps)
             for index in range(len(own_branches(step))):
                 lines += self.members_init([p.branches[index] for p in parallels], prefix, cls)
             slot = shortcut_slot(parallels) if step.shortcut else None
@@ -250,9 +252,9 @@ def numbered(group: ir.Group) -> bool:
     return [m.name for m in group.members] == [str(i) for i in range(len(group.members))]
 
 
-def shortcut_member(holder: ir.Group, name: str) -> ir.Member | None:
-    from archspec.codegen.classes import shortcut_members
-
+def shortcut_member(holder: ir.Node, name: str) -> ir.Member | None:
+    if not isinstance(holder, ir.Group):
+        return None
     return next((m for owner, m in shortcut_members(holder) if not owner and m.name == name), None)
 
 

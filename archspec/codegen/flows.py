@@ -35,9 +35,9 @@ class FlowWriter:
                 self.lines.append(f"{INDENT}{target} = {self.dialect.member(step.name)}({value})")
                 value = target
             elif step.shortcut:
-                value = self.residual(list(steps), value, target)  # type: ignore[arg-type]
+                value = self.residual(list(steps), value, target)
             else:
-                value = self.branches(list(steps), value, target)  # type: ignore[arg-type]
+                value = self.branches(list(steps), value, target)
         return value
 
     def residual(self, parallels: list[ir.Parallel], source: str, target: str) -> str:

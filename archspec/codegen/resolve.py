@@ -15,7 +15,18 @@ import dataclasses
 from functools import cache
 
 from archspec import ir
-from archspec.codegen.classes import BlockClass, Variable, is_class, own_branches
+from archspec.codegen.classes import (
+    BlockClass,
+    Variable,
+    class_key,
+    class_name,
+    dependency_order,
+    find_shortcuts,
+    is_class,
+    is_plain,
+    kind_of,
+    own_branches,
+)
 from archspec.codegen.names import argument_name, identifier
 from archspec.codegen.pysource import literal
 from archspec.ops import OPS
@@ -31,10 +42,7 @@ def non_channel_fields() -> frozenset[str]:
     """Fields of any op that are not channel counts: a spec argument named like one of
     them (``stride``, ``groups``) is never taken for a channel count."""
     return frozenset(
-        f.name
-        for op in OPS.values()
-        for f in dataclasses.fields(op)  # type: ignore[arg-type]
-        if f.name not in op.ROLES
+        f.name for op in OPS.values() for f in dataclasses.fields(op) if f.name not in op.ROLES
     )
 
 
@@ -87,13 +95,13 @@ class Resolver:
                 self.parallel(steps)  # type: ignore[arg-type]
                 continue
             path = f"{prefix}{first.name}"
-            nodes = [s.node for s in steps]  # type: ignore[union-attr]
+            nodes = [s.node for s in steps]
             if isinstance(first.node, ir.Layer):
-                self.layer(nodes, path)  # type: ignore[arg-type]
+                self.layer(nodes, path)
             elif is_class(first.node):
-                self.nested(nodes, path)  # type: ignore[arg-type]
+                self.nested(nodes, path)
             else:
-                self.flow([n.flow for n in nodes], f"{path}.")  # type: ignore[union-attr]
+                self.flow([n.flow for n in nodes], f"{path}.")
 
     def parallel(self, parallels: list[ir.Parallel]) -> None:
         start = self.current
@@ -105,7 +113,7 @@ class Resolver:
 
     def layer(self, layers: list[ir.Layer], path: str) -> None:
         op = layers[0].op
-        for field in dataclasses.fields(op):  # type: ignore[arg-type]
+        for field in dataclasses.fields(op):
             values = tuple(getattr(layer.op, field.name) for layer in layers)
             role = op.ROLES.get(field.name)
             expression = self.bind(field.name, values, path, role)
@@ -174,3 +182,29 @@ class Resolver:
         variable.channels = variable.channels or channels
         if not any(variable is u for u in self.used):
             self.used.append(variable)
+
+
+def block_classes(network: ir.Network, taken: set[str]) -> dict[int, BlockClass]:
+    """Every class instance's class, keyed by node identity; in dependency order (a class
+    nested in another comes first), then network order. ``taken``: names already used."""
+    groups: dict[tuple[object, ...], list[ir.Group]] = {}
+    seen: set[int] = set()
+    for place in ir.walk(network):
+        node = place.node
+        if isinstance(node, ir.Group) and is_class(node) and id(node) not in seen:
+            seen.add(id(node))
+            groups.setdefault(class_key(node), []).append(node)
+    kinds = {
+        key: members[0].definition or kind_of(network, members[0])
+        for key, members in groups.items()
+    }
+    classes = {
+        key: BlockClass(class_name(kinds[key], is_plain(g[0]), taken), kinds[key], g)
+        for key, g in groups.items()
+    }
+    by_node: dict[int, BlockClass] = {}
+    for key in dependency_order(groups):
+        Resolver(classes[key], by_node).resolve()
+        classes[key].shortcuts = find_shortcuts(classes[key], by_node)
+        by_node.update((id(g), classes[key]) for g in groups[key])
+    return by_node

@@ -19,8 +19,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.dsl import Locator, SyntaxProblem, parse
-from archspec.source import Source, Span
 from archspec.frontend.schema import SpecFile
+from archspec.source import Source, Span
 
 STANDARD_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")

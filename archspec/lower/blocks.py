@@ -18,7 +18,7 @@ from archspec import ir
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope, bind_definition
 from archspec.lower.evaluate import describe
-from archspec.lower.lowerer import Namespace, Shape
+from archspec.lower.context import Namespace, Shape
 from archspec.lower.shortcuts import Decision, decide
 from archspec.ops.base import describe as shape_text
 from archspec.ops.structure import ZeroPadShortcut
@@ -46,7 +46,14 @@ def lower_block(
         )
         return None, None
     # The same call in the same scope always builds the same block: skip even the binding.
-    site = (id(call), id(scope), tuple(overrides.items()), shape, option, lowerer.visible(call.span))
+    site = (
+        id(call),
+        id(scope),
+        tuple(overrides.items()),
+        shape,
+        option,
+        lowerer.visible(call.span),
+    )
     seen = lowerer.built_calls.get(site)
     if seen is not None and seen[2] is scope:
         lowerer.spend(seen[1], call.span)
@@ -230,7 +237,9 @@ def lower_branches(
             chains.pop(shortcut_at)
             outputs.pop(shortcut_at)
         else:
-            chains[shortcut_at] = _named_shortcut(lowerer, decision, shape, target, ns, option, branches)
+            chains[shortcut_at] = _named_shortcut(
+                lowerer, decision, shape, target, ns, option, branches
+            )
             outputs[shortcut_at] = target
             kind = decision.kind
     if any(chain is None for chain in chains):
@@ -276,34 +285,26 @@ def combined_shape(
     lowerer: Lowerer, branches: s.Branches, outputs: list[ir.Shape]
 ) -> ir.Shape | None:
     """The shape branches combine to: equal for add, broadcast for mul, summed channels
-    (the first axis of a feature map, the last of tokens) for concat."""
+    (the first axis of a feature map, the last of tokens) for concat; None, reported,
+    when they cannot combine."""
     first = outputs[0]
+    same_rank = all(len(o) == len(first) for o in outputs)
     if branches.combine == "concat":
         axis = len(first) - 1 if len(first) == 2 else 0
-        rest = [o[:axis] + o[axis + 1 :] for o in outputs]
-        if all(len(o) == len(first) for o in outputs) and len(set(rest)) == 1:
-            total = sum(o[axis] for o in outputs)
-            return first[:axis] + (total,) + first[axis + 1 :]
-        return _disagree(lowerer, branches, outputs, "concatenate (all but channels must match)")
-    if branches.combine == "mul" and all(len(o) == len(first) for o in outputs):
-        out = tuple(max(dims) for dims in zip(*outputs, strict=True))
-        if all(d in (1, m) for o in outputs for d, m in zip(o, out, strict=True)):
+        rest = {o[:axis] + o[axis + 1 :] for o in outputs}
+        if same_rank and len(rest) == 1:
+            return first[:axis] + (sum(o[axis] for o in outputs),) + first[axis + 1 :]
+        hint = "concatenate: all sizes but the channels must match"
+    elif branches.combine == "mul":
+        out = tuple(max(dims) for dims in zip(*outputs, strict=True)) if same_rank else ()
+        if out and all(d in (1, m) for o in outputs for d, m in zip(o, out, strict=True)):
             return out
-        return _disagree(lowerer, branches, outputs, "multiply (sizes must match or be 1)")
-    if len(set(outputs)) == 1:
-        return first
-    return _disagree(lowerer, branches, outputs, f"{branches.combine} (shapes must match)")
-
-
-def _disagree(
-    lowerer: Lowerer, branches: s.Branches, outputs: list[ir.Shape], what: str
-) -> None:
+        hint = "multiply: each size must match or be 1"
+    else:
+        if len(set(outputs)) == 1:
+            return first
+        hint = "add: the shapes must match"
     shapes = ", ".join(shape_text(o) for o in outputs)
-    lowerer.error(
-        "E321",
-        f"branches give {shapes}, which {branches.combine} cannot combine",
-        branches.span,
-        what,
-    )
+    message = f"branches give {shapes}, which {branches.combine} cannot combine"
+    lowerer.error("E321", message, branches.span, hint)
     return None
-

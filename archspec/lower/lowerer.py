@@ -9,51 +9,27 @@ in ``archspec.lower.shortcuts`` alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope, bind, check_value
+from archspec.lower.blocks import lower_block, lower_branches
+from archspec.lower.context import (
+    MAX_LAYERS,
+    MAX_NESTING,
+    MAX_REPEAT,
+    Abort,
+    Entry,
+    Namespace,
+    Shape,
+)
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.names import RESERVED_NAMES
 from archspec.lower.shortcuts import OPTIONS
 from archspec.ops import Op, ShapeProblem, language_ops
 from archspec.ops.base import describe as shape_text
 from archspec.source import Span
-
-MAX_REPEAT = 100_000
-MAX_LAYERS = 100_000
-MAX_NESTING = 64
-
-Shape = ir.Shape | None
-
-
-class Abort(Exception):
-    """Lowering cannot go on (a size limit); the diagnostic is already recorded."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One item after conditions are applied, repeats expanded and unnamed groups spliced."""
-
-    name: str | None
-    target: s.Call | s.Group | s.Branches
-    item: s.Item
-    scope: Scope
-
-
-@dataclass
-class Namespace:
-    """The names taken in one module, and the number the next unnamed item gets."""
-
-    path: str
-    used: set[str] = field(default_factory=set)
-    index: int = 0
-
-    def child(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
 
 class Lowerer:
     def __init__(
@@ -181,8 +157,6 @@ class Lowerer:
     def lower_entry(
         self, entry: Entry, shape: Shape, ns: Namespace, option: str
     ) -> tuple[ir.Step | None, Shape]:
-        from archspec.lower.blocks import lower_branches
-
         if isinstance(entry.target, s.Branches) and entry.name is None:
             return lower_branches(self, entry.target, entry.scope, shape, ns, option)
         local = self.claim(entry, ns)
@@ -223,8 +197,6 @@ class Lowerer:
         self, target: s.Group | s.Branches, scope: Scope, shape: Shape, path: str, option: str
     ) -> tuple[ir.Group | None, Shape]:
         """A named group or named branches: a submodule with its own namespace."""
-        from archspec.lower.blocks import lower_branches
-
         ns = Namespace(path)
         if isinstance(target, s.Group):
             steps, out = self.lower_items(target.items, scope, shape, ns, option)
@@ -251,11 +223,7 @@ class Lowerer:
             return self.lower_layer(op, call, scope, shape, path, overrides or {})
         definition = self.definitions.get(call.name)
         if isinstance(definition, s.BlockDef):
-            from archspec.lower.blocks import lower_block
-
-            return lower_block(
-                self, definition, call, scope, shape, path, option, overrides or {}
-            )
+            return lower_block(self, definition, call, scope, shape, path, option, overrides or {})
         if isinstance(definition, s.ProjectionDef):
             self.error(
                 "E300",

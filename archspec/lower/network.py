@@ -12,7 +12,8 @@ from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.dsl import KEYWORDS, Locator, parse
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
-from archspec.lower.lowerer import Abort, Lowerer, Namespace
+from archspec.lower.context import Abort, Namespace
+from archspec.lower.lowerer import Lowerer
 from archspec.ops import OPS
 from archspec.ops.base import MAX_CHANNELS
 from archspec.source import Source, Span
@@ -108,7 +109,11 @@ def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | N
 
 
 def lower_network(
-    tree: s.SpecTree, source: Source, report: Collector, overrides: dict[str, Any], input: str | None
+    tree: s.SpecTree,
+    source: Source,
+    report: Collector,
+    overrides: dict[str, Any],
+    input: str | None,
 ) -> tuple[ir.Network | None, dict[str, s.Value]]:
     """The network's IR (None when anything was wrong) and its parameter values."""
     name = str(tree.name.value)
@@ -168,9 +173,7 @@ def _lower_top(
         top.index += 1
         if not NAME_PATTERN.match(name) or name in top.used:
             report = lowerer.report
-            report.error(
-                "E311", f"stage name '{name}' must be a new identifier", stage_name.span
-            )
+            report.error("E311", f"stage name '{name}' must be a new identifier", stage_name.span)
             stage = None
         top.used.add(name)
         if stage is None:

@@ -60,8 +60,7 @@ def decide(option: str, addition: str, input: Shape, branch: Shape, where: str) 
             return Decision(
                 "error",
                 code="E305",
-                message=f"shortcut A cannot reduce channels ({input[0]} -> {branch[0]}) "
-                f"at {where}",
+                message=f"shortcut A cannot reduce channels ({input[0]} -> {branch[0]}) at {where}",
                 help="use shortcut B (a 1x1 projection) for this stage",
                 label=f"the block's input has {input[0]} channels",
             )

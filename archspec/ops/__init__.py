@@ -7,13 +7,13 @@ its class. Adding an op is one class in one of these files (or your own, registe
 
 from archspec.ops import activation, conv, linear, norm, pool, structure
 from archspec.ops.activation import ReLU, Sigmoid
+from archspec.ops.base import Argument, Op, Role, Shape, ShapeProblem, Tensor
 from archspec.ops.conv import Conv2d
 from archspec.ops.linear import Linear
 from archspec.ops.norm import BatchNorm2d
 from archspec.ops.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
-from archspec.ops.structure import Chunk, Dropout, Flatten, ZeroPadShortcut
-from archspec.ops.base import Argument, Op, Role, Shape, ShapeProblem, Tensor
 from archspec.ops.registry import INTERNAL, OPS, language_ops, register
+from archspec.ops.structure import Chunk, Dropout, Flatten, ZeroPadShortcut
 
 __all__ = [
     "INTERNAL",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from archspec.counts import Counts
 from archspec.ops.base import (
     MAX_WINDOW,
+    Argument,
     Op,
     Shape,
     ShapeProblem,
@@ -21,7 +22,7 @@ from archspec.ops.base import (
 )
 from archspec.ops.registry import register
 
-WINDOW_ARGUMENTS = (
+WINDOW_ARGUMENTS: tuple[Argument, ...] = (
     size("kernel", "window size", required=True, maximum=MAX_WINDOW),
     size("stride", "step; defaults to the kernel size", maximum=MAX_WINDOW),
     size(
@@ -108,7 +109,9 @@ class AvgPool2d(Window):
 class AdaptiveAvgPool2d(Op):
     NAME = "adaptive_avgpool"
     DOC = "Adaptive average pooling to a fixed size x size map (VGG's 7x7)."
-    ARGUMENTS = (size("size", "output height and width", required=True, maximum=MAX_WINDOW),)
+    ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
+        size("size", "output height and width", required=True, maximum=MAX_WINDOW),
+    )
 
     size: int
 

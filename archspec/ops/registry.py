@@ -12,10 +12,10 @@ OPS: dict[str, type[Op]] = {}
 INTERNAL: set[str] = set()
 """Ops that lowering creates but specs cannot write (option A's zero-padding shortcut)."""
 
-O = TypeVar("O", bound=type[Op])
+OpClass = TypeVar("OpClass", bound=type[Op])
 
 
-def register(cls: O) -> O:
+def register(cls: OpClass) -> OpClass:
     """Add an op class to the registry (a class decorator); names must be unique."""
     if cls.NAME in OPS:
         raise ValueError(f"op '{cls.NAME}' is registered twice")
@@ -23,7 +23,7 @@ def register(cls: O) -> O:
     return cls
 
 
-def register_internal(cls: O) -> O:
+def register_internal(cls: OpClass) -> OpClass:
     INTERNAL.add(cls.NAME)
     return register(cls)
 

@@ -23,18 +23,10 @@ from flax import nnx
 
 from archspec import ir
 from archspec.backends.nnx import runtime
+from archspec.backends.weights import check_flax_arrays, flax_to_torch, torch_to_flax
 from archspec.backends.nnx.dialect import LOWERINGS
 from archspec.backends.nnx.layout import FlaxPath, attribute_name, is_numbered
 from archspec.codegen.classes import is_class
-
-CALLEES: dict[str, Callable[..., Any]] = {
-    "nnx.Conv": nnx.Conv,
-    "nnx.Linear": nnx.Linear,
-    "nnx.Dropout": nnx.Dropout,
-    "nnx.relu": nnx.relu,
-    "nnx.sigmoid": nnx.sigmoid,
-}
-"""What the ``nnx.`` callees of ``LOWERINGS`` name; the others are runtime helpers."""
 
 Layer = Callable[[jax.Array], jax.Array]
 Program = tuple[Any, ...]
@@ -42,7 +34,9 @@ Program = tuple[Any, ...]
 
 
 def callee(name: str) -> Callable[..., Any]:
-    return CALLEES[name] if name.startswith("nnx.") else getattr(runtime, name)  # type: ignore[no-any-return]
+    """What a lowering's callee names: ``nnx.X`` in flax's ``nnx``, else a runtime helper."""
+    root, _, attribute = name.rpartition(".")
+    return getattr(nnx if root == "nnx" else runtime, attribute)  # type: ignore[no-any-return]
 
 
 def build_layer(layer: ir.Layer, rngs: nnx.Rngs) -> Layer:
@@ -66,7 +60,7 @@ def build_member(node: ir.Node, rngs: nnx.Rngs, abstract: bool = False) -> Layer
     searches the growing trace.
     """
     if abstract and ((isinstance(node, ir.Group) and is_class(node)) or _has_state(node)):
-        return nnx.eval_shape(lambda: build_member(node, nnx.Rngs(0)))  # type: ignore[no-any-return]
+        return nnx.eval_shape(lambda: build_member(node, nnx.Rngs(0)))
     if isinstance(node, ir.Layer):
         return build_layer(node, rngs)
     if is_class(node):
@@ -188,8 +182,6 @@ def load_weights(
     Other abstract state (the random streams of dropout) is made as a fresh model would
     make it, by ``construct`` under jit, where the compiler drops the unused initialisers.
     """
-    from archspec.backends.weights import check_flax_arrays, torch_to_flax
-
     keys = list(weights)
     arrays = torch_to_flax(network, weights) if keys and isinstance(keys[0], str) else dict(weights)
     check_flax_arrays(network, arrays)
@@ -205,3 +197,11 @@ def load_weights(
         for path, variable in nnx.to_flat_state(fresh):
             flat[path].set_value(variable.get_value())
     nnx.update(model, nnx.from_flat_state(flat))
+
+
+def torch_state_dict(network: ir.Network, model: nnx.Module) -> dict[str, Any]:
+    """A state_dict of torch tensors from a flax model, bit for bit; needs torch."""
+    import torch
+
+    arrays = flax_to_torch(network, flax_arrays(model))
+    return {key: torch.from_numpy(array) for key, array in arrays.items()}

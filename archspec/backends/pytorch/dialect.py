@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from archspec import ir
 from archspec.codegen import pysource as py
-from archspec.codegen.classes import BlockClass, is_class, own_modules
+from archspec.codegen.classes import BlockClass, own_modules
 from archspec.codegen.dialect import Arg, Dialect, Lowering
 from archspec.codegen.names import identifier
 
@@ -140,26 +140,24 @@ class InPlace:
         self.relus: set[int] = set()
         self.adds: set[int] = set()
         self.visit(network.flow)
-        for place in ir.walk(network):
-            if isinstance(place.node, ir.Group):
-                self.visit(place.node.flow)
+        groups = {id(p.node): p.node for p in ir.walk(network) if isinstance(p.node, ir.Group)}
+        for group in groups.values():
+            self.visit(group.flow)
 
     def visit(self, chain: ir.Chain) -> None:
         steps = list(chain.steps)
         for index, step in enumerate(steps):
-            previous = steps[index - 1] if index else None
             if isinstance(step, ir.Member):
-                layer = step.node
-                if isinstance(layer, ir.Layer) and layer.op.NAME == "relu":
-                    if fresh(previous, steps[: max(index - 1, 0)]):
-                        self.relus.add(id(step))
-            else:
-                body = list(step.branches[0].steps)
-                if step.combine == "add" and len(step.branches) == 2 and body:
-                    if fresh(body[-1], body[:-1]):
-                        self.adds.add(id(step))
-                for branch in step.branches:
-                    self.visit(branch)
+                relu = isinstance(step.node, ir.Layer) and step.node.op.NAME == "relu"
+                if relu and index and fresh(steps[index - 1], steps[: index - 1]):
+                    self.relus.add(id(step))
+                continue
+            body = list(step.branches[0].steps)
+            pair = step.combine == "add" and len(step.branches) == 2
+            if pair and body and fresh(body[-1], body[:-1]):
+                self.adds.add(id(step))
+            for branch in step.branches:
+                self.visit(branch)
 
 
 def runtime_source() -> str:
@@ -260,7 +258,10 @@ def zero_init_lines(emitter: Emitter) -> list[str]:
                 if built.path in flagged:
                     condition += f" and m.{cls.bindings[(built.path, 'zero_init')]}"
                 target = member_path("m", built.path)
-                checks += [f"            if {condition}:", f"                nn.init.zeros_({target})"]
+                checks += [
+                    f"            if {condition}:",
+                    f"                nn.init.zeros_({target})",
+                ]
         if zeroed or flagged:
             instances = {id(g) for g in cls.instances}
             for place in ir.walk(emitter.network):

@@ -1,0 +1,42 @@
+"""What lowering passes around: limits, the shape carried along, a namespace, an entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archspec import ir
+from archspec.frontend import syntax as s
+from archspec.lower.arguments import Scope
+
+MAX_REPEAT = 100_000
+MAX_LAYERS = 100_000
+MAX_NESTING = 64
+
+Shape = ir.Shape | None
+"""The shape flowing at a point; None once an error made it unknown (reported once)."""
+
+
+class Abort(Exception):
+    """Lowering cannot go on (a size limit); the diagnostic is already recorded."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item after conditions are applied, repeats expanded and unnamed groups spliced."""
+
+    name: str | None
+    target: s.Call | s.Group | s.Branches
+    item: s.Item
+    scope: Scope
+
+
+@dataclass
+class Namespace:
+    """The names taken in one module, and the number the next unnamed item gets."""
+
+    path: str
+    used: set[str] = field(default_factory=set)
+    index: int = 0
+
+    def child(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
