@@ -103,7 +103,11 @@ def _flax_to_torch(arch: Architecture, source: Path, target: Path) -> int:
     (torch,) = _import("torch", ("torch",))
     flax_nnx, checkpoint, builder = _import(
         "flax",
-        ("archspec.backends.nnx", "archspec.backends.nnx.checkpoint", "archspec.backends.nnx.builder"),
+        (
+            "archspec.backends.nnx",
+            "archspec.backends.nnx.checkpoint",
+            "archspec.backends.nnx.builder",
+        ),
     )
     model = flax_nnx.build(arch.network, abstract=True)
     try:

@@ -55,7 +55,8 @@ def load() -> Lark:
     if stored.get("fingerprint") != fingerprint(grammar):
         return build(grammar)
     memo = {int(k): v for k, v in stored["memo"].items()}
-    return Lark._load_from_dict(stored["data"], memo)
+    parser: Lark = Lark._load_from_dict(stored["data"], memo)  # type: ignore[no-untyped-call]
+    return parser
 
 
 def encode(value: Any) -> Any:

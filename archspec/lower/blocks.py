@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from archspec import ir
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope, bind_definition
-from archspec.lower.evaluate import describe
 from archspec.lower.context import Namespace, Shape
+from archspec.lower.evaluate import describe
 from archspec.lower.shortcuts import Decision, decide
 from archspec.ops.base import describe as shape_text
 from archspec.ops.structure import ZeroPadShortcut

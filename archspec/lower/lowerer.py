@@ -31,6 +31,7 @@ from archspec.ops import Op, ShapeProblem, language_ops
 from archspec.ops.base import describe as shape_text
 from archspec.source import Span
 
+
 class Lowerer:
     def __init__(
         self, definitions: dict[str, s.Definition], report: Collector, stdlib_file: str

@@ -11,8 +11,8 @@ from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.dsl import KEYWORDS, Locator, parse
-from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.context import Abort, Namespace
+from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.lowerer import Lowerer
 from archspec.ops import OPS
 from archspec.ops.base import MAX_CHANNELS

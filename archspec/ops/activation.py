@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.counts import Counts
-from archspec.ops.base import Op, Shape, Tensor, elements
+from archspec.ops.base import Free, Shape
 from archspec.ops.registry import register
 
 
 @dataclass(frozen=True, slots=True)
-class Activation(Op):
+class Activation(Free):
     """What every activation shares; a subclass names itself and documents its formula."""
 
     @classmethod
@@ -20,12 +19,6 @@ class Activation(Op):
 
     def shape(self, input: Shape) -> Shape:
         return input
-
-    def cost(self, input: Shape, output: Shape) -> Counts:
-        return Counts(activations=elements(output))
-
-    def tensors(self) -> tuple[Tensor, ...]:
-        return ()
 
 
 @register

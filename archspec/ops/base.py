@@ -128,6 +128,18 @@ def strided(stride: int) -> str:
     return f" /{stride}" if stride != 1 else ""
 
 
+@dataclass(frozen=True, slots=True)
+class Free(Op):
+    """An op with no parameters and no arithmetic to count (an activation, a window, a
+    reshape): its cost is its output's elements, as activations. A subclass opts in."""
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        return Counts(activations=elements(output))
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return ()
+
+
 def elements(shape: Shape) -> int:
     return math.prod(shape)
 

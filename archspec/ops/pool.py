@@ -9,10 +9,9 @@ from archspec.counts import Counts
 from archspec.ops.base import (
     MAX_WINDOW,
     Argument,
-    Op,
+    Free,
     Shape,
     ShapeProblem,
-    Tensor,
     elements,
     feature_map,
     flag,
@@ -37,7 +36,7 @@ WINDOW_ARGUMENTS: tuple[Argument, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class Window(Op):
+class Window(Free):
     """A sliding window over each channel; what max and average pooling share."""
 
     ARGUMENTS = WINDOW_ARGUMENTS
@@ -66,14 +65,8 @@ class Window(Op):
         window = (self.kernel, self.stride, self.padding, 1, self.ceil_mode)
         return (channels, window_output(height, *window), window_output(width, *window))
 
-    def cost(self, input: Shape, output: Shape) -> Counts:
-        return Counts(activations=elements(output))
-
     def label(self) -> str:
         return f"{self.NAME} {self.kernel}x{self.kernel}{strided(self.stride)}"
-
-    def tensors(self) -> tuple[Tensor, ...]:
-        return ()
 
 
 @register
@@ -106,7 +99,7 @@ class AvgPool2d(Window):
 
 @register
 @dataclass(frozen=True, slots=True)
-class AdaptiveAvgPool2d(Op):
+class AdaptiveAvgPool2d(Free):
     NAME = "adaptive_avgpool"
     DOC = "Adaptive average pooling to a fixed size x size map (VGG's 7x7)."
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = (
@@ -128,9 +121,6 @@ class AdaptiveAvgPool2d(Op):
 
     def label(self) -> str:
         return "global avgpool" if self.size == 1 else f"adaptive avgpool {self.size}x{self.size}"
-
-    def tensors(self) -> tuple[Tensor, ...]:
-        return ()
 
 
 @register

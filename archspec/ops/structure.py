@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.counts import Counts
 from archspec.ops.base import (
     MAX_CHANNELS,
-    Op,
+    Free,
     Shape,
     ShapeProblem,
-    Tensor,
     elements,
     feature_map,
     fraction,
@@ -19,17 +17,6 @@ from archspec.ops.base import (
     strided,
 )
 from archspec.ops.registry import register, register_internal
-
-
-@dataclass(frozen=True, slots=True)
-class Free(Op):
-    """An op with no parameters and no arithmetic to count; its output is new activations."""
-
-    def cost(self, input: Shape, output: Shape) -> Counts:
-        return Counts(activations=elements(output))
-
-    def tensors(self) -> tuple[Tensor, ...]:
-        return ()
 
 
 @register

@@ -23,9 +23,9 @@ from flax import nnx
 
 from archspec import ir
 from archspec.backends.nnx import runtime
-from archspec.backends.weights import check_flax_arrays, flax_to_torch, torch_to_flax
 from archspec.backends.nnx.dialect import LOWERINGS
 from archspec.backends.nnx.layout import FlaxPath, attribute_name, is_numbered
+from archspec.backends.weights import check_flax_arrays, flax_to_torch, torch_to_flax
 from archspec.codegen.classes import is_class
 
 Layer = Callable[[jax.Array], jax.Array]

@@ -123,28 +123,13 @@ class Builder:
         return factory(**arguments)  # type: ignore[no-any-return]
 
 
-def reset_parameters(model: nn.Module, zero_init: list[str]) -> None:
-    """He et al. (2015): Kaiming normal (fan_out, ReLU) for convolutions, BN weight 1 and
-    bias 0; BNs marked ``zero_init`` start at 0. Linear layers keep PyTorch's default, as in
-    torchvision's ResNet. The emitted ``reset_parameters`` does the same, in the same order.
-    """
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-    for path in zero_init:
-        nn.init.zeros_(model.get_submodule(path).weight)  # type: ignore[arg-type]
-
-
 def build_network(network: ir.Network) -> nn.Module:
     """An ``nn.Module`` for ``network``, initialised as the paper."""
     builder = Builder(network)
     flow = program(network.flow, builder.dialect.inplace)
     model = FlowModule(builder.members(network.members), flow, "")
-    zero = [p for p, layer in ir.layers(network) if getattr(layer.op, "zero_init", False)]
-    reset_parameters(model, zero)
+    runtime.init_as_he_et_al(model)
+    for path, layer in ir.layers(network):
+        if getattr(layer.op, "zero_init", False):  # the emitted reset_parameters does the same
+            nn.init.zeros_(model.get_submodule(path).weight)  # type: ignore[arg-type]
     return model

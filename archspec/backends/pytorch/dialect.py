@@ -89,7 +89,7 @@ LOWERINGS: dict[str, Lowering] = {
 }
 """op name -> how PyTorch constructs it."""
 
-HELPERS = ("ZeroPadShortcut", "Chunk")
+HELPERS = ("init_as_he_et_al", "ZeroPadShortcut", "Chunk")
 """Runtime classes an emitted file may carry, in file order."""
 
 READS_OUTPUT = frozenset({"relu", "sigmoid"})
@@ -97,22 +97,6 @@ READS_OUTPUT = frozenset({"relu", "sigmoid"})
 
 PASSES_THROUGH = frozenset({"flatten", "dropout"})
 """Ops that hand their input on (a view, or unchanged in eval): as fresh as the input."""
-
-INIT_LOOP = """\
-for m in self.modules():
-    if isinstance(m, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)"""
-
-INIT_DOC = (
-    "Initialise as He et al. (2015): Kaiming normal (fan_out, ReLU) for convolutions, "
-    "batch norm weight 1 and bias 0. Linear layers keep PyTorch's default, as in "
-    "torchvision's ResNet."
-)
 
 
 def fresh(step: ir.Step | None, before: list[ir.Step]) -> bool:
@@ -183,7 +167,7 @@ class TorchDialect(Dialect):
         return {"torch", "nn", "F", "OrderedDict", *HELPERS}
 
     def helper_order(self, needed: set[str]) -> list[str]:
-        return [name for name in HELPERS if name in needed]
+        return [name for name in HELPERS if name in needed or name == "init_as_he_et_al"]
 
     def imports(self, network: ir.Network, helpers: list[str], uses: set[str]) -> list[str]:
         lines = ["from collections import OrderedDict", ""] if "named_sequential" in uses else []
@@ -236,9 +220,9 @@ class TorchDialect(Dialect):
         return [f"        self.{name} = {name}" for name in dict.fromkeys(flags)]
 
     def network_methods(self, emitter: Emitter) -> list[str]:
-        lines = ["", "    def reset_parameters(self) -> None:", *py.docstring(INIT_DOC, 2)]
-        lines += ["        " + line for line in INIT_LOOP.splitlines()]
-        return lines + zero_init_lines(emitter)
+        doc = "The paper's initialisation; batch norms marked zero_init start at 0."
+        lines = ["", "    def reset_parameters(self) -> None:", *py.docstring(doc, 2)]
+        return [*lines, "        init_as_he_et_al(self)", *zero_init_lines(emitter)]
 
     def module_note(self, class_name: str) -> str:
         return ""

@@ -12,6 +12,20 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def init_as_he_et_al(model: nn.Module) -> None:
+    """Initialise as He et al. (2015): Kaiming normal (fan_out, ReLU) for convolutions,
+    batch norm weight 1 and bias 0. Linear layers keep PyTorch's default, as in
+    torchvision's ResNet."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class ZeroPadShortcut(nn.Module):
     """Option A of He et al. (2015), Sec. 3.3: a shortcut with no parameters.
 
