@@ -2,6 +2,7 @@
 
 Why not import the emitted source? Building from the IR keeps ``to_torch()`` free of
 ``exec`` and gives a second, independent reading of the IR; the tests compare the two.
+The modules are TorchScript-able (``FlowModule``), as the emitted file is.
 
 Module paths equal IR paths, so state_dict keys are the spec's names. Modules are created
 in the order the emitted file creates them (a block's shortcut first: it is an argument
@@ -12,7 +13,6 @@ weights in both.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
 import torch
 from torch import nn
@@ -22,52 +22,105 @@ from archspec.backends.pytorch import runtime
 from archspec.backends.pytorch.dialect import LOWERINGS, InPlace, TorchDialect
 from archspec.codegen.classes import is_class, own_modules, shortcut_members
 
-Program = tuple[Any, ...]
-"""A flow as data a module runs: ("member", name) or ("parallel", combine, axis, in
-place, branches) steps."""
+OPEN, BRANCH, END, ADD, ADD_IN_PLACE, MUL, CONCAT_MAPS, CONCAT_TOKENS = range(8)
+"""The operations of a flow between its members (see ``FlowModule``)."""
+
+COMBINE = {"add": ADD, "mul": MUL}
 
 
-def program(chain: ir.Chain, inplace: InPlace) -> Program:
-    steps: list[tuple[Any, ...]] = []
-    for step in chain.steps:
-        if isinstance(step, ir.Member):
-            steps.append(("member", step.name))
+class Schedule:
+    """A flow as the operations to run before each member, by position, and at the end."""
+
+    def __init__(self, chain: ir.Chain, inplace: InPlace) -> None:
+        self.inplace = inplace
+        self.before: list[list[int]] = [[]]
+        self.chain(chain)
+
+    def chain(self, chain: ir.Chain) -> None:
+        for step in chain.steps:
+            if isinstance(step, ir.Member):
+                self.before.append([])  # the member runs at this position
+            else:
+                self.parallel(step)
+
+    def parallel(self, step: ir.Parallel) -> None:
+        self.before[-1].append(OPEN)
+        for branch in step.branches:
+            self.before[-1].append(BRANCH)
+            self.chain(branch)
+            self.before[-1].append(END)
+        if step.combine == "concat":
+            self.before[-1].append(CONCAT_TOKENS if len(step.output) == 2 else CONCAT_MAPS)
+        elif id(step) in self.inplace.adds:
+            self.before[-1].append(ADD_IN_PLACE)
         else:
-            axis = -1 if len(step.output) == 2 else 1
-            branches = tuple(program(b, inplace) for b in step.branches)
-            steps.append(("parallel", step.combine, axis, id(step) in inplace.adds, branches))
-    return tuple(steps)
+            self.before[-1].append(COMBINE[step.combine])
 
 
-class FlowModule(nn.Module):
-    """A group with its own namespace (a block, a group with branches, the network),
-    running its flow: members in order, branches combined."""
+class FlowModule(nn.Sequential):
+    """A group with its own namespace (a block, a group with branches, the network).
 
-    def __init__(self, members: OrderedDict[str, nn.Module], flow: Program, kind: str) -> None:
-        super().__init__()
-        for name, module in members.items():
-            self.add_module(name, module)
-        self._flow = flow
+    Members are registered under their IR names in flow order, so state_dict keys are the
+    spec's paths. ``forward`` walks them by position, which TorchScript compiles (it cannot
+    look a module up by a name held in a variable): before member ``i`` it runs the
+    operations ``_before[i]`` that open branches from the current value, start the next
+    branch, close one, or combine the closed branches; ``_before[-1]`` runs at the end.
+    """
+
+    # The operations again, as attributes TorchScript reads as constants.
+    OPEN, BRANCH, END, ADD = OPEN, BRANCH, END, ADD
+    ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS = ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS
+    __constants__ = ["OPEN", "BRANCH", "END", "ADD", "ADD_IN_PLACE", "CONCAT_MAPS", "CONCAT_TOKENS"]
+
+    def __init__(self, members: OrderedDict[str, nn.Module], schedule: Schedule, kind: str):
+        super().__init__(members)
+        # One flat list and where each position's run starts (never empty, so TorchScript
+        # can tell its type): position i runs _operations[_starts[i]:_starts[i + 1]].
+        self._operations = [-1] + [op for ops in schedule.before for op in ops]
+        self._starts = [1]
+        for ops in schedule.before:
+            self._starts.append(self._starts[-1] + len(ops))
         self._kind = kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self._flow, x)
+        inputs: list[torch.Tensor] = []
+        results: list[list[torch.Tensor]] = []
+        for position, module in enumerate(self):
+            x = self._operate(position, x, inputs, results)
+            x = module(x)
+        return self._operate(len(self._starts) - 2, x, inputs, results)
 
-    def _run(self, flow: Program, x: torch.Tensor) -> torch.Tensor:
-        for step in flow:
-            if step[0] == "member":
-                x = self._modules[step[1]](x)  # type: ignore[misc]
-                continue
-            _, combine, axis, in_place, branches = step
-            outs = [self._run(branch, x) for branch in branches]
-            if combine == "concat":
-                x = torch.cat(outs, axis)
-            elif in_place:
-                x = outs[0].add_(outs[1])
+    def _operate(
+        self,
+        position: int,
+        x: torch.Tensor,
+        inputs: list[torch.Tensor],
+        results: list[list[torch.Tensor]],
+    ) -> torch.Tensor:
+        for index in range(self._starts[position], self._starts[position + 1]):
+            operation = self._operations[index]
+            if operation == self.OPEN:
+                inputs.append(x)
+                results.append([])
+            elif operation == self.BRANCH:
+                x = inputs[-1]
+            elif operation == self.END:
+                results[-1].append(x)
             else:
-                x = outs[0]
-                for out in outs[1:]:
-                    x = x + out if combine == "add" else x * out
+                x = self._combine(operation, results.pop())
+                inputs.pop()
+        return x
+
+    def _combine(self, operation: int, values: list[torch.Tensor]) -> torch.Tensor:
+        if operation == self.CONCAT_MAPS:
+            return torch.cat(values, 1)
+        if operation == self.CONCAT_TOKENS:
+            return torch.cat(values, -1)
+        x = values[0]
+        if operation == self.ADD_IN_PLACE:
+            return x.add_(values[1])
+        for value in values[1:]:
+            x = x + value if operation == self.ADD else x * value
         return x
 
     def extra_repr(self) -> str:
@@ -96,7 +149,7 @@ class Builder:
             modules = self.members(node.members)
         finally:
             self.inside_class -= 1
-        return FlowModule(modules, program(node.flow, self.dialect.inplace), node.definition)
+        return FlowModule(modules, Schedule(node.flow, self.dialect.inplace), node.definition)
 
     def members(self, members: tuple[ir.Member, ...]) -> OrderedDict[str, nn.Module]:
         built: OrderedDict[str, nn.Module] = OrderedDict()
@@ -126,8 +179,8 @@ class Builder:
 def build_network(network: ir.Network) -> nn.Module:
     """An ``nn.Module`` for ``network``, initialised as the paper."""
     builder = Builder(network)
-    flow = program(network.flow, builder.dialect.inplace)
-    model = FlowModule(builder.members(network.members), flow, "")
+    schedule = Schedule(network.flow, builder.dialect.inplace)
+    model = FlowModule(builder.members(network.members), schedule, "")
     runtime.init_as_he_et_al(model)
     for path, layer in ir.layers(network):
         if getattr(layer.op, "zero_init", False):  # the emitted reset_parameters does the same
