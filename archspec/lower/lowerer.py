@@ -46,6 +46,8 @@ class Lowerer:
         """Each distinct block, built once: (definition, arguments, input, option, site)."""
         self.built_calls: dict[tuple[object, ...], tuple[ir.Group, int, Scope]] = {}
         """The same, keyed by the call itself, to skip binding its arguments again."""
+        self.built_layers: dict[tuple[object, ...], tuple[ir.Layer, s.Call, Scope]] = {}
+        """Each distinct layer call, built once."""
         self.site: Span | None = None
         """The user's own call being lowered: errors inside the standard library point there."""
 
@@ -221,7 +223,17 @@ class Lowerer:
             self.site = call.span
         op = self.ops.get(call.name)
         if op is not None:
-            return self.lower_layer(op, call, scope, shape, path, overrides or {})
+            # The same call in the same scope on the same shape is the same layer: a
+            # repeated item (`conv(64) x 1000`) is lowered once and shared.
+            key = (id(call), id(scope), tuple((overrides or {}).items()), shape)
+            seen = self.built_layers.get(key)
+            if seen is not None and seen[2] is scope:
+                self.spend(1, call.span)
+                return seen[0], seen[0].output
+            layer, out = self.lower_layer(op, call, scope, shape, path, overrides or {})
+            if layer is not None:
+                self.built_layers[key] = (layer, call, scope)  # keeps both alive: ids stay unique
+            return layer, out
         definition = self.definitions.get(call.name)
         if isinstance(definition, s.BlockDef):
             return lower_block(self, definition, call, scope, shape, path, option, overrides or {})
