@@ -13,7 +13,7 @@ from types import ModuleType
 from archspec import ir
 from archspec.codegen.escape import is_identifier
 from archspec.diagnostics import Diagnostic, SpecError
-from archspec.names import refused_attribute, refused_network_name
+from archspec.names import class_name, refused_attribute, refused_network_name
 
 BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("archspec.backends.pytorch", "torch"),
@@ -73,7 +73,7 @@ def check_names(network: ir.Network) -> None:
         if (why := module_name_refusal(node.name))
     ]
     why = refused_network_name(network.name)
-    why = why or ("" if is_identifier(network.name) else "it is not an identifier")
+    why = why or ("" if is_identifier(class_name(network.name)) else "no class can take it")
     if why:
         message = f"network name '{network.name}' cannot be used: {why}"
         problems.append(Diagnostic(code="E405", message=message, help="rename it"))

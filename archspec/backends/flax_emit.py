@@ -14,6 +14,7 @@ passes ``ruff check`` and ``ruff format --check``; spec text goes in as in ``tor
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -76,7 +77,7 @@ class Emitter:
         head = [*py.docstring(self.module_doc(), 0), "", *self.imports(), ""]
         head.append(f"__all__ = [{string(self.class_name)}]")
         parts = ["\n".join(head)]
-        parts += [inspect.getsource(getattr(flax_ops, name)).strip("\n") for name in self.helpers]
+        parts += [helper_source(name).strip("\n") for name in self.helpers]
         for cls in unique(self.classes.values()):
             parts.append("\n".join(self.block_class(cls)))
         parts.append("\n".join(self.network_class()))
@@ -93,7 +94,7 @@ class Emitter:
             first.append("from functools import partial")
         lines = [*first, ""] if first else []
         lines.append("import jax")
-        helpers = "".join(inspect.getsource(getattr(flax_ops, name)) for name in self.helpers)
+        helpers = "".join(helper_source(name) for name in self.helpers)
         if "jnp." in helpers:
             lines.append("import jax.numpy as jnp")
         lines.append("from flax import nnx")
@@ -251,6 +252,12 @@ class Emitter:
             lines.append(f"        x = self.{attribute_name(child.name)}(x)")
         lines.append("        return x")
         return lines
+
+
+@functools.cache
+def helper_source(name: str) -> str:
+    """The source of one ``flax_ops`` piece, read once per process."""
+    return inspect.getsource(getattr(flax_ops, name))
 
 
 def literal_or_default(op: ir.Op, argument: FlaxArgument) -> str | None:

@@ -10,6 +10,7 @@ into code only as identifiers, any other spec text only through ``codegen.escape
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
 from archspec import ir, names
@@ -311,6 +312,7 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     return Emitter(network, counts).source()
 
 
+@functools.cache
 def _zero_pad_class() -> str:
     """The option A module's source, copied from the one ``to_torch()`` uses, so the file and
     the in-memory model cannot drift apart (imported here: flax emission needs no torch)."""
