@@ -123,6 +123,12 @@ EXTRA_SPECS = {
     "      conv1=conv(mid, 3, stride=stride) bn1=bn relu1=relu\n"
     "      drop=dropout(0.1) if k > 1\n      conv2=conv(width, 3) bn2=bn + shortcut -> relu\n"
     "stem: conv(8)\nstages:\n  layer1: mine(8) x 2\n  layer2: mine(16, k=1) x 1 /2\n",
+    # block arguments named like the emitted code's globals, locals and members
+    "shadow.arch": "network shadow\ninput 3x8x8\n"
+    "block b(nn, F=1, rngs=1, self=1, zero_init=false) =\n"
+    "    conv(nn, 3, stride=F, padding=rngs, dilation=self) bn(zero_init=zero_init) zero_init=relu\n"
+    "stem features=(b(8, zero_init=true) b(16, F=2, rngs=0, self=2))\n"
+    "head global_avgpool flatten fc(2)\n",
     "tiny.yaml": "name: tiny\ninput: 3x8x8\nstem: conv(4, 3) bn relu\n"
     "head: global_avgpool flatten fc(2)\n",
     # grouped bottlenecks (test_lowering's ResNeXt) and a stage overriding the option
