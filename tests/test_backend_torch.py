@@ -216,16 +216,7 @@ def test_options_b_and_c_project_with_torchvision_names(tmp_path: Path) -> None:
 
 
 def test_preactivation_blocks(tmp_path: Path) -> None:
-    spec = write_spec(
-        tmp_path,
-        "preact",
-        "shortcut: B",
-        "input: 3x32x32",
-        block="preact_basic",
-        stem="conv1=conv(16, 3)",
-        head="bn=bn relu=relu avgpool=global_avgpool flatten fc=fc(10)",
-    )
-    arch = archspec.load(spec)
+    arch = archspec.load(write_extra(tmp_path, "preact.yaml"))  # compared in the EXTRA test
     assert "class PreactBasicBlock" in arch.source("torch")
 
 

@@ -126,7 +126,8 @@ EXTRA_SPECS = {
     # block arguments named like the emitted code's globals, locals and members
     "shadow.arch": "network shadow\ninput 3x8x8\n"
     "block b(nn, F=1, rngs=1, self=1, zero_init=false) =\n"
-    "    conv(nn, 3, stride=F, padding=rngs, dilation=self) bn(zero_init=zero_init) zero_init=relu\n"
+    "    conv(nn, 3, stride=F, padding=rngs, dilation=self) bn(zero_init=zero_init)\n"
+    "    zero_init=relu\n"
     "stem features=(b(8, zero_init=true) b(16, F=2, rngs=0, self=2))\n"
     "head global_avgpool flatten fc(2)\n",
     "tiny.yaml": "name: tiny\ninput: 3x8x8\nstem: conv(4, 3) bn relu\n"
