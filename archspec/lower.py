@@ -167,8 +167,7 @@ class Lowerer:
         for entry in entries:
             local = entry.name or str(index)
             index += 1
-            reason = refused_module_name(local)
-            if reason:
+            if reason := refused_module_name(local):
                 self.error(
                     "E311",
                     f"'{local}' cannot name a module: {reason}",
