@@ -1,6 +1,6 @@
 """Untrusted specs cannot put code into an emitted module (issue 8), in both backends:
 the cases found, a property test over every text slot of a spec, the emitter bugs, and
-the last gate (E406: an emitter bug is an error, never a written file)."""
+the last gate (E407: an emitter bug is an error, never a written file)."""
 
 from __future__ import annotations
 
@@ -297,14 +297,14 @@ def test_an_emitter_bug_is_an_internal_error_and_nothing_is_written(
     backend: str, emitted: str, tmp_path: Path, monkeypatch: Any
 ) -> None:
     """Whatever an emitter returns is parsed, compiled and checked for an emitted
-    module's shape before it is written: otherwise E406, exit 1, no file."""
+    module's shape before it is written: otherwise E407, exit 1, no file."""
     module = "archspec.backends.torch_emit" if backend == "torch" else "archspec.backends.flax_emit"
     if backend == "flax":
         pytest.importorskip("flax")
     monkeypatch.setattr(f"{module}.emit_source", lambda network, counts: emitted)
     target = tmp_path / "out.py"
     result = build("specs/cifar/resnet20.yaml", backend, target)
-    assert result.exit_code == 1 and "error[E406]" in result.output, result.output
+    assert result.exit_code == 1 and "error[E407]" in result.output, result.output
     assert not target.exists()
 
 
@@ -312,4 +312,4 @@ def test_a_name_that_is_not_an_identifier_never_becomes_code(monkeypatch: Any) -
     monkeypatch.setattr("archspec.names.class_name", lambda name, fallback="Net": "Net; import os")
     with pytest.raises(archspec.SpecError) as caught:
         archspec.load("specs/cifar/resnet20.yaml").source("torch")
-    assert caught.value.code == "E406" and "not a Python identifier" in str(caught.value)
+    assert caught.value.code == "E407" and "not a Python identifier" in str(caught.value)

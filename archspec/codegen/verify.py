@@ -1,7 +1,7 @@
 """The last gate before an emitted module leaves archspec: it must be the module we meant.
 
 Escaping makes spec text safe by construction; this check makes an emitter bug a clear
-internal error (E406) instead of a written file that fails on import or, worse, does
+internal error (E407) instead of a written file that fails on import or, worse, does
 something else: the text must encode as UTF-8, parse and compile as Python does on import,
 and hold only what emitted modules hold: a docstring, imports, ``__all__``, classes whose
 bodies are a docstring and methods, and functions.
@@ -17,7 +17,7 @@ from archspec.diagnostics import Diagnostic, SpecError
 
 
 def checked_module(emit: Callable[[], str], backend: str) -> str:
-    """The text ``emit`` returns, once verified; E406 when it is not a module to write."""
+    """The text ``emit`` returns, once verified; E407 when it is not a module to write."""
     try:
         text = emit()
         tree = ast.parse(text.encode("utf-8"))
@@ -31,7 +31,7 @@ def checked_module(emit: Callable[[], str], backend: str) -> str:
         raise SpecError(
             [
                 Diagnostic(
-                    code="E406",
+                    code="E407",
                     message=f"internal error: the emitted {backend} module is not valid "
                     f"({type(error).__name__}: {error}); nothing was written",
                     help="please report this bug with the spec that caused it",
