@@ -15,12 +15,19 @@ name every module by its IR path, so checkpoints move between them and torchvisi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from torch import nn
 
 from archspec import ir
 from archspec.backends import torch_build, torch_emit
+from archspec.backends.state_dict import check as check_tensors
 from archspec.cost import Counts
 from archspec.diagnostics import Diagnostic, SpecError
+
+if TYPE_CHECKING:
+    from archspec.api import Architecture
 
 _TAKEN = frozenset(dir(nn.Module))
 
@@ -52,3 +59,21 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     """One standalone Python module (imports torch only) defining the network."""
     check_names(network)
     return torch_emit.emit_source(network, counts)
+
+
+def load_state_dict(model: nn.Module | Architecture, state_dict: Mapping[str, Any]) -> nn.Module:
+    """Load weights strictly into a model (or into ``arch.to_torch()``) and return it.
+
+    Where they do not fit, SpecError E404 says which modules are missing, unexpected or
+    of the wrong shape, grouped by module, and points at the torchvision-layout specs
+    when the keys are torchvision's: torch's own error lists every key.
+    """
+    if not isinstance(model, nn.Module):
+        model = model.to_torch()
+    check_tensors(
+        {key: tuple(value.shape) for key, value in model.state_dict().items()},
+        {key: tuple(getattr(value, "shape", ())) for key, value in state_dict.items()},
+        "state_dict",
+    )
+    model.load_state_dict(state_dict, strict=True)
+    return model
