@@ -16,8 +16,10 @@ name every module by its IR path, so checkpoints move between them and torchvisi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 
 from archspec import ir
@@ -77,3 +79,17 @@ def load_state_dict(model: nn.Module | Architecture, state_dict: Mapping[str, An
     )
     model.load_state_dict(state_dict, strict=True)
     return model
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """A state_dict saved with ``torch.save`` (tensors only: ``weights_only``), or E105."""
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a file it cannot read
+        problem = f"cannot read {path} as a torch state_dict: {error}"
+    else:
+        if isinstance(state_dict, dict):
+            return state_dict
+        problem = f"{path} holds a {type(state_dict).__name__}, not a state_dict"
+    help = "save weights with torch.save(model.state_dict(), path)"
+    raise SpecError([Diagnostic(code="E105", message=problem, help=help)])
