@@ -161,10 +161,10 @@ def flops(
 
 
 def schema() -> None:
-    """Print the JSON Schema of the YAML spec form, for editors."""
-    from archspec.spec import SpecFile
+    """Print the JSON Schema of the YAML spec form, for editors (completion and checks)."""
+    from archspec.schema import json_schema
 
-    typer.echo(json.dumps(SpecFile.model_json_schema(), indent=2))
+    typer.echo(json.dumps(json_schema(), indent=2))
 
 
 def reference() -> None:
