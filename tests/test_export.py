@@ -109,6 +109,16 @@ def test_a_wrong_export_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         exporting.export(arch.to_torch(), arch.network.input, "torchscript")
     assert caught.value.code == "E406" and "differ from torch's by 0.001" in str(caught.value)
 
+    def unsupported(model: Any, example: Any) -> bytes:
+        raise RuntimeError("Unsupported: data-dependent control flow\n<long trace>")
+
+    monkeypatch.setitem(exporting.FORMAT_TABLE, "torchscript", (unsupported, reload))
+    with pytest.raises(archspec.SpecError) as caught:
+        exporting.export(arch.to_torch(), arch.network.input, "torchscript")
+    assert caught.value.diagnostics[0].message == (
+        "the torchscript export failed: RuntimeError: Unsupported: data-dependent control flow"
+    )
+
 
 def test_the_command_writes_nothing_on_failure(tmp_path: Path) -> None:
     wrong = tmp_path / "resnet32.pt"

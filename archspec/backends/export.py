@@ -44,7 +44,7 @@ def export(model: nn.Module, input: tuple[int, ...], format: str, seed: int = 0)
     """Serialise ``model`` (put in eval mode) and check the result against it.
 
     Raises SpecError E400 when the format's packages are missing (the ``export`` extra),
-    E406 when the exported model's outputs differ from torch's.
+    E406 when the exporter fails or the exported model's outputs differ from torch's.
     """
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -52,28 +52,33 @@ def export(model: nn.Module, input: tuple[int, ...], format: str, seed: int = 0)
     serialise, reload = FORMAT_TABLE[format]
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # deprecations and tracer notes, not the user's
-        data = serialise(model, batches[0])
-        run = reload(data)
+        try:
+            data = serialise(model, batches[0])
+            run = reload(data)
+        except SpecError:
+            raise
+        except Exception as error:  # the exporters and checkers raise many kinds
+            first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+            raise _refused(format, f"{type(error).__name__}: {first}", "failed") from None
         difference, scale = 0.0, 1.0
         for batch in batches:
             expected, found = model(batch), run(batch)
             if found.shape != expected.shape:
-                raise _mismatch(
-                    format, f"output shape {tuple(found.shape)}, torch's is {tuple(expected.shape)}"
-                )
+                shapes = f"output shape {tuple(found.shape)}, torch's is {tuple(expected.shape)}"
+                raise _refused(format, shapes)
             difference = max(difference, float((found - expected).abs().max()))
             scale = max(scale, float(expected.abs().max()))
     if not difference <= TOLERANCE * scale:  # also catches NaN
-        raise _mismatch(format, f"outputs differ from torch's by {difference:.3g}")
+        raise _refused(format, f"outputs differ from torch's by {difference:.3g}")
     return Exported(format, data, difference)
 
 
-def _mismatch(format: str, what: str) -> SpecError:
+def _refused(format: str, what: str, outcome: str = "does not reproduce the model") -> SpecError:
     return SpecError(
         [
             Diagnostic(
                 code="E406",
-                message=f"the {format} export does not reproduce the model: {what}",
+                message=f"the {format} export {outcome}: {what}",
                 help=f"nothing was written; try another --format, or report the spec "
                 f"(the check allows {TOLERANCE:g} relative to the largest output)",
             )
