@@ -21,6 +21,9 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 """backend name -> (module, the extra that installs its framework)"""
 
+EXPORT_FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
+"""``archspec export`` formats and their file suffixes (archspec.backends.export writes them)."""
+
 DISTRIBUTION = "archspec-nets"
 
 
