@@ -23,32 +23,14 @@ import torch
 from torch import nn
 
 from archspec import ir
-from archspec.backends import torch_build, torch_emit
+from archspec.backends import check_names, torch_build, torch_emit
 from archspec.backends.state_dict import check as check_tensors
+from archspec.codegen.verify import checked_module
 from archspec.cost import Counts
 from archspec.diagnostics import Diagnostic, SpecError
 
 if TYPE_CHECKING:
     from archspec.api import Architecture
-
-_TAKEN = frozenset(dir(nn.Module))
-
-
-def check_names(network: ir.Network) -> None:
-    """Module names must not shadow ``nn.Module`` attributes (``forward``, ``training``)."""
-    clashes = [node for node in ir.walk(network) if node.name in _TAKEN]
-    if clashes:
-        raise SpecError(
-            [
-                Diagnostic(
-                    code="E405",
-                    message=f"module name '{node.name}' ({node.path}) clashes with torch.nn.Module",
-                    span=node.span,
-                    help="rename it",
-                )
-                for node in clashes
-            ]
-        )
 
 
 def build(network: ir.Network) -> nn.Module:
@@ -60,7 +42,7 @@ def build(network: ir.Network) -> nn.Module:
 def emit_source(network: ir.Network, counts: Counts) -> str:
     """One standalone Python module (imports torch only) defining the network."""
     check_names(network)
-    return torch_emit.emit_source(network, counts)
+    return checked_module(lambda: torch_emit.emit_source(network, counts), "torch")
 
 
 def load_state_dict(model: nn.Module | Architecture, state_dict: Mapping[str, Any]) -> nn.Module:
