@@ -1,4 +1,4 @@
-"""The front door: ``archspec.load``, and the Architecture it returns."""
+"""The front door: ``archspec.load`` and ``archspec.loads``, and the Architecture they return."""
 
 from __future__ import annotations
 
@@ -18,4 +18,14 @@ def load(spec: str | Path, *, input: str | None = None, **parameters: Any) -> Ar
     return compile_spec(spec, parameters=parameters, input=input)
 
 
-__all__ = ["Architecture", "LayerRow", "load"]
+def loads(text: str, *, input: str | None = None, **parameters: Any) -> Architecture:
+    """Compile spec text (YAML or the .arch form), with parameter overrides.
+
+    Unlike ``load``, the argument is never taken for a path. Raises ``SpecError``.
+    """
+    from archspec.compiler import compile_text
+
+    return compile_text(text, parameters=parameters, input=input)
+
+
+__all__ = ["Architecture", "LayerRow", "load", "loads"]

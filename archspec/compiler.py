@@ -65,6 +65,16 @@ def compile_spec(
         return _compile(read_source(spec), parameters, input)
 
 
+def compile_text(
+    text: str, parameters: dict[str, Any] | None = None, input: str | None = None
+) -> Architecture:
+    """Spec text itself, never read as a path (``archspec.loads``)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise _fail("E105", "the spec text is too large")
+    with _without_cycle_collection():
+        return _compile(Source("<text>", text), parameters, input)
+
+
 @contextmanager
 def _without_cycle_collection() -> Iterator[None]:
     """Compiling allocates many small objects and frees no cycles; the collector would

@@ -14,11 +14,11 @@ framework's sequential container, built in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from archspec import ir
-from archspec.codegen.names import camel_case
+from archspec.lower.names import class_name as camel_case
 
 
 def is_class(group: ir.Group) -> bool:
@@ -121,6 +121,7 @@ class Variable:
     name: str
     values: tuple[ir.Scalar, ...]
     channels: bool = False  # a channel count: positional, no default
+    spec: str = ""  # the spec argument it stands for, if any
 
     @property
     def default(self) -> ir.Scalar | None:
@@ -175,6 +176,14 @@ class BlockClass:
         return positional, keywords
 
 
+def member_stem(path: str, kind: str) -> str:
+    """A readable identifier for a member of a class, from its path in the class:
+    ``conv2``, ``a_conv1``; a numbered member is named by its op or block type too, as
+    ``0`` alone is no name (``features.0.0`` in torchvision): ``conv0``, ``inner1_0``."""
+    stem = path.replace(".", "_")
+    return stem if stem[:1].isalpha() else f"{kind}{stem}"
+
+
 def class_name(kind: str, plain: bool, taken: set[str]) -> str:
     base = camel_case(kind)
     if not base.endswith(("Block", "Bottleneck")):
@@ -222,7 +231,9 @@ def dependency_order(groups: dict[tuple[object, ...], list[ir.Group]]) -> list[t
     return order
 
 
-def find_shortcuts(cls: BlockClass, resolved: dict[int, BlockClass]) -> list[Shortcut]:
+def find_shortcuts(
+    cls: BlockClass, resolved: dict[int, BlockClass], fresh: Callable[[str], str]
+) -> list[Shortcut]:
     """The shortcut modules a class takes: those of the classes nested in it (which it
     passes on), then its own; each where at least one instance has one."""
     slots: list[tuple[str, str]] = []  # (owner path, member name) in argument order
@@ -236,7 +247,8 @@ def find_shortcuts(cls: BlockClass, resolved: dict[int, BlockClass]) -> list[Sho
     for owner, member in dict.fromkeys(slots):
         present = [has_shortcut(g, owner, member) for g in cls.instances]
         if any(present):
-            argument = member if not owner else f"{owner.replace('.', '_')}_{member}"
+            kind = ir.find(cls.first, owner).definition if owner else ""  # type: ignore[union-attr]
+            argument = member if not owner else fresh(f"{member_stem(owner, kind)}_{member}")
             found.append(Shortcut(argument, owner, member, all(present)))
     return found
 

@@ -23,11 +23,12 @@ from archspec.codegen.classes import (
     shortcut_slot,
 )
 from archspec.codegen.dialect import Dialect
+from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.names import camel_case
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
+from archspec.lower.names import class_name as camel_case
 
 Binder = Callable[[str, str], "str | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
@@ -70,7 +71,7 @@ class Emitter:
         doc = module_doc(self.network, self.dialect.framework, self.dialect.name, note)
         head = [*py.docstring(doc, 0), ""]
         head += self.dialect.imports(self.network, self.helpers, self.uses)
-        head += ["", f'__all__ = ["{self.class_name}"]']
+        head += ["", f"__all__ = [{literal(self.class_name)}]"]
         parts = ["\n".join(head), *self.dialect.helper_sources(self.helpers), *classes, network]
         return "\n\n\n".join(parts) + "\n"
 
@@ -106,7 +107,7 @@ class Emitter:
                 is_default = value == default and type(value) is type(default)
                 if default is not None and is_default and not argument.positional:
                     continue
-                text = py.literal(value)
+                text = literal(value)
             if argument.pair:
                 text = f"({text}, {text})"
             if argument.positional and lowering.module:
@@ -127,8 +128,8 @@ class Emitter:
         """A class instance at the network level: every argument a literal."""
         cls = self.classes[id(group)]
         positional, named = cls.call_arguments(group)
-        args: list[py.Expr] = [py.literal(value) for value in positional]
-        keywords: dict[str, py.Expr] = {k: py.literal(v) for k, v in named.items()}
+        args: list[py.Expr] = [literal(value) for value in positional]
+        keywords: dict[str, py.Expr] = {k: literal(v) for k, v in named.items()}
         for shortcut in cls.shortcuts:
             holder = ir.find(group, shortcut.owner) if shortcut.owner else group
             member = shortcut_member(holder, shortcut.member)
@@ -146,11 +147,11 @@ class Emitter:
         for variable, value in inner.values(group):
             expression = outer.bindings.get((path, variable.name))
             if variable.channels:
-                args.append(expression or py.literal(value))
+                args.append(expression or literal(value))
             elif expression is not None:
                 keywords[variable.name] = expression
             elif value != variable.default:
-                keywords[variable.name] = py.literal(value)
+                keywords[variable.name] = literal(value)
         passed = {(s.owner, s.member): s.argument for s in outer.shortcuts}
         for shortcut in inner.shortcuts:
             argument = passed.get((join(path, shortcut.owner), shortcut.member))
@@ -163,7 +164,7 @@ class Emitter:
 
     def block_class(self, cls: BlockClass) -> list[str]:
         self.current = cls
-        lines = [f"class {cls.name}({self.dialect.base_class}):"]
+        lines = [f"class {identifier(cls.name)}({self.dialect.base_class}):"]
         lines += py.docstring(describe(cls, sum(self.occurrences[id(g)] for g in cls.instances)), 1)
         lines += ["", *self.block_init(cls), "", *self.block_call_method(cls)]
         return lines
@@ -172,7 +173,7 @@ class Emitter:
         params = ["self"]
         params += [f"{v.name}: {v.annotation}" for v in cls.parameters if v.default is None]
         params += [
-            f"{v.name}: {v.annotation} = {py.literal(v.default)}"
+            f"{v.name}: {v.annotation} = {literal(v.default)}"
             for v in cls.parameters
             if v.default is not None
         ]
@@ -231,7 +232,7 @@ class Emitter:
         net = self.network
         dialect = self.dialect
         array = dialect.array_type
-        lines = [f"class {self.class_name}({dialect.base_class}):"]
+        lines = [f"class {identifier(self.class_name)}({dialect.base_class}):"]
         lines += py.docstring(network_doc(net, self.counts), 1)
         keyword_only = ["*", *dialect.init_extras] if dialect.init_extras else []
         lines += ["", f"    def __init__({', '.join(['self', *keyword_only])}) -> None:"]

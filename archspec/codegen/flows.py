@@ -11,7 +11,7 @@ from __future__ import annotations
 from archspec import ir
 from archspec.codegen.classes import shortcut_slot
 from archspec.codegen.dialect import Dialect
-from archspec.codegen.names import identifier
+from archspec.codegen.escape import is_identifier as identifier
 
 INDENT = "        "
 

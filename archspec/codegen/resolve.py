@@ -12,6 +12,7 @@ Every instance is rebuilt exactly from its arguments, by construction.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from functools import cache
 
 from archspec import ir
@@ -25,14 +26,12 @@ from archspec.codegen.classes import (
     is_class,
     is_plain,
     kind_of,
+    member_stem,
     own_branches,
 )
-from archspec.codegen.names import argument_name, identifier
-from archspec.codegen.pysource import literal
+from archspec.codegen.escape import identifier, is_identifier, literal
+from archspec.lower.names import shadows_emitted_code
 from archspec.ops import OPS
-
-RESERVED = {"self", "x", "out", "identity", "m", "rngs", "in_channels", "out_channels"}
-"""Names the emitted code itself uses; a spec argument with one of them gets a ``_``."""
 
 Values = tuple[ir.Scalar, ...]
 
@@ -66,22 +65,46 @@ class Current:
 
 
 class Resolver:
-    """Turns every field of a class's layers into a literal or a parameter."""
+    """Turns every field of a class's layers into a literal or a parameter.
 
-    def __init__(self, cls: BlockClass, resolved: dict[int, BlockClass]) -> None:
+    Parameter names are Python identifiers that shadow nothing the emitted code uses (its
+    globals and locals, the class names, the class's members): a clash gets a ``_``.
+    """
+
+    def __init__(
+        self, cls: BlockClass, resolved: dict[int, BlockClass], class_names: frozenset[str]
+    ) -> None:
         self.cls = cls
         self.resolved = resolved  # the classes of groups nested in this one, by node id
         instances = cls.instances
+        spec_names = list(dict(instances[0].arguments))
+        taken = set(class_names) | {m.name for g in instances for m in g.members}
+        natural = {
+            n
+            for n in spec_names
+            if is_identifier(n) and not shadows_emitted_code(n) and n not in taken
+        }
+        self.names = taken | natural
         self.pool = [Variable("in_channels", tuple(channels(g.input) for g in instances))]
-        for name in dict(instances[0].arguments):
+        for name in spec_names:
             values = tuple(dict(g.arguments).get(name) for g in instances)
             if None not in values:
-                spelled = name if identifier(name) and name not in RESERVED else f"{name}_"
-                self.pool.append(Variable(spelled, values))  # type: ignore[arg-type]
+                spelled = name if name in natural else self.fresh(name)
+                self.pool.append(Variable(spelled, values, spec=name))  # type: ignore[arg-type]
         self.pool.append(Variable("out_channels", tuple(channels(g.output) for g in instances)))
         self.extra: list[Variable] = []
         self.used: list[Variable] = []
         self.current = Current("in_channels", self.pool[0].values, self.pool[0])
+
+    def fresh(self, name: str) -> str:
+        """``name`` as a new parameter of this class: ``_`` appended while it is a keyword,
+        shadows a name of the emitted code, or is taken (a class, a member, a parameter)."""
+        if keyword.iskeyword(name):
+            name += "_"
+        while shadows_emitted_code(name) or name in self.names:
+            name += "_"
+        self.names.add(name)
+        return identifier(name)
 
     def resolve(self) -> None:
         self.flow([g.flow for g in self.cls.instances], "")
@@ -113,22 +136,24 @@ class Resolver:
 
     def layer(self, layers: list[ir.Layer], path: str) -> None:
         op = layers[0].op
+        stem = member_stem(path, op.NAME)
         for field in dataclasses.fields(op):
             values = tuple(getattr(layer.op, field.name) for layer in layers)
             role = op.ROLES.get(field.name)
-            expression = self.bind(field.name, values, path, role)
+            expression = self.bind(field.name, values, stem, role)
             if expression is not None:
                 self.cls.bindings[(path, field.name)] = expression
 
     def nested(self, groups: list[ir.Group], path: str) -> None:
         """A class inside this one: its arguments, in terms of this class's."""
         inner = self.resolved[id(groups[0])]
+        stem = member_stem(path, groups[0].definition or "group")
         for index, variable in enumerate(inner.parameters):
             values = tuple(inner.values(g)[index][1] for g in groups)
             role = None
             if variable.channels:
                 role = "in" if variable.name == "in_channels" else "out"
-            expression = self.bind(variable.name, values, path, role)
+            expression = self.bind(variable.name, values, stem, role)
             if expression is not None:
                 self.cls.bindings[(path, variable.name)] = expression
         self.settle(tuple(channels(g.output) for g in groups))
@@ -138,13 +163,13 @@ class Resolver:
         found = self.match("out", values, "out_channels")
         name = found.name if found else literal(values[0])
         if found is None and len(set(values)) > 1:
-            found = Variable(argument_name("merged", str(len(self.extra))), values)
+            found = Variable(self.fresh("merged_channels"), values)
             self.extra.append(found)
             self.use(found, channels=True)
             name = found.name
         self.current = Current(name, values, found)
 
-    def bind(self, field: str, values: Values, path: str, role: str | None) -> str | None:
+    def bind(self, field: str, values: Values, stem: str, role: str | None) -> str | None:
         """The expression for one field; None where it is the same literal everywhere
         (the backend writes it, or leaves it out where it equals the framework's default)."""
         current = self.current
@@ -158,7 +183,7 @@ class Resolver:
                 self.current = Current(literal(values[0]), values, None)
             return None
         if found is None:
-            found = Variable(argument_name(path, field), values)
+            found = Variable(self.fresh(f"{stem}_{field}"), values)
             self.extra.append(found)
         self.use(found, channels=role is not None)
         if role == "out":
@@ -175,7 +200,7 @@ class Resolver:
         elif len(set(values)) == 1:
             return None
         else:
-            candidates = [v for v in spec_arguments if v.name.rstrip("_") == field]
+            candidates = [v for v in spec_arguments if v.spec == field]
         return next((v for v in candidates if same(values, v.values)), None)
 
     def use(self, variable: Variable, channels: bool) -> None:
@@ -203,8 +228,10 @@ def block_classes(network: ir.Network, taken: set[str]) -> dict[int, BlockClass]
         for key, g in groups.items()
     }
     by_node: dict[int, BlockClass] = {}
+    class_names = frozenset(taken)
     for key in dependency_order(groups):
-        Resolver(classes[key], by_node).resolve()
-        classes[key].shortcuts = find_shortcuts(classes[key], by_node)
+        resolver = Resolver(classes[key], by_node, class_names)
+        resolver.resolve()
+        classes[key].shortcuts = find_shortcuts(classes[key], by_node, resolver.fresh)
         by_node.update((id(g), classes[key]) for g in groups[key])
     return by_node

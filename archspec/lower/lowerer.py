@@ -25,7 +25,7 @@ from archspec.lower.context import (
     Shape,
 )
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
-from archspec.lower.names import RESERVED_NAMES
+from archspec.lower.names import refused_module_name
 from archspec.lower.shortcuts import OPTIONS
 from archspec.ops import Op, ShapeProblem, language_ops
 from archspec.ops.base import describe as shape_text
@@ -177,12 +177,12 @@ class Lowerer:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
         local = entry.name or str(ns.index)
         ns.index += 1
-        if local in RESERVED_NAMES:
+        if reason := refused_module_name(local):
             self.error(
                 "E311",
-                f"'{local}' cannot name a module: it is a keyword or a framework attribute",
+                f"'{local}' cannot name a module: {reason}",
                 entry.item.name_span,
-                f"try '{local}_'",
+                f"try '{local.strip('_') or 'item'}_'",
             )
             return None
         if local in ns.used:

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
+import keyword
 import re
-from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
 from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
-from archspec.frontend.dsl import KEYWORDS, Locator, parse
+from archspec.frontend.dsl import KEYWORDS
+from archspec.frontend.stdlib import STDLIB_NAME, standard_library
 from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.lowerer import Lowerer
+from archspec.lower.names import refused_module_name, refused_network_name
 from archspec.ops import OPS
 from archspec.ops.base import MAX_CHANNELS
 from archspec.source import Source, Span
 
 MAX_INPUT_SIZE = 1 << 16
-STDLIB_NAME = "<stdlib>/blocks.arch"
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-
-
-@lru_cache(maxsize=1)
-def standard_library() -> tuple[s.Definition, ...]:
-    text = files("archspec.stdlib").joinpath("blocks.arch").read_text()
-    return tuple(parse(text, "definitions", Locator(Source(STDLIB_NAME, text))))
 
 
 def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
@@ -46,6 +40,31 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
     return table
 
 
+PARAMETER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def parameter_name_ok(formal: s.Formal, report: Collector) -> bool:
+    """A parameter is referred to by name in expressions and set with ``-D name=value``, so
+    its name is a DSL name, not a keyword (YAML keys are any text until checked here)."""
+    if not PARAMETER_PATTERN.match(formal.name):
+        report.error(
+            "E204",
+            f"parameter name '{formal.name}' must be a letter or _, then letters, digits or _",
+            formal.span,
+            help="expressions and -D name=value refer to parameters by this name",
+        )
+        return False
+    if formal.name in KEYWORDS or keyword.iskeyword(formal.name):
+        report.error(
+            "E311",
+            f"parameter name '{formal.name}' is a keyword",
+            formal.span,
+            help=f"e.g. {formal.name}_",
+        )
+        return False
+    return True
+
+
 _KIND = {int: "whole number", float: "number", bool: "true or false", str: "name"}
 
 
@@ -55,6 +74,8 @@ def network_parameters(
     values: dict[str, s.Value] = {}
     declared = {formal.name: formal.span for formal in tree.parameters}
     for formal in tree.parameters:
+        if not parameter_name_ok(formal, report):
+            continue
         if formal.name in values:
             report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
         if formal.default is None:
@@ -124,6 +145,13 @@ def lower_network(
             tree.name.span,
             help="it becomes a class and file name",
         )
+    elif refused_network_name(name):
+        report.error(
+            "E311",
+            f"network name '{name}' is reserved: {refused_network_name(name)}",
+            tree.name.span,
+            help=f"e.g. {name}_net",
+        )
     shape = input_shape(
         input if input is not None else str(tree.input.value), tree.input.span, report
     )
@@ -171,9 +199,13 @@ def _lower_top(
     for stage_name, stage in tree.stages:
         name = str(stage_name.value)
         top.index += 1
-        if not NAME_PATTERN.match(name) or name in top.used:
-            report = lowerer.report
-            report.error("E311", f"stage name '{name}' must be a new identifier", stage_name.span)
+        if not NAME_PATTERN.match(name) or name in top.used or refused_module_name(name):
+            lowerer.report.error(
+                "E311",
+                f"stage name '{name}' must be a new identifier",
+                stage_name.span,
+                refused_module_name(name),
+            )
             stage = None
         top.used.add(name)
         if stage is None:

@@ -34,6 +34,7 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     from archspec.backends import check_names
     from archspec.backends.nnx.dialect import FlaxDialect
     from archspec.codegen.emitter import Emitter
+    from archspec.codegen.verify import checked_module
 
     check_names(network)
-    return Emitter(network, counts, FlaxDialect(network)).source()
+    return checked_module(lambda: Emitter(network, counts, FlaxDialect(network)).source(), "flax")

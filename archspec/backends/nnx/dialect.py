@@ -14,6 +14,7 @@ from archspec import ir
 from archspec.backends.nnx.layout import attribute_name
 from archspec.codegen import pysource as py
 from archspec.codegen.dialect import Arg, Dialect, Lowering
+from archspec.codegen.escape import identifier, literal
 
 _WINDOW = (
     Arg("kernel_size", "kernel", positional=True),
@@ -179,15 +180,15 @@ class FlaxDialect(Dialect):
         return attribute_name(name)
 
     def assign(self, name: str, value: py.Expr, depth: int) -> list[str]:
-        return py.lay_out(value, depth, prefix=f"self.{attribute_name(name)} = ")
+        return py.lay_out(value, depth, prefix=f"self.{identifier(attribute_name(name))} = ")
 
     def member(self, name: str) -> str:
-        return f"self.{attribute_name(name)}"
+        return f"self.{identifier(attribute_name(name))}"
 
     def sequential(self, items: list[tuple[str, py.Expr]], numbered: bool) -> py.Expr:
         if numbered:
             return py.Bracket("nnx.Sequential(", tuple(py.repeats([e for _, e in items])))
-        entries = tuple(entry(py.literal(name), e) for name, e in items)
+        entries = tuple(entry(literal(name), e) for name, e in items)
         return py.call("NamedSequential", py.Bracket("{", entries, "}"))
 
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:

@@ -9,10 +9,18 @@ mistake in either shows. Emitting imports no torch.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from archspec import ir
 from archspec.counts import Counts
+from archspec.diagnostics import Diagnostic, SpecError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from archspec.architecture import Architecture
 
 
 def build(network: ir.Network) -> Any:
@@ -29,6 +37,45 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     from archspec.backends import check_names
     from archspec.backends.pytorch.dialect import TorchDialect
     from archspec.codegen.emitter import Emitter
+    from archspec.codegen.verify import checked_module
 
     check_names(network)
-    return Emitter(network, counts, TorchDialect(network)).source()
+    return checked_module(lambda: Emitter(network, counts, TorchDialect(network)).source(), "torch")
+
+
+def load_state_dict(model: nn.Module | Architecture, state_dict: Mapping[str, Any]) -> nn.Module:
+    """Load weights strictly into a model (or into ``arch.to_torch()``) and return it.
+
+    Where they do not fit, SpecError E404 says which modules are missing, unexpected or
+    of the wrong shape, grouped by module, and points at the torchvision-layout specs
+    when the keys are torchvision's: torch's own error lists every key.
+    """
+    from torch import nn
+
+    from archspec.backends.state_dict import check as check_tensors
+
+    if not isinstance(model, nn.Module):
+        model = model.to_torch()
+    check_tensors(
+        {key: tuple(value.shape) for key, value in model.state_dict().items()},
+        {key: tuple(getattr(value, "shape", ())) for key, value in state_dict.items()},
+        "state_dict",
+    )
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """A state_dict saved with ``torch.save`` (tensors only: ``weights_only``), or E105."""
+    import torch
+
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a file it cannot read
+        problem = f"cannot read {path} as a torch state_dict: {error}"
+    else:
+        if isinstance(state_dict, dict):
+            return state_dict
+        problem = f"{path} holds a {type(state_dict).__name__}, not a state_dict"
+    help = "save weights with torch.save(model.state_dict(), path)"
+    raise SpecError([Diagnostic(code="E105", message=problem, help=help)])

@@ -67,10 +67,19 @@ class FlowModule(nn.Sequential):
     branch, close one, or combine the closed branches; ``_before[-1]`` runs at the end.
     """
 
-    # The operations again, as attributes TorchScript reads as constants.
-    OPEN, BRANCH, END, ADD = OPEN, BRANCH, END, ADD
-    ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS = ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS
-    __constants__ = ["OPEN", "BRANCH", "END", "ADD", "ADD_IN_PLACE", "CONCAT_MAPS", "CONCAT_TOKENS"]
+    # The operations again, as attributes TorchScript reads as constants (private, as no
+    # member of a spec may be: see the names policy).
+    _OPEN, _BRANCH, _END, _ADD = OPEN, BRANCH, END, ADD
+    _ADD_IN_PLACE, _CONCAT_MAPS, _CONCAT_TOKENS = ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS
+    __constants__ = [
+        "_OPEN",
+        "_BRANCH",
+        "_END",
+        "_ADD",
+        "_ADD_IN_PLACE",
+        "_CONCAT_MAPS",
+        "_CONCAT_TOKENS",
+    ]
 
     def __init__(self, members: OrderedDict[str, nn.Module], schedule: Schedule, kind: str):
         super().__init__(members)
@@ -99,12 +108,12 @@ class FlowModule(nn.Sequential):
     ) -> torch.Tensor:
         for index in range(self._starts[position], self._starts[position + 1]):
             operation = self._operations[index]
-            if operation == self.OPEN:
+            if operation == self._OPEN:
                 inputs.append(x)
                 results.append([])
-            elif operation == self.BRANCH:
+            elif operation == self._BRANCH:
                 x = inputs[-1]
-            elif operation == self.END:
+            elif operation == self._END:
                 results[-1].append(x)
             else:
                 x = self._combine(operation, results.pop())
@@ -112,15 +121,15 @@ class FlowModule(nn.Sequential):
         return x
 
     def _combine(self, operation: int, values: list[torch.Tensor]) -> torch.Tensor:
-        if operation == self.CONCAT_MAPS:
+        if operation == self._CONCAT_MAPS:
             return torch.cat(values, 1)
-        if operation == self.CONCAT_TOKENS:
+        if operation == self._CONCAT_TOKENS:
             return torch.cat(values, -1)
         x = values[0]
-        if operation == self.ADD_IN_PLACE:
+        if operation == self._ADD_IN_PLACE:
             return x.add_(values[1])
         for value in values[1:]:
-            x = x + value if operation == self.ADD else x * value
+            x = x + value if operation == self._ADD else x * value
         return x
 
     def extra_repr(self) -> str:

@@ -16,7 +16,8 @@ from archspec import ir
 from archspec.codegen import pysource as py
 from archspec.codegen.classes import BlockClass, own_modules
 from archspec.codegen.dialect import Arg, Dialect, Lowering
-from archspec.codegen.names import identifier
+from archspec.codegen.escape import is_identifier as identifier
+from archspec.codegen.escape import literal
 
 if TYPE_CHECKING:
     from archspec.codegen.emitter import Emitter
@@ -187,15 +188,15 @@ class TorchDialect(Dialect):
     def assign(self, name: str, value: py.Expr, depth: int) -> list[str]:
         if identifier(name):
             return py.lay_out(value, depth, prefix=f"self.{name} = ")
-        return py.lay_out(py.call("self.add_module", py.literal(name), value), depth)
+        return py.lay_out(py.call("self.add_module", literal(name), value), depth)
 
     def member(self, name: str) -> str:
-        return f"self.{name}" if identifier(name) else f"getattr(self, {py.literal(name)})"
+        return f"self.{name}" if identifier(name) else f"getattr(self, {literal(name)})"
 
     def sequential(self, items: list[tuple[str, py.Expr]], numbered: bool) -> py.Expr:
         if numbered:
             return py.Bracket("nn.Sequential(", tuple(py.repeats([e for _, e in items])))
-        pairs = [py.Bracket("(", (py.literal(name), e)) for name, e in items]
+        pairs = [py.Bracket("(", (literal(name), e)) for name, e in items]
         return py.call("nn.Sequential", py.call("OrderedDict", py.Bracket("[", tuple(pairs), "]")))
 
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:
@@ -273,4 +274,4 @@ def member_path(owner: str, path: str) -> str:
     """``module.bn3.weight``, or ``get_submodule`` when a name is not an identifier."""
     if all(identifier(part) for part in path.split(".")):
         return f"{owner}.{path}.weight"
-    return f"{owner}.get_submodule({py.literal(path)}).weight"
+    return f"{owner}.get_submodule({literal(path)}).weight"
