@@ -9,6 +9,7 @@ from typing import Any
 
 from archspec import ir
 from archspec.cost import Counts, count, count_all
+from archspec.source import Source
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Architecture:
 
     network: ir.Network
     arguments: dict[str, ir.Scalar] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+    """The files the spec was read from: itself and every spec it extends."""
 
     @cached_property
     def counts_by_path(self) -> dict[str, Counts]:
@@ -53,15 +56,24 @@ class Architecture:
         return {stage.path: self.counts_by_path[stage.path] for stage in self.network.stages()}
 
     def to_torch(self) -> Any:
-        """An ``nn.Module`` built in memory (needs the torch extra)."""
+        """An ``nn.Module`` built in memory (needs the torch extra). A network beyond the
+        size limits, or larger than the machine's memory, is refused (SpecError) first."""
         from archspec.backends import load_backend
+        from archspec.budget import allocation
 
+        allocation(self.network)
         return load_backend("torch").build(self.network)
 
     def to_flax(self, **options: Any) -> Any:
-        """An ``nnx.Module`` built in memory (needs the flax extra)."""
+        """An ``nnx.Module`` built in memory (needs the flax extra), refused first as
+        ``to_torch`` is; ``abstract=True`` allocates nothing and is not."""
         from archspec.backends import load_backend
+        from archspec.budget import allocation, check_totals_of
 
+        if options.get("abstract"):
+            check_totals_of(self.network)
+        else:
+            allocation(self.network)
         return load_backend("flax").build(self.network, **options)
 
     def graph(self, detail: str = "layers") -> Any:
@@ -77,14 +89,17 @@ class Architecture:
         return summary_table(self)
 
     def source(self, backend: str) -> str:
-        """The standalone module a backend emits for this network."""
+        """The standalone module a backend emits for this network (within the limits)."""
         from archspec.backends import load_backend
+        from archspec.budget import check_totals_of
 
+        check_totals_of(self.network)
         return str(load_backend(backend).emit_source(self.network, self.counts))
 
 
-def load(spec: str | Path, *, input: str | None = None, **parameters: Any) -> Architecture:
-    """Compile a spec file (YAML or .arch) or spec text, with parameter overrides.
+def load(spec: str | Path | Source, *, input: str | None = None, **parameters: Any) -> Architecture:
+    """Compile a spec file (a Path, or a one-line str ending in .yaml, .yml or .arch),
+    spec text (YAML or .arch), or a Source, with parameter overrides.
 
     Raises ``SpecError`` (with every located diagnostic) if the spec is wrong.
     """

@@ -12,6 +12,7 @@ shape, exactly as in He et al. 2015, section 3.3:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from archspec import ir
@@ -34,6 +35,7 @@ def bind_definition(
     overrides: dict[str, s.Value],
 ) -> dict[str, s.Value] | None:
     """Arguments, then defaults (which may use earlier parameters), then `let`s."""
+    lowerer.instantiated.add(definition.name)
     names = [f.name for f in definition.formals]
     what = (
         f"block {definition.name}"
@@ -148,7 +150,9 @@ def _build_block(
         body, branch, index = lowerer.lower_entries(
             lowerer.expand(definition.body, inner), shape, path, 0, used, option
         )
-        kind, downsample = _shortcut(lowerer, definition, call, shape, branch, path, option)
+        kind, downsample = _shortcut(
+            lowerer, definition, call, shape, branch, path, option, _stride(body)
+        )
         merged = branch if kind is not None else None
         after, out, _ = lowerer.lower_entries(
             lowerer.expand(definition.after, inner), merged, path, index, used, option
@@ -183,8 +187,10 @@ def _shortcut(
     branch: Shape,
     path: str,
     option: str,
+    stride: int,
 ) -> tuple[ir.ShortcutKind | None, ir.Module | None]:
-    """Decide the shortcut; None as kind means an error was reported."""
+    """Decide the shortcut; None as kind means an error was reported. A shortcut
+    subsamples by ``stride``, the body's, and must then meet the branch's shape."""
     if definition.addition is None or option == "none":
         return "none", None
     if shape is None or branch is None:
@@ -195,9 +201,17 @@ def _shortcut(
             return "identity", None
         _mismatch(lowerer, call, shape, branch, path, "an identity shortcut")
         return None, None
-    stride = _stride(shape, branch)
-    if stride is None or len(branch) != 3:
-        _mismatch(lowerer, call, shape, branch, path, "any shortcut")
+    if len(shape) != 3 or len(branch) != 3 or branch[1:] != _subsampled(shape, stride):
+        _mismatch(
+            lowerer,
+            call,
+            shape,
+            branch,
+            path,
+            f"a shortcut subsampling by the body's stride ({stride})",
+            "a shortcut subsamples only by the strides of the body's layers; "
+            "pool globally after the blocks, in the head",
+        )
         return None, None
     if option == "A":
         if branch[0] < shape[0]:
@@ -270,18 +284,33 @@ def _projection(
     return "projection", module
 
 
-def _stride(shape: ir.Shape, branch: ir.Shape) -> int | None:
-    """The subsampling stride that maps the input's spatial size onto the branch's."""
-    if len(shape) != 3 or len(branch) != 3 or branch[1] > shape[1]:
-        return None
-    stride = max(1, round(shape[1] / branch[1]))
-    if -(-shape[1] // stride) == branch[1] and -(-shape[2] // stride) == branch[2]:
-        return stride
-    return None
+def _stride(body: Iterable[ir.Module]) -> int:
+    """How much a residual branch subsamples: the product of its layers' strides (of a
+    nested block's own branch: its shortcut subsamples alongside)."""
+    stride = 1
+    for module in body:
+        if isinstance(module, ir.Layer):
+            stride *= getattr(module.op, "stride", 1)
+        elif isinstance(module, ir.Block):
+            stride *= _stride(module.body + module.after)
+        else:
+            stride *= _stride(module.children)
+    return stride
+
+
+def _subsampled(shape: ir.Shape, stride: int) -> ir.Shape:
+    """Height and width after taking every ``stride``-th pixel (a strided 1x1 conv)."""
+    return (-(-shape[1] // stride), -(-shape[2] // stride))
 
 
 def _mismatch(
-    lowerer: Lowerer, call: s.Call, shape: ir.Shape, branch: ir.Shape, path: str, what: str
+    lowerer: Lowerer,
+    call: s.Call,
+    shape: ir.Shape,
+    branch: ir.Shape,
+    path: str,
+    what: str,
+    help: str = "let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
 ) -> None:
     code = "E306" if shape[0] != branch[0] and shape[1:] == branch[1:] else "E307"
     detail = "channels" if code == "E306" else "sizes"
@@ -290,6 +319,6 @@ def _mismatch(
         f"{detail} differ at the addition in {path}: input {shape_text(shape)}, "
         f"branch {shape_text(branch)}, and {what} cannot match them",
         call.span,
-        "let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
+        help,
         f"block {describe(call.name)}",
     )

@@ -17,17 +17,20 @@ from typing import Any
 
 from archspec import ir
 from archspec.api import Architecture
-from archspec.diagnostics import Collector, Diagnostic, SpecError, did_you_mean
+from archspec.budget import check_totals
+from archspec.diagnostics import Collector, Diagnostic, SpecError, TooManyErrors, did_you_mean
 from archspec.evaluate import EvalProblem, describe, evaluate
+from archspec.files import MAX_SPEC_BYTES, SPEC_SUFFIXES, FileProblem, read_spec
 from archspec.frontend import syntax as s
 from archspec.frontend.archfile import read_arch
-from archspec.frontend.dsl import KEYWORDS, Locator, parse
+from archspec.frontend.dsl import parse
+from archspec.frontend.grammar import KEYWORDS, Locator
 from archspec.frontend.yamlfile import YamlReader
 from archspec.layers import LAYERS, MAX_CHANNELS
 from archspec.lower import Abort, Lowerer
 from archspec.source import Source
+from archspec.unused import check_unused
 
-MAX_SPEC_BYTES = 1 << 20
 MAX_INPUT_SIZE = 1 << 16
 STDLIB_NAME = "<stdlib>/blocks.arch"
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -40,31 +43,28 @@ def standard_library() -> tuple[s.Definition, ...]:
     return tuple(parse(text, "definitions", Locator(source)))
 
 
-def read_source(spec: str | Path) -> Source:
-    """A path to a spec file, or spec text itself (YAML or .arch)."""
-    if isinstance(spec, Path) or ("\n" not in spec and spec.endswith((".yaml", ".yml", ".arch"))):
-        path = Path(spec)
+def read_source(spec: str | Path | Source) -> Source:
+    """A spec file (a Path, or a one-line str ending in a spec suffix), or spec text."""
+    if isinstance(spec, Source):
+        return spec
+    if isinstance(spec, Path) or ("\n" not in spec and spec.lower().endswith(SPEC_SUFFIXES)):
         try:
-            if path.stat().st_size > MAX_SPEC_BYTES:
-                raise _fail(
-                    "E105", f"{path} is larger than {MAX_SPEC_BYTES >> 10} KiB; specs are short"
-                )
-            return Source(str(spec), path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise _fail("E105", f"cannot read {spec}: {reason}") from None
+            return Source(str(spec), read_spec(Path(spec)), Path(spec))
+        except FileProblem as problem:
+            raise _fail("E105", problem.message, problem.help) from None
     if len(spec) > MAX_SPEC_BYTES:
-        raise _fail("E105", "the spec text is too large")
-    return Source("<text>", spec)
+        raise _fail("E105", f"the spec text is larger than {MAX_SPEC_BYTES >> 10} KiB")
+    return Source("<text>", spec.removeprefix("\ufeff"))
 
 
-def _fail(code: str, message: str) -> SpecError:
-    return SpecError([Diagnostic(code=code, message=message)])
+def _fail(code: str, message: str, help: str = "") -> SpecError:
+    return SpecError([Diagnostic(code=code, message=message, help=help)])
 
 
 def _is_arch(source: Source) -> bool:
-    if source.name.endswith(".arch"):
-        return True
+    """A file is what its suffix says; spec text is .arch when it opens with `network`."""
+    if source.path is not None:
+        return source.path.suffix.lower() == ".arch"
     first = next(
         (
             line.strip()
@@ -77,7 +77,7 @@ def _is_arch(source: Source) -> bool:
 
 
 def compile_spec(
-    spec: str | Path, parameters: dict[str, Any] | None = None, input: str | None = None
+    spec: str | Path | Source, parameters: dict[str, Any] | None = None, input: str | None = None
 ) -> Architecture:
     with _without_cycle_collection():
         return _compile(read_source(spec), parameters, input)
@@ -99,18 +99,23 @@ def _without_cycle_collection() -> Iterator[None]:
 def _compile(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Architecture:
     report = Collector()
     sources = {source.name: source}
-    tree = (
-        read_arch(source, report)
-        if _is_arch(source)
-        else YamlReader(source, report, sources).read()
-    )
-    if tree is None:
-        report.raise_if_any(sources)
-    assert tree is not None
-    network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
+    try:
+        tree = (
+            read_arch(source, report)
+            if _is_arch(source)
+            else YamlReader(source, report, sources).read()
+        )
+        if tree is None:
+            report.raise_if_any(sources)
+        assert tree is not None
+        network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
+    except TooManyErrors:
+        report.raise_if_any(sources, complete=False)
+        raise
     report.raise_if_any(sources)
     assert network is not None
-    return Architecture(network=network, arguments=arguments)
+    files = tuple(s.path for s in sources.values() if s.path is not None)
+    return Architecture(network=network, arguments=arguments, files=files)
 
 
 def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
@@ -257,12 +262,13 @@ def lower_network(
         modules.extend(head)
     except Abort:
         return None, parameters
+    check_unused(lowerer, tree.definitions)
     if shape is None or current is None or report.diagnostics:
         return None, parameters
     paper = None
     if tree.paper:
         paper = ir.PaperFigures.model_validate({k: v.value for k, v in tree.paper.items()})
-    return ir.Network(
+    network = ir.Network(
         name=name,
         input=shape,
         output=current,
@@ -271,4 +277,6 @@ def lower_network(
         parameters=tuple(parameters.items()),
         paper=paper,
         file=source.name,
-    ), parameters
+    )
+    check_totals(network, report)
+    return (None if report.diagnostics else network), parameters

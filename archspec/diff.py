@@ -18,6 +18,7 @@ from archspec import ir
 from archspec.api import Architecture
 from archspec.cost import Counts
 from archspec.shapes import describe as describe_shape
+from archspec.source import printable
 from archspec.summary import describe_module, describe_op
 
 SectionKey = tuple[int, int]
@@ -348,7 +349,7 @@ def render_diff(result: ArchitectureDiff) -> str:
     changes = [c for s in result.sections for c in _grouped(s.changes)]
     lines.append("changes (A => B):" if changes else "no structural changes")
     lines += [f"  {change}" for change in changes]
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # parameter names and values, paths: spec text
 
 
 def _grouped(changes: tuple[Change, ...]) -> list[str]:

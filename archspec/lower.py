@@ -56,6 +56,8 @@ class Lowerer:
         self.stdlib_file = stdlib_file
         self.layers_left = MAX_LAYERS
         self.active: list[str] = []
+        self.instantiated: set[str] = set()
+        """Definitions lowered at least once; the others are checked by archspec.unused."""
         self.call_site: Span | None = None
         self.built_blocks: dict[tuple[object, ...], tuple[ir.Block, int]] = {}
         """Each distinct block, built once: (block definition, arguments, input, option, site)."""
@@ -243,19 +245,22 @@ class Lowerer:
                 self, definition, call, scope, shape, local, path, option, overrides or {}
             )
         if isinstance(definition, s.ProjectionDef):
-            self.error(
-                "E300",
-                f"'{call.name}' is a projection, usable only as a shortcut",
-                call.name_span,
-                f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage",
-            )
+            self.not_a_block(call)
         else:
             self.unknown(call)
         return None, None
 
+    def not_a_block(self, call: s.Call) -> None:
+        self.error(
+            "E300",
+            f"'{call.name}' is a projection, usable only as a shortcut",
+            call.name_span,
+            f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage",
+        )
+
     def unknown(self, call: s.Call) -> None:
-        known = list(LAYERS) + [n for n, d in self.definitions.items() if isinstance(d, s.BlockDef)]
-        hint = did_you_mean(call.name, known)
+        blocks = (n for n, d in self.definitions.items() if isinstance(d, s.BlockDef))
+        hint = did_you_mean(call.name, [*LAYERS, *blocks])
         if call.name.startswith("x") and call.name[1:].isdigit():
             hint = f"write a space after 'x' to repeat: x {call.name[1:]}"
         self.error(
@@ -263,41 +268,39 @@ class Lowerer:
         )
 
     # ---- arguments ----
+    def match(
+        self, call: s.Call, names: list[str], what: str
+    ) -> tuple[dict[str, s.Argument], bool]:
+        """Which parameter each argument gives, and whether all matched (E301, E302)."""
+        matched: dict[str, s.Argument] = {}
+        for position, argument in enumerate(call.arguments):
+            key = argument.keyword or (names[position] if position < len(names) else None)
+            if key is None:
+                most = f"at most {len(names)}" if names else "no"
+                self.error(
+                    "E302",
+                    f"{what} takes {most} positional argument"
+                    f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}",
+                    argument.span,
+                )
+            elif key not in names:
+                hint = did_you_mean(key, names, ALIASES)
+                self.error(
+                    "E301", f"unknown argument '{key}' of {what}", argument.span, hint, "unknown"
+                )
+            elif key in matched:
+                self.error("E302", f"argument '{key}' of {what} is given twice", argument.span)
+            else:
+                matched[key] = argument
+        return matched, len(matched) == len(call.arguments)
+
     def bind(
         self, call: s.Call, names: list[str], scope: Scope, what: str, overrides: dict[str, s.Value]
     ) -> dict[str, s.Value] | None:
         """Match a call's arguments to parameter names; values evaluated in the caller's scope."""
+        matched, ok = self.match(call, names, what)
         bound: dict[str, s.Value] = {}
-        ok = True
-        for position, argument in enumerate(call.arguments):
-            if argument.keyword is None:
-                if position >= len(names):
-                    most = f"at most {len(names)}" if names else "no"
-                    self.error(
-                        "E302",
-                        f"{what} takes {most} positional argument"
-                        f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}",
-                        argument.span,
-                    )
-                    ok = False
-                    continue
-                key = names[position]
-            else:
-                key = argument.keyword
-                if key not in names:
-                    self.error(
-                        "E301",
-                        f"unknown argument '{key}' of {what}",
-                        argument.span,
-                        did_you_mean(key, names, ALIASES),
-                        "unknown",
-                    )
-                    ok = False
-                    continue
-            if key in bound:
-                self.error("E302", f"argument '{key}' of {what} is given twice", argument.span)
-                ok = False
-                continue
+        for key, argument in matched.items():
             value = self.value(argument.value, scope)
             if value is None:
                 ok = False

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from archspec import ir
 from archspec.cost import Counts
 from archspec.shapes import describe as describe_shape
+from archspec.source import printable
 
 if TYPE_CHECKING:
     from archspec.api import Architecture
@@ -169,7 +170,7 @@ def summary_table(arch: Architecture, depth: int | None = None) -> str:
 
     rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
     network = arch.network
-    return "\n".join(
+    text = "\n".join(
         [
             f"{network.name}: input {describe_shape(network.input)}, "
             f"output {describe_shape(network.output)}",
@@ -182,6 +183,7 @@ def summary_table(arch: Architecture, depth: int | None = None) -> str:
             rule,
         ]
     )
+    return printable(text)  # the paper's source is spec text
 
 
 def _totals(arch: Architecture) -> list[str]:

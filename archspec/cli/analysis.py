@@ -10,11 +10,14 @@ from rich.table import Table
 
 from archspec.api import Architecture
 from archspec.cli.common import (
+    SPECS_HELP,
     DefineOption,
     InputOption,
     load_or_exit,
     parse_defines,
     report,
+    shown,
+    spec_argument,
     stdout,
 )
 from archspec.cost import Counts
@@ -22,7 +25,7 @@ from archspec.diagnostics import SpecError
 
 
 def check(
-    specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
+    specs: list[str] = typer.Argument(..., help=SPECS_HELP),
     define: list[str] = DefineOption,
     input: str = InputOption,
     short: bool = typer.Option(
@@ -38,9 +41,9 @@ def check(
     failed = 0
     for path in specs:
         try:
-            load(path, input=input, **parameters)
+            load(spec_argument(path), input=input, **parameters)
             if not as_json:
-                stdout.print(f"{path}: ok", markup=False)
+                stdout.print(f"{shown(path)}: ok")
         except SpecError as error:
             failed += 1
             if as_json:
@@ -112,7 +115,7 @@ def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> 
 
 
 def flops(
-    specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
+    specs: list[str] = typer.Argument(..., help=SPECS_HELP),
     define: list[str] = DefineOption,
     input: str = InputOption,
     as_json: bool = typer.Option(False, "--json", help="print a JSON list, one object per spec"),

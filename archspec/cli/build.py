@@ -10,12 +10,13 @@ from types import ModuleType
 import typer
 
 from archspec.cli.common import (
+    SPEC_HELP,
     DefineOption,
     InputOption,
     load_or_exit,
     report,
     stdout,
-    write_atomic,
+    write_or_exit,
 )
 from archspec.diagnostics import SpecError
 
@@ -43,7 +44,7 @@ def default_output(name: str, backend: str) -> Path:
 
 
 def build(
-    spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help=SPEC_HELP),
     backend: str = BackendOption,
     output: Path = OutputOption,
     define: list[str] = DefineOption,
@@ -61,11 +62,10 @@ def build(
         sys.stdout.write(source)
         return
     target = output if output is not None else default_output(arch.name, backend)
-    write_atomic(target, source)
+    write_or_exit(target, source, arch.files)
     counts = arch.counts
     stdout.print(
-        f"wrote {target} ({backend}: {counts.params:,} parameters, {counts.macs:,} mult-adds)",
-        markup=False,
+        f"wrote {target} ({backend}: {counts.params:,} parameters, {counts.macs:,} mult-adds)"
     )
 
 

@@ -1,4 +1,4 @@
-"""The DSL parser: text -> located syntax tree, with parser errors made human.
+"""The DSL parser: text -> located syntax tree (errors made human in parse_errors).
 
 The same grammar reads whole .arch files and the DSL values inside YAML specs. A
 Locator maps offsets in the parsed text back to the spec file, so a position inside a
@@ -9,75 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Token, Tree
+from lark.exceptions import UnexpectedInput
 
 from archspec.diagnostics import Diagnostic
 from archspec.frontend import syntax as s
+from archspec.frontend.grammar import KEYWORDS as KEYWORDS  # names.py imports it from here
+from archspec.frontend.grammar import Locator, SyntaxProblem, parser
+from archspec.frontend.parse_errors import describe_error
 from archspec.source import Source, Span
 
 ParseTree = Tree[Token]
-
-START_RULES = ("file", "definitions", "sequence", "stage", "shape", "expr")
-KEYWORDS = frozenset(
-    [
-        "network",
-        "input",
-        "shortcut",
-        "param",
-        "paper",
-        "stem",
-        "stage",
-        "head",
-        "block",
-        "projection",
-        "let",
-        "identity",
-        "x",
-        "if",
-        "else",
-        "and",
-        "or",
-        "not",
-        "true",
-        "false",
-    ]
-)
-
-
-@lru_cache(maxsize=1)
-def parser() -> Lark:
-    grammar = files("archspec.frontend").joinpath("archspec.lark").read_text()
-    return Lark(grammar, parser="lalr", start=list(START_RULES), propagate_positions=True)
-
-
-class Locator:
-    """Maps offsets in a parsed text to spans in its source file."""
-
-    def __init__(self, source: Source, offsets: list[int] | None = None) -> None:
-        self.source = source
-        self.offsets = offsets
-
-    def file_offset(self, offset: int) -> int:
-        if self.offsets is None:
-            return offset
-        if not self.offsets:
-            return 0
-        return self.offsets[min(max(offset, 0), len(self.offsets) - 1)]
-
-    def span(self, start: int, end: int) -> Span:
-        first = self.file_offset(start)
-        last = self.file_offset(max(start, end - 1)) + 1
-        return self.source.span_of(first, last)
-
-
-class SyntaxProblem(Exception):
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
 
 
 @lru_cache(maxsize=1024)
@@ -88,12 +32,22 @@ def parse_tree(text: str, start: str) -> ParseTree:
     return parser().parse(text, start=start)
 
 
+MAX_CACHED_TEXT = 1 << 16
+"""Longer texts are parsed afresh each time: the cache holds at most 1024 small trees."""
+
+
 def parse(text: str, start: str, locator: Locator) -> Any:
     """Parse ``text`` from a start rule into syntax nodes; raises SyntaxProblem."""
     try:
-        return _Builder(locator).build(parse_tree(text, start))
+        tree = (
+            parse_tree(text, start)
+            if len(text) <= MAX_CACHED_TEXT
+            else parser().parse(text, start=start)
+        )
+        builder = _Builder(locator)
+        return builder.whole_expr(tree) if start == "expr" else builder.build(tree)
     except UnexpectedInput as error:
-        raise SyntaxProblem(_describe(error, text, locator)) from None
+        raise SyntaxProblem(describe_error(error, text, locator)) from None
     except RecursionError:
         depth = max(text.count("("), text.count("-"))
         diagnostic = Diagnostic(
@@ -106,12 +60,15 @@ def parse(text: str, start: str, locator: Locator) -> Any:
 
 
 def parse_literal(text: str) -> s.Value:
-    """A command-line value: a number or boolean in DSL syntax, else the text itself."""
+    """A command-line value: a number or boolean in DSL syntax, else the text itself.
+    Raises SyntaxProblem for what can only be a mistake (a number of 5000 digits)."""
     source = Source("<command line>", text)
     try:
         node = parse(text, "expr", Locator(source))
-    except SyntaxProblem:
-        return text
+    except SyntaxProblem as problem:
+        if problem.diagnostic.code == "E100":
+            return text
+        raise
     if isinstance(node, s.Literal):
         return node.value
     if isinstance(node, s.Unary) and node.operator == "-" and isinstance(node.operand, s.Literal):
@@ -119,73 +76,6 @@ def parse_literal(text: str) -> s.Value:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return -value
     return text
-
-
-def _terminal_text(name: str) -> str:
-    friendly = {
-        "NAME": "a name",
-        "NUMBER": "a number",
-        "STRING": "a string",
-        "SHAPE": "a shape like 3x224x224",
-        "COMPARE": "a comparison",
-        "ADD": "'+' or '-'",
-        "MUL": "'*', '//' or '%'",
-        "SLASH": "'/'",
-        "SHORTCUT_KIND": "'shortcut' or 'identity'",
-        "$END": "the end of the text",
-    }
-    if name in friendly:
-        return friendly[name]
-    for terminal in parser().terminals:
-        if terminal.name == name and terminal.pattern.type == "str":
-            return f"'{terminal.pattern.value}'"
-    return name.lower()
-
-
-def _expected(names: set[str]) -> str:
-    shown = sorted({_terminal_text(n) for n in names})
-    if len(shown) > 8:
-        shown = [*shown[:8], "..."]
-    return ", ".join(shown)
-
-
-def _describe(error: UnexpectedInput, text: str, locator: Locator) -> Diagnostic:
-    position = getattr(error, "pos_in_stream", None)
-    if isinstance(error, UnexpectedToken) and error.token.type == "$END":
-        position = len(text)
-    if isinstance(error, UnexpectedEOF) or position is None:
-        position = len(text)
-    length = 1
-    found = text[position : position + 1]
-    hint = ""
-    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
-        found = str(error.token)
-        length = max(1, len(found))
-        expected = _expected(set(error.accepts or error.expected or ())) or "another item"
-        if found == ")":
-            hint = "this ')' has no matching '('"
-        elif found in KEYWORDS and "NAME" in (error.accepts or error.expected or ()):
-            hint = f"'{found}' is a keyword and cannot be used as a name"
-    elif isinstance(error, UnexpectedCharacters):
-        expected = _expected(set(error.allowed or ()))
-        if found == ":":
-            hint = "name items and pass arguments with '=', e.g. conv1=conv(64, 3, stride=2)"
-        elif found == "[":
-            hint = "group items with parentheses: features=(conv(64, 3) relu)"
-    else:
-        expected = _expected(set(getattr(error, "expected", ()) or ()))
-        found = ""
-    if not found:
-        message = f"unexpected end of text; expected {expected}"
-        if text.count("(") > text.count(")"):
-            hint = "a '(' is not closed"
-        start = max(0, len(text) - 1)
-        span = locator.span(start, start + 1)
-    else:
-        message = f"unexpected '{found}'; expected {expected}"
-        span = locator.span(position, position + length)
-    label = "not expected here" if found else "the text ends here"
-    return Diagnostic(code="E100", message=message, span=span, label=label, help=hint)
 
 
 def _tree(node: ParseTree | Token | None) -> ParseTree:
@@ -209,14 +99,39 @@ class _Builder:
         method: Callable[[ParseTree], Any] = getattr(self, f"_{tree.data}")
         return method(tree)
 
+    def too_large(self, what: str, node: ParseTree | Token, help: str) -> SyntaxProblem:
+        return SyntaxProblem(
+            Diagnostic(
+                code="E313", message=f"{what} is absurdly large", span=self.span(node), help=help
+            )
+        )
+
     # -- expressions --
     def expr(self, node: ParseTree | Token) -> s.Expr:
         result = self.build(_tree(node))
         assert isinstance(result, (s.Literal, s.Name, s.Unary, s.Binary, s.Ternary))
         return result
 
+    def whole_expr(self, node: ParseTree | Token) -> s.Expr:
+        """An expression that is a whole argument, condition, count or default: its depth
+        is bounded, since evaluating it recurses once per level."""
+        result = self.expr(node)
+        if s.depth(result) > s.MAX_EXPRESSION_DEPTH:
+            raise self.too_large(
+                f"an expression nested more than {s.MAX_EXPRESSION_DEPTH} levels deep",
+                node,
+                "name the parts with `let` or parameters",
+            )
+        return result
+
     def _number(self, tree: ParseTree) -> s.Literal:
         text = str(tree.children[0])
+        if len(text) > s.MAX_NUMBER_LENGTH:
+            raise self.too_large(
+                f"a number of {len(text):,} characters",
+                tree,
+                f"numbers in specs have at most {s.MAX_NUMBER_LENGTH} characters",
+            )
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
         return s.Literal(value, self.span(tree))
 
@@ -244,11 +159,11 @@ class _Builder:
 
     def _chain(self, tree: ParseTree, operator: str | None = None) -> s.Expr:
         """Left-associative chains: ``a op b op c`` (operator tokens inline, or fixed)."""
-        children = list(tree.children)
-        result = self.expr(children.pop(0))
-        while children:
-            op = operator if operator else str(children.pop(0))
-            right = self.expr(children.pop(0))
+        children = iter(tree.children)
+        result = self.expr(next(children))
+        for child in children:
+            op = operator if operator else str(child)
+            right = self.expr(child if operator else next(children))
             start = result.span
             span = Span(
                 file=start.file,
@@ -282,7 +197,9 @@ class _Builder:
 
     def _argument(self, tree: ParseTree) -> s.Argument:
         keyword, value = tree.children
-        return s.Argument(str(keyword) if keyword else None, self.expr(value), self.span(tree))
+        return s.Argument(
+            str(keyword) if keyword else None, self.whole_expr(value), self.span(tree)
+        )
 
     def _group(self, tree: ParseTree) -> s.Group:
         return s.Group(self._sequence(_tree(tree.children[0])), self.span(tree))
@@ -297,8 +214,8 @@ class _Builder:
             span=self.span(tree),
             name=str(name) if name else None,
             name_span=self.span(name) if name else None,
-            repeat=self.expr(repeat) if repeat is not None else None,
-            condition=self.expr(condition) if condition is not None else None,
+            repeat=self.whole_expr(repeat) if repeat is not None else None,
+            condition=self.whole_expr(condition) if condition is not None else None,
         )
 
     def _stage(self, tree: ParseTree) -> s.Stage:
@@ -306,8 +223,8 @@ class _Builder:
         return s.Stage(
             call=self._call(_tree(call)),
             span=self.span(tree),
-            depth=self.expr(depth) if depth is not None else None,
-            stride=self.expr(stride) if stride is not None else None,
+            depth=self.whole_expr(depth) if depth is not None else None,
+            stride=self.whole_expr(stride) if stride is not None else None,
             shortcut=str(shortcut) if shortcut else None,
             shortcut_span=self.span(shortcut) if shortcut else None,
         )
@@ -321,12 +238,12 @@ class _Builder:
     def _formal(self, tree: ParseTree) -> s.Formal:
         name, default = tree.children
         return s.Formal(
-            str(name), self.expr(default) if default is not None else None, self.span(tree)
+            str(name), self.whole_expr(default) if default is not None else None, self.span(tree)
         )
 
     def _let(self, tree: ParseTree) -> s.Let:
         name, value = tree.children
-        return s.Let(str(name), self.expr(value), self.span(tree))
+        return s.Let(str(name), self.whole_expr(value), self.span(tree))
 
     def _split_definition(
         self, tree: ParseTree
@@ -348,7 +265,9 @@ class _Builder:
             formals=formals,
             lets=lets,
             body=self._sequence(body),
-            addition=str(addition.children[0]) if addition is not None else None,
+            addition=str(addition.children[0]).rsplit(None, 1)[-1]
+            if addition is not None
+            else None,
             after=self._sequence(after) if after is not None else (),
             span=self.span(tree.children[0]),
         )
