@@ -57,12 +57,16 @@ def _suffixes(suffixes: tuple[str, ...]) -> str:
 
 
 def read_spec(
-    path: Path, suffixes: tuple[str, ...] = SPEC_SUFFIXES, within: Path | None = None
+    path: Path,
+    suffixes: tuple[str, ...] = SPEC_SUFFIXES,
+    within: Path | None = None,
+    name: str = "",
 ) -> str:
     """The text of a spec file, checked before a byte is read: its name and its resolved
     target end in one of ``suffixes``, it lies inside the folder ``within`` (when given,
-    after resolving links), and it is a regular file. Raises FileProblem."""
-    name = str(path)
+    after resolving links), and it is a regular file. Raises FileProblem, whose message
+    calls the file ``name`` (default: the path)."""
+    name = name or str(path)
     expected = f"a spec file ({_suffixes(suffixes)})"
     if path.suffix.lower() not in suffixes:
         raise FileProblem(f"{name} is not {expected}")
@@ -140,18 +144,7 @@ def write_output(path: Path, data: bytes, inputs: Iterable[Path] = ()) -> Path:
     existing file keeps its permission bits; a new one gets the umask's. Returns the file
     written (the link's target for a link). Raises FileProblem.
     """
-    target = Path(os.path.realpath(path))
-    shown = str(path) if target == Path(os.path.abspath(path)) else f"{path} (-> {target})"
-    try:
-        existing: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
-        existing = None
-    except OSError as error:
-        raise FileProblem(f"cannot write {shown}: {error.strerror}") from None
-    if existing is None and os.path.islink(path):
-        raise FileProblem(f"cannot write {shown}: the link points to nothing")
-    if existing is not None:
-        _check_replaceable(existing, shown, inputs)
+    target, shown, existing = check_output(path, inputs)
     umask = os.umask(0)
     os.umask(umask)
     mode = stat.S_IMODE(existing.st_mode) & 0o777 if existing else 0o666 & ~umask
@@ -177,6 +170,27 @@ def write_output(path: Path, data: bytes, inputs: Iterable[Path] = ()) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def check_output(
+    path: Path, inputs: Iterable[Path] = ()
+) -> tuple[Path, str, os.stat_result | None]:
+    """What ``write_output`` checks before writing, for a command to check before its work:
+    the file to write (a link's target), its name for messages, and its status if it
+    exists. Raises FileProblem."""
+    target = Path(os.path.realpath(path))
+    shown = str(path) if target == Path(os.path.abspath(path)) else f"{path} (-> {target})"
+    try:
+        existing: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    except OSError as error:
+        raise FileProblem(f"cannot write {shown}: {error.strerror}") from None
+    if existing is None and os.path.islink(path):
+        raise FileProblem(f"cannot write {shown}: the link points to nothing")
+    if existing is not None:
+        _check_replaceable(existing, shown, inputs)
+    return target, shown, existing
 
 
 def _check_replaceable(existing: os.stat_result, shown: str, inputs: Iterable[Path]) -> None:

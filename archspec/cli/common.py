@@ -16,7 +16,7 @@ from rich.console import Console
 
 from archspec.api import Architecture, load
 from archspec.diagnostics import Diagnostic, SpecError
-from archspec.files import FileProblem, read_stdin, write_output
+from archspec.files import FileProblem, check_output, read_stdin, write_output
 from archspec.source import Source, printable
 
 stdout = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
@@ -103,11 +103,14 @@ def load_or_exit(spec: str | Path | Source, defines: list[str], input: str | Non
         raise typer.Exit(1) from None
 
 
-def write_or_exit(path: Path, data: str | bytes, inputs: Iterable[Path] = ()) -> None:
+def write_or_exit(path: Path, data: str | bytes | None, inputs: Iterable[Path] = ()) -> None:
     """The one writer of every command's output file (see archspec.files.write_output):
-    a regular file, atomically, never over an input; a refusal is error E402, exit 1."""
-    raw = data.encode() if isinstance(data, str) else data
+    a regular file, atomically, never over an input; a refusal is error E402, exit 1.
+    ``data`` None only checks, so a long command can refuse before its work."""
     try:
-        write_output(path, raw, inputs)
+        if data is None:
+            check_output(path, inputs)
+        else:
+            write_output(path, data.encode() if isinstance(data, str) else data, inputs)
     except FileProblem as problem:
         fail(problem.message, help=problem.help or "choose a writable output path with -o")

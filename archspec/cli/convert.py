@@ -61,6 +61,8 @@ def convert(
         if target_format == "flax":
             _check_checkpoint_target(target)
     arch = load_or_exit(spec, define, input)
+    if target_format == "torch":
+        write_or_exit(target, None, (*arch.files, source))  # refuse before converting
     try:
         if source_format == "torch":
             count = _torch_to_flax(arch, source, target)

@@ -126,13 +126,13 @@ class YamlReader(NodeReader):
             )
             return None
         try:
-            text = read_spec(path, YAML_SUFFIXES, within=self.root)
+            text = read_spec(path, YAML_SUFFIXES, within=self.root, name=f"'{target}'")
         except FileProblem as problem:
             self.report.error(
                 "E105",
                 problem.message,
                 where,
-                problem.help
+                help=problem.help
                 or "'extends' names a YAML spec by its path from this spec's folder, inside "
                 f"{self.root} (the spec's repository, or its folder outside any)",
             )
