@@ -115,7 +115,10 @@ def _compile(source: Source, parameters: dict[str, Any] | None, input: str | Non
     report.raise_if_any(sources)
     assert network is not None
     files = tuple(s.path for s in sources.values() if s.path is not None)
-    return Architecture(network=network, arguments=arguments, files=files)
+    arch = Architecture(network=network, arguments=arguments, files=files)
+    check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
+    report.raise_if_any(sources)
+    return arch
 
 
 def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
@@ -278,5 +281,4 @@ def lower_network(
         paper=paper,
         file=source.name,
     )
-    check_totals(network, report)
-    return (None if report.diagnostics else network), parameters
+    return network, parameters

@@ -63,6 +63,9 @@ class Lowerer:
         """Each distinct block, built once: (block definition, arguments, input, option, site)."""
         self.built_calls: dict[tuple[object, ...], tuple[ir.Block, int, Scope]] = {}
         """The same, keyed by the call itself, to skip binding its arguments again."""
+        self.hints: dict[str, str] = {}
+        self.built_layers: dict[tuple[object, ...], tuple[ir.Op, ir.Shape, Scope]] = {}
+        """Each layer call's op and output, by call, scope, input and stage overrides."""
 
     def spend(self, layers: int, span: Span | None) -> None:
         """Charge layers against the size limit; past it, stop lowering."""
@@ -259,8 +262,10 @@ class Lowerer:
         )
 
     def unknown(self, call: s.Call) -> None:
-        blocks = (n for n, d in self.definitions.items() if isinstance(d, s.BlockDef))
-        hint = did_you_mean(call.name, [*LAYERS, *blocks])
+        hint = self.hints.get(call.name)
+        if hint is None:  # once per name: `foo x 100000` is one mistake
+            blocks = (n for n, d in self.definitions.items() if isinstance(d, s.BlockDef))
+            hint = self.hints[call.name] = did_you_mean(call.name, [*LAYERS, *blocks])
         if call.name.startswith("x") and call.name[1:].isdigit():
             hint = f"write a space after 'x' to repeat: x {call.name[1:]}"
         self.error(
@@ -328,6 +333,38 @@ class Lowerer:
         path: str,
         overrides: dict[str, s.Value],
     ) -> tuple[ir.Module | None, Shape]:
+        # A repeated item (`relu x 99999`) is the same call in the same scope: its op and
+        # output are decided once, and each copy only gets its own name.
+        site = (id(call), id(scope), shape, tuple(overrides.items()))
+        built = self.built_layers.get(site)
+        if built is not None and built[2] is scope:
+            self.spend(1, call.span)
+            op, out = built[0], built[1]
+        else:
+            decided = self.layer_op(kind, call, scope, shape, path, overrides)
+            if decided is None:
+                return None, None
+            op, out = decided
+            self.built_layers[site] = (op, out, scope)  # keeps scope alive: ids stay unique
+        return ir.construct(
+            ir.Layer,
+            name=local,
+            path=path,
+            input=shape,
+            output=out,
+            span=self.visible(call.span),
+            op=op,
+        ), out
+
+    def layer_op(
+        self,
+        kind: LayerKind,
+        call: s.Call,
+        scope: Scope,
+        shape: Shape,
+        path: str,
+        overrides: dict[str, s.Value],
+    ) -> tuple[ir.Op, ir.Shape] | None:
         names = [p.name for p in kind.parameters]
         if overrides and "stride" not in names:
             self.error(
@@ -335,10 +372,10 @@ class Lowerer:
                 f"{kind.name} has no stride, so a stage cannot downsample with it",
                 call.span,
             )
-            return None, None
+            return None
         bound = self.bind(call, names, scope, kind.name, overrides)
         if bound is None:
-            return None, None
+            return None
         arguments: dict[str, s.Value] = {}
         for parameter in kind.parameters:
             if parameter.name not in bound:
@@ -350,19 +387,19 @@ class Lowerer:
                         f"e.g. {kind.name}(...) with {parameter.name} first",
                         "missing",
                     )
-                    return None, None
+                    return None
                 arguments[parameter.name] = parameter.default
                 continue
             value = self.check_value(bound[parameter.name], parameter, kind.name, call)
             if value is None:
-                return None, None
+                return None
             arguments[parameter.name] = value
         self.spend(1, call.span)
         if shape is None:
-            return None, None
+            return None
         op = kind.make(arguments, shape)
         try:
-            out = output_shape(op, shape)
+            return op, output_shape(op, shape)
         except ShapeProblem as problem:
             self.error(
                 problem.code,
@@ -371,16 +408,7 @@ class Lowerer:
                 problem.help,
                 f"input is {shape_text(shape)}",
             )
-            return None, None
-        return ir.construct(
-            ir.Layer,
-            name=local,
-            path=path,
-            input=shape,
-            output=out,
-            span=self.visible(call.span),
-            op=op,
-        ), out
+            return None
 
     def check_value(
         self, value: s.Value, parameter: object, what: str, call: s.Call

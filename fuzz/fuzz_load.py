@@ -1,0 +1,38 @@
+"""Coverage-guided fuzzing of archspec.load with atheris (libFuzzer).
+
+Every input is spec text, YAML or .arch (the seeds hold both: specs/ and the error
+corpus). Loading must return an Architecture or raise SpecError, whose reports must
+render; any other exception is a crash, and libFuzzer's -timeout and -rss_limit_mb make
+an input that takes over 2 s or 1 GB one too. Run it as `make fuzz MINUTES=10`; the
+inputs it finds are kept in fuzz/corpus/, crashes in fuzz/crashes/.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports(include=["archspec"]):
+    import archspec
+
+
+def one_input(data: bytes) -> None:
+    text = data.decode("utf-8", errors="replace")
+    if "\n" not in text:
+        text += "\n"  # one line ending in .yaml would be read as a path
+    try:
+        archspec.load(text)
+    except archspec.SpecError as error:
+        error.render()
+        error.short()
+        error.as_json()
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
