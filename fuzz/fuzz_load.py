@@ -15,6 +15,8 @@ import atheris
 
 with atheris.instrument_imports(include=["archspec"]):
     import archspec
+    import archspec.blocks  # imported on first use: instrumented only if imported here
+    import archspec.compiler
 
 
 def one_input(data: bytes) -> None:

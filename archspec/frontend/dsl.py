@@ -99,11 +99,9 @@ class _Builder:
         method: Callable[[ParseTree], Any] = getattr(self, f"_{tree.data}")
         return method(tree)
 
-    def too_large(self, what: str, node: ParseTree | Token, help: str) -> SyntaxProblem:
+    def too_large(self, message: str, node: ParseTree | Token, help: str) -> SyntaxProblem:
         return SyntaxProblem(
-            Diagnostic(
-                code="E313", message=f"{what} is absurdly large", span=self.span(node), help=help
-            )
+            Diagnostic(code="E313", message=message, span=self.span(node), help=help)
         )
 
     # -- expressions --
@@ -118,7 +116,7 @@ class _Builder:
         result = self.expr(node)
         if s.depth(result) > s.MAX_EXPRESSION_DEPTH:
             raise self.too_large(
-                f"an expression nested more than {s.MAX_EXPRESSION_DEPTH} levels deep",
+                f"an expression is nested more than {s.MAX_EXPRESSION_DEPTH} levels deep",
                 node,
                 "name the parts with `let` or parameters",
             )
@@ -127,11 +125,7 @@ class _Builder:
     def _number(self, tree: ParseTree) -> s.Literal:
         text = str(tree.children[0])
         if len(text) > s.MAX_NUMBER_LENGTH:
-            raise self.too_large(
-                f"a number of {len(text):,} characters",
-                tree,
-                f"numbers in specs have at most {s.MAX_NUMBER_LENGTH} characters",
-            )
+            raise self.too_large(s.NUMBER_TOO_LONG.format(length=len(text)), tree, s.NUMBER_HELP)
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
         return s.Literal(value, self.span(tree))
 

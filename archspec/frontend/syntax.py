@@ -15,6 +15,8 @@ Value = bool | int | float | str
 MAX_NUMBER_LENGTH = 100
 """Characters of a number literal (either form): longer ones are mistakes, and Python
 refuses to read an integer of over 4300 digits."""
+NUMBER_TOO_LONG = "a number of {length:,} characters is absurdly large"
+NUMBER_HELP = f"numbers in specs have at most {MAX_NUMBER_LENGTH} characters"
 MAX_EXPRESSION_DEPTH = 100
 """Levels of one expression: evaluating it recurses once per level."""
 

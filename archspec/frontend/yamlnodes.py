@@ -19,7 +19,7 @@ from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from archspec.diagnostics import Collector
-from archspec.frontend.syntax import MAX_NUMBER_LENGTH
+from archspec.frontend.syntax import MAX_NUMBER_LENGTH, NUMBER_HELP, NUMBER_TOO_LONG
 from archspec.source import Source, Span
 
 STANDARD_TAGS = frozenset(
@@ -257,9 +257,9 @@ class NodeReader:
             self.rejected.add(path)
             self.report.error(
                 "E313",
-                f"a number of {len(text):,} characters is absurdly large",
+                NUMBER_TOO_LONG.format(length=len(text)),
                 self.span((node, source)),
-                help=f"numbers in specs have at most {MAX_NUMBER_LENGTH} characters",
+                help=NUMBER_HELP,
             )
             return None
         if not guessed:
