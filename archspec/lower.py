@@ -56,16 +56,14 @@ class Lowerer:
         self.stdlib_file = stdlib_file
         self.layers_left = MAX_LAYERS
         self.active: list[str] = []
-        self.instantiated: set[str] = set()
-        """Definitions lowered at least once; the others are checked by archspec.unused."""
+        self.instantiated: set[str] = set()  # the others are checked by archspec.unused
         self.call_site: Span | None = None
         self.built_blocks: dict[tuple[object, ...], tuple[ir.Block, int]] = {}
         """Each distinct block, built once: (block definition, arguments, input, option, site)."""
         self.built_calls: dict[tuple[object, ...], tuple[ir.Block, int, Scope]] = {}
         """The same, keyed by the call itself, to skip binding its arguments again."""
         self.hints: dict[str, str] = {}
-        self.built_layers: dict[tuple[object, ...], tuple[ir.Op, ir.Shape, Scope]] = {}
-        """Each layer call's op and output, by call, scope, input and stage overrides."""
+        self.built_layers: dict[tuple[object, ...], tuple[ir.Layer, Scope]] = {}
 
     def spend(self, layers: int, span: Span | None) -> None:
         """Charge layers against the size limit; past it, stop lowering."""
@@ -236,10 +234,24 @@ class Lowerer:
     ) -> tuple[ir.Module | None, Shape]:
         if call.span.file != self.stdlib_file:
             self.call_site = call.span
-        if call.name in LAYERS:
-            return self.lower_layer(
+        if call.name in LAYERS:  # `relu x 99999` is one call in one scope: lowered once
+            site = (
+                id(call),
+                id(scope),
+                shape,
+                tuple((overrides or {}).items()),
+                self.visible(call.span),
+            )
+            built = self.built_layers.get(site)
+            if built is not None and built[1] is scope:
+                self.spend(1, call.span)
+                return ir.moved(built[0], path, local), built[0].output
+            module, out = self.lower_layer(
                 LAYERS[call.name], call, scope, shape, local, path, overrides or {}
             )
+            if isinstance(module, ir.Layer):
+                self.built_layers[site] = (module, scope)  # keeps scope alive: ids stay unique
+            return module, out
         definition = self.definitions.get(call.name)
         if isinstance(definition, s.BlockDef):
             from archspec.blocks import lower_block
@@ -333,38 +345,6 @@ class Lowerer:
         path: str,
         overrides: dict[str, s.Value],
     ) -> tuple[ir.Module | None, Shape]:
-        # A repeated item (`relu x 99999`) is the same call in the same scope: its op and
-        # output are decided once, and each copy only gets its own name.
-        site = (id(call), id(scope), shape, tuple(overrides.items()))
-        built = self.built_layers.get(site)
-        if built is not None and built[2] is scope:
-            self.spend(1, call.span)
-            op, out = built[0], built[1]
-        else:
-            decided = self.layer_op(kind, call, scope, shape, path, overrides)
-            if decided is None:
-                return None, None
-            op, out = decided
-            self.built_layers[site] = (op, out, scope)  # keeps scope alive: ids stay unique
-        return ir.construct(
-            ir.Layer,
-            name=local,
-            path=path,
-            input=shape,
-            output=out,
-            span=self.visible(call.span),
-            op=op,
-        ), out
-
-    def layer_op(
-        self,
-        kind: LayerKind,
-        call: s.Call,
-        scope: Scope,
-        shape: Shape,
-        path: str,
-        overrides: dict[str, s.Value],
-    ) -> tuple[ir.Op, ir.Shape] | None:
         names = [p.name for p in kind.parameters]
         if overrides and "stride" not in names:
             self.error(
@@ -372,10 +352,10 @@ class Lowerer:
                 f"{kind.name} has no stride, so a stage cannot downsample with it",
                 call.span,
             )
-            return None
+            return None, None
         bound = self.bind(call, names, scope, kind.name, overrides)
         if bound is None:
-            return None
+            return None, None
         arguments: dict[str, s.Value] = {}
         for parameter in kind.parameters:
             if parameter.name not in bound:
@@ -387,19 +367,19 @@ class Lowerer:
                         f"e.g. {kind.name}(...) with {parameter.name} first",
                         "missing",
                     )
-                    return None
+                    return None, None
                 arguments[parameter.name] = parameter.default
                 continue
             value = self.check_value(bound[parameter.name], parameter, kind.name, call)
             if value is None:
-                return None
+                return None, None
             arguments[parameter.name] = value
         self.spend(1, call.span)
         if shape is None:
-            return None
+            return None, None
         op = kind.make(arguments, shape)
         try:
-            return op, output_shape(op, shape)
+            out = output_shape(op, shape)
         except ShapeProblem as problem:
             self.error(
                 problem.code,
@@ -408,7 +388,16 @@ class Lowerer:
                 problem.help,
                 f"input is {shape_text(shape)}",
             )
-            return None
+            return None, None
+        return ir.construct(
+            ir.Layer,
+            name=local,
+            path=path,
+            input=shape,
+            output=out,
+            span=self.visible(call.span),
+            op=op,
+        ), out
 
     def check_value(
         self, value: s.Value, parameter: object, what: str, call: s.Call
