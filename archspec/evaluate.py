@@ -86,6 +86,17 @@ def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
         return _truth(evaluate(expr.right, scope), expr.right.span)
     left_value, right_value = evaluate(expr.left, scope), evaluate(expr.right, scope)
     if expr.operator in _COMPARE:
+        ordered = expr.operator not in ("==", "!=")
+        if ordered and not (
+            (_is_number(left_value) and _is_number(right_value))
+            or (isinstance(left_value, str) and isinstance(right_value, str))
+        ):
+            raise EvalProblem(
+                "E303",
+                f"cannot order {describe(left_value)} and {describe(right_value)}",
+                expr.span,
+                "compare numbers with numbers, or strings with strings",
+            )
         return _COMPARE[expr.operator](left_value, right_value)
     _require_number(left_value, expr.left.span)
     _require_number(right_value, expr.right.span)

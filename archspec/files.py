@@ -68,6 +68,8 @@ def read_spec(
     calls the file ``name`` (default: the path)."""
     name = name or str(path)
     expected = f"a spec file ({_suffixes(suffixes)})"
+    if "\0" in str(path):
+        raise FileProblem(f"{name} is not a file name: it holds a NUL character")
     if path.suffix.lower() not in suffixes:
         raise FileProblem(f"{name} is not {expected}")
     real = Path(os.path.realpath(path))

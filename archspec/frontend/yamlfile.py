@@ -120,11 +120,6 @@ class YamlReader(NodeReader):
             )
             return None
         path = Path(source.name).parent / target
-        if os.path.realpath(path) in chain or len(chain) > MAX_EXTENDS:
-            self.report.error(
-                "E106", f"'extends' goes round in a cycle or too deep at {target}", where
-            )
-            return None
         try:
             text = read_spec(path, YAML_SUFFIXES, within=self.root, name=f"'{target}'")
         except FileProblem as problem:
@@ -135,6 +130,11 @@ class YamlReader(NodeReader):
                 help=problem.help
                 or "'extends' names a YAML spec by its path from this spec's folder, inside "
                 f"{self.root} (the spec's repository, or its folder outside any)",
+            )
+            return None
+        if os.path.realpath(path) in chain or len(chain) > MAX_EXTENDS:
+            self.report.error(
+                "E106", f"'extends' goes round in a cycle or too deep at {target}", where
             )
             return None
         base_source = Source(str(path), text, path)
