@@ -185,7 +185,8 @@ def network_parameters(
 
 
 def input_shape(text: str, span: Any, report: Collector) -> ir.Shape | None:
-    dims = tuple(int(d) for d in text.split("x")) if re.fullmatch(r"\d+(x\d+)+", text) else ()
+    digits = text.split("x") if re.fullmatch(r"\d+(x\d+)+", text) else []
+    dims = tuple(int(d) if len(d) < 10 else MAX_INPUT_SIZE + 1 for d in digits)  # no 5000 digits
     if len(dims) != 3:
         report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
         return None
