@@ -193,8 +193,8 @@ def input_shape(text: str, span: Any, report: Collector) -> ir.Shape | None:
     if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
         report.error(
             "E313",
-            f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
-            f"1..{MAX_INPUT_SIZE} pixels)",
+            f"input is out of range (1..{MAX_CHANNELS} channels, "
+            f"1..{MAX_INPUT_SIZE} pixels), found {text}",
             span,
         )
         return None
