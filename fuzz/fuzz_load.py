@@ -33,6 +33,8 @@ def one_input(data: bytes) -> None:
 
 def main() -> None:
     atheris.Setup(sys.argv, one_input)
+    for warm_up in ("network t\ninput 3x8x8\nstem relu\n", "name: t\ninput: 3x8x8\n"):
+        archspec.load(warm_up)  # builds the parser and reads the standard library, once
     atheris.Fuzz()
 
 
