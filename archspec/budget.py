@@ -88,7 +88,7 @@ def allocation(network: ir.Network, memory: int | None = None) -> None:
         raise SpecError(
             [
                 Diagnostic(
-                    code="E406",
+                    code="E407",
                     message=f"the model needs about {gib(counts.params + buffers)} for its "
                     f"parameters and buffers, more than this machine's "
                     f"{available / (1 << 30):,.1f} GiB of memory",

@@ -97,7 +97,7 @@ def test_to_torch_and_to_flax_refuse_before_allocating() -> None:
     )
     lines = result.stdout.splitlines()
     expected = (
-        "E406 the model needs about 0.1 GiB for its parameters and buffers, "
+        "E407 the model needs about 0.1 GiB for its parameters and buffers, "
         "more than this machine's 0.0 GiB of memory"
     )
     assert lines == [expected, expected, "[]"]
