@@ -1,11 +1,13 @@
 # The two entry points README opens with:
 #   make demo   create .venv, install archspec (core only), print the params/FLOPs table
-#   make test   install graphviz if missing, create .venv with every extra, run all tests
+#   make test   install graphviz if missing, create .venv with every extra, fuzz for a
+#               minute, run all tests
+#   make fuzz   fuzz archspec.load (atheris) for MINUTES minutes (default 1)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install-core install-all system-deps lint bench docs-images grammar clean
+.PHONY: demo test fuzz install-core install-all system-deps lint bench docs-images grammar clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +33,16 @@ system-deps:
 	  else echo "graphviz's dot is missing: run 'sudo apt-get install graphviz'" >&2; exit 1; fi; }
 
 test: system-deps install-all
+	$(MAKE) --no-print-directory fuzz MINUTES=1
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# Coverage-guided fuzzing of archspec.load: an exception other than SpecError, an input
+# over 2 s or over 1 GB fails the run; the input is kept in fuzz/crashes/.
+MINUTES ?= 1
+fuzz: install-all
+	mkdir -p fuzz/corpus fuzz/crashes
+	$(BIN)/python fuzz/fuzz_load.py -max_total_time=$$(( $(MINUTES) * 60 )) -timeout=2 \
+	  -rss_limit_mb=1024 -artifact_prefix=fuzz/crashes/ fuzz/corpus specs tests/errors
 
 lint: install-all
 	$(BIN)/ruff check archspec tests benchmarks

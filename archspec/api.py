@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from archspec.architecture import Architecture, LayerRow
+from archspec.source import Source
 
 
-def load(spec: str | Path, *, input: str | None = None, **parameters: Any) -> Architecture:
-    """Compile a spec file (YAML or .arch) or spec text, with parameter overrides.
+def load(spec: str | Path | Source, *, input: str | None = None, **parameters: Any) -> Architecture:
+    """Compile a spec file (a Path, or a one-line str ending in .yaml, .yml or .arch),
+    spec text (YAML or .arch), or a Source, with parameter overrides.
 
     Raises ``SpecError`` (with every located diagnostic) if the spec is wrong.
     """

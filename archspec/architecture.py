@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archspec import ir
@@ -48,6 +49,8 @@ class Architecture:
 
     network: ir.Network
     arguments: dict[str, ir.Scalar] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+    """The files the spec was read from: itself and every spec it extends."""
 
     @cached_property
     def counts_by_path(self) -> dict[str, Counts]:
@@ -93,16 +96,25 @@ class Architecture:
         return {name: self.counts_by_path[name] for name, _ in self.network.stages()}
 
     def to_torch(self) -> nn.Module:
-        """An ``nn.Module`` built in memory (needs the torch extra)."""
+        """An ``nn.Module`` built in memory (needs the torch extra). A network beyond the
+        size limits, or larger than the machine's memory, is refused (SpecError) first."""
+        from archspec.analysis.budget import allocation
         from archspec.backends import load_backend
 
+        allocation(self.network)
         model: nn.Module = load_backend("torch").build(self.network)
         return model
 
     def to_flax(self, **options: Any) -> nnx.Module:
-        """An ``nnx.Module`` built in memory (needs the flax extra)."""
+        """An ``nnx.Module`` built in memory (needs the flax extra), refused first as
+        ``to_torch`` is; ``abstract=True`` allocates nothing and is not."""
+        from archspec.analysis.budget import allocation, check_totals_of
         from archspec.backends import load_backend
 
+        if options.get("abstract"):
+            check_totals_of(self.network)
+        else:
+            allocation(self.network)
         model: nnx.Module = load_backend("flax").build(self.network, **options)
         return model
 
@@ -132,7 +144,9 @@ class Architecture:
         return html(self)
 
     def source(self, backend: str) -> str:
-        """The standalone module a backend emits for this network."""
+        """The standalone module a backend emits for this network (within the limits)."""
+        from archspec.analysis.budget import check_totals_of
         from archspec.backends import load_backend
 
+        check_totals_of(self.network)
         return str(load_backend(backend).emit_source(self.network, self.counts))

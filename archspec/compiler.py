@@ -12,41 +12,38 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from archspec.analysis.budget import check_totals
 from archspec.architecture import Architecture
-from archspec.diagnostics import Collector, Diagnostic, SpecError
+from archspec.diagnostics import Collector, Diagnostic, SpecError, TooManyErrors
+from archspec.files import MAX_SPEC_BYTES, SPEC_SUFFIXES, FileProblem, read_spec
 from archspec.frontend.archfile import read_arch
 from archspec.frontend.yamlfile import YamlReader
 from archspec.lower import lower_network
 from archspec.source import Source
 
-MAX_SPEC_BYTES = 1 << 20
 
-
-def read_source(spec: str | Path) -> Source:
-    """A path to a spec file, or spec text itself (YAML or .arch)."""
-    if isinstance(spec, Path) or ("\n" not in spec and spec.endswith((".yaml", ".yml", ".arch"))):
-        path = Path(spec)
+def read_source(spec: str | Path | Source) -> Source:
+    """A spec file (a Path, or a one-line str ending in a spec suffix), or spec text."""
+    if isinstance(spec, Source):
+        return spec
+    if isinstance(spec, Path) or ("\n" not in spec and spec.lower().endswith(SPEC_SUFFIXES)):
         try:
-            if path.stat().st_size > MAX_SPEC_BYTES:
-                raise _fail(
-                    "E105", f"{path} is larger than {MAX_SPEC_BYTES >> 10} KiB; specs are short"
-                )
-            return Source(str(spec), path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise _fail("E105", f"cannot read {spec}: {reason}") from None
+            return Source(str(spec), read_spec(Path(spec)), Path(spec))
+        except FileProblem as problem:
+            raise _fail("E105", problem.message, problem.help) from None
     if len(spec) > MAX_SPEC_BYTES:
-        raise _fail("E105", "the spec text is too large")
-    return Source("<text>", spec)
+        raise _fail("E105", f"the spec text is larger than {MAX_SPEC_BYTES >> 10} KiB")
+    return Source("<text>", spec.removeprefix("\ufeff"))
 
 
-def _fail(code: str, message: str) -> SpecError:
-    return SpecError([Diagnostic(code=code, message=message)])
+def _fail(code: str, message: str, help: str = "") -> SpecError:
+    return SpecError([Diagnostic(code=code, message=message, help=help)])
 
 
 def _is_arch(source: Source) -> bool:
-    if source.name.endswith(".arch"):
-        return True
+    """A file is what its suffix says; spec text is .arch when it opens with `network`."""
+    if source.path is not None:
+        return source.path.suffix.lower() == ".arch"
     first = next(
         (
             line.strip()
@@ -59,7 +56,7 @@ def _is_arch(source: Source) -> bool:
 
 
 def compile_spec(
-    spec: str | Path, parameters: dict[str, Any] | None = None, input: str | None = None
+    spec: str | Path | Source, parameters: dict[str, Any] | None = None, input: str | None = None
 ) -> Architecture:
     with _without_cycle_collection():
         return _compile(read_source(spec), parameters, input)
@@ -70,9 +67,9 @@ def compile_text(
 ) -> Architecture:
     """Spec text itself, never read as a path (``archspec.loads``)."""
     if len(text) > MAX_SPEC_BYTES:
-        raise _fail("E105", "the spec text is too large")
+        raise _fail("E105", f"the spec text is larger than {MAX_SPEC_BYTES >> 10} KiB")
     with _without_cycle_collection():
-        return _compile(Source("<text>", text), parameters, input)
+        return _compile(Source("<text>", text.removeprefix("\ufeff")), parameters, input)
 
 
 @contextmanager
@@ -91,15 +88,23 @@ def _without_cycle_collection() -> Iterator[None]:
 def _compile(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Architecture:
     report = Collector()
     sources = {source.name: source}
-    tree = (
-        read_arch(source, report)
-        if _is_arch(source)
-        else YamlReader(source, report, sources).read()
-    )
-    if tree is None:
-        report.raise_if_any(sources)
-    assert tree is not None
-    network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
+    try:
+        tree = (
+            read_arch(source, report)
+            if _is_arch(source)
+            else YamlReader(source, report, sources).read()
+        )
+        if tree is None:
+            report.raise_if_any(sources)
+        assert tree is not None
+        network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
+    except TooManyErrors:
+        report.raise_if_any(sources, complete=False)
+        raise
     report.raise_if_any(sources)
     assert network is not None
-    return Architecture(network=network, arguments=arguments)
+    files = tuple(s.path for s in sources.values() if s.path is not None)
+    arch = Architecture(network=network, arguments=arguments, files=files)
+    check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
+    report.raise_if_any(sources)
+    return arch

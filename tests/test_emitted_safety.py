@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
-from archspec.frontend.dsl import KEYWORDS
+from archspec.frontend.grammar import KEYWORDS
 from archspec.lower import names
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ PACKAGE = Path(archspec.__file__).parent
 
 
 def expectation(path: Path) -> tuple[str, int, int | None, str]:
-    match = EXPECT.match(path.read_text().splitlines()[0])
+    match = EXPECT.match(path.read_text(encoding="utf-8-sig").splitlines()[0])
     assert match, f"{path.name}: first line must be '# expect EXXX at L:C: message'"
     code, line, column, fragment = match.groups()
     return code, int(line), int(column) if column else None, fragment

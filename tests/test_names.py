@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import archspec
-from archspec.frontend.dsl import KEYWORDS
+from archspec.frontend.grammar import KEYWORDS
 from archspec.lower import names
 
 ROOT = Path(__file__).resolve().parent.parent

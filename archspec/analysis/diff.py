@@ -18,6 +18,7 @@ from archspec.analysis.summary import describe_module
 from archspec.architecture import Architecture
 from archspec.counts import Counts
 from archspec.ops.base import describe as describe_shape
+from archspec.source import printable
 
 SectionKey = tuple[int, int]
 """(-1, 0) the stem, (i, 0) the i-th stage, (i, 1) the modules after the i-th stage."""
@@ -288,7 +289,7 @@ def render_diff(result: ArchitectureDiff) -> str:
     changes = [c for s in result.sections for c in _grouped(s.changes)]
     lines.append("changes (A => B):" if changes else "no structural changes")
     lines += [f"  {change}" for change in changes]
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # parameter names and values, paths: spec text
 
 
 def _grouped(changes: tuple[Change, ...]) -> list[str]:

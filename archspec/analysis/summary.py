@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from archspec import ir
 from archspec.counts import Counts
 from archspec.ops.base import describe as describe_shape
+from archspec.source import printable
 
 if TYPE_CHECKING:
     from archspec.architecture import Architecture
@@ -125,7 +126,7 @@ def summary_table(arch: Architecture, depth: int | None = None, batch: int | Non
 
     rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
     network = arch.network
-    return "\n".join(
+    text = "\n".join(
         [
             f"{network.name}: input {describe_shape(network.input)}, "
             f"output {describe_shape(network.output)}",
@@ -139,6 +140,7 @@ def summary_table(arch: Architecture, depth: int | None = None, batch: int | Non
             *([*arch.memory(batch).lines(), rule] if batch is not None else []),
         ]
     )
+    return printable(text)  # the paper's source is spec text
 
 
 def _totals(arch: Architecture) -> list[str]:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from archspec.api import Architecture
 from archspec.cli.common import (
+    SPECS_HELP,
     DefineOption,
     InputOption,
     epilog,
@@ -18,6 +19,8 @@ from archspec.cli.common import (
     parse_defines,
     print_table,
     report,
+    shown,
+    spec_argument,
     stdout,
 )
 from archspec.counts import Counts
@@ -25,7 +28,7 @@ from archspec.diagnostics import SpecError
 
 
 def check(
-    specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
+    specs: list[str] = typer.Argument(..., help=SPECS_HELP),
     define: list[str] = DefineOption,
     input: str = InputOption,
     short: bool = typer.Option(
@@ -41,9 +44,9 @@ def check(
     failed = 0
     for path in specs:
         try:
-            load(path, input=input, **parameters)
+            load(spec_argument(path), input=input, **parameters)
             if not as_json:
-                stdout.print(f"{path}: ok", markup=False)
+                stdout.print(f"{shown(path)}: ok")
         except SpecError as error:
             failed += 1
             if as_json:
@@ -115,7 +118,7 @@ def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> 
 
 
 def flops(
-    specs: list[str] = typer.Argument(..., help="spec files (.yaml or .arch)"),
+    specs: list[str] = typer.Argument(..., help=SPECS_HELP),
     define: list[str] = DefineOption,
     input: str = InputOption,
     as_json: bool = typer.Option(False, "--json", help="print a JSON list, one object per spec"),

@@ -11,6 +11,7 @@ from types import ModuleType
 import typer
 
 from archspec.cli.common import (
+    SPEC_HELP,
     DefineOption,
     InputOption,
     epilog,
@@ -18,7 +19,7 @@ from archspec.cli.common import (
     progress,
     report,
     stdout,
-    write_atomic,
+    write_or_exit,
 )
 from archspec.diagnostics import SpecError
 
@@ -54,7 +55,7 @@ def default_output(name: str, backend: str) -> Path:
 
 
 def build(
-    spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help=SPEC_HELP),
     backend: Backend = BackendOption,
     output: Path = OutputOption,
     define: list[str] = DefineOption,
@@ -77,11 +78,10 @@ def build(
         sys.stdout.write(source)
         return
     target = output if output is not None else default_output(arch.name, name)
-    write_atomic(target, source)
+    write_or_exit(target, source, arch.files)
     counts = arch.counts
     stdout.print(
-        f"wrote {target} ({name}: {counts.params:,} parameters, {counts.macs:,} mult-adds)",
-        markup=False,
+        f"wrote {target} ({name}: {counts.params:,} parameters, {counts.macs:,} mult-adds)"
     )
 
 

@@ -1,89 +1,123 @@
-"""What every command shares: loading specs with -D overrides, errors, atomic writes."""
+"""What every command shares: spec arguments, -D overrides, errors, and the one writer.
+
+Nothing a spec contains is ever interpreted by the terminal: the consoles take text
+literally (no rich markup, no emoji codes), and every renderer of spec text makes its
+control characters visible (archspec.source.printable).
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from archspec.api import Architecture, load
 from archspec.diagnostics import Diagnostic, SpecError
+from archspec.files import FileProblem, check_output, read_stdin, write_output
+from archspec.source import Source, printable
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 DefineOption = typer.Option(
     [], "--define", "-D", help="override a spec parameter: -D n=18 (repeatable)"
 )
 InputOption = typer.Option(None, "--input", help="override the input shape, e.g. 3x32x32")
+STDIN = "-"
+"""The spec argument that reads a spec from standard input."""
+SPEC_HELP = "spec file (.yaml, .yml or .arch), or - for standard input"
+SPECS_HELP = "spec files (.yaml, .yml or .arch), or - for standard input"
 
 
 def parse_defines(defines: list[str]) -> dict[str, object]:
-    """Turn ``["n=18", "k=2.5"]`` into typed values, with the DSL's literal rules."""
+    """Turn ``["n=18", "k=2.5"]`` into typed values, with the DSL's literal rules; a
+    malformed, repeated or absurd one is a usage error (exit 2)."""
     from archspec.frontend.dsl import parse_literal
+    from archspec.frontend.grammar import SyntaxProblem
 
     values: dict[str, object] = {}
     for item in defines:
         key, sep, text = item.partition("=")
-        if not sep or not key.strip().isidentifier():
+        key = key.strip()
+        if not sep or not key.isidentifier():
             fail(f"-D expects name=value, found '{item}'", exit_code=2)
-        values[key.strip()] = parse_literal(text.strip())
+        if key in values:
+            fail(
+                f"-D {key} is given twice",
+                exit_code=2,
+                help=f"keep one of the values for {key}",
+            )
+        try:
+            values[key] = parse_literal(text.strip())
+        except SyntaxProblem as problem:
+            fail(
+                f"-D {key}: {problem.diagnostic.message}", exit_code=2, help=problem.diagnostic.help
+            )
     return values
 
 
+def spec_argument(argument: str) -> Path | Source:
+    """A command-line spec: ``-`` is standard input, anything else a file path (never
+    spec text)."""
+    if argument != STDIN:
+        return Path(argument)
+    try:
+        return Source("<stdin>", read_stdin())
+    except FileProblem as problem:
+        stop("E105", f"cannot read the spec: {problem.message}", problem.help)
+
+
+def shown(argument: str) -> str:
+    """A spec argument as messages name it."""
+    return "standard input" if argument == STDIN else printable(argument)
+
+
 def report(error: SpecError) -> None:
-    """Print diagnostics to stderr, as plain text (no markup interpretation)."""
-    stderr.print(error.render(), markup=False)
+    """Print diagnostics to stderr (bounded, control characters made visible)."""
+    stderr.print(error.render())
     count = len(error.diagnostics)
-    stderr.print(f"\n{count} error{'s' if count != 1 else ''}", markup=False)
+    stderr.print(f"\n{count:,} error{'s' if count != 1 else ''}")
 
 
-def fail(message: str, exit_code: int = 1, help: str = "") -> None:
-    report(SpecError([Diagnostic(code="E402", message=message, help=help)]))
+def stop(code: str, message: str, help: str = "", exit_code: int = 1) -> NoReturn:
+    report(SpecError([Diagnostic(code=code, message=message, help=help)]))
     raise typer.Exit(exit_code)
 
 
-def load_or_exit(path: str, defines: list[str], input: str | None) -> Architecture:
+def fail(message: str, exit_code: int = 1, help: str = "") -> NoReturn:
+    """An output or usage problem (E402)."""
+    stop("E402", message, help, exit_code)
+
+
+def load_or_exit(spec: str | Path | Source, defines: list[str], input: str | None) -> Architecture:
+    """Compile a spec (a command-line argument, or one already read), or print every
+    diagnostic and exit 1."""
     try:
-        return load(path, input=input, **parse_defines(defines))
+        source = spec_argument(spec) if isinstance(spec, str) else spec
+        return load(source, input=input, **parse_defines(defines))
     except SpecError as error:
         report(error)
         raise typer.Exit(1) from None
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename: never a half-written output.
-
-    An unwritable path or a directory is a clear error (exit 1), with nothing left behind.
-    """
-    raw = data.encode() if isinstance(data, str) else data
-    if path.is_dir():
-        fail(f"cannot write {path}: it is a directory", help="give a file name with -o")
-    directory = path.parent if str(path.parent) else Path(".")
+def write_or_exit(path: Path, data: str | bytes | None, inputs: Iterable[Path] = ()) -> None:
+    """The one writer of every command's output file (see archspec.files.write_output):
+    a regular file, atomically, never over an input; a refusal is error E402, exit 1.
+    ``data`` None only checks, so a long command can refuse before its work."""
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        fail(f"cannot write {path}: {error.strerror}", help="choose a writable output path with -o")
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; outputs are ordinary files
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        fail(f"cannot write {path}: {error.strerror}", help="choose a writable output path with -o")
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        if data is None:
+            check_output(path, inputs)
+        else:
+            write_output(path, data.encode() if isinstance(data, str) else data, inputs)
+    except FileProblem as problem:
+        fail(problem.message, help=problem.help or "choose a writable output path with -o")
 
 
 @contextmanager
@@ -122,7 +156,7 @@ def print_table(table: Table) -> None:
 
     unbounded = stdout.options.update(max_width=1 << 16)
     width = max(Measurement.get(stdout, unbounded, table).maximum, stdout.width)
-    Console(file=stdout.file, width=width, highlight=False).print(table)
+    Console(file=stdout.file, width=width, highlight=False, markup=False, emoji=False).print(table)
 
 
 def epilog(examples: str) -> str:

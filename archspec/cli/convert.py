@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import typer
 from archspec.api import Architecture
 from archspec.cli.build import Backend
 from archspec.cli.common import (
+    SPEC_HELP,
     DefineOption,
     InputOption,
     epilog,
@@ -21,11 +24,14 @@ from archspec.cli.common import (
     progress,
     report,
     stdout,
-    write_atomic,
+    write_or_exit,
 )
 from archspec.diagnostics import SpecError
+from archspec.files import kind_of
 
 Step = Callable[[str], None]
+CHECKPOINT_MARK = "_CHECKPOINT_METADATA"
+"""The file orbax writes into every checkpoint folder."""
 FORMATS = {
     "torch": "a file written by torch.save(model.state_dict())",
     "flax": "an orbax checkpoint directory (archspec.backends.nnx.checkpoint)",
@@ -33,7 +39,7 @@ FORMATS = {
 
 
 def convert(
-    spec: str = typer.Argument(..., help="the spec the weights belong to (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help="the spec the weights belong to: " + SPEC_HELP),
     source: Path = typer.Argument(..., help="weights to read"),
     target: Path = typer.Argument(..., help="where to write the converted weights"),
     source_backend: Backend = typer.Option(Backend.torch, "--from", help="what SOURCE holds"),
@@ -54,11 +60,15 @@ def convert(
             exit_code=2,
             help="use --from torch --to flax, or --from flax --to torch",
         )
-    if not source.exists():
-        fail(f"cannot read {source}: no such file or directory", help=FORMATS[source_format])
-    if target.exists() and not force:
-        fail(f"{target} exists", help="pass --force to replace it")
+    _check_source(source, source_format)
+    if target.exists() or target.is_symlink():
+        if not force:
+            fail(f"{target} exists", help="pass --force to replace it")
+        if target_format == "flax":
+            _check_checkpoint_target(target)
     arch = load_or_exit(spec, define, input)
+    if target_format == "torch":
+        write_or_exit(target, None, (*arch.files, source))  # refuse before converting
     direction = _torch_to_flax if source_format == "torch" else _flax_to_torch
     try:
         with progress(4) as step:
@@ -67,9 +77,33 @@ def convert(
         report(error)
         raise typer.Exit(1) from None
     stdout.print(
-        f"wrote {target} ({target_format}: {count} tensors, {arch.counts.params:,} parameters)",
-        markup=False,
+        f"wrote {target} ({target_format}: {count} tensors, {arch.counts.params:,} parameters)"
     )
+
+
+def _check_source(source: Path, fmt: str) -> None:
+    """Weights are read from a regular file (torch) or a directory (flax), never from a
+    FIFO or a device."""
+    try:
+        mode = os.stat(source).st_mode
+    except OSError as error:
+        fail(f"cannot read {source}: {error.strerror}", help=FORMATS[fmt])
+    wanted = stat.S_ISREG(mode) if fmt == "torch" else stat.S_ISDIR(mode)
+    if not wanted:
+        fail(f"cannot read {source}: it is {kind_of(mode)}", help=FORMATS[fmt])
+
+
+def _check_checkpoint_target(target: Path) -> None:
+    """--force replaces a flax target only if it is a checkpoint directory: never a
+    device, a file, a link, or a folder that holds something else."""
+    if target.is_symlink() or not target.is_dir():
+        kind = "a symbolic link" if target.is_symlink() else kind_of(os.stat(target).st_mode)
+        fail(f"cannot replace {target}: it is {kind}", help="give a new folder for the checkpoint")
+    if not (target / CHECKPOINT_MARK).is_file():
+        fail(
+            f"cannot replace {target}: it is a folder, but not an orbax checkpoint",
+            help="--force replaces only a checkpoint (a folder holding _CHECKPOINT_METADATA)",
+        )
 
 
 def _import(extra: str, names: tuple[str, ...]) -> list[Any]:
@@ -96,8 +130,8 @@ def _torch_to_flax(arch: Architecture, source: Path, target: Path, step: Step) -
     step("building the flax model from the weights")
     model = flax_nnx.build(arch.network, weights=state_dict)
     step(f"writing {target}")
-    if target.exists():
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    if target.is_dir():  # a checkpoint, checked before anything was read
+        shutil.rmtree(target)
     checkpoint.save(target, model)
     return len(state_dict)
 
@@ -127,7 +161,7 @@ def _flax_to_torch(arch: Architecture, source: Path, target: Path, step: Step) -
     step(f"writing {target}")
     buffer = io.BytesIO()
     torch.save(state_dict, buffer)
-    write_atomic(target, buffer.getvalue())
+    write_or_exit(target, buffer.getvalue(), (*arch.files, source))
     return len(state_dict)
 
 

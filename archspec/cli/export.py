@@ -12,6 +12,7 @@ import typer
 from archspec.api import Architecture
 from archspec.backends import EXPORT_FORMATS
 from archspec.cli.common import (
+    SPEC_HELP,
     DefineOption,
     InputOption,
     epilog,
@@ -19,7 +20,7 @@ from archspec.cli.common import (
     progress,
     report,
     stdout,
-    write_atomic,
+    write_or_exit,
 )
 from archspec.diagnostics import SpecError
 
@@ -37,7 +38,7 @@ EXAMPLES = """
 
 
 def export(
-    spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help=SPEC_HELP),
     format: ExportFormat = typer.Option(ExportFormat.onnx, "--format", help="what to write"),
     output: Path = typer.Option(
         None, "--output", "-o", help="output file [default: <spec name>.onnx, .pt or .pt2]"
@@ -59,6 +60,8 @@ def export(
     name = format.value
     arch = load_or_exit(spec, define, input)
     target = output if output is not None else Path(arch.name + EXPORT_FORMATS[name])
+    inputs = (*arch.files, *([weights] if weights is not None else []))
+    write_or_exit(target, None, inputs)  # refuse before the long export
     with progress(4) as step:
         step("loading torch")
         backend = _export_backend()
@@ -71,11 +74,10 @@ def export(
             report(error)
             raise typer.Exit(1) from None
         step(f"writing {target}")
-        write_atomic(target, exported.data)
+        write_or_exit(target, exported.data, inputs)
     stdout.print(
         f"wrote {target} ({name}, {len(exported.data):,} bytes; largest difference from "
-        f"torch {exported.difference:.1g})",
-        markup=False,
+        f"torch {exported.difference:.1g})"
     )
 
 

@@ -8,22 +8,25 @@ from collections.abc import Callable
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from archspec.api import Architecture
 from archspec.cli.common import (
+    SPEC_HELP,
     DefineOption,
     InputOption,
     epilog,
     load_or_exit,
     report,
+    spec_argument,
     stdout,
-    write_atomic,
+    stop,
+    write_or_exit,
 )
 from archspec.counts import Counts
-from archspec.diagnostics import Diagnostic, SpecError
+from archspec.diagnostics import SpecError
 
 if TYPE_CHECKING:
     from archspec.analysis.diff import ArchitectureDiff
@@ -52,16 +55,11 @@ DefineBOption = typer.Option(
 )
 
 
-def _stop(code: str, message: str, help: str, exit_code: int = 1) -> NoReturn:
-    report(SpecError([Diagnostic(code=code, message=message, help=help)]))
-    raise typer.Exit(exit_code)
-
-
 def _format(png: bool, svg: bool, dot: bool, output: Path | None) -> str:
     """The one format asked for; else the output's suffix; else png."""
     chosen = [name for name, flag in zip(FORMATS, (png, svg, dot), strict=True) if flag]
     if len(chosen) > 1:
-        _stop(
+        stop(
             "E402",
             f"choose one output format, found {' and '.join('--' + c for c in chosen)}",
             "pass one of --png, --svg, --dot",
@@ -91,7 +89,7 @@ def _render(digraph: Any, fmt: str) -> bytes:
     try:
         return bytes(digraph.pipe(format=fmt))
     except graphviz.ExecutableNotFound:
-        _stop(
+        stop(
             "E403",
             f"cannot render {fmt}: graphviz's `dot` program is not installed",
             "install the Debian package graphviz (sudo apt-get install graphviz), "
@@ -99,7 +97,7 @@ def _render(digraph: Any, fmt: str) -> bytes:
         )
     except graphviz.CalledProcessError as error:
         stderr_text = (error.stderr or b"").decode(errors="replace").strip()
-        _stop(
+        stop(
             "E403",
             f"graphviz's `dot` failed to render {fmt}: {stderr_text}",
             "render the DOT text (--dot) with another graphviz version",
@@ -107,7 +105,7 @@ def _render(digraph: Any, fmt: str) -> bytes:
 
 
 def graph(
-    spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help=SPEC_HELP),
     png: bool = typer.Option(False, "--png", help="render a PNG (needs graphviz's dot)"),
     svg: bool = typer.Option(False, "--svg", help="render an SVG (needs graphviz's dot)"),
     dot: bool = typer.Option(False, "--dot", help="write the DOT text (needs no program)"),
@@ -125,13 +123,13 @@ def graph(
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = output if output is not None else Path(f"{arch.name or Path(spec).stem}.{fmt}")
-    write_atomic(target, data)
-    stdout.print(f"wrote {target} ({detail.value}, {fmt})", markup=False)
+    target = output if output is not None else Path(f"{arch.name}.{fmt}")
+    write_or_exit(target, data, arch.files)
+    stdout.print(f"wrote {target} ({detail.value}, {fmt})")
 
 
 def summary(
-    spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help=SPEC_HELP),
     depth: int = DepthOption,
     batch: int = typer.Option(
         None, "--batch", min=1, help="add a memory estimate for this many samples"
@@ -171,7 +169,7 @@ def _summary_json(
 
 
 def diff(
-    spec_a: str = typer.Argument(..., metavar="A", help="spec file"),
+    spec_a: str = typer.Argument(..., metavar="A", help=SPEC_HELP),
     spec_b: str = typer.Argument(
         None, metavar="B", help="second spec file (default: A again, with the -B overrides)"
     ),
@@ -185,8 +183,9 @@ def diff(
     mult-adds, output shapes, and what changed in the blocks (B minus A)."""
     from archspec.analysis.diff import diff as compare
 
-    first = load_or_exit(spec_a, [*define, *define_a], input)
-    second = load_or_exit(spec_b or spec_a, [*define, *define_b], input)
+    source_a = spec_argument(spec_a)  # read once: standard input cannot be read twice
+    first = load_or_exit(source_a, [*define, *define_a], input)
+    second = load_or_exit(spec_b or source_a, [*define, *define_b], input)
     result = compare(first, second)
     typer.echo(json.dumps(_diff_json(result), indent=2) if as_json else result.render())
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from archspec.diagnostics import Collector
 from archspec.frontend import syntax as s
-from archspec.frontend.dsl import Locator, SyntaxProblem, parse
+from archspec.frontend.dsl import parse
+from archspec.frontend.grammar import Locator, SyntaxProblem
 from archspec.source import Source, Span
 
 SINGLE = ("network", "input", "shortcut", "stem", "head")
@@ -16,7 +18,7 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
     try:
         statements: list[tuple[str, Any, Span]] = parse(source.text, "file", Locator(source))
     except SyntaxProblem as problem:
-        report.diagnostics.append(problem.diagnostic)
+        report.add(problem.diagnostic)
         return None
     seen: dict[str, Any] = {}
     parameters: list[s.Formal] = []
@@ -69,8 +71,10 @@ def _checked_paper(figures: dict[str, s.Located], report: Collector) -> dict[str
                 figure.span,
                 help=did_you_mean(key, PaperSpec.model_fields),
             )
-        elif (key == "source") != isinstance(figure.value, str):
-            wanted = "a quoted string" if key == "source" else "a number"
+        elif (key == "source") != isinstance(figure.value, str) or not (
+            key == "source" or 0 <= float(figure.value) < math.inf
+        ):
+            wanted = "a quoted string" if key == "source" else "a finite number, at least 0"
             report.error("E203", f"paper figure '{key}' takes {wanted}", figure.span)
         else:
             kept[key] = figure

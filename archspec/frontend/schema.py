@@ -30,8 +30,10 @@ class PaperSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    macs: float | None = Field(None, description="multiply-adds, what the paper calls FLOPs")
-    params: float | None = Field(None, description="parameter count")
+    macs: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="multiply-adds, what the paper calls FLOPs"
+    )
+    params: float | None = Field(None, ge=0, allow_inf_nan=False, description="parameter count")
     source: str = Field("", description="where in the paper, e.g. 'Table 1'")
 
 

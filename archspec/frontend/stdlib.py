@@ -6,7 +6,8 @@ from functools import lru_cache
 from importlib.resources import files
 
 from archspec.frontend import syntax as s
-from archspec.frontend.dsl import Locator, parse
+from archspec.frontend.dsl import parse
+from archspec.frontend.grammar import Locator
 from archspec.source import Source
 
 STDLIB_NAME = "<stdlib>/blocks.arch"

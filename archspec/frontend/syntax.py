@@ -12,6 +12,14 @@ from archspec.source import Span
 
 Value = bool | int | float | str
 
+MAX_NUMBER_LENGTH = 100
+"""Characters of a number literal (either form): longer ones are mistakes, and Python
+refuses to read an integer of over 4300 digits."""
+NUMBER_TOO_LONG = "a number of {length:,} characters is absurdly large"
+NUMBER_HELP = f"numbers in specs have at most {MAX_NUMBER_LENGTH} characters"
+MAX_EXPRESSION_DEPTH = 100
+"""Levels of one expression: evaluating it recurses once per level."""
+
 
 @dataclass(frozen=True)
 class Literal:
@@ -49,6 +57,27 @@ class Ternary:
 
 
 Expr = Literal | Name | Unary | Binary | Ternary
+
+
+def operands(expr: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside one."""
+    if isinstance(expr, Unary):
+        return (expr.operand,)
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Ternary):
+        return (expr.then, expr.condition, expr.otherwise)
+    return ()
+
+
+def depth(expr: Expr) -> int:
+    """Levels of an expression tree, counted without recursion (it may be very deep)."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack += [(operand, level + 1) for operand in operands(node)]
+    return deepest
 
 
 @dataclass(frozen=True)

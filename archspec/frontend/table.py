@@ -23,6 +23,8 @@ from lark import Lark
 from lark.grammar import Rule
 from lark.lexer import TerminalDef
 
+from archspec.files import write_output
+
 START_RULES = ("file", "definitions", "sequence", "stage", "shape", "expr")
 TABLE = "archspec.lark.json"
 PAIRS = "__pairs__"
@@ -85,7 +87,8 @@ def save(path: Path) -> None:
     grammar = grammar_text()
     data, memo = build(grammar).memo_serialize([TerminalDef, Rule])
     document = {"fingerprint": fingerprint(grammar), "data": encode(data), "memo": encode(memo)}
-    path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n")
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n"
+    write_output(path, text.encode())
 
 
 if __name__ == "__main__":

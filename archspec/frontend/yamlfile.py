@@ -1,78 +1,46 @@
 """The YAML frontend: a spec file -> SpecTree, every DSL value parsed where it stands.
 
-YAML is composed, never constructed blindly: aliases and anchors (the "billion laughs"
-bomb), custom tags and duplicate keys are rejected with their position, and values are
-validated against the pydantic schema in archspec.frontend.schema.
+The text is composed strictly (archspec.frontend.yamlnodes), the files it `extends` are
+read under the rules of archspec.files, and values are validated against the pydantic
+schema in archspec.frontend.schema.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
-from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent, NodeEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode
 
 from archspec.diagnostics import Collector, did_you_mean
+from archspec.files import YAML_SUFFIXES, FileProblem, read_spec, spec_root
 from archspec.frontend import syntax as s
-from archspec.frontend.dsl import Locator, SyntaxProblem, parse
+from archspec.frontend.dsl import parse
+from archspec.frontend.grammar import Locator, SyntaxProblem
 from archspec.frontend.schema import SpecFile
+from archspec.frontend.yamlnodes import NodeReader, Place
 from archspec.source import Source, Span
 
-STANDARD_TAGS = frozenset(
-    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
-)
-MAX_NESTING = 16
-
-
-class YamlProblem(Exception):
-    def __init__(self, code: str, message: str, mark: Any, help: str = "") -> None:
-        super().__init__(message)
-        self.code, self.message, self.mark, self.help = code, message, mark, help
-
-
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's loader when PyYAML was built with it (about 15x faster), else the Python one."""
-
-
-def _refuse_anchors(text: str) -> None:
-    """Stream the events first: an alias bomb is refused before anything expands it."""
-    for event in yaml.parse(text, Loader=Loader):
-        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
-            raise YamlProblem(
-                "E102",
-                "YAML anchors and aliases are not allowed in specs",
-                event.start_mark,
-                "write the value out; use `params` and -D for shared values",
-            )
-
-
-Place = tuple[Node, Source]
 MAX_EXTENDS = 8
 
 
-class YamlReader:
+class YamlReader(NodeReader):
     """Reads one spec file (and the files it `extends`) into a SpecTree."""
 
     def __init__(self, source: Source, report: Collector, sources: dict[str, Source]) -> None:
+        super().__init__(report)
         self.source = source
-        self.report = report
+        self.root = spec_root(source.path.parent if source.path is not None else Path.cwd())
+        """Bases must lie in this folder: the repository of the spec being compiled (of the
+        current folder for spec text), or its folder outside any repository."""
         self.sources = sources
-        self.rejected: set[tuple[Any, ...]] = set()
-        self.constructor = SafeConstructor()
         sources[source.name] = source
 
-    def span(self, place: Place) -> Span:
-        node, source = place
-        return source.span_of(
-            node.start_mark.index, max(node.end_mark.index, node.start_mark.index + 1)
-        )
-
     def read(self) -> s.SpecTree | None:
-        loaded = self.load(self.source, ())
+        first = () if self.source.path is None else (os.path.realpath(self.source.path),)
+        loaded = self.load(self.source, first)
         if loaded is None:
             return None
         data, places = loaded
@@ -110,32 +78,22 @@ class YamlReader:
     ) -> tuple[dict[str, Any], dict[Any, Place]] | None:
         where = self.span(places[("extends",)])
         target = data.pop("extends")
+        if ("extends",) in self.rejected:
+            return None
         if not isinstance(target, str):
             self.report.error("E203", "'extends' takes the path of another spec", where)
             return None
-        path = Path(source.name).parent / target
-        if str(path) in chain or len(chain) >= MAX_EXTENDS:
-            self.report.error(
-                "E106", f"'extends' goes round in a cycle or too deep at {target}", where
-            )
+        base_source = self.read_base(target, source, chain, where)
+        if base_source is None:
             return None
-        try:
-            base_source = Source(str(path), path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            self.report.error(
-                "E105",
-                f"cannot read {target}: {getattr(error, 'strerror', None) or error}",
-                where,
-                "the path is relative to this spec's folder",
-            )
-            return None
-        self.sources[base_source.name] = base_source
-        base = self.load(base_source, chain + (source.name,))
+        base = self.load(base_source, chain + (os.path.realpath(base_source.name),))
         if base is None:
             return None
         base_data, base_places = base
-        params = dict(base_data.get("params") or {})
-        for key in data.get("params") or {}:
+        params = base_data.get("params")
+        params = params if isinstance(params, dict) else {}
+        mine = data.get("params")
+        for key in mine if isinstance(mine, dict) else ():
             if key not in params:
                 self.report.error(
                     "E304",
@@ -144,100 +102,44 @@ class YamlReader:
                     did_you_mean(key, params),
                 )
         merged = {**base_data, **data}
-        if "params" in data and isinstance(data["params"], dict):
-            merged["params"] = {**params, **data["params"]}
+        if isinstance(mine, dict):
+            merged["params"] = {**params, **mine}
         return merged, {**base_places, **places}
 
-    def compose(self, source: Source) -> Node | None:
-        try:
-            _refuse_anchors(source.text)
-            return yaml.compose(source.text, Loader=Loader)
-        except YamlProblem as problem:
+    def read_base(
+        self, target: str, source: Source, chain: tuple[str, ...], where: Span
+    ) -> Source | None:
+        """The spec ``extends`` names: a YAML spec file, relative to this spec's folder and
+        inside the folder of the spec being compiled; anything else is refused unread."""
+        if os.path.isabs(target) or target.startswith("~"):
             self.report.error(
-                problem.code,
-                problem.message,
-                self.mark_span(problem.mark, source),
-                help=problem.help,
+                "E105",
+                f"'extends' takes a path relative to this spec's folder, found '{target}'",
+                where,
+                "write the base's path from this spec's folder, e.g. ../base.yaml",
             )
-        except yaml.reader.ReaderError as error:
-            span = source.span_of(error.position, error.position + 1)
-            self.report.error(
-                "E101",
-                f"invalid YAML: character {error.character!r} is not allowed",
-                span,
-                help="remove the control character",
-            )
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            hint = ""
-            if "mapping values are not allowed" in str(error.problem):
-                hint = (
-                    "the DSL names items with '=' (conv1=conv(64)); quote a value that needs ': '"
-                )
-            self.report.error(
-                "E101",
-                f"invalid YAML: {error.problem or error.context}",
-                self.mark_span(mark, source),
-                help=hint,
-            )
-        except yaml.YAMLError as error:
-            self.report.error("E101", f"invalid YAML: {error}", source.span_of(0, 1))
-        return None
-
-    def mark_span(self, mark: Any, source: Source) -> Span | None:
-        if mark is None:
             return None
-        index = min(mark.index, max(0, len(source.text) - 1))
-        return source.span_of(index, index + 1)
-
-    def to_python(
-        self, node: Node, source: Source, path: tuple[Any, ...], depth: int
-    ) -> tuple[Any, dict[Any, Place]]:
-        """Plain data plus the node of every path, checking tags, keys and nesting."""
-        places: dict[Any, Place] = {path: (node, source)}
-        if depth > MAX_NESTING:
-            self.report.error("E200", "the spec is nested too deeply", self.span((node, source)))
-            return None, places
-        if node.tag not in STANDARD_TAGS:
-            self.rejected.add(path)
+        path = Path(source.name).parent / target
+        try:
+            text = read_spec(path, YAML_SUFFIXES, within=self.root, name=f"'{target}'")
+        except FileProblem as problem:
             self.report.error(
-                "E103",
-                f"YAML tag '{node.tag}' is not allowed in specs",
-                self.span((node, source)),
-                help="remove the tag; spec values are plain strings, numbers and mappings",
+                "E105",
+                problem.message,
+                where,
+                help=problem.help
+                or "'extends' names a YAML spec by its path from this spec's folder, inside "
+                f"{self.root} (the spec's repository, or its folder outside any)",
             )
-            return None, places
-        if isinstance(node, ScalarNode):
-            return self.constructor.construct_object(node), places
-        if isinstance(node, SequenceNode):
-            items = []
-            for i, child in enumerate(node.value):
-                value, sub = self.to_python(child, source, path + (i,), depth + 1)
-                items.append(value)
-                places.update(sub)
-            return items, places
-        assert isinstance(node, MappingNode)
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag not in STANDARD_TAGS:
-                self.report.error(
-                    "E200", "mapping keys must be plain names", self.span((key_node, source))
-                )
-                continue
-            key = str(key_node.value)
-            if key in result:
-                self.report.error(
-                    "E104",
-                    f"duplicate key '{key}'",
-                    self.span((key_node, source)),
-                    "each key may appear once in a mapping",
-                )
-                continue
-            value, sub = self.to_python(value_node, source, path + (key,), depth + 1)
-            result[key] = value
-            places.update(sub)
-            places[path + (key, "<key>")] = (key_node, source)
-        return result, places
+            return None
+        if os.path.realpath(path) in chain or len(chain) > MAX_EXTENDS:
+            self.report.error(
+                "E106", f"'extends' goes round in a cycle or too deep at {target}", where
+            )
+            return None
+        base_source = Source(str(path), text, path)
+        self.sources[base_source.name] = base_source
+        return base_source
 
     def schema_errors(self, error: ValidationError, places: dict[Any, Place]) -> None:
         root = places[()]
@@ -282,7 +184,7 @@ class YamlReader:
         try:
             return parse(text, start, locator)
         except SyntaxProblem as problem:
-            self.report.diagnostics.append(problem.diagnostic)
+            self.report.add(problem.diagnostic)
             return None
 
     def tree(self, spec: SpecFile, places: dict[Any, Place]) -> s.SpecTree | None:

@@ -31,6 +31,38 @@ ALIASES = {
 """Common spellings from other libraries, for 'did you mean' hints."""
 
 
+def match(
+    lowerer: Lowerer, call: s.Call, names: list[str], what: str
+) -> tuple[dict[str, s.Argument], bool]:
+    """Which parameter each argument gives, and whether all matched (E301, E302).
+
+    Apart from evaluation, so that a block nothing calls can be checked too (``unused``).
+    """
+    from archspec.diagnostics import did_you_mean
+
+    matched: dict[str, s.Argument] = {}
+    for position, argument in enumerate(call.arguments):
+        key = argument.keyword or (names[position] if position < len(names) else None)
+        if key is None:
+            most = f"at most {len(names)}" if names else "no"
+            lowerer.error(
+                "E302",
+                f"{what} takes {most} positional argument"
+                f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}",
+                argument.span,
+            )
+        elif key not in names:
+            hint = did_you_mean(key, names, ALIASES)
+            lowerer.error(
+                "E301", f"unknown argument '{key}' of {what}", argument.span, hint, "unknown"
+            )
+        elif key in matched:
+            lowerer.error("E302", f"argument '{key}' of {what} is given twice", argument.span)
+        else:
+            matched[key] = argument
+    return matched, len(matched) == len(call.arguments)
+
+
 def bind(
     lowerer: Lowerer,
     call: s.Call,
@@ -43,39 +75,9 @@ def bind(
 
     ``overrides`` are set by the stage (its ``/stride``) and may not be given again.
     """
-    from archspec.diagnostics import did_you_mean
-
+    matched, ok = match(lowerer, call, names, what)
     bound: dict[str, s.Value] = {}
-    ok = True
-    for position, argument in enumerate(call.arguments):
-        if argument.keyword is None:
-            if position >= len(names):
-                most = f"at most {len(names)}" if names else "no"
-                lowerer.error(
-                    "E302",
-                    f"{what} takes {most} positional argument"
-                    f"{'s' if len(names) != 1 else ''}, found {len(call.arguments)}",
-                    argument.span,
-                )
-                ok = False
-                continue
-            key = names[position]
-        else:
-            key = argument.keyword
-            if key not in names:
-                lowerer.error(
-                    "E301",
-                    f"unknown argument '{key}' of {what}",
-                    argument.span,
-                    did_you_mean(key, names, ALIASES),
-                    "unknown",
-                )
-                ok = False
-                continue
-        if key in bound:
-            lowerer.error("E302", f"argument '{key}' of {what} is given twice", argument.span)
-            ok = False
-            continue
+    for key, argument in matched.items():
         value = lowerer.value(argument.value, scope)
         if value is None:
             ok = False
@@ -102,6 +104,7 @@ def bind_definition(
     overrides: Mapping[str, s.Value],
 ) -> dict[str, s.Value] | None:
     """A block's (or projection's) scope: arguments, then defaults, then ``let``s."""
+    lowerer.instantiated.add(definition.name)
     names = [f.name for f in definition.formals]
     kind = "block" if isinstance(definition, s.BlockDef) else "projection"
     what = f"{kind} {definition.name}"

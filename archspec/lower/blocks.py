@@ -11,7 +11,7 @@ Each distinct block is built once and the same node stands at every place it is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from archspec import ir
@@ -127,7 +127,7 @@ def add_shortcut(
     """``body + shortcut``: the Parallel step, True for a plain block, None on an error."""
     if shape is None or branch is None:
         return None
-    decision = decide(option, addition, shape, branch, path)
+    decision = decide(option, addition, shape, branch, chain_stride(body), path)
     if decision.kind == "none":
         return True
     shortcut = shortcut_branch(lowerer, decision, shape, branch, path, option, call)
@@ -192,6 +192,21 @@ def shortcut_branch(
     return ir.Chain((ir.Member(SHORTCUT_NAME, group),))
 
 
+def chain_stride(steps: Iterable[ir.Step]) -> int:
+    """How much a branch subsamples: the product of its layers' strides (a nested group's
+    own flow counted the same way; of parallel branches, the first that does anything)."""
+    stride = 1
+    for step in steps:
+        if isinstance(step, ir.Parallel):
+            first = next((b for b in step.branches if b.steps), None)
+            stride *= chain_stride(first.steps) if first else 1
+        elif isinstance(step.node, ir.Layer):
+            stride *= getattr(step.node.op, "stride", 1)
+        else:
+            stride *= chain_stride(step.node.flow.steps)
+    return stride
+
+
 def lower_branches(
     lowerer: Lowerer,
     branches: s.Branches,
@@ -232,7 +247,10 @@ def lower_branches(
             return None, None
         target = others[0]
         assert target is not None
-        decision = decide(option, "shortcut", shape, target, ns.path or "the network")
+        body = next(c for i, c in enumerate(chains) if i != shortcut_at)
+        assert body is not None
+        where = ns.path or "the network"
+        decision = decide(option, "shortcut", shape, target, chain_stride(body.steps), where)
         if decision.kind == "none":
             chains.pop(shortcut_at)
             outputs.pop(shortcut_at)

@@ -6,8 +6,9 @@ everything else.
 
 from __future__ import annotations
 
+import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from archspec.diagnostics import did_you_mean
@@ -49,18 +50,22 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def unknown_name(name: s.Name, scope: Iterable[str]) -> EvalProblem:
+    return EvalProblem(
+        "E304",
+        f"unknown name '{name.name}'",
+        name.span,
+        did_you_mean(name.name, scope) or "define it as a parameter or a `let`",
+    )
+
+
 def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
     if isinstance(expr, s.Literal):
-        return expr.value
+        return _bounded(expr.value, expr.span)
     if isinstance(expr, s.Name):
         if expr.name not in scope:
-            raise EvalProblem(
-                "E304",
-                f"unknown name '{expr.name}'",
-                expr.span,
-                did_you_mean(expr.name, scope) or "define it as a parameter or a `let`",
-            )
-        return scope[expr.name]
+            raise unknown_name(expr, scope)
+        return _bounded(scope[expr.name], expr.span)
     if isinstance(expr, s.Unary):
         value = evaluate(expr.operand, scope)
         if expr.operator == "not":
@@ -81,15 +86,36 @@ def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
         return _truth(evaluate(expr.right, scope), expr.right.span)
     left_value, right_value = evaluate(expr.left, scope), evaluate(expr.right, scope)
     if expr.operator in _COMPARE:
+        ordered = expr.operator not in ("==", "!=")
+        if ordered and not (
+            (_is_number(left_value) and _is_number(right_value))
+            or (isinstance(left_value, str) and isinstance(right_value, str))
+        ):
+            raise EvalProblem(
+                "E303",
+                f"cannot order {describe(left_value)} and {describe(right_value)}",
+                expr.span,
+                "compare numbers with numbers, or strings with strings",
+            )
         return _COMPARE[expr.operator](left_value, right_value)
     _require_number(left_value, expr.left.span)
     _require_number(right_value, expr.right.span)
     if expr.operator in ("//", "/", "%") and right_value == 0:
         raise EvalProblem("E316", "division by zero", expr.right.span)
-    result = _ARITHMETIC[expr.operator](left_value, right_value)
-    if abs(result) > MAX_MAGNITUDE:
-        raise EvalProblem("E313", f"value {result} is absurdly large", expr.span)
-    return result  # type: ignore[no-any-return]
+    return _bounded(_ARITHMETIC[expr.operator](left_value, right_value), expr.span)
+
+
+def _bounded(value: s.Value, span: Span) -> s.Value:
+    """Numbers stay finite and below MAX_MAGNITUDE (values from YAML and -D come here too)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise EvalProblem("E313", f"{describe(value)} is not a finite number", span)
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and abs(value) > MAX_MAGNITUDE
+    ):
+        raise EvalProblem("E313", f"value {describe(value)} is absurdly large", span)
+    return value
 
 
 def _require_number(value: s.Value, span: Span) -> None:
@@ -108,4 +134,6 @@ def describe(value: s.Value) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return f"'{value}'"
+    if isinstance(value, int) and value.bit_length() > 128:  # str() refuses over 4300 digits
+        return f"a number of about {value.bit_length() * 3 // 10:,} digits"
     return str(value)

@@ -48,6 +48,10 @@ class Lowerer:
         """The same, keyed by the call itself, to skip binding its arguments again."""
         self.built_layers: dict[tuple[object, ...], tuple[ir.Layer, s.Call, Scope]] = {}
         """Each distinct layer call, built once."""
+        self.instantiated: set[str] = set()
+        """Definitions lowering used; ``unused`` checks the others."""
+        self.hints: dict[str, str] = {}
+        """'Did you mean' per unknown name: `foo x 100000` is one mistake, looked up once."""
         self.site: Span | None = None
         """The user's own call being lowered: errors inside the standard library point there."""
 
@@ -238,21 +242,24 @@ class Lowerer:
         if isinstance(definition, s.BlockDef):
             return lower_block(self, definition, call, scope, shape, path, option, overrides or {})
         if isinstance(definition, s.ProjectionDef):
-            self.error(
-                "E300",
-                f"'{call.name}' is a projection, usable only as a shortcut",
-                call.name_span,
-                f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage",
-            )
+            self.not_a_block(call)
         else:
             self.unknown(call)
         return None, None
 
+    def not_a_block(self, call: s.Call) -> None:
+        self.error(
+            "E300",
+            f"'{call.name}' is a projection, usable only as a shortcut",
+            call.name_span,
+            f"select it with `shortcut: {call.name}` or `shortcut={call.name}` on a stage",
+        )
+
     def unknown(self, call: s.Call) -> None:
-        known = list(self.ops) + [
-            n for n, d in self.definitions.items() if isinstance(d, s.BlockDef)
-        ]
-        hint = did_you_mean(call.name, known)
+        hint = self.hints.get(call.name)
+        if hint is None:
+            blocks = (n for n, d in self.definitions.items() if isinstance(d, s.BlockDef))
+            hint = self.hints[call.name] = did_you_mean(call.name, [*self.ops, *blocks])
         if call.name.startswith("x") and call.name[1:].isdigit():
             hint = f"write a space after 'x' to repeat: x {call.name[1:]}"
         self.error(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import keyword
 
-from archspec.frontend.dsl import KEYWORDS
+from archspec.frontend.grammar import KEYWORDS
 
 TORCH_ATTRIBUTES = frozenset(
     [

@@ -9,12 +9,13 @@ from typing import Any
 from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
-from archspec.frontend.dsl import KEYWORDS
+from archspec.frontend.grammar import KEYWORDS
 from archspec.frontend.stdlib import STDLIB_NAME, standard_library
 from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.lowerer import Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
+from archspec.lower.unused import check_unused
 from archspec.ops import OPS
 from archspec.ops.base import MAX_CHANNELS
 from archspec.source import Source, Span
@@ -114,15 +115,16 @@ def network_parameters(
 
 
 def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | None:
-    dims = tuple(int(d) for d in text.split("x")) if re.fullmatch(r"\d+(x\d+)+", text) else ()
+    digits = text.split("x") if re.fullmatch(r"\d+(x\d+)+", text) else []
+    dims = tuple(int(d) if len(d) < 10 else MAX_INPUT_SIZE + 1 for d in digits)  # no 5000 digits
     if len(dims) != 3:
         report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
         return None
     if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
         report.error(
             "E313",
-            f"input {text} is out of range (1..{MAX_CHANNELS} channels, "
-            f"1..{MAX_INPUT_SIZE} pixels)",
+            f"input is out of range (1..{MAX_CHANNELS} channels, "
+            f"1..{MAX_INPUT_SIZE} pixels), found {text}",
             span,
         )
         return None
@@ -165,6 +167,7 @@ def lower_network(
         steps, current = _lower_top(lowerer, tree, parameters, shape, option)
     except Abort:
         return None, parameters
+    check_unused(lowerer, tree.definitions)
     if shape is None or current is None or report.diagnostics:
         return None, parameters
     paper = None

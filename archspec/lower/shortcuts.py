@@ -41,20 +41,31 @@ class Decision:
     label: str = ""
 
 
-def decide(option: str, addition: str, input: Shape, branch: Shape, where: str) -> Decision:
+def decide(
+    option: str, addition: str, input: Shape, branch: Shape, stride: int, where: str
+) -> Decision:
     """The shortcut for a branch that maps ``input`` to ``branch`` under ``option``.
 
-    ``addition`` is ``shortcut`` (the option decides) or ``identity`` (always x itself).
-    ``where`` names the block in messages.
+    ``addition`` is ``shortcut`` (the option decides) or ``identity`` (always x itself);
+    ``stride`` is the branch's own (the product of its layers' strides): a shortcut
+    subsamples by it and no more. ``where`` names the block in messages.
     """
     if option == "none":
         return Decision("none")
     same = input == branch
     if addition == "identity" or (same and option != "C"):
-        return Decision("identity") if same else _mismatch(input, branch, where, "an identity")
-    stride = subsampling_stride(input, branch)
-    if stride is None:
-        return _mismatch(input, branch, where, "any")
+        if same:
+            return Decision("identity")
+        return _mismatch(input, branch, where, "an identity shortcut")
+    if len(input) != 3 or len(branch) != 3 or branch[1:] != subsampled(input, stride):
+        return _mismatch(
+            input,
+            branch,
+            where,
+            f"a shortcut subsampling by the body's stride ({stride})",
+            "a shortcut subsamples only by the strides of the body's layers; "
+            "pool globally after the blocks, in the head",
+        )
     if option == "A":
         if branch[0] < input[0]:
             return Decision(
@@ -69,23 +80,24 @@ def decide(option: str, addition: str, input: Shape, branch: Shape, where: str) 
     return Decision("projection", stride=stride, projection=projection)
 
 
-def subsampling_stride(input: Shape, branch: Shape) -> int | None:
-    """The stride that maps the input's spatial size onto the branch's, if one does."""
-    if len(input) != 3 or len(branch) != 3 or branch[1] > input[1]:
-        return None
-    stride = max(1, round(input[1] / branch[1]))
-    if -(-input[1] // stride) == branch[1] and -(-input[2] // stride) == branch[2]:
-        return stride
-    return None
+def subsampled(input: Shape, stride: int) -> Shape:
+    """Height and width after taking every ``stride``-th pixel (a strided 1x1 conv)."""
+    return (-(-input[1] // stride), -(-input[2] // stride))
 
 
-def _mismatch(input: Shape, branch: Shape, where: str, what: str) -> Decision:
+def _mismatch(
+    input: Shape,
+    branch: Shape,
+    where: str,
+    what: str,
+    help: str = "let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
+) -> Decision:
     channels_only = input[0] != branch[0] and input[1:] == branch[1:]
     detail = "channels" if channels_only else "sizes"
     return Decision(
         "error",
         code="E306" if channels_only else "E307",
         message=f"{detail} differ at the addition in {where}: input {describe(input)}, "
-        f"branch {describe(branch)}, and {what} shortcut cannot match them",
-        help="let the shortcut option decide: `+ shortcut` with shortcut A, B or C",
+        f"branch {describe(branch)}, and {what} cannot match them",
+        help=help,
     )
