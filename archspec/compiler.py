@@ -7,6 +7,7 @@ SpecError when anything was wrong.
 from __future__ import annotations
 
 import gc
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,8 +59,7 @@ def _is_arch(source: Source) -> bool:
 def compile_spec(
     spec: str | Path | Source, parameters: dict[str, Any] | None = None, input: str | None = None
 ) -> Architecture:
-    with _without_cycle_collection():
-        return _compile(read_source(spec), parameters, input)
+    return _cached(read_source(spec), parameters, input)
 
 
 def compile_text(
@@ -68,8 +68,31 @@ def compile_text(
     """Spec text itself, never read as a path (``archspec.loads``)."""
     if len(text) > MAX_SPEC_BYTES:
         raise _fail("E105", f"the spec text is larger than {MAX_SPEC_BYTES >> 10} KiB")
+    return _cached(Source("<text>", text.removeprefix("\ufeff")), parameters, input)
+
+
+COMPILED: OrderedDict[tuple[object, ...], Architecture] = OrderedDict()
+"""The last compiled specs, by their text, parameters and input: an Architecture is
+immutable, so loading the same spec again (a sweep, an editor checking again, a notebook
+cell run twice) returns it at once. A spec that ``extends`` another is not kept, as its
+base could change on disk."""
+CACHED_SPECS = 64
+
+
+def _cached(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Architecture:
+    values = tuple(sorted((k, type(v).__name__, v) for k, v in (parameters or {}).items()))
+    key = (source.name, source.text, values, input)
+    found = COMPILED.get(key)
+    if found is not None:
+        COMPILED.move_to_end(key)
+        return found
     with _without_cycle_collection():
-        return _compile(Source("<text>", text.removeprefix("\ufeff")), parameters, input)
+        arch = _compile(source, parameters, input)
+    if len(arch.files) <= 1:
+        COMPILED[key] = arch
+        if len(COMPILED) > CACHED_SPECS:
+            COMPILED.popitem(last=False)
+    return arch
 
 
 @contextmanager

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict
 
 from archspec.source import Source, Span, printable
 
@@ -27,10 +27,9 @@ MAX_HINT_WORD = 64
 """Longer words get no spelling hint (matching costs the product of the lengths)."""
 
 
-class Diagnostic(BaseModel):
+@dataclass(frozen=True)
+class Diagnostic:
     """One problem found in a spec: what, where, and how to fix it."""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     message: str
@@ -65,7 +64,7 @@ def _repeated(diagnostic: Diagnostic, times: int) -> Diagnostic:
     """One diagnostic standing for ``times`` identical ones."""
     if times == 1:
         return diagnostic
-    return diagnostic.model_copy(update={"message": f"{diagnostic.message} ({times:,} times)"})
+    return replace(diagnostic, message=f"{diagnostic.message} ({times:,} times)")
 
 
 class SpecError(Exception):
@@ -114,7 +113,7 @@ class SpecError(Exception):
 
     def as_json(self) -> list[dict[str, object]]:
         """Every diagnostic as plain data (code, message, span, label, help), for tools."""
-        return [d.model_dump(mode="json") for d in self.diagnostics]
+        return [{**asdict(d), "span": d.span and asdict(d.span)} for d in self.diagnostics]
 
 
 def _position(diagnostic: Diagnostic) -> tuple[str, int, int]:
@@ -183,12 +182,11 @@ class Collector:
             raise TooManyErrors
         diagnostic = make()
         if max(len(diagnostic.message), len(diagnostic.label), len(diagnostic.help)) > MAX_TEXT:
-            diagnostic = diagnostic.model_copy(
-                update={
-                    "message": _clipped(diagnostic.message),
-                    "label": _clipped(diagnostic.label),
-                    "help": _clipped(diagnostic.help),
-                }
+            diagnostic = replace(
+                diagnostic,
+                message=_clipped(diagnostic.message),
+                label=_clipped(diagnostic.label),
+                help=_clipped(diagnostic.help),
             )
         self.found[key] = diagnostic
         self.counts[key] = 1
