@@ -38,7 +38,9 @@ def test_version() -> None:
 def test_shell_completion_is_on() -> None:
     assert "--install-completion" in invoke("--help").output
     script = invoke("--show-completion", "bash", prog_name="archspec")
-    assert script.exit_code == 0 and "complete" in script.output and "archspec" in script.output
+    detail = f"{script.output!r} {script.exception!r}"
+    assert script.exit_code == 0, detail
+    assert "complete" in script.output and "archspec" in script.output, detail
 
 
 def test_backends_are_choices() -> None:
