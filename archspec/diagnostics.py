@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
-
 from archspec.source import Source, Span, printable
 
 MAX_SHOWN = 50

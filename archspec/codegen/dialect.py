@@ -31,6 +31,12 @@ class Arg:
     default: ir.Scalar | None = None  # the framework's default: left out when equal
     positional: bool = False
     pair: bool = False  # written (v, v): one size per spatial axis
+    spelled: tuple[tuple[ir.Scalar, ir.Scalar], ...] = ()
+    """How the framework spells some of the field's values (PyTorch's GELU takes
+    ``approximate="tanh"`` for the field's ``True``); others are written as they are."""
+
+    def value(self, field_value: ir.Scalar) -> ir.Scalar:
+        return dict(self.spelled).get(field_value, field_value)
 
 
 @dataclass(frozen=True)

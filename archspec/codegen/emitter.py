@@ -100,8 +100,11 @@ class Emitter:
         positional: list[py.Expr] = []
         keywords: dict[str, py.Expr] = {}
         for argument in lowering.arguments:
-            value = getattr(layer.op, argument.field)
+            value = argument.value(getattr(layer.op, argument.field))
             text = bind(path, argument.field)
+            if text is not None and argument.spelled:  # a parameter: spelled as it varies
+                pairs = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in argument.spelled)
+                text = f"{{{pairs}}}[{text}]"
             if text is None:
                 default = argument.default
                 is_default = value == default and type(value) is type(default)

@@ -107,7 +107,7 @@ class _Builder:
     # -- expressions --
     def expr(self, node: ParseTree | Token) -> s.Expr:
         result = self.build(_tree(node))
-        assert isinstance(result, (s.Literal, s.Name, s.Unary, s.Binary, s.Ternary))
+        assert isinstance(result, (s.Literal, s.Name, s.Unary, s.Binary, s.Ternary, s.Apply))
         return result
 
     def whole_expr(self, node: ParseTree | Token) -> s.Expr:
@@ -140,6 +140,15 @@ class _Builder:
 
     def _false(self, tree: ParseTree) -> s.Literal:
         return s.Literal(False, self.span(tree))
+
+    def _apply(self, tree: ParseTree) -> s.Apply:
+        name, *arguments = tree.children
+        values = tuple(self.expr(a) for a in arguments if a is not None)
+        return s.Apply(str(name), values, self.span(tree), self.span(name))
+
+    def _raised(self, tree: ParseTree) -> s.Binary:
+        base, _, exponent = tree.children
+        return s.Binary("**", self.expr(base), self.expr(exponent), self.span(tree))
 
     def _minus(self, tree: ParseTree) -> s.Unary:
         return s.Unary("-", self.expr(tree.children[0]), self.span(tree))

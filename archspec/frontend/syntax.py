@@ -56,7 +56,17 @@ class Ternary:
     span: Span
 
 
-Expr = Literal | Name | Unary | Binary | Ternary
+@dataclass(frozen=True)
+class Apply:
+    """A built-in function applied to arguments: ``make_divisible(width * 1.4, 8)``."""
+
+    function: str
+    arguments: tuple[Expr, ...]
+    span: Span
+    name_span: Span
+
+
+Expr = Literal | Name | Unary | Binary | Ternary | Apply
 
 
 def operands(expr: Expr) -> tuple[Expr, ...]:
@@ -67,6 +77,8 @@ def operands(expr: Expr) -> tuple[Expr, ...]:
         return (expr.left, expr.right)
     if isinstance(expr, Ternary):
         return (expr.then, expr.condition, expr.otherwise)
+    if isinstance(expr, Apply):
+        return expr.arguments
     return ()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from archspec.diagnostics import did_you_mean
 from archspec.frontend import syntax as s
+from archspec.lower.functions import FUNCTIONS
 from archspec.source import Span
 
 MAX_MAGNITUDE = 1 << 62
@@ -72,6 +73,8 @@ def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
             return not _truth(value, expr.operand.span)
         _require_number(value, expr.operand.span)
         return -value  # type: ignore[operator]
+    if isinstance(expr, s.Apply):
+        return _apply(expr, [evaluate(argument, scope) for argument in expr.arguments])
     if isinstance(expr, s.Ternary):
         chosen = (
             expr.then
@@ -102,7 +105,54 @@ def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
     _require_number(right_value, expr.right.span)
     if expr.operator in ("//", "/", "%") and right_value == 0:
         raise EvalProblem("E316", "division by zero", expr.right.span)
+    if expr.operator == "**":
+        return _power(left_value, right_value, expr)  # type: ignore[arg-type]
     return _bounded(_ARITHMETIC[expr.operator](left_value, right_value), expr.span)
+
+
+def _power(base: float, exponent: float, expr: s.Binary) -> s.Value:
+    """``base ** exponent``, bounded before it is computed (``9 ** 9 ** 9`` is refused)."""
+    if base == 0 and exponent < 0:
+        raise EvalProblem("E316", "division by zero", expr.span)
+    if abs(base) > 1 and abs(exponent) * math.log2(abs(base)) > 62:
+        raise EvalProblem("E313", "the power is absurdly large", expr.span)
+    result = base**exponent
+    if isinstance(result, complex):
+        raise EvalProblem("E316", "a negative number to a fractional power", expr.span)
+    return _bounded(result, expr.span)
+
+
+def _apply(expr: s.Apply, values: list[s.Value]) -> s.Value:
+    """A built-in function on checked arguments; its domain errors are located errors."""
+    function = FUNCTIONS.get(expr.function)
+    if function is None:
+        raise EvalProblem(
+            "E304",
+            f"unknown function '{expr.function}'",
+            expr.name_span,
+            did_you_mean(expr.function, FUNCTIONS) or "the functions are listed in the docs",
+        )
+    if not function.least <= len(values) <= function.most:
+        wanted = (
+            str(function.least)
+            if function.least == function.most
+            else f"{function.least} to {function.most}"
+        )
+        raise EvalProblem(
+            "E302",
+            f"{expr.function} takes {wanted} arguments, found {len(values)}",
+            expr.span,
+            function.doc,
+        )
+    for value, argument in zip(values, expr.arguments, strict=True):
+        _require_number(value, argument.span)
+    try:
+        result = function.apply(*values)
+    except (ValueError, ZeroDivisionError, OverflowError) as error:
+        raise EvalProblem(
+            "E316", f"{expr.function} cannot take these arguments: {error}", expr.span
+        ) from None
+    return _bounded(result, expr.span)
 
 
 def _bounded(value: s.Value, span: Span) -> s.Value:

@@ -44,7 +44,7 @@ def build_layer(layer: ir.Layer, rngs: nnx.Rngs) -> Layer:
     lowering = LOWERINGS[layer.op.NAME]
     kwargs: dict[str, Any] = {}
     for argument in lowering.arguments:
-        value = getattr(layer.op, argument.field)
+        value = argument.value(getattr(layer.op, argument.field))
         kwargs[argument.keyword] = (value, value) if argument.pair else value
     function = callee(lowering.callee)
     if lowering.module:

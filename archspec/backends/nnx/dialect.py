@@ -50,6 +50,12 @@ LOWERINGS: dict[str, Lowering] = {
     ),
     "relu": Lowering("nnx.relu", module=False),
     "sigmoid": Lowering("nnx.sigmoid", module=False),
+    "relu6": Lowering("nnx.relu6", module=False),
+    "silu": Lowering("nnx.silu", module=False),
+    "hardswish": Lowering("nnx.hard_swish", module=False),
+    "hardsigmoid": Lowering("nnx.hard_sigmoid", module=False),
+    "tanh": Lowering("nnx.tanh", module=False),
+    "gelu": Lowering("nnx.gelu", (Arg("approximate", "tanh"),), module=False),
     "maxpool": Lowering("max_pool2d", _WINDOW, module=False, helpers=("max_pool2d",)),
     "avgpool": Lowering(
         "avg_pool2d",

@@ -179,7 +179,7 @@ class Builder:
         lowering = LOWERINGS[layer.op.NAME]
         root, _, name = lowering.callee.rpartition(".")
         factory = getattr(nn if root == "nn" else runtime, name)
-        arguments = {a.keyword: getattr(layer.op, a.field) for a in lowering.arguments}
+        arguments = {a.keyword: a.value(getattr(layer.op, a.field)) for a in lowering.arguments}
         if id(member) in self.dialect.inplace.relus:
             arguments["inplace"] = True
         return factory(**arguments)  # type: ignore[no-any-return]

@@ -53,6 +53,15 @@ LOWERINGS: dict[str, Lowering] = {
     ),
     "relu": Lowering("nn.ReLU"),
     "sigmoid": Lowering("nn.Sigmoid"),
+    "relu6": Lowering("nn.ReLU6"),
+    "silu": Lowering("nn.SiLU"),
+    "hardswish": Lowering("nn.Hardswish"),
+    "hardsigmoid": Lowering("nn.Hardsigmoid"),
+    "tanh": Lowering("nn.Tanh"),
+    "gelu": Lowering(
+        "nn.GELU",
+        (Arg("approximate", "tanh", "none", spelled=((False, "none"), (True, "tanh"))),),
+    ),
     "maxpool": Lowering("nn.MaxPool2d", _WINDOW),
     "avgpool": Lowering(
         "nn.AvgPool2d", (*_WINDOW, Arg("count_include_pad", "count_include_pad", True))
@@ -93,7 +102,7 @@ LOWERINGS: dict[str, Lowering] = {
 HELPERS = ("init_as_he_et_al", "ZeroPadShortcut", "Chunk")
 """Runtime classes an emitted file may carry, in file order."""
 
-READS_OUTPUT = frozenset({"relu", "sigmoid"})
+READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh"})
 """Ops whose backward pass reads their output: it must not be overwritten."""
 
 PASSES_THROUGH = frozenset({"flatten", "dropout"})

@@ -1,0 +1,58 @@
+"""The built-in functions of expressions: rounding, and the width rules of the papers.
+
+Width multipliers (MobileNet, EfficientNet) and quantised widths (RegNet) are written in
+a spec as the reference computes them, with the same rounding, so that a member of a
+family is one parameter away: ``conv(make_divisible(32 * width, 8), 3)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Number = int | float
+
+
+def make_divisible(value: Number, divisor: Number, minimum: Number | None = None) -> int:
+    """The nearest multiple of ``divisor`` to ``value``, at least ``minimum`` (default the
+    divisor) and never below 90% of ``value``: torchvision's and the TensorFlow models'
+    ``_make_divisible``, which MobileNet and EfficientNet widths go through."""
+    floor = divisor if minimum is None else minimum
+    rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
+    return int(rounded + divisor if rounded < 0.9 * value else rounded)
+
+
+def round_half_even(value: Number, digits: int = 0) -> Number:
+    """Python's (and PyTorch's) rounding: halves go to the even neighbour."""
+    return round(value) if digits == 0 else round(value, digits)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A built-in: its arity (fewest and most arguments), what it does, and its help."""
+
+    least: int
+    most: int
+    apply: Callable[..., Number]
+    doc: str
+
+
+FUNCTIONS: dict[str, Function] = {
+    "round": Function(1, 2, round_half_even, "round(x[, digits]): to the nearest, halves to even"),
+    "floor": Function(1, 1, math.floor, "floor(x): the largest whole number <= x"),
+    "ceil": Function(1, 1, math.ceil, "ceil(x): the smallest whole number >= x"),
+    "int": Function(1, 1, int, "int(x): x without its fraction, toward zero"),
+    "abs": Function(1, 1, abs, "abs(x)"),
+    "min": Function(2, 16, min, "min(a, b, ...)"),
+    "max": Function(2, 16, max, "max(a, b, ...)"),
+    "log": Function(1, 1, math.log, "log(x): the natural logarithm, x > 0"),
+    "sqrt": Function(1, 1, math.sqrt, "sqrt(x), x >= 0"),
+    "make_divisible": Function(
+        2,
+        3,
+        make_divisible,
+        "make_divisible(x, divisor[, minimum]): torchvision's width rounding",
+    ),
+}
+"""Every function an expression may call, by name."""
