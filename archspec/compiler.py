@@ -120,14 +120,14 @@ def _compile(source: Source, parameters: dict[str, Any] | None, input: str | Non
         if tree is None:
             report.raise_if_any(sources)
         assert tree is not None
-        network, arguments = lower_network(tree, source, report, dict(parameters or {}), input)
+        network, _ = lower_network(tree, source, report, dict(parameters or {}), input)
     except TooManyErrors:
         report.raise_if_any(sources, complete=False)
         raise
     report.raise_if_any(sources)
     assert network is not None
     files = tuple(s.path for s in sources.values() if s.path is not None)
-    arch = Architecture(network=network, arguments=arguments, files=files)
+    arch = Architecture(network=network, arguments=dict(network.parameters), files=files)
     check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
     report.raise_if_any(sources)
     return arch

@@ -72,7 +72,7 @@ def _checked_paper(figures: dict[str, s.Located], report: Collector) -> dict[str
                 help=did_you_mean(key, PaperSpec.model_fields),
             )
         elif (key == "source") != isinstance(figure.value, str) or not (
-            key == "source" or 0 <= float(figure.value) < math.inf
+            key == "source" or 0 <= float(figure.value) < math.inf  # type: ignore[arg-type]
         ):
             wanted = "a quoted string" if key == "source" else "a finite number, at least 0"
             report.error("E203", f"paper figure '{key}' takes {wanted}", figure.span)

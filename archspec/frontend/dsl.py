@@ -142,8 +142,10 @@ class _Builder:
         return s.Literal(False, self.span(tree))
 
     def _apply(self, tree: ParseTree) -> s.Apply:
-        name, *arguments = tree.children
-        values = tuple(self.expr(a) for a in arguments if a is not None)
+        name, arguments = tree.children
+        values = (
+            tuple(self._argument(_tree(a)) for a in _tree(arguments).children) if arguments else ()
+        )
         return s.Apply(str(name), values, self.span(tree), self.span(name))
 
     def _raised(self, tree: ParseTree) -> s.Binary:

@@ -10,7 +10,25 @@ from dataclasses import dataclass, field
 
 from archspec.source import Span
 
-Value = bool | int | float | str
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A layer or block as a value: ``act=silu``, ``norm=bn(eps=0.001)``. An item that
+    names a parameter holding one (``act1=act``) is that layer, called with these
+    arguments (and its own after them)."""
+
+    name: str
+    arguments: tuple[tuple[str | None, Scalar], ...] = ()
+
+    def __str__(self) -> str:
+        if not self.arguments:
+            return self.name
+        shown = ", ".join(f"{k}={v}" if k else str(v) for k, v in self.arguments)
+        return f"{self.name}({shown})"
+
+
+Scalar = bool | int | float | str
+Value = bool | int | float | str | LayerRef
 
 MAX_NUMBER_LENGTH = 100
 """Characters of a number literal (either form): longer ones are mistakes, and Python
@@ -58,10 +76,11 @@ class Ternary:
 
 @dataclass(frozen=True)
 class Apply:
-    """A built-in function applied to arguments: ``make_divisible(width * 1.4, 8)``."""
+    """A call inside an expression: a built-in function (``make_divisible(w * 1.4, 8)``),
+    or a layer or block taken as a value (``bn(eps=0.001)``)."""
 
     function: str
-    arguments: tuple[Expr, ...]
+    arguments: tuple[Argument, ...]
     span: Span
     name_span: Span
 
@@ -78,7 +97,7 @@ def operands(expr: Expr) -> tuple[Expr, ...]:
     if isinstance(expr, Ternary):
         return (expr.then, expr.condition, expr.otherwise)
     if isinstance(expr, Apply):
-        return expr.arguments
+        return tuple(argument.value for argument in expr.arguments)
     return ()
 
 

@@ -110,8 +110,13 @@ def build_block(
         out,
         lowerer.visible(call.span),
         definition=definition.name,
-        arguments=tuple((k, v) for k, v in inner.items() if k in formals),
+        arguments=tuple((k, scalar(v)) for k, v in inner.items() if k in formals),
     )
+
+
+def scalar(value: s.Value) -> ir.Scalar:
+    """A value as the IR records it: a layer taken as a value by its text (``silu``)."""
+    return str(value) if isinstance(value, s.LayerRef) else value
 
 
 def add_shortcut(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from archspec.diagnostics import did_you_mean
@@ -60,34 +60,44 @@ def unknown_name(name: s.Name, scope: Iterable[str]) -> EvalProblem:
     )
 
 
-def evaluate(expr: s.Expr, scope: Mapping[str, s.Value]) -> s.Value:
+def evaluate(
+    expr: s.Expr, scope: Mapping[str, s.Value], layers: Container[str] = frozenset()
+) -> s.Value:
+    """The value of an expression; ``layers`` are the names of layers and blocks, which
+    an expression may take as values (``act=silu``)."""
     if isinstance(expr, s.Literal):
         return _bounded(expr.value, expr.span)
     if isinstance(expr, s.Name):
-        if expr.name not in scope:
-            raise unknown_name(expr, scope)
-        return _bounded(scope[expr.name], expr.span)
+        if expr.name in scope:
+            return _bounded(scope[expr.name], expr.span)
+        if expr.name in layers:
+            return s.LayerRef(expr.name)
+        raise unknown_name(expr, scope)
     if isinstance(expr, s.Unary):
-        value = evaluate(expr.operand, scope)
+        value = evaluate(expr.operand, scope, layers)
         if expr.operator == "not":
             return not _truth(value, expr.operand.span)
         _require_number(value, expr.operand.span)
         return -value  # type: ignore[operator]
     if isinstance(expr, s.Apply):
-        return _apply(expr, [evaluate(argument, scope) for argument in expr.arguments])
+        values = [(a.keyword, evaluate(a.value, scope, layers)) for a in expr.arguments]
+        if expr.function not in FUNCTIONS and expr.function in layers:
+            return _layer(expr, values)
+        return _apply(expr, values)
     if isinstance(expr, s.Ternary):
         chosen = (
             expr.then
-            if _truth(evaluate(expr.condition, scope), expr.condition.span)
+            if _truth(evaluate(expr.condition, scope, layers), expr.condition.span)
             else expr.otherwise
         )
-        return evaluate(chosen, scope)
+        return evaluate(chosen, scope, layers)
     if expr.operator in ("and", "or"):
-        left = _truth(evaluate(expr.left, scope), expr.left.span)
+        left = _truth(evaluate(expr.left, scope, layers), expr.left.span)
         if (expr.operator == "and") != left:
             return left
-        return _truth(evaluate(expr.right, scope), expr.right.span)
-    left_value, right_value = evaluate(expr.left, scope), evaluate(expr.right, scope)
+        return _truth(evaluate(expr.right, scope, layers), expr.right.span)
+    left_value = evaluate(expr.left, scope, layers)
+    right_value = evaluate(expr.right, scope, layers)
     if expr.operator in _COMPARE:
         ordered = expr.operator not in ("==", "!=")
         if ordered and not (
@@ -122,7 +132,17 @@ def _power(base: float, exponent: float, expr: s.Binary) -> s.Value:
     return _bounded(result, expr.span)
 
 
-def _apply(expr: s.Apply, values: list[s.Value]) -> s.Value:
+def _layer(expr: s.Apply, values: list[tuple[str | None, s.Value]]) -> s.LayerRef:
+    """``bn(eps=0.001)`` as a value: the layer with its arguments (checked where used)."""
+    for (_, value), argument in zip(values, expr.arguments, strict=True):
+        if isinstance(value, s.LayerRef):
+            raise EvalProblem(
+                "E303", "a layer's argument cannot be a layer", argument.span, "pass a number"
+            )
+    return s.LayerRef(expr.function, tuple(values))  # type: ignore[arg-type]
+
+
+def _apply(expr: s.Apply, arguments: list[tuple[str | None, s.Value]]) -> s.Value:
     """A built-in function on checked arguments; its domain errors are located errors."""
     function = FUNCTIONS.get(expr.function)
     if function is None:
@@ -132,6 +152,12 @@ def _apply(expr: s.Apply, values: list[s.Value]) -> s.Value:
             expr.name_span,
             did_you_mean(expr.function, FUNCTIONS) or "the functions are listed in the docs",
         )
+    keyword = next((a for a in expr.arguments if a.keyword), None)
+    if keyword is not None:
+        raise EvalProblem(
+            "E301", f"{expr.function} takes no keyword arguments", keyword.span, function.doc
+        )
+    values = [value for _, value in arguments]
     if not function.least <= len(values) <= function.most:
         wanted = (
             str(function.least)
@@ -180,6 +206,8 @@ def _truth(value: s.Value, span: Span) -> bool:
 
 
 def describe(value: s.Value) -> str:
+    if isinstance(value, s.LayerRef):
+        return f"the layer {value}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

@@ -42,6 +42,10 @@ class Lowerer:
         self.layers_left = MAX_LAYERS
         self.active: list[str] = []
         self.ops = language_ops()
+        self.layers = frozenset(self.ops) | {
+            name for name, d in definitions.items() if isinstance(d, s.BlockDef)
+        }
+        """What an expression may take as a layer value (``act=silu``)."""
         self.built_blocks: dict[tuple[object, ...], tuple[ir.Group, int]] = {}
         """Each distinct block, built once: (definition, arguments, input, option, site)."""
         self.built_calls: dict[tuple[object, ...], tuple[ir.Group, int, Scope]] = {}
@@ -76,7 +80,7 @@ class Lowerer:
 
     def value(self, expr: s.Expr, scope: Scope) -> s.Value | None:
         try:
-            return evaluate(expr, scope)
+            return evaluate(expr, scope, self.layers)
         except EvalProblem as problem:
             self.error(problem.code, problem.message, problem.span, problem.help)
             return None
@@ -225,6 +229,11 @@ class Lowerer:
     ) -> tuple[ir.Node | None, Shape]:
         if call.span.file != self.stdlib_file:
             self.site = call.span
+        if call.name in scope:  # a parameter holding a layer: `act1=act`
+            called = self.layer_value(call, scope[call.name])
+            if called is None:
+                return None, None
+            call = called
         op = self.ops.get(call.name)
         if op is not None:
             # The same call in the same scope on the same shape is the same layer: a
@@ -246,6 +255,25 @@ class Lowerer:
         else:
             self.unknown(call)
         return None, None
+
+    def layer_value(self, call: s.Call, value: s.Value) -> s.Call | None:
+        """The call a layer-valued parameter stands for: the layer, with the value's own
+        arguments and then the call's. A string naming a layer (from YAML or -D) counts."""
+        if isinstance(value, str) and value in self.layers:
+            value = s.LayerRef(value)
+        if not isinstance(value, s.LayerRef):
+            self.error(
+                "E303",
+                f"'{call.name}' is {describe(value)}, not a layer",
+                call.name_span,
+                "give it a layer: act=relu, norm=bn(eps=0.001)",
+            )
+            return None
+        bound = tuple(
+            s.Argument(keyword, s.Literal(argument, call.span), call.span)
+            for keyword, argument in value.arguments
+        )
+        return s.Call(value.name, bound + call.arguments, call.span, call.name_span)
 
     def not_a_block(self, call: s.Call) -> None:
         self.error(

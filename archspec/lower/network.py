@@ -11,6 +11,7 @@ from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.grammar import KEYWORDS
 from archspec.frontend.stdlib import STDLIB_NAME, standard_library
+from archspec.lower.blocks import scalar
 from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.lowerer import Lowerer
@@ -70,7 +71,7 @@ _KIND = {int: "whole number", float: "number", bool: "true or false", str: "name
 
 
 def network_parameters(
-    tree: s.SpecTree, overrides: dict[str, Any], report: Collector
+    tree: s.SpecTree, overrides: dict[str, Any], report: Collector, layers: frozenset[str]
 ) -> dict[str, s.Value]:
     values: dict[str, s.Value] = {}
     declared = {formal.name: formal.span for formal in tree.parameters}
@@ -88,7 +89,7 @@ def network_parameters(
             )
             continue
         try:
-            values[formal.name] = evaluate(formal.default, values)
+            values[formal.name] = evaluate(formal.default, values, layers)
         except EvalProblem as problem:
             report.error(problem.code, problem.message, problem.span, problem.help)
     for key, value in overrides.items():
@@ -101,6 +102,8 @@ def network_parameters(
             )
             continue
         default = values[key]
+        if isinstance(default, s.LayerRef) and isinstance(value, str) and value in layers:
+            value = s.LayerRef(value)  # -D act=silu
         if type(value) is not type(default) and not (type(default) is float and type(value) is int):
             report.error(
                 "E303",
@@ -159,8 +162,8 @@ def lower_network(
     )
     default_option = str(tree.shortcut.value) if tree.shortcut else "B"
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
-    parameters = network_parameters(tree, overrides, report)
     lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
+    parameters = network_parameters(tree, overrides, report, lowerer.layers)
     if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     try:
@@ -180,7 +183,7 @@ def lower_network(
         output=current,
         flow=ir.Chain(tuple(steps)),
         shortcut=option,
-        parameters=tuple(parameters.items()),
+        parameters=tuple((k, scalar(v)) for k, v in parameters.items()),
         paper=paper,
         file=source.name,
     )
