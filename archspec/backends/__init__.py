@@ -13,7 +13,7 @@ from types import ModuleType
 from archspec import ir
 from archspec.codegen.escape import is_identifier
 from archspec.diagnostics import Diagnostic, SpecError
-from archspec.lower.names import class_name, refused_attribute, refused_network_name
+from archspec.lower.names import class_name, refused_module_name, refused_network_name
 
 BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("archspec.backends.pytorch", "torch"),
@@ -85,9 +85,5 @@ def check_names(network: ir.Network) -> None:
 
 
 def module_name_refusal(name: str) -> str:
-    """Why a backend cannot take ``name`` for a module: the policy, and positions aside,
-    only identifiers."""
-    if refused_attribute(name):
-        return refused_attribute(name)
-    numbered = name.isascii() and name.isdecimal()
-    return "" if numbered or is_identifier(name) else "it is not an identifier"
+    """Why a backend cannot take ``name`` for a module: the names policy."""
+    return refused_module_name(name)

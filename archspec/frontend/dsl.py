@@ -229,13 +229,19 @@ class _Builder:
 
     def _item(self, tree: ParseTree) -> s.Item:
         name, target, repeat, condition = tree.children
+        count = stride = naming = None
+        if repeat is not None:
+            count, _slash, stride, naming = _tree(repeat).children
+        token = _tree(name).children[0] if name is not None else None
         return s.Item(
             target=self.build(_tree(target)),
             span=self.span(tree),
-            name=str(name) if name else None,
-            name_span=self.span(name) if name else None,
-            repeat=self.whole_expr(repeat) if repeat is not None else None,
+            name=_name_text(token) if token is not None else None,
+            name_span=self.span(token) if token is not None else None,
+            repeat=self.whole_expr(count) if count is not None else None,
             condition=self.whole_expr(condition) if condition is not None else None,
+            stride=self.whole_expr(stride) if stride is not None else None,
+            naming=str(naming)[1:-1] if naming is not None else None,
         )
 
     def _stage(self, tree: ParseTree) -> s.Stage:
@@ -337,3 +343,9 @@ class _Builder:
     def _stage_stmt(self, tree: ParseTree) -> tuple[s.Located, s.Stage]:
         name, stage = tree.children
         return s.Located(str(name), self.span(name)), self._stage(_tree(stage))
+
+
+def _name_text(token: Token | ParseTree) -> str:
+    """An item's name as written: an identifier, or the text inside quotes."""
+    text = str(token)
+    return text[1:-1] if isinstance(token, Token) and token.type == "STRING" else text

@@ -32,6 +32,7 @@ KEYWORDS = frozenset(
         "not",
         "true",
         "false",
+        "as",
         "add",
         "concat",
         "mul",

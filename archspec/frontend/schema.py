@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SHORTCUT_OPTIONS = ("A", "B", "C", "none")
+SHORTCUT_OPTIONS = ("A", "B", "C", "same", "none")
 NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
 SHAPE_PATTERN = "^[0-9]+x[0-9]+x[0-9]+$"
 
@@ -66,8 +66,8 @@ class SpecFile(BaseModel):
     shortcut: str = Field(
         "B",
         description="default shortcut option: A (zero-pad identity), B (project where the "
-        "shape changes), C (project everywhere), none (plain net), or a projection defined "
-        "in `define`",
+        "shape changes), C (project everywhere), same (an identity where the shape stays, "
+        "none elsewhere), none (plain net), or a projection defined in `define`",
         json_schema_extra={
             "anyOf": [
                 {"enum": list(SHORTCUT_OPTIONS)},

@@ -151,7 +151,10 @@ class Branches:
 
 @dataclass(frozen=True)
 class Item:
-    """``[name=] call-or-group-or-branches [x count] [if condition]``."""
+    """``[name=] call-or-group-or-branches [x count [/stride] [as "names"]] [if condition]``.
+
+    Unnamed, the copies are spliced into the sequence; named, they form a submodule of
+    that name, numbered (or named by the template) as a stage's blocks are."""
 
     target: Call | Group | Branches
     span: Span
@@ -159,6 +162,10 @@ class Item:
     name_span: Span | None = None
     repeat: Expr | None = None
     condition: Expr | None = None
+    stride: Expr | None = None
+    """``x 3 /2``: the first copy's stride, as a stage's."""
+    naming: str | None = None
+    """``x 6 as "denselayer{n}"``: how the copies of a named item are named."""
 
 
 @dataclass(frozen=True)

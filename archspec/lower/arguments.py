@@ -102,8 +102,10 @@ def bind_definition(
     call: s.Call,
     scope: Scope,
     overrides: Mapping[str, s.Value],
+    channels: int | None = None,
 ) -> dict[str, s.Value] | None:
-    """A block's (or projection's) scope: arguments, then defaults, then ``let``s."""
+    """A block's (or projection's) scope: arguments, then defaults, then ``let``s; and
+    ``in_channels``, the channels coming in, unless a parameter takes that name."""
     lowerer.instantiated.add(definition.name)
     names = [f.name for f in definition.formals]
     kind = "block" if isinstance(definition, s.BlockDef) else "projection"
@@ -120,6 +122,8 @@ def bind_definition(
     if bound is None:
         return None
     local: dict[str, s.Value] = {}
+    if channels is not None and "in_channels" not in names:
+        local["in_channels"] = channels
     for formal in definition.formals:
         if formal.name in bound:
             local[formal.name] = bound[formal.name]

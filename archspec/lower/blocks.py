@@ -58,7 +58,8 @@ def lower_block(
     if seen is not None and seen[2] is scope:
         lowerer.spend(seen[1], call.span)
         return seen[0], seen[0].output
-    inner = bind_definition(lowerer, definition, call, scope, overrides)
+    channels = None if shape is None else shape[-1] if len(shape) == 2 else shape[0]
+    inner = bind_definition(lowerer, definition, call, scope, overrides, channels)
     if inner is None:
         return None, None
     key = (id(definition), tuple(inner.items()), shape, option, lowerer.visible(call.span))

@@ -28,6 +28,10 @@ class Entry:
     target: s.Call | s.Group | s.Branches
     item: s.Item
     scope: Scope
+    stride: int | None = None
+    """The stride this copy takes (the first of ``x n /2``)."""
+    times: int = 1
+    """Copies of a named item, which form a submodule of that name."""
 
 
 @dataclass

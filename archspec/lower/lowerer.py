@@ -109,14 +109,17 @@ class Lowerer:
             if item.condition is not None and not self.holds(item.condition, scope):
                 continue
             times = 1 if item.repeat is None else self.count(item.repeat, scope, "a repeat count")
-            if times is None:
+            stride = (
+                None if item.stride is None else self.count(item.stride, scope, "a stride", 4096)
+            )
+            if times is None or (item.stride is not None and stride is None):
                 continue
-            if item.name and times > 1:
+            if item.stride is not None and isinstance(item.target, s.Group) and not item.name:
                 self.error(
-                    "E319",
-                    f"'{item.name}' is repeated, so it cannot have one name",
-                    item.name_span,
-                    "name a group instead: name=(items) x 1, or drop the name",
+                    "E314",
+                    "a stride (`/2`) goes to the first copy of a layer or block, not of a group",
+                    item.stride.span,
+                    "name the group, or give the stride to its first item",
                 )
                 continue
             if times > self.layers_left:
@@ -135,8 +138,12 @@ class Lowerer:
                     )
                     raise Abort
                 entries.extend(inner * times)
+            elif item.name and item.repeat is not None:  # a submodule of the copies
+                entries.append(Entry(item.name, item.target, item, scope, stride, times))
             else:
-                entries.extend([Entry(item.name, item.target, item, scope)] * times)
+                first = Entry(item.name, item.target, item, scope, stride)
+                rest = [Entry(item.name, item.target, item, scope)] * (times - 1)
+                entries.extend([first, *rest])
         return entries
 
     def holds(self, condition: s.Expr, scope: Scope) -> bool:
@@ -175,11 +182,64 @@ class Lowerer:
             return None, None
         path = ns.child(local)
         node: ir.Node | None
-        if isinstance(entry.target, s.Call):
-            node, shape_out = self.lower_call(entry.target, entry.scope, shape, path, option)
+        if entry.times > 1 or entry.item.repeat is not None and entry.name:
+            node, shape_out = self.lower_copies(entry, shape, path, option)
         else:
-            node, shape_out = self.lower_group(entry.target, entry.scope, shape, path, option)
+            node, shape_out = self.lower_one(entry, shape, path, option, entry.stride)
         return (ir.Member(local, node) if node is not None else None), shape_out
+
+    def lower_one(
+        self, entry: Entry, shape: Shape, path: str, option: str, stride: int | None
+    ) -> tuple[ir.Node | None, Shape]:
+        """One copy of an entry: a layer or block (with the stride it takes), or a group."""
+        if isinstance(entry.target, s.Call):
+            overrides = {"stride": stride} if stride is not None else {}
+            return self.lower_call(entry.target, entry.scope, shape, path, option, overrides)
+        return self.lower_group(entry.target, entry.scope, shape, path, option)
+
+    def lower_copies(
+        self, entry: Entry, shape: Shape, path: str, option: str, stage: bool = False
+    ) -> tuple[ir.Group | None, Shape]:
+        """``name=block(...) x n /s as "names"``: a submodule of n copies, the first taking
+        the stride; a stage is one of these."""
+        names = self.copy_names(entry, path)
+        if names is None:
+            return None, None
+        members: list[ir.Step] = []
+        start = shape
+        for index, name in enumerate(names):
+            stride = entry.stride if index == 0 else None
+            node, shape = self.lower_one(entry, shape, f"{path}.{name}", option, stride)
+            if node is None:
+                return None, None
+            members.append(ir.Member(name, node))
+        if start is None or shape is None:
+            return None, None
+        span = self.visible(entry.item.span)
+        return ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage), shape
+
+    def copy_names(self, entry: Entry, path: str) -> list[str] | None:
+        """The copies' names: 0 .. n-1, or the ``as`` template's (``{i}`` counts from 0,
+        ``{n}`` from 1): ``"denselayer{n}"``, ``"block1-{i}"``."""
+        template = entry.item.naming
+        if template is None:
+            return [str(i) for i in range(entry.times)]
+        if "{i}" not in template and "{n}" not in template:
+            self.error(
+                "E319",
+                f"the names template '{template}' has no {{i}} or {{n}}",
+                entry.item.span,
+                'e.g. as "denselayer{n}" (1, 2, ...) or as "block{i}" (0, 1, ...)',
+            )
+            return None
+        names = [
+            template.replace("{i}", str(i)).replace("{n}", str(i + 1)) for i in range(entry.times)
+        ]
+        for name in names:
+            if reason := refused_module_name(name):
+                self.error("E311", f"'{name}' cannot name a module: {reason}", entry.item.span)
+                return None
+        return names
 
     def claim(self, entry: Entry, ns: Namespace) -> str | None:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
@@ -370,19 +430,9 @@ class Lowerer:
                 stage.depth.span if stage.depth else None,
             )
             raise Abort
-        blocks: list[ir.Step] = []
-        start = shape
-        for index in range(depth):
-            overrides = {"stride": stride} if index == 0 and stride is not None else {}
-            block, shape = self.lower_call(
-                stage.call, scope, shape, f"{name}.{index}", option, overrides
-            )
-            if block is None:
-                return None, None
-            blocks.append(ir.Member(str(index), block))
-        if start is None or shape is None:
-            return None, None
-        return ir.Group(ir.Chain(tuple(blocks)), start, shape, stage.span, stage=True), shape
+        item = s.Item(target=stage.call, span=stage.span)
+        entry = Entry(name, stage.call, item, scope, stride, depth)
+        return self.lower_copies(entry, shape, name, option, stage=True)
 
     def known_option(self, option: str, span: Span | None) -> bool:
         projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]
@@ -393,6 +443,6 @@ class Lowerer:
             f"unknown shortcut option '{option}'",
             span,
             did_you_mean(option, list(OPTIONS) + projections)
-            or "expected A, B, C, none or a projection defined in `define`",
+            or "expected A, B, C, same, none or a projection defined in `define`",
         )
         return False

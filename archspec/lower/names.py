@@ -21,8 +21,7 @@ written (lowering, with the spec's location) and again by the backends for hand-
 from __future__ import annotations
 
 import keyword
-
-from archspec.frontend.grammar import KEYWORDS
+import re
 
 TORCH_ATTRIBUTES = frozenset(
     [
@@ -158,9 +157,16 @@ EMITTED_LOCALS = frozenset(
 """Parameters and locals of the emitted methods, which a block argument may not shadow."""
 
 
+MODULE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
+"""Letters, digits, ``_`` and ``-`` (torchvision's ``block1-0``): a state_dict key's part.
+A name that is a keyword of the language is written in quotes (``"stem"=conv(...)``)."""
+
+
 def refused_module_name(name: str) -> str:
     """Why ``name`` cannot name a module in a spec, or '' when it can."""
-    return "it is a keyword of the language" if name in KEYWORDS else refused_attribute(name)
+    if not MODULE_NAME.match(name):
+        return "a module name has letters, digits, '_' and '-' only"
+    return refused_attribute(name)
 
 
 def refused_attribute(name: str) -> str:

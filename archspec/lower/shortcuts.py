@@ -8,6 +8,7 @@ in force (the stage's, else the network's) and on whether F changes the shape:
   B        identity          projection (1x1 conv with the stride, then BN)
   C        projection        projection
   NAME     identity          the user's projection NAME(channels, stride)
+  same     identity          none (MobileNetV2's inverted residual: only where it fits)
   none     no shortcut: the block is plain (the baselines of section 4.1)
 
 ``+ identity`` always adds x itself and needs equal shapes (option ``none`` drops it too).
@@ -21,7 +22,7 @@ from typing import Literal
 
 from archspec.ops.base import Shape, describe
 
-OPTIONS = ("A", "B", "C", "none")
+OPTIONS = ("A", "B", "C", "same", "none")
 BUILTIN_PROJECTION = "conv1x1"
 """The standard library's projection for options B and C."""
 
@@ -50,9 +51,9 @@ def decide(
     ``stride`` is the branch's own (the product of its layers' strides): a shortcut
     subsamples by it and no more. ``where`` names the block in messages.
     """
-    if option == "none":
-        return Decision("none")
     same = input == branch
+    if option == "none" or (option == "same" and not same):
+        return Decision("none")
     if addition == "identity" or (same and option != "C"):
         if same:
             return Decision("identity")

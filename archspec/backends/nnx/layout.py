@@ -7,7 +7,9 @@ and a flax state path a deterministic function of the IR path:
 - a member of the network or of a class (a block, a group with branches) is an attribute
   named after it: the IR name itself when it is a Python identifier (``conv1``,
   ``layer2``, ``downsample``); a keyword or a name that ``nnx.Module`` already uses gets a
-  trailing underscore (``train_``); a numbered member a leading one (``0`` -> ``_0``);
+  trailing underscore (``train_``); a numbered member a leading one (``0`` -> ``_0``),
+  and so does a name with a hyphen, its ``_`` doubled and ``-`` as ``_d``
+  (``block1-0`` -> ``_block1_d0``), so that no two names meet;
 - a plain group (a stage, a named group, a projection shortcut) whose members are named
   ``0 .. n-1`` is an ``nnx.Sequential``: member ``i`` lives at ``('layers', i)``;
 - any other plain group is a ``NamedSequential`` (an ``nnx.Dict`` of its members, in
@@ -34,8 +36,10 @@ MODULE_ATTRIBUTES = frozenset(
 
 def attribute_name(name: str) -> str:
     """The Python attribute that holds the member ``name`` of a network or class."""
-    if not name.isidentifier():
+    if name.isdecimal():
         return f"_{name}"
+    if not name.isidentifier():  # "block1-0": '_' doubled, '-' as '_d', so no two collide
+        return "_" + name.replace("_", "__").replace("-", "_d")
     if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES:
         return f"{name}_"
     return name
