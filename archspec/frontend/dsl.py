@@ -7,6 +7,7 @@ YAML string is reported at its real line and column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -208,10 +209,16 @@ class _Builder:
 
     def _branches(self, tree: ParseTree) -> s.Branches:
         combine, *branches = tree.children
+        named = [
+            _name_text(_tree(b.children[0]).children[0])
+            for b in branches
+            if isinstance(b, Tree) and b.data == "shortcut_branch" and b.children[0] is not None
+        ]
         return s.Branches(
             str(_tree(combine).children[0]),
             tuple(self._branch(_tree(b)) for b in branches if b is not None),
             self.span(tree),
+            named[0] if named else "downsample",
         )
 
     def _branch(self, tree: ParseTree) -> tuple[s.Item, ...] | str:
@@ -286,16 +293,22 @@ class _Builder:
 
     def _block_def(self, tree: ParseTree) -> s.BlockDef:
         name, formals, lets, (body, addition, after) = self._split_definition(tree)
+        kind, shortcut_name = None, "downsample"
+        if addition is not None:  # "+ shortcut", "+ identity", "+ proj = shortcut"
+            found = ADDITION.match(re.sub(r"#[^\n]*", "", str(addition.children[0])))
+            assert found is not None  # the grammar's ADDITION token
+            kind = found["kind"]
+            if found["name"]:
+                shortcut_name = found["name"].strip("\"'")
         return s.BlockDef(
             name=name,
             formals=formals,
             lets=lets,
             body=self._sequence(body),
-            addition=str(addition.children[0]).rsplit(None, 1)[-1]
-            if addition is not None
-            else None,
+            addition=kind,
             after=self._sequence(after) if after is not None else (),
             span=self.span(tree.children[0]),
+            shortcut_name=shortcut_name,
         )
 
     def _projection_def(self, tree: ParseTree) -> s.ProjectionDef:
@@ -343,6 +356,12 @@ class _Builder:
     def _stage_stmt(self, tree: ParseTree) -> tuple[s.Located, s.Stage]:
         name, stage = tree.children
         return s.Located(str(name), self.span(name)), self._stage(_tree(stage))
+
+
+ADDITION = re.compile(
+    r"\+\s*(?:(?P<name>[A-Za-z_]\w*|\"[^\"]*\"|'[^']*')\s*=\s*)?(?P<kind>shortcut|identity)"
+)
+"""The parts of a block's addition token: ``+ proj=shortcut``."""
 
 
 def _name_text(token: Token | ParseTree) -> str:

@@ -147,6 +147,7 @@ class Branches:
     combine: str
     branches: tuple[tuple[Item, ...] | str, ...]
     span: Span
+    shortcut_name: str = "downsample"  # `proj=shortcut` names the shortcut's module
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ class BlockDef:
     addition: str | None  # "shortcut", "identity", or None for a plain block
     after: tuple[Item, ...]
     span: Span
+    shortcut_name: str = "downsample"  # `+ proj=shortcut` names the shortcut's module
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,6 @@ from archspec.ops.structure import ZeroPadShortcut
 if TYPE_CHECKING:
     from archspec.lower.lowerer import Lowerer
 
-SHORTCUT_NAME = "downsample"
-"""The shortcut module's name, as torchvision's (``layer2.0.downsample.0``)."""
-
 
 def lower_block(
     lowerer: Lowerer,
@@ -87,14 +84,12 @@ def build_block(
 ) -> ir.Group | None:
     lowerer.active.append(definition.name)
     try:
-        ns = Namespace(path, {SHORTCUT_NAME} if definition.addition else set())
+        ns = Namespace(path, {definition.shortcut_name} if definition.addition else set())
         body, branch = lowerer.lower_items(definition.body, inner, shape, ns, option)
         steps: list[ir.Step] = body
         merged: Shape = branch
         if definition.addition is not None:
-            residual = add_shortcut(
-                lowerer, definition.addition, body, shape, branch, path, option, call
-            )
+            residual = add_shortcut(lowerer, definition, body, shape, branch, path, option, call)
             if residual is None:
                 merged = None
             elif isinstance(residual, ir.Parallel):
@@ -122,7 +117,7 @@ def scalar(value: s.Value) -> ir.Scalar:
 
 def add_shortcut(
     lowerer: Lowerer,
-    addition: str,
+    definition: s.BlockDef,
     body: list[ir.Step],
     shape: Shape,
     branch: Shape,
@@ -133,10 +128,12 @@ def add_shortcut(
     """``body + shortcut``: the Parallel step, True for a plain block, None on an error."""
     if shape is None or branch is None:
         return None
-    decision = decide(option, addition, shape, branch, chain_stride(body), path)
+    assert definition.addition is not None
+    decision = decide(option, definition.addition, shape, branch, chain_stride(body), path)
     if decision.kind == "none":
         return True
-    shortcut = shortcut_branch(lowerer, decision, shape, branch, path, option, call)
+    name = definition.shortcut_name
+    shortcut = shortcut_branch(lowerer, name, decision, shape, branch, path, option, call)
     if shortcut is None:
         return None
     return ir.Parallel(
@@ -151,6 +148,7 @@ def add_shortcut(
 
 def shortcut_branch(
     lowerer: Lowerer,
+    name: str,
     decision: Decision,
     shape: ir.Shape,
     branch: ir.Shape,
@@ -168,7 +166,7 @@ def shortcut_branch(
         return ir.Chain(())
     if decision.kind == "zero_pad":
         op = ZeroPadShortcut(decision.stride, shape[0], branch[0])
-        return ir.Chain((ir.Member(SHORTCUT_NAME, ir.Layer(op, shape, branch, span)),))
+        return ir.Chain((ir.Member(name, ir.Layer(op, shape, branch, span)),))
     projection = lowerer.definitions.get(decision.projection)
     if not isinstance(projection, s.ProjectionDef):
         lowerer.error("E300", f"unknown shortcut option '{option}'", call.span)
@@ -181,7 +179,7 @@ def shortcut_branch(
     inner = bind_definition(lowerer, projection, projection_call, {}, {})
     if inner is None:
         return None
-    where = f"{path}.{SHORTCUT_NAME}" if path else SHORTCUT_NAME
+    where = f"{path}.{name}" if path else name
     steps, out = lowerer.lower_items(projection.body, inner, shape, Namespace(where), option)
     if out is None:
         return None
@@ -195,7 +193,7 @@ def shortcut_branch(
         )
         return None
     group = ir.Group(ir.Chain(tuple(steps)), shape, out, span)
-    return ir.Chain((ir.Member(SHORTCUT_NAME, group),))
+    return ir.Chain((ir.Member(name, group),))
 
 
 def chain_stride(steps: Iterable[ir.Step]) -> int:
@@ -293,16 +291,20 @@ def _named_shortcut(
     """A shortcut branch inside a namespace: its module takes the name ``downsample``."""
     call = s.Call("shortcut", (), branches.span, branches.span)
     if decision.kind not in ("identity", "error"):
-        if SHORTCUT_NAME in ns.used:
+        name = branches.shortcut_name
+        if name in ns.used:
             lowerer.error(
                 "E311",
-                f"duplicate name '{SHORTCUT_NAME}' in {ns.path or 'the network'}",
+                f"duplicate name '{name}' in {ns.path or 'the network'}",
                 branches.span,
-                "the shortcut's module is called downsample: rename the other one",
+                f"the shortcut's module is called {name}: name it (proj=shortcut) or rename "
+                "the other one",
             )
             return None
-        ns.used.add(SHORTCUT_NAME)
-    return shortcut_branch(lowerer, decision, shape, target, ns.path, option, call)
+        ns.used.add(name)
+    return shortcut_branch(
+        lowerer, branches.shortcut_name, decision, shape, target, ns.path, option, call
+    )
 
 
 def combined_shape(
