@@ -19,10 +19,11 @@ from archspec.train.plots import draw_degradation
 from archspec.train.runfolder import Row, RunFolder
 
 FAMILIES: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("plain", "plain", {"shortcut": "none"}),
-    ("resnet", "ResNet", {}),
+    ("plain", "plain networks", {"shortcut": "none"}),
+    ("resnet", "residual networks", {}),
 )
-"""(folder prefix, label, -D values): the plain presets are the spec with shortcut none"""
+"""(name, panel title, -D values): the plain presets are the spec with shortcut none"""
+LABELS = {"plain": "plain", "resnet": "ResNet"}
 FIGURE = "degradation.png"
 
 
@@ -66,19 +67,23 @@ def run_degradation(
             config = saved
         train(config, folder, console, resume=resume)
         results.append(Result(prefix, depth, tuple(folder.rows())))
-    labels = dict((prefix, label) for prefix, label, _ in FAMILIES)
     panels = [
-        (
-            f"{labels[prefix]} nets",
-            [(f"{labels[prefix]}-{r.depth}", r.rows) for r in results if r.family == prefix],
-        )
-        for prefix, _, _ in FAMILIES
+        (title, [(f"{LABELS[name]}-{r.depth}", r.rows) for r in results if r.family == name])
+        for name, title, _ in FAMILIES
     ]
-    title = f"{base.dataset}: {base.steps if not base.epochs else base.epochs} " + (
-        "steps" if not base.epochs else "epochs"
-    )
-    draw_degradation(panels, out / FIGURE, title=f"{title}, batch {base.batch_size}")
+    draw_degradation(panels, out / FIGURE, title=_title(folder.saved_config()))
     return results
+
+
+def _title(config: TrainConfig) -> str:
+    schedule = config.schedule_for(warmup=False)
+    decays = (
+        f", /10 at {' and '.join(map(str, schedule.milestones))}" if schedule.milestones else ""
+    )
+    return (
+        f"{config.dataset}: {config.steps} iterations of batch {config.batch_size}, "
+        f"lr {config.lr} ({config.schedule}{decays})"
+    )
 
 
 def _same_run(saved: TrainConfig, config: TrainConfig) -> bool:

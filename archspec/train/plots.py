@@ -59,6 +59,8 @@ def draw_degradation(
     """The paper's Figure 6: one panel per family (plain left, residual right), one colour
     per depth; training error thin and dashed, test error bold, against iterations."""
     plt = _pyplot()
+    from matplotlib.lines import Line2D
+
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), sharey=True)
     axes = list(axes) if len(panels) > 1 else [axes]
     top = max((r.train_error for _, runs in panels for _, rs in runs for r in rs), default=10)
@@ -69,8 +71,13 @@ def draw_degradation(
             ax.plot(steps, [r.test_error for r in rows], color=colour, lw=2.4, label=label)
         ax.set(xlabel="iterations", title=name, ylim=(0, min(100, top * 1.1)))
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right")
+        styles = [
+            Line2D([], [], color="grey", lw=0.9, ls="--", label="training error"),
+            Line2D([], [], color="grey", lw=2.4, label="test error"),
+        ]
+        ax.legend(handles=[*ax.get_legend_handles_labels()[0], *styles], loc="upper right")
     axes[0].set_ylabel("error (%)")
-    figure.suptitle(f"{title}\n(dashed: training error, bold: test error)")
+    figure.suptitle(title, y=1.0)
+    figure.tight_layout()
     _save(figure, path)
     plt.close(figure)
