@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,38 @@ def read_meta(path: Path) -> tuple[dict[str, str], np.ndarray]:
     return {k: str(v) for k, v in meta.items()}, mean
 
 
+@partial(jax.jit, static_argnums=0, donate_argnums=1)
+def _train_step(
+    graphdef: Any, state: Any, images: jax.Array, labels: jax.Array, lr: jax.Array
+) -> Any:
+    """One SGD step at rate ``lr``; returns the new state, the loss and the wrong count.
+
+    Module level with the graph static, so every trainer of the same network shares one
+    compilation (a resumed session in the same process compiles nothing).
+    """
+    model, optimizer = nnx.merge(graphdef, state)
+    optimizer.opt_state.hyperparams["learning_rate"][...] = lr
+    images = jnp.transpose(images, NCHW_TO_NHWC)
+
+    def loss_fn(model: nnx.Module) -> tuple[jax.Array, jax.Array]:
+        logits = model(images)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+        return loss, logits
+
+    (loss, logits), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    optimizer.update(model, grads)
+    wrong = (logits.argmax(-1) != labels).sum()
+    return nnx.state((model, optimizer)), loss, wrong
+
+
+@partial(jax.jit, static_argnums=0)
+def _predict(inference: Any, model_state: Any, images: jax.Array) -> jax.Array:
+    """Predicted classes, the model in evaluation mode (``inference`` is its graph)."""
+    model = nnx.merge(inference, model_state)
+    predicted: jax.Array = model(jnp.transpose(images, NCHW_TO_NHWC)).argmax(-1)
+    return predicted
+
+
 class FlaxTrainer:
     suffix = ""
     rank, world = 0, 1
@@ -59,7 +92,9 @@ class FlaxTrainer:
             raise TrainError(
                 f"--batch-size {config.batch_size} does not split over {len(devices)} devices"
             )
-        self.devices, self.mean = len(devices), mean
+        self.mean = mean
+        kind = devices[0].platform
+        self.placement = f"{len(devices)} {kind} devices" if len(devices) > 1 else kind
         self.mesh = flax_train.data_mesh(devices)
         self.model = arch.to_flax(seed=config.seed)
         sgd = optax.inject_hyperparams(flax_train.sgd)
@@ -76,28 +111,7 @@ class FlaxTrainer:
         self._sums = np.zeros(2, np.float64)
         self._images = 0.0
 
-        def step(state: Any, images: jax.Array, labels: jax.Array, lr: jax.Array) -> Any:
-            model, optimizer = nnx.merge(graphdef, state)
-            optimizer.opt_state.hyperparams["learning_rate"][...] = lr
-            images = jnp.transpose(images, NCHW_TO_NHWC)
-
-            def loss_fn(model: nnx.Module) -> tuple[jax.Array, jax.Array]:
-                logits = model(images)
-                loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-                return loss, logits
-
-            (loss, logits), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
-            optimizer.update(model, grads)
-            wrong = (logits.argmax(-1) != labels).sum()
-            return nnx.state((model, optimizer)), loss, wrong
-
-        def predict(model_state: Any, images: jax.Array) -> jax.Array:
-            model = nnx.merge(inference, model_state)
-            predicted: jax.Array = model(jnp.transpose(images, NCHW_TO_NHWC)).argmax(-1)
-            return predicted
-
-        self._step = jax.jit(step, donate_argnums=0)
-        self._predict = jax.jit(predict)
+        self._graphs = (graphdef, inference)
 
     def begin(self, totals: Totals) -> None:
         """Count on from a resumed run's totals (added in the same order as uninterrupted)."""
@@ -107,7 +121,8 @@ class FlaxTrainer:
 
     def step(self, images: np.ndarray, labels: np.ndarray, lr: float) -> None:
         batch = flax_train.shard_batch((images, labels.astype(np.int32)), self.mesh)
-        self.state, loss, wrong = self._step(self.state, *batch, jnp.float32(lr))
+        graphdef = self._graphs[0]
+        self.state, loss, wrong = _train_step(graphdef, self.state, *batch, jnp.float32(lr))
         self._pending.append((loss, wrong, len(labels)))
         self._images += len(labels)
 
@@ -122,15 +137,19 @@ class FlaxTrainer:
         wrong = counted = 0
         for images, labels in batches:
             shards = flax_train.shard_batch(images, self.mesh)
-            predicted = np.asarray(self._predict(self.state[0], shards))
+            predicted = np.asarray(_predict(self._graphs[1], self.state[0], shards))
             valid = labels >= 0
             wrong += int(((predicted != labels) & valid).sum())
             counted += int(valid.sum())
         return wrong, counted
 
     def save(self, path: Path, meta: dict[str, str]) -> None:
-        """Write the checkpoint directory whole: into a temporary one, then renamed."""
-        nnx.update((self.model, self.optimizer), self.state)
+        """Write the checkpoint directory whole: into a temporary one, then renamed.
+
+        The arrays are saved as host copies, so a checkpoint restores on any number of
+        devices (orbax refuses a sharded save restored under another topology).
+        """
+        nnx.update((self.model, self.optimizer), jax.device_get(self.state))
         staging = path.with_name(f".{path.name}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)

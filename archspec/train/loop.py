@@ -25,8 +25,12 @@ from archspec.train.runfolder import Row, RunFolder
 
 class Trainer(Protocol):
     suffix: str
+    """a checkpoint's file suffix ("" for a directory)"""
     rank: int
     world: int
+    """processes (torchrun); the first writes the run folder"""
+    placement: str
+    """where it computes, for the log: cpu, 2 processes (gloo), 2 cpu devices"""
 
     def begin(self, totals: Totals) -> None: ...
     def step(self, images: np.ndarray, labels: np.ndarray, lr: float) -> None: ...
@@ -239,9 +243,9 @@ def _recipe_note(
         shape += (
             f", {recipe.WARMUP_LEARNING_RATE} until train error < {recipe.WARMUP_UNTIL_ERROR:g}%"
         )
-    world = f" over {trainer.world} processes" if trainer.world > 1 else ""
     return (
-        f"recipe: {config.steps} steps of batch {config.batch_size}{world}, SGD momentum "
+        f"recipe: {config.steps} steps of batch {config.batch_size} on {trainer.placement}, "
+        f"SGD momentum "
         f"{config.momentum}, weight decay {config.weight_decay}, {shape}); depth {depth}; "
         f"augment {'pad 4 + crop + flip' if config.augment else 'off'}, per-pixel mean subtracted"
     )

@@ -63,6 +63,10 @@ class TorchTrainer:
         else:
             self.device = torch.device("cpu")
         self.config, self.mean = config, mean
+        backend = "nccl" if config.device == "cuda" else "gloo"
+        self.placement = (
+            f"{self.world} processes ({backend})" if self.world > 1 else str(self.device)
+        )
         torch.manual_seed(config.seed)
         model: nn.Module = arch.to_torch()
         if self.world > 1 and not config.local_bn:
