@@ -22,6 +22,7 @@ from archspec.train.pipeline import (
     fit_images,
     prepare,
 )
+from archspec.train.progress import Reporter
 from archspec.train.runfolder import Row, RunFolder
 
 
@@ -236,3 +237,33 @@ def test_run_folder_rows_and_checkpoints(tmp_path: Path) -> None:
         "step-0000006.pt",
     ]
     assert folder.saved_config() == config
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    import io
+
+    from rich.console import Console
+
+    row = Row(40, 0.5, 0.1, 1.23456, 45.0, 50.5, 812.0, 6.3)
+    plain = io.StringIO()
+    with Reporter(Console(file=plain), steps=100, start=0) as reporter:
+        assert not reporter.due()
+        reporter.advance(20, 1.5, 50.0, 800.0)
+        reporter.row(row)
+    assert plain.getvalue() == (
+        "step 40/100  epoch 0.50  lr 0.1  loss 1.2346  train error 45.00%  "
+        "test error 50.50%  812 images/s\n"
+    )
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=160)
+    with Reporter(terminal, steps=100, start=10) as reporter:
+        assert reporter.due()
+        reporter.advance(20, 1.5, 50.0, 800.0)
+        terminal.print("x")  # forces a refresh of the live bar
+    shown = screen.getvalue()
+    assert "loss 1.5000" in shown and "error 50.0%" in shown and "800 images/s" in shown
+    assert "20/100" in shown and "left" in shown
+    silent = io.StringIO()
+    with Reporter(Console(file=silent), 100, 0, enabled=False) as reporter:
+        reporter.row(row)
+    assert silent.getvalue() == ""

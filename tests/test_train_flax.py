@@ -29,9 +29,9 @@ def cifar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def arguments(cifar: Path, out: Path) -> list[str]:
-    return ["train", "specs/cifar/cifar.yaml", "-D", "n=1", "--backend", "flax",
-            "--data", str(cifar), "--batch-size", "16", "--lr", "0.05", "--steps", "12",
-            "--eval-every", "4", "--out", str(out)]  # fmt: skip
+    return ["train", str(cifar / "tiny.yaml"), "--backend", "flax", "--data", str(cifar),
+            "--batch-size", "16", "--lr", "0.05", "--steps", "12", "--eval-every", "4",
+            "--out", str(out)]  # fmt: skip
 
 
 def test_flax_trainer_lowers_the_loss_on_two_devices_and_resumes_exactly(
@@ -61,6 +61,6 @@ def test_flax_trainer_lowers_the_loss_on_two_devices_and_resumes_exactly(
     assert whole.exit_code == 0, whole.output
     assert computed(metrics(tmp_path / "whole")) == one
 
-    evaluated = runner.invoke(app, ["eval", "specs/cifar/cifar.yaml", "--checkpoint", str(state)])
+    evaluated = runner.invoke(app, ["eval", str(cifar / "tiny.yaml"), "--checkpoint", str(state)])
     assert evaluated.exit_code == 0, evaluated.output
     assert f"test error {float(two[-1]['test_error']):.2f}%" in evaluated.output

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from archspec.cli.app import app
 
 torch = pytest.importorskip("torch")
+from archspec.train.torch_trainer import TorchTrainer  # noqa: E402
 
 runner = CliRunner()
 TINY = ["specs/cifar/cifar.yaml", "-D", "n=1", "--batch-size", "16", "--lr", "0.05"]
@@ -88,6 +89,23 @@ def test_resume_gives_the_same_metrics_as_an_uninterrupted_run(cifar: Path, tmp_
     momentum = [s["momentum_buffer"] for s in whole["optimizer"]["state"].values()]
     again = [s["momentum_buffer"] for s in resumed["optimizer"]["state"].values()]
     assert all(torch.equal(a, b) for a, b in zip(momentum, again, strict=True))
+    interrupted = tmp_path / "interrupted"  # Ctrl-C during the 7th step: saved after 6
+    calls = {"count": 0}
+    step = TorchTrainer.step
+
+    def interrupt_at_seventh(self: TorchTrainer, *args: object) -> None:
+        calls["count"] += 1
+        if calls["count"] == 7:
+            raise KeyboardInterrupt
+        step(self, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TorchTrainer, "step", interrupt_at_seventh)
+        stopped = runner.invoke(app, ["train", *common, "--out", str(interrupted)])
+    assert stopped.exit_code == 130 and "--resume" in stopped.output
+    assert (interrupted / "checkpoints/step-0000006.pt").is_file()
+    train("specs/cifar/cifar.yaml", "--out", str(interrupted), "--resume")
+    assert computed(metrics(interrupted)) == computed(metrics(tmp_path / "whole"))
     refused = runner.invoke(app, ["train", "specs/cifar/cifar.yaml", "--out", str(split),
                                   "--resume", "--lr", "0.2"])  # fmt: skip
     assert (
@@ -124,8 +142,8 @@ def test_amp_and_channels_last_on_the_cpu(cifar: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_compile(cifar: Path, tmp_path: Path) -> None:
-    train(*TINY, "--data", str(cifar), "--steps", "6", "--eval-every", "3", "--compile",
-          "--out", str(tmp_path))  # fmt: skip
+    train(str(cifar / "tiny.yaml"), "--data", str(cifar), "--batch-size", "16", "--steps", "6",
+          "--eval-every", "3", "--compile", "--out", str(tmp_path))  # fmt: skip
     rows = metrics(tmp_path)
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]), rows
 
@@ -133,30 +151,27 @@ def test_compile(cifar: Path, tmp_path: Path) -> None:
 def test_two_ddp_processes_equal_one_process_at_the_same_global_batch(
     cifar: Path, tmp_path: Path
 ) -> None:
-    """torchrun, gloo; batch norm over the global batch. Tolerance: 1e-6 relative on the
-    losses, equal error counts, 1e-5 absolute on every weight after 6 steps."""
-    common = [*TINY, "--data", str(cifar), "--steps", "6", "--eval-every", "3"]
+    """torchrun, gloo, batch norm over the global batch. Tolerance: 1e-6 relative on the
+    losses, equal error counts, 1e-5 on every weight and statistic after 6 steps (measured:
+    3e-8 and 4e-7). In float64 the two agree to 1e-15; at lr 0.05 instead of 0.01, float32
+    rounding alone moves one process off its float64 path by 1e-4 within 4 steps."""
+    common = [*TINY, "--lr", "0.01", "--data", str(cifar), "--steps", "6", "--eval-every", "3"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     for processes in (1, 2):
         command = [*launcher, f"--nproc_per_node={processes}", "-m", "archspec", "train",
                    *common, "--out", str(tmp_path / str(processes))]  # fmt: skip
         result = subprocess.run(
-            command, capture_output=True, text=True, env=environment, timeout=300
+            command, capture_output=True, text=True, env=environment, timeout=600
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "on 2 processes (gloo)" in result.stdout
     one, two = metrics(tmp_path / "1"), metrics(tmp_path / "2")
     for a, b in zip(one, two, strict=True):
-        assert (a["step"], a["train_error"], a["test_error"]) == (
-            b["step"],
-            b["train_error"],
-            b["test_error"],
-        )
+        same = ("step", "train_error", "test_error")
+        assert [a[k] for k in same] == [b[k] for k in same]
         assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-6)
-    weights = [
-        torch.load(tmp_path / p / "checkpoints/step-0000006.pt", weights_only=True)["model"]
-        for p in "12"
-    ]
+    final = "checkpoints/step-0000006.pt"
+    weights = [torch.load(tmp_path / p / final, weights_only=True)["model"] for p in "12"]
     for key, value in weights[0].items():
-        assert torch.allclose(value.float(), weights[1][key].float(), atol=1e-5), key
+        assert torch.allclose(value.double(), weights[1][key].double(), atol=1e-5), key

@@ -19,6 +19,19 @@ CLASSES = [b"airplane", b"automobile", b"bird", b"cat", b"deer"] + [
 ]  # fmt: skip
 
 
+TINY_SPEC = """\
+# A small residual net (5,106 parameters): compilers (XLA, inductor) take seconds, not minutes.
+name: tiny
+input: 3x32x32
+shortcut: A
+stem: conv1=conv(8, 3) bn1=bn relu=relu
+stages:
+  layer1: basic(8) x 1
+  layer2: basic(16) x 1 /2
+head: avgpool=global_avgpool flatten=flatten fc=fc(10)
+"""
+
+
 def images(count: int, seed: int, pixels: int) -> tuple[np.ndarray, np.ndarray]:
     """uint8 rows of ``pixels`` values and their labels."""
     rng = np.random.default_rng(seed)
@@ -28,7 +41,8 @@ def images(count: int, seed: int, pixels: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_cifar(root: Path, per_batch: int = 40, test: int = 50) -> Path:
-    """``root/cifar-10-batches-py`` as unpacked from cifar-10-python.tar.gz (pickle protocol 2)."""
+    """``root/cifar-10-batches-py`` as unpacked from cifar-10-python.tar.gz (pickle protocol 2),
+    and ``root/tiny.yaml``, a spec small enough to compile quickly."""
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     for index, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
@@ -36,6 +50,7 @@ def write_cifar(root: Path, per_batch: int = 40, test: int = 50) -> Path:
         batch = {b"batch_label": name.encode(), b"labels": labels.tolist(), b"data": data}
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": CLASSES}, protocol=2))
+    (root / "tiny.yaml").write_text(TINY_SPEC)
     return root
 
 

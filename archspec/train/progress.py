@@ -94,4 +94,4 @@ class Reporter:
 
     def say(self, text: str) -> None:
         if self.enabled:
-            self.console.print(text, markup=False, highlight=False)
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)

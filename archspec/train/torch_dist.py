@@ -119,6 +119,8 @@ def global_batch_norm(model: nn.Module, device: str) -> nn.Module:
                 child.track_running_stats,
             )
             replacement.load_state_dict(child.state_dict())
+            like = child.running_mean if child.running_mean is not None else child.weight
+            replacement.to(device=like.device, dtype=like.dtype)
             setattr(model, name, replacement)
         else:
             global_batch_norm(child, device)

@@ -88,7 +88,6 @@ class TorchTrainer:
             ids = [self.device.index] if config.device == "cuda" else None
             replica = DistributedDataParallel(self.model, device_ids=ids)
         self.forward = torch.compile(replica) if config.compile else replica
-        self.inference = torch.compile(self.model) if config.compile else self.model
         self.amp_dtype = _amp_dtype(config)
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
         self._sums = torch.zeros(2, dtype=torch.float64, device=self.device)
@@ -146,7 +145,7 @@ class TorchTrainer:
         for images, labels in batches:
             x, y = self._inputs(images, labels)
             with self._autocast():
-                predicted = self.inference(x).argmax(1)
+                predicted = self.model(x).argmax(1)  # eager: a second compile costs more
             valid = y >= 0
             counts += torch.stack([((predicted != y) & valid).sum(), valid.sum()])
         self.model.train()
