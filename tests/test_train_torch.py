@@ -148,6 +148,7 @@ def test_compile(cifar: Path, tmp_path: Path) -> None:
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]), rows
 
 
+@pytest.mark.slow
 def test_two_ddp_processes_equal_one_process_at_the_same_global_batch(
     cifar: Path, tmp_path: Path
 ) -> None:

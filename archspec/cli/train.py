@@ -6,6 +6,7 @@ otherwise; the heavy work (and every framework import) is in ``archspec.train``.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,14 @@ LocalBnOption = typer.Option(
 
 
 def _config(
-    spec: str, define: list[str], input: str | None, options: dict[str, Any]
+    spec: str, define: list[str], input: str | None, arguments: dict[str, Any]
 ) -> tuple[TrainConfig, set[str]]:
-    """The requested TrainConfig and the names of the options actually given."""
-    given = {name: value for name, value in options.items() if value is not None}
+    """The requested TrainConfig from a command's arguments (those named like its fields),
+    and the names of the options actually given."""
+    settable = {f.name for f in fields(TrainConfig)} - {"spec", "defines", "input"}
+    given = {k: v for k, v in arguments.items() if k in settable and v is not None}
+    if "steps" in given and "epochs" in given:
+        fail("give --steps or --epochs, not both", exit_code=2)
     explicit = set(given) | ({"defines"} if define else set()) | ({"input"} if input else set())
     config = TrainConfig(spec=spec, defines=parse_defines(define), input=input, **given)
     return config, explicit
@@ -117,17 +122,10 @@ def train(
     from archspec.train.loop import train as run
     from archspec.train.runfolder import RunFolder
 
-    if steps is not None and epochs is not None:
-        fail("give --steps or --epochs, not both", exit_code=2)
-    options = dict(
-        dataset=dataset, data=data, fit=fit, steps=steps, epochs=epochs, batch_size=batch_size,
-        lr=lr, schedule=schedule, warmup=warmup, augment=augment, seed=seed,
-        eval_every=eval_every, eval_images=eval_images, backend=backend, device=device, amp=amp,
-        channels_last=channels_last, compile=compile, local_bn=local_bn,
-    )  # fmt: skip
+    arguments = dict(locals())  # the options named like TrainConfig's fields
 
     def action() -> None:
-        config, explicit = _config(spec, define, input, options)
+        config, explicit = _config(spec, define, input, arguments)
         folder = RunFolder(out if out is not None else Path("runs") / Path(spec).stem)
         if resume:
             config = folder.saved_config().continued_with(config, explicit)
@@ -192,14 +190,10 @@ def experiment(
         numbers = [int(d) for d in depths.split(",")]
     except ValueError:
         fail(f"--depths {depths}: expected integers such as 20,56", exit_code=2)
-    options = dict(
-        dataset=dataset, data=data, fit=fit, steps=steps, epochs=epochs, batch_size=batch_size,
-        lr=lr, seed=seed, eval_every=eval_every, eval_images=eval_images, backend=backend,
-        device=device,
-    )  # fmt: skip
+    arguments = dict(locals())  # the options named like TrainConfig's fields
 
     def action() -> None:
-        base, _ = _config(spec, define, None, options)
+        base, _ = _config(spec, define, None, arguments)
         results = run_degradation(base, numbers, out, stdout)
         stdout.print(f"\nwrote {out / FIGURE}", markup=False)
         for result in results:
