@@ -39,7 +39,8 @@ def test_flax_trainer_lowers_the_loss_on_two_devices_and_resumes_exactly(
     cifar: Path, tmp_path: Path
 ) -> None:
     """Two host devices (batch split in two) against one device, resumed half-way:
-    the same losses to 1e-6 relative (measured: 5e-8); the resumed run equals the uninterrupted one exactly."""
+    the same losses to 1e-6 relative (measured: 5e-8); the resumed run equals the
+    uninterrupted one exactly."""
     environment = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     command = [sys.executable, "-m", "archspec", *arguments(cifar, tmp_path / "two")]
     result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
