@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from dataclasses import replace
 from pathlib import Path
@@ -237,6 +238,9 @@ def test_run_folder_rows_and_checkpoints(tmp_path: Path) -> None:
         "step-0000006.pt",
     ]
     assert folder.saved_config() == config
+    umask = os.umask(0)
+    os.umask(umask)
+    assert folder.metrics_path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:

@@ -47,11 +47,15 @@ COLUMNS = [f.name for f in fields(Row)]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """A file is replaced whole or not at all (a crash leaves the previous one)."""
+    """A file is replaced whole or not at all (a crash leaves the previous one); it gets
+    ordinary permissions (mkstemp's are private)."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle.fileno(), 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
