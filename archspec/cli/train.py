@@ -17,45 +17,45 @@ from archspec.diagnostics import SpecError
 from archspec.train.config import TrainConfig, TrainError
 
 DatasetOption = typer.Option(
-    None, "--dataset", help="cifar10, fashion-mnist or folder [default: cifar10]"
+    None, "--dataset", help="cifar10, fashion-mnist or folder \\[default: cifar10]"
 )
 DataOption = typer.Option(
     None,
     "--data",
-    help="dataset folder [default: ./cifar-10-batches-py; fashion-mnist: "
+    help="dataset folder \\[default: ./cifar-10-batches-py; fashion-mnist: "
     "/usr/share/datasets/fashion-mnist; folder: required]",
 )
 FitOption = typer.Option(
     None, "--fit", help="images vs the spec's input: auto, pad, resize, or input (rebuild "
-    "the network for the data's shape) [default: auto: pad if they fit, else resize]",
+    "the network for the data's shape) \\[default: auto: pad if they fit, else resize]",
 )  # fmt: skip
-StepsOption = typer.Option(None, "--steps", help="iterations [default: 64000, the paper's]")
+StepsOption = typer.Option(None, "--steps", help="iterations \\[default: 64000, the paper's]")
 EpochsOption = typer.Option(None, "--epochs", help="passes over the training set (sets --steps)")
-BatchOption = typer.Option(None, "--batch-size", help="global batch [default: 128]")
-LrOption = typer.Option(None, "--lr", help="base learning rate [default: 0.1]")
+BatchOption = typer.Option(None, "--batch-size", help="global batch \\[default: 128]")
+LrOption = typer.Option(None, "--lr", help="base learning rate \\[default: 0.1]")
 ScheduleOption = typer.Option(
-    None, "--schedule", help="paper (/10 at 1/2 and 3/4 of the steps) or cosine [default: paper]"
+    None, "--schedule", help="paper (/10 at 1/2 and 3/4 of the steps) or cosine \\[default: paper]"
 )
 WarmupOption = typer.Option(
     None, "--warmup", help="0.01 until train error < 80%: auto (110+ layers), on, off"
 )
-AugmentOption = typer.Option(None, "--augment/--no-augment", help="pad 4, crop, flip [default: on]")
-SeedOption = typer.Option(None, "--seed", help="weights, data order and augmentation [default: 0]")
+AugmentOption = typer.Option(None, "--augment/--no-augment", help="pad 4, crop, flip \\[default: on]")
+SeedOption = typer.Option(None, "--seed", help="weights, data order and augmentation \\[default: 0]")
 EvalEveryOption = typer.Option(
     None,
     "--eval-every",
-    help="steps per metrics row, test error, checkpoint [default: steps/100]",
+    help="steps per metrics row, test error, checkpoint \\[default: steps/100]",
 )
 EvalImagesOption = typer.Option(
-    None, "--eval-images", help="evaluate on the first N test images [default: all]"
+    None, "--eval-images", help="evaluate on the first N test images \\[default: all]"
 )
-BackendOption = typer.Option(None, "--backend", help="torch or flax [default: torch]")
-DeviceOption = typer.Option(None, "--device", help="cpu or cuda [default: cpu]")
+BackendOption = typer.Option(None, "--backend", help="torch or flax \\[default: torch]")
+DeviceOption = typer.Option(None, "--device", help="cpu or cuda \\[default: cpu]")
 AmpOption = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (fp16 on older GPUs)")
 ChannelsLastOption = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC memory")
 CompileOption = typer.Option(None, "--compile/--no-compile", help="torch.compile the model")
 LocalBnOption = typer.Option(
-    None, "--local-bn/--global-bn", help="DDP: per-process batch norm statistics [default: global]"
+    None, "--local-bn/--global-bn", help="DDP: per-process batch norm statistics \\[default: global]"
 )
 
 
@@ -110,7 +110,7 @@ def train(
     channels_last: bool = ChannelsLastOption,
     compile: bool = CompileOption,
     local_bn: bool = LocalBnOption,
-    out: Path = typer.Option(None, "--out", help="run folder [default: runs/<spec name>]"),
+    out: Path = typer.Option(None, "--out", help="run folder \\[default: runs/<spec name>]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out exactly"),
     until: int = typer.Option(0, "--until", help="stop this session after step N (resumable)"),
 ) -> None:

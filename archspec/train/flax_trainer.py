@@ -83,7 +83,11 @@ class FlaxTrainer:
     rank, world = 0, 1
     """one process; its devices share each batch"""
 
-    def __init__(self, arch: Architecture, config: TrainConfig, mean: np.ndarray) -> None:
+    def __init__(
+        self, arch: Architecture, config: TrainConfig, mean: np.ndarray, restoring: bool = False
+    ) -> None:
+        """``restoring``: a checkpoint will fill the state, so the model is built abstractly
+        (no random initialisation to compile, which takes XLA seconds even for tiny nets)."""
         try:
             devices = jax.devices("gpu" if config.device == "cuda" else "cpu")
         except RuntimeError:
@@ -96,22 +100,26 @@ class FlaxTrainer:
         kind = devices[0].platform
         self.placement = f"{len(devices)} {kind} devices" if len(devices) > 1 else kind
         self.mesh = flax_train.data_mesh(devices)
-        self.model = arch.to_flax(seed=config.seed)
         sgd = optax.inject_hyperparams(flax_train.sgd)
         tx = sgd(
             learning_rate=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
-        self.optimizer = flax_train.optimizer(self.model, tx)
+
+        def fresh() -> tuple[Any, nnx.Optimizer[Any]]:
+            model = arch.to_flax(seed=config.seed)
+            return model, flax_train.optimizer(model, tx)
+
+        self._fresh = fresh
+        self.model, self.optimizer = nnx.eval_shape(fresh) if restoring else fresh()
         self.model.eval()
         inference, _ = nnx.split(self.model)
         self.model.train()
         graphdef, state = nnx.split((self.model, self.optimizer))
-        self.state = flax_train.replicate(state, self.mesh)
+        self._graphs = (graphdef, inference)
+        self.state = state if restoring else flax_train.replicate(state, self.mesh)
         self._pending: list[tuple[jax.Array, jax.Array, int]] = []
         self._sums = np.zeros(2, np.float64)
         self._images = 0.0
-
-        self._graphs = (graphdef, inference)
 
     def begin(self, totals: Totals) -> None:
         """Count on from a resumed run's totals (added in the same order as uninterrupted)."""
@@ -169,7 +177,12 @@ class FlaxTrainer:
                 f"{path} does not fit this network: {str(error).splitlines()[0]}",
                 help="use the spec and -D values the checkpoint was trained with",
             ) from None
-        self.state = flax_train.replicate(nnx.state((self.model, self.optimizer)), self.mesh)
+        state = nnx.state((self.model, self.optimizer))
+        if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(state)):
+            # state a checkpoint does not hold (dropout's random streams): made afresh
+            self.model, self.optimizer = self._fresh()
+            return self.restore(path)
+        self.state = flax_train.replicate(state, self.mesh)
         return meta
 
     def close(self) -> None:

@@ -74,7 +74,8 @@ def setup(config: TrainConfig, mean: np.ndarray | None = None) -> Setup:
     return Setup(arch, prepare_data(dataset, fit, mean), notes)
 
 
-def make_trainer(setup: Setup, config: TrainConfig) -> Trainer:
+def make_trainer(setup: Setup, config: TrainConfig, restoring: bool = False) -> Trainer:
+    """The backend's trainer; ``restoring`` says a checkpoint will fill it."""
     from archspec.backends import load_backend, missing_extra
 
     load_backend(config.backend)  # a missing framework is E400 naming the extra
@@ -82,7 +83,7 @@ def make_trainer(setup: Setup, config: TrainConfig) -> Trainer:
         if config.backend == "flax":
             from archspec.train.flax_trainer import FlaxTrainer
 
-            return FlaxTrainer(setup.arch, config, setup.data.mean)
+            return FlaxTrainer(setup.arch, config, setup.data.mean, restoring)
         from archspec.train.torch_trainer import TorchTrainer
 
         return TorchTrainer(setup.arch, config, setup.data.mean)
@@ -106,9 +107,10 @@ def train(
     it stopped. Rows go to metrics.csv and the console, checkpoints at every row."""
     prepared = setup(config)
     config = config.resolved(len(prepared.data.train_labels))
-    trainer = make_trainer(prepared, config)
+    latest = folder.latest_checkpoint() if resume else None
+    trainer = make_trainer(prepared, config, restoring=latest is not None)
     try:
-        return _train(config, folder, console, prepared, trainer, resume, until)
+        return _train(config, folder, console, prepared, trainer, latest, resume, until)
     finally:
         trainer.close()
 
@@ -119,6 +121,7 @@ def _train(
     console: Console,
     prepared: Setup,
     trainer: Trainer,
+    latest: tuple[int, Path] | None,
     resume: bool,
     until: int,
 ) -> Position:
@@ -130,7 +133,6 @@ def _train(
     schedule = config.schedule_for(warmup)
     position = Position(warming=warmup)
     if resume:
-        latest = folder.latest_checkpoint()
         if latest is not None:
             position = Position.from_json(trainer.restore(latest[1])["position"])
         if first:
@@ -284,7 +286,7 @@ def evaluate_checkpoint(path: Path, **overrides: Any) -> Evaluation:
         raise TrainError(f"no checkpoint at {path}", help="runs keep them in checkpoints/")
     config = replace(TrainConfig.from_json(saved["config"]), backend=backend, **overrides)
     prepared = setup(config, mean)
-    trainer = make_trainer(prepared, config)
+    trainer = make_trainer(prepared, config, restoring=True)
     try:
         trainer.restore(path)
         batches = eval_batches(prepared.data, config.batch_size, config.eval_images, Sharding())
