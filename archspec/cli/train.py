@@ -39,8 +39,12 @@ ScheduleOption = typer.Option(
 WarmupOption = typer.Option(
     None, "--warmup", help="0.01 until train error < 80%: auto (110+ layers), on, off"
 )
-AugmentOption = typer.Option(None, "--augment/--no-augment", help="pad 4, crop, flip \\[default: on]")
-SeedOption = typer.Option(None, "--seed", help="weights, data order and augmentation \\[default: 0]")
+AugmentOption = typer.Option(
+    None, "--augment/--no-augment", help="pad 4, crop, flip \\[default: on]"
+)
+SeedOption = typer.Option(
+    None, "--seed", help="weights, data order and augmentation \\[default: 0]"
+)
 EvalEveryOption = typer.Option(
     None,
     "--eval-every",
@@ -55,7 +59,9 @@ AmpOption = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (fp16 on ol
 ChannelsLastOption = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC memory")
 CompileOption = typer.Option(None, "--compile/--no-compile", help="torch.compile the model")
 LocalBnOption = typer.Option(
-    None, "--local-bn/--global-bn", help="DDP: per-process batch norm statistics \\[default: global]"
+    None,
+    "--local-bn/--global-bn",
+    help="DDP: per-process batch norm statistics \\[default: global]",
 )
 
 
