@@ -7,6 +7,7 @@ SpecError when anything was wrong.
 from __future__ import annotations
 
 import gc
+import keyword
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from archspec.frontend.dsl import KEYWORDS, Locator, parse
 from archspec.frontend.yamlfile import YamlReader
 from archspec.layers import LAYERS, MAX_CHANNELS
 from archspec.lower import Abort, Lowerer
+from archspec.names import refused_module_name, refused_network_name
 from archspec.source import Source
 
 MAX_SPEC_BYTES = 1 << 20
@@ -83,6 +85,16 @@ def compile_spec(
         return _compile(read_source(spec), parameters, input)
 
 
+def compile_text(
+    text: str, parameters: dict[str, Any] | None = None, input: str | None = None
+) -> Architecture:
+    """Spec text itself, never read as a path (``archspec.loads``)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise _fail("E105", "the spec text is too large")
+    with _without_cycle_collection():
+        return _compile(Source("<text>", text), parameters, input)
+
+
 @contextmanager
 def _without_cycle_collection() -> Iterator[None]:
     """Compiling allocates many small objects and frees no cycles; the collector would
@@ -130,6 +142,31 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
     return table
 
 
+PARAMETER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def parameter_name_ok(formal: s.Formal, report: Collector) -> bool:
+    """A parameter is referred to by name in expressions and set with ``-D name=value``, so
+    its name is a DSL name, not a keyword (YAML keys are any text until checked here)."""
+    if not PARAMETER_PATTERN.match(formal.name):
+        report.error(
+            "E204",
+            f"parameter name '{formal.name}' must be a letter or _, then letters, digits or _",
+            formal.span,
+            help="expressions and -D name=value refer to parameters by this name",
+        )
+        return False
+    if formal.name in KEYWORDS or keyword.iskeyword(formal.name):
+        report.error(
+            "E311",
+            f"parameter name '{formal.name}' is a keyword",
+            formal.span,
+            help=f"e.g. {formal.name}_",
+        )
+        return False
+    return True
+
+
 _KIND = {int: "whole number", float: "number", bool: "true or false", str: "name"}
 
 
@@ -139,6 +176,8 @@ def network_parameters(
     values: dict[str, s.Value] = {}
     declared = {formal.name: formal.span for formal in tree.parameters}
     for formal in tree.parameters:
+        if not parameter_name_ok(formal, report):
+            continue
         if formal.name in values:
             report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
         if formal.default is None:
@@ -207,6 +246,13 @@ def lower_network(
             tree.name.span,
             help="it becomes a class and file name",
         )
+    elif refused_network_name(name):
+        report.error(
+            "E311",
+            f"network name '{name}' is reserved: {refused_network_name(name)}",
+            tree.name.span,
+            help=f"e.g. {name}_net",
+        )
     shape = input_shape(
         input if input is not None else str(tree.input.value), tree.input.span, report
     )
@@ -231,11 +277,13 @@ def lower_network(
         modules.extend(stem)
         for stage_name, stage in tree.stages:
             index += 1
-            if not NAME_PATTERN.match(str(stage_name.value)) or str(stage_name.value) in used:
+            local = str(stage_name.value)
+            if not NAME_PATTERN.match(local) or local in used or refused_module_name(local):
                 report.error(
                     "E311",
-                    f"stage name '{stage_name.value}' must be a new identifier",
+                    f"stage name '{local}' must be a new identifier",
                     stage_name.span,
+                    refused_module_name(local),
                 )
                 stage = None
             used.add(str(stage_name.value))

@@ -18,7 +18,7 @@ from archspec.diagnostics import Collector, did_you_mean
 from archspec.evaluate import EvalProblem, describe, evaluate
 from archspec.frontend import syntax as s
 from archspec.layers import ALIASES, LAYERS, LayerKind
-from archspec.names import RESERVED_NAMES
+from archspec.names import refused_module_name
 from archspec.shapes import ShapeProblem, output_shape
 from archspec.shapes import describe as shape_text
 from archspec.source import Span
@@ -167,12 +167,12 @@ class Lowerer:
         for entry in entries:
             local = entry.name or str(index)
             index += 1
-            if local in RESERVED_NAMES:
+            if reason := refused_module_name(local):
                 self.error(
                     "E311",
-                    f"'{local}' cannot name a module: it is a keyword or a framework attribute",
+                    f"'{local}' cannot name a module: {reason}",
                     entry.item.name_span,
-                    f"try '{local}_'",
+                    f"try '{local.strip('_') or 'item'}_'",
                 )
                 shape = None
                 continue

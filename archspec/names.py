@@ -1,7 +1,21 @@
-"""Names no module may take, because every backend makes each module an attribute.
+"""The names policy: which names a module, a network or a block argument may take.
 
-Checked in the lowering, with the spec's location, so that no backend has to refuse a
-network later. tests/test_lowering.py compares the list with torch's own nn.Module.
+One policy, static data (``check`` imports no framework), applied where the name is
+written (lowering, with the spec's location) and again by the backends for hand-built IRs:
+
+- a **module** (layer, group, stage) is an attribute of its parent in every backend, and a
+  child of ``nn.Sequential`` / ``nnx.Dict``. It may not be a Python or archspec keyword,
+  begin with ``_`` (dunders, and the private attributes frameworks add with each release:
+  ``_modules``, ``_forward_hooks``, ``_pytree__state``), be a public attribute of those
+  framework classes (``FRAMEWORK_ATTRIBUTES``; a test keeps the list equal to the installed
+  torch and flax), or a method the emitted classes add (``reset_parameters``);
+- a **network** names the emitted class, ``class_name(name)``: it may not be a keyword
+  (``true`` would be ``True``) or a global name the emitted modules use (``f`` would be
+  ``F``, torch.nn.functional). A block class that would take the network's class name is
+  numbered instead (``BasicBlock2``);
+- a **block argument** becomes a constructor parameter of its block class; one that would
+  shadow a global or a local name of the emitted code gets a trailing ``_``
+  (``block_resolve``).
 """
 
 from __future__ import annotations
@@ -10,10 +24,11 @@ import keyword
 
 from archspec.frontend.dsl import KEYWORDS
 
-TORCH_MODULE_ATTRIBUTES = frozenset(
-    (
+TORCH_ATTRIBUTES = frozenset(
+    [
         "T_destination",
         "add_module",
+        "append",
         "apply",
         "bfloat16",
         "buffers",
@@ -25,6 +40,7 @@ TORCH_MODULE_ATTRIBUTES = frozenset(
         "double",
         "dump_patches",
         "eval",
+        "extend",
         "extra_repr",
         "float",
         "forward",
@@ -33,6 +49,7 @@ TORCH_MODULE_ATTRIBUTES = frozenset(
         "get_parameter",
         "get_submodule",
         "half",
+        "insert",
         "ipu",
         "load_state_dict",
         "modules",
@@ -42,6 +59,7 @@ TORCH_MODULE_ATTRIBUTES = frozenset(
         "named_modules",
         "named_parameters",
         "parameters",
+        "pop",
         "register_backward_hook",
         "register_buffer",
         "register_forward_hook",
@@ -66,8 +84,114 @@ TORCH_MODULE_ATTRIBUTES = frozenset(
         "type",
         "xpu",
         "zero_grad",
-    )
+    ]
 )
-"""Public attributes of torch.nn.Module (torch 2.14), and its `training` flag."""
+"""Public attributes of ``torch.nn.Module`` and ``nn.Sequential`` (torch 2.14), class and
+instance (``training``)."""
 
-RESERVED_NAMES = frozenset(keyword.kwlist) | KEYWORDS | TORCH_MODULE_ATTRIBUTES
+FLAX_ATTRIBUTES = frozenset(
+    [
+        "clear",
+        "eval",
+        "get",
+        "items",
+        "iter_children",
+        "iter_modules",
+        "keys",
+        "layers",
+        "perturb",
+        "pop",
+        "popitem",
+        "set_attributes",
+        "setdefault",
+        "sow",
+        "train",
+        "update",
+        "values",
+    ]
+)
+"""Public attributes of ``nnx.Module``, ``nnx.Sequential`` and ``nnx.Dict`` (flax 0.12)."""
+
+EMITTED_METHODS = frozenset({"reset_parameters"})
+"""Methods the emitted network classes define beyond their framework's."""
+
+FRAMEWORK_ATTRIBUTES = TORCH_ATTRIBUTES | FLAX_ATTRIBUTES | EMITTED_METHODS
+
+EMITTED_GLOBALS = {
+    "torch": "the torch package",
+    "nn": "torch.nn",
+    "F": "torch.nn.functional",
+    "OrderedDict": "collections.OrderedDict",
+    "ZeroPadShortcut": "option A's shortcut module",
+    "jax": "the jax package",
+    "jnp": "jax.numpy",
+    "nnx": "flax.nnx",
+    "partial": "functools.partial",
+    "Callable": "collections.abc.Callable",
+    "BatchNorm2d": "torch's batch norm in the Flax module",
+    "NamedSequential": "the Flax module's named sequence",
+    "window_padding": "a pooling helper of the Flax module",
+    "max_pool2d": "the Flax module's max pooling",
+    "avg_pool2d": "the Flax module's average pooling",
+    "adaptive_avg_pool2d": "the Flax module's adaptive pooling",
+    "flatten": "the Flax module's flatten",
+    "zero_pad_shortcut": "option A's shortcut in the Flax module",
+    "bool": "a builtin",
+    "dict": "a builtin",
+    "float": "a builtin",
+    "getattr": "a builtin",
+    "int": "a builtin",
+    "isinstance": "a builtin",
+    "max": "a builtin",
+    "range": "a builtin",
+    "str": "a builtin",
+    "super": "a builtin",
+    "tuple": "a builtin",
+    "zip": "a builtin",
+}
+"""Every global name an emitted module uses (imports, copied helpers, builtins), with
+what it stands for; a test checks the emitted files of every spec against it."""
+
+EMITTED_LOCALS = frozenset(
+    {"self", "x", "out", "identity", "m", "rngs", "downsample", "in_channels", "out_channels"}
+)
+"""Parameters and locals of the emitted methods, which a block argument may not shadow."""
+
+
+def refused_module_name(name: str) -> str:
+    """Why ``name`` cannot name a module in a spec, or '' when it can."""
+    return "it is a keyword of the language" if name in KEYWORDS else refused_attribute(name)
+
+
+def refused_attribute(name: str) -> str:
+    """Why a backend cannot make ``name`` a module attribute, or '' when it can."""
+    if keyword.iskeyword(name):
+        return "it is a Python keyword"
+    if name.startswith("_"):
+        return "names beginning with '_' belong to the frameworks (private attributes)"
+    if name in FRAMEWORK_ATTRIBUTES:
+        return "it is an attribute or method of the framework modules"
+    return ""
+
+
+def class_name(name: str, fallback: str = "Net") -> str:
+    """The emitted class for a network or block name: ``resnet18`` -> ``Resnet18``,
+    ``preact_basic`` -> ``PreactBasic``."""
+    words = "".join(c if c.isalnum() else " " for c in name).split()
+    text = "".join(word[:1].upper() + word[1:] for word in words)
+    return text if text[:1].isalpha() else fallback + text
+
+
+def refused_network_name(name: str) -> str:
+    """Why ``name`` cannot name a network (its class), or '' when it can."""
+    cls = class_name(name)
+    if keyword.iskeyword(cls):
+        return f"its class would be {cls}, a Python keyword"
+    if cls in EMITTED_GLOBALS:
+        return f"its class would be {cls}, which the emitted module uses for {EMITTED_GLOBALS[cls]}"
+    return ""
+
+
+def shadows_emitted_code(name: str) -> bool:
+    """True when a constructor parameter ``name`` would hide a name the emitted code uses."""
+    return keyword.iskeyword(name) or name in EMITTED_GLOBALS or name in EMITTED_LOCALS

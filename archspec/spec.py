@@ -1,14 +1,28 @@
 """The YAML form's schema: which keys a spec has, their types, and what they mean.
 
-Validated with pydantic (strict, extra keys forbidden); ``archspec schema`` prints its
-JSON Schema so that editors can complete and check specs.
+Validated with pydantic (strict, extra keys forbidden) once a preset is merged over the
+spec it ``extends``. The JSON Schema (``archspec.schema``, ``archspec schema``) checks
+files as written, for editors: a preset may leave out what its base gives, so ``name``
+and ``input`` are required only where ``extends`` is absent; shapes and names carry
+their patterns, and the shortcut options their choices.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 SHORTCUT_OPTIONS = ("A", "B", "C", "none")
+NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
+SHAPE_PATTERN = "^[0-9]+x[0-9]+x[0-9]+$"
+
+
+def _required_unless_extends(schema: dict[str, Any]) -> None:
+    """A preset names the spec it extends and may omit keys; any other spec needs them."""
+    required = schema.pop("required", [])
+    schema["if"] = {"not": {"required": ["extends"]}}
+    schema["then"] = {"required": required}
 
 
 class PaperSpec(BaseModel):
@@ -25,31 +39,60 @@ class SpecFile(BaseModel):
     """A network spec in YAML. DSL-valued keys are documented in docs/language.md."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, title="archspec network spec"
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        title="archspec network spec",
+        json_schema_extra=_required_unless_extends,
     )
 
-    name: str = Field(description="the network's name; also the emitted class and file name")
+    name: str = Field(
+        description="the network's name: a letter, then letters, digits or _; names the "
+        "emitted class and file",
+        json_schema_extra={"pattern": NAME_PATTERN, "examples": ["resnet50"]},
+    )
     extends: str | None = Field(
-        None, description="path of a spec this one presets: its keys, with these on top"
+        None,
+        description="path (relative to this file) of a spec this one presets: its keys, with "
+        "these on top; `params` merge key by key",
     )
     description: str = Field("", description="free text")
-    input: str = Field(description="input shape CxHxW, e.g. 3x224x224")
+    input: str = Field(
+        description="input shape CxHxW (no batch), e.g. 3x224x224",
+        json_schema_extra={"pattern": SHAPE_PATTERN, "examples": ["3x224x224", "3x32x32"]},
+    )
     shortcut: str = Field(
         "B",
         description="default shortcut option: A (zero-pad identity), B (project where the "
         "shape changes), C (project everywhere), none (plain net), or a projection defined "
         "in `define`",
+        json_schema_extra={
+            "anyOf": [
+                {"enum": list(SHORTCUT_OPTIONS)},
+                {"pattern": NAME_PATTERN, "description": "a projection's name"},
+            ]
+        },
     )
     params: dict[str, bool | int | float | str] = Field(
         default_factory=dict,
         description="network parameters with defaults, overridable with -D name=value",
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN}, "examples": [{"n": 3}]},
     )
     paper: PaperSpec | None = Field(None, description="the paper's figures for this network")
-    define: str = Field("", description="DSL definitions: `block ...` and `projection ...`")
+    define: str = Field(
+        "",
+        description="DSL definitions: `block ...` and `projection ...`",
+        json_schema_extra={
+            "examples": [
+                "projection avgdown(channels, stride) = avgpool(stride) conv(channels, 1) bn"
+            ]
+        },
+    )
     stem: str = Field("", description="DSL sequence before the stages")
     stages: dict[str, str] = Field(
         default_factory=dict,
         description="stage name -> `block(args) x depth [/stride] [shortcut=option]`",
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN}},
     )
     head: str = Field("", description="DSL sequence after the stages")
 

@@ -147,8 +147,9 @@ def _number(value: int | None) -> str:
     return EMPTY if not value else f"{value:,}"
 
 
-def summary_table(arch: Architecture, depth: int | None = None) -> str:
-    """The table as text: path, op, output shape, params, mult-adds, then the totals."""
+def summary_table(arch: Architecture, depth: int | None = None, batch: int | None = None) -> str:
+    """The table as text: path, op, output shape, params, mult-adds, then the totals, and
+    with ``batch`` the memory estimate for that many samples."""
     header = ("Module path", "Op", "Output shape", "Params", "Mult-adds")
     cells = [
         (
@@ -180,6 +181,7 @@ def summary_table(arch: Architecture, depth: int | None = None) -> str:
             rule,
             *_totals(arch),
             rule,
+            *([*arch.memory(batch).lines(), rule] if batch is not None else []),
         ]
     )
 

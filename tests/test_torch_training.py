@@ -15,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_helpers import ALL_SPECS, emitted_model, extra_specs, load_small, spec_id  # noqa: E402
+from torch_helpers import ALL_SPECS, emitted_model, load_small, spec_id, write_extra  # noqa: E402
 
 import archspec  # noqa: E402
 from archspec import ir  # noqa: E402
@@ -233,7 +233,7 @@ def test_inductor_compiles_a_cifar_resnet(tmp_path: Path) -> None:
 def test_option_c_preactivation_and_nested_blocks_train_and_trace(tmp_path: Path) -> None:
     """Constructs no spec in specs/ uses: every shortcut projected, pre-activation
     blocks, blocks nested in blocks; the emitted files trace in one graph."""
-    for spec in extra_specs(tmp_path):
+    for spec in (write_extra(tmp_path, f) for f in ("option_c.yaml", "preact.yaml", "nested.arch")):
         arch = archspec.load(spec)
         torch.manual_seed(0)
         model = arch.to_torch()

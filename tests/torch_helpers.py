@@ -54,8 +54,7 @@ def load_small(path: str, **parameters: Any) -> Any:
     return archspec.load(path, input=smaller, **parameters) if smaller else arch
 
 
-def write_spec(
-    directory: Path,
+def spec_text(
     name: str,
     *lines: str,
     block: str = "basic",
@@ -63,7 +62,7 @@ def write_spec(
     head: str = "avgpool=global_avgpool flatten fc=fc(10)",
 ) -> str:
     """A small two-stage CIFAR-style spec, for constructs no spec in specs/ uses."""
-    text = "\n".join(
+    return "\n".join(
         [
             f"name: {name}",
             *lines,
@@ -75,8 +74,11 @@ def write_spec(
             "",
         ]
     )
+
+
+def write_spec(directory: Path, name: str, *lines: str, **parts: str) -> str:
     path = directory / f"{name}.yaml"
-    path.write_text(text)
+    path.write_text(spec_text(name, *lines, **parts))
     return str(path)
 
 
@@ -98,26 +100,60 @@ head avgpool=global_avgpool flatten fc=fc(10)
 
 
 def write_nested(directory: Path) -> str:
-    path = directory / "nested.arch"
-    path.write_text(NESTED)
+    return write_extra(directory, "nested.arch")
+
+
+EXTRA_SPECS = {
+    "option_c.yaml": spec_text("option_c", "shortcut: C", "input: 3x32x32"),
+    "preact.yaml": spec_text(
+        "preact",
+        "shortcut: B",
+        "input: 3x32x32",
+        block="preact_basic",
+        stem="conv1=conv(16, 3)",
+        head="bn=bn relu=relu avgpool=global_avgpool flatten fc=fc(10)",
+    ),
+    "nested.arch": NESTED,
+    # unnamed layers whose arguments vary between calls, as torchvision's features.0.0
+    "cbr.arch": "network cbr\ninput 3x32x32\nblock cbr(c, s=1) = conv(c, 3, stride=s) bn relu\n"
+    "stem features=(cbr(16) cbr(16, 2) cbr(32, 2))\nhead global_avgpool flatten fc(10)\n",
+    # a conditional dropout inside a block (test_frontend), a text spec with numbered items
+    "custom.yaml": "name: custom\ninput: 3x16x16\nshortcut: B\ndefine: |\n"
+    "  block mine(width, stride=1, k=2) =\n      let mid = width * k\n"
+    "      conv1=conv(mid, 3, stride=stride) bn1=bn relu1=relu\n"
+    "      drop=dropout(0.1) if k > 1\n      conv2=conv(width, 3) bn2=bn + shortcut -> relu\n"
+    "stem: conv(8)\nstages:\n  layer1: mine(8) x 2\n  layer2: mine(16, k=1) x 1 /2\n",
+    # block arguments named like the emitted code's globals, locals and members
+    "shadow.arch": "network shadow\ninput 3x8x8\n"
+    "block b(nn, F=1, rngs=1, self=1, zero_init=false) =\n"
+    "    conv(nn, 3, stride=F, padding=rngs, dilation=self) bn(zero_init=zero_init)\n"
+    "    zero_init=relu\n"
+    "stem features=(b(8, zero_init=true) b(16, F=2, rngs=0, self=2))\n"
+    "head global_avgpool flatten fc(2)\n",
+    "tiny.yaml": "name: tiny\ninput: 3x8x8\nstem: conv(4, 3) bn relu\n"
+    "head: global_avgpool flatten fc(2)\n",
+    # grouped bottlenecks (test_lowering's ResNeXt) and a stage overriding the option
+    "resnext.yaml": spec_text(
+        "resnext",
+        "input: 3x32x32",
+        block="bottleneck",
+        head="avgpool=global_avgpool flatten fc=fc(10)",
+    )
+    .replace("(16) x 2", "(16, groups=4, base_width=16) x 2")
+    .replace("(32) x 2 /2", "(32, groups=4, base_width=16) x 2 /2 shortcut=C"),
+}
+"""Valid specs the tests write (constructs no spec in specs/ uses): every one is emitted
+for both backends and compared with the in-memory model, as the specs in specs/ are."""
+
+
+def write_extra(directory: Path, name: str) -> str:
+    path = directory / name
+    path.write_text(EXTRA_SPECS[name])
     return str(path)
 
 
 def extra_specs(directory: Path) -> list[str]:
-    """Constructs no spec in specs/ uses: option C, pre-activation, nested blocks."""
-    return [
-        write_spec(directory, "option_c", "shortcut: C", "input: 3x32x32"),
-        write_spec(
-            directory,
-            "preact",
-            "shortcut: B",
-            "input: 3x32x32",
-            block="preact_basic",
-            stem="conv1=conv(16, 3)",
-            head="bn=bn relu=relu avgpool=global_avgpool flatten fc=fc(10)",
-        ),
-        write_nested(directory),
-    ]
+    return [write_extra(directory, name) for name in EXTRA_SPECS]
 
 
 def import_file(path: Path, name: str | None = None) -> Any:
@@ -137,6 +173,36 @@ def emitted_model(arch: Any, directory: Path) -> Any:
     path.write_text(arch.source("torch"))
     module = import_file(path)
     return getattr(module, module.__all__[0])()
+
+
+def assert_same_model(emitted: Any, built: Any, shape: ir.Shape) -> None:
+    """Same module paths, the same torch.nn layer at each, the same weights (one seed),
+    the same outputs and gradients in training mode and outputs in eval mode."""
+    import torch
+
+    a, b = emitted.state_dict(), built.state_dict()
+    assert list(a) == list(b)
+    assert [a[k].shape for k in a] == [b[k].shape for k in b]
+    assert all(torch.equal(a[k], b[k]) for k in a), "one seed must give the same weights"
+    assert [n for n, _ in emitted.named_modules()] == [n for n, _ in built.named_modules()]
+    assert [torch_layer(m) for _, m in emitted.named_modules()] == [
+        torch_layer(m) for _, m in built.named_modules()
+    ]
+    x = torch.randn(2, *shape)
+    outputs = []
+    for model in (emitted, built):
+        torch.manual_seed(2)  # the same dropout masks
+        out = model.train()(x)
+        out.square().mean().backward()
+        outputs.append((out.detach(), [p.grad for p in model.parameters()]))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(emitted.eval()(x), built.eval()(x), rtol=0, atol=0)
+
+
+def torch_layer(module: Any) -> str:
+    """A layer's class and settings (``ReLU(inplace=True)``); containers give ''."""
+    return "" if list(module.children()) else repr(module)
 
 
 def fvcore_by_operator(model: Any, shape: tuple[int, ...]) -> dict[str, int]:

@@ -10,13 +10,19 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from archspec import ir
+from archspec.codegen.escape import is_identifier
 from archspec.diagnostics import Diagnostic, SpecError
+from archspec.names import class_name, refused_attribute, refused_network_name
 
 BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("archspec.backends.pytorch", "torch"),
     "flax": ("archspec.backends.flax_nnx", "flax"),
 }
 """backend name -> (module, the extra that installs its framework)"""
+
+EXPORT_FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
+"""``archspec export`` formats and their file suffixes (archspec.backends.export writes them)."""
 
 DISTRIBUTION = "archspec-nets"
 
@@ -54,3 +60,34 @@ def load_backend(name: str) -> ModuleType:
         if error.name and error.name.split(".")[0] in {"torch", "jax", "flax", "optax"}:
             raise missing_extra(extra, error) from None
         raise
+
+
+def check_names(network: ir.Network) -> None:
+    """The names policy, for IRs that did not come through lowering (which refuses these
+    names at their place in the spec)."""
+    problems = [
+        Diagnostic(
+            code="E405",
+            message=f"module name '{node.name}' ({node.path}) cannot be used: {why}",
+            span=node.span,
+            help="rename it",
+        )
+        for node in ir.walk(network)
+        if (why := module_name_refusal(node.name))
+    ]
+    why = refused_network_name(network.name)
+    why = why or ("" if is_identifier(class_name(network.name)) else "no class can take it")
+    if why:
+        message = f"network name '{network.name}' cannot be used: {why}"
+        problems.append(Diagnostic(code="E405", message=message, help="rename it"))
+    if problems:
+        raise SpecError(problems)
+
+
+def module_name_refusal(name: str) -> str:
+    """Why a backend cannot take ``name`` for a module: the policy, and positions aside,
+    only identifiers."""
+    if refused_attribute(name):
+        return refused_attribute(name)
+    numbered = name.isascii() and name.isdecimal()
+    return "" if numbered or is_identifier(name) else "it is not an identifier"

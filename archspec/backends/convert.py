@@ -26,7 +26,7 @@ import numpy as np
 
 from archspec import ir
 from archspec.backends.flax_layout import FlaxPath, flax_paths
-from archspec.diagnostics import Diagnostic, SpecError
+from archspec.backends.state_dict import check as check_tensors
 
 Rule = Literal["conv", "linear", "copy", "count"]
 
@@ -57,6 +57,9 @@ BACKWARD: dict[Rule, tuple[int, ...] | None] = {
     "copy": None,
     "count": None,
 }
+
+
+HELP = "convert with the spec (and -D values) the weights were made for"
 
 
 def tensors(network: ir.Network) -> list[Tensor]:
@@ -96,10 +99,11 @@ def torch_to_flax(network: ir.Network, state_dict: Mapping[str, Any]) -> dict[Fl
     """Flax arrays by state path from a torch state_dict (tensors or arrays)."""
     table = tensors(network)
     arrays = {key: np.asarray(_detach(value)) for key, value in state_dict.items()}
-    _check(
-        "torch state_dict",
+    check_tensors(
         {t.torch_key: t.torch_shape for t in table},
         {key: array.shape for key, array in arrays.items()},
+        "torch state_dict",
+        HELP,
     )
     converted: dict[FlaxPath, np.ndarray] = {}
     for tensor in table:
@@ -128,10 +132,12 @@ def flax_to_torch(network: ir.Network, arrays: Mapping[FlaxPath, Any]) -> dict[s
 
 
 def check_flax_arrays(network: ir.Network, arrays: Mapping[FlaxPath, Any]) -> None:
-    _check(
-        "flax state",
+    check_tensors(
         {t.flax_path: t.flax_shape for t in tensors(network)},
         {path: tuple(np.shape(value)) for path, value in arrays.items()},
+        "flax state",
+        HELP,
+        separator="/",
     )
 
 
@@ -152,33 +158,3 @@ def _detach(value: Any) -> Any:
     if hasattr(value, "detach"):
         return value.detach().cpu()
     return value
-
-
-def _describe(key: str | FlaxPath) -> str:
-    return key if isinstance(key, str) else "/".join(str(part) for part in key)
-
-
-def _check(
-    what: str, expected: Mapping[Any, tuple[int, ...]], found: Mapping[Any, tuple[int, ...]]
-) -> None:
-    """Every expected tensor present with its shape, nothing else; else E404 listing them."""
-    problems = [f"missing '{_describe(k)}'" for k in expected if k not in found]
-    problems += [f"unexpected '{_describe(k)}'" for k in found if k not in expected]
-    problems += [
-        f"'{_describe(k)}' has shape {tuple(found[k])}, the spec needs {tuple(shape)}"
-        for k, shape in expected.items()
-        if k in found and tuple(found[k]) != tuple(shape)
-    ]
-    if problems:
-        shown = problems[:10] + (
-            [f"... and {len(problems) - 10} more"] if len(problems) > 10 else []
-        )
-        raise SpecError(
-            [
-                Diagnostic(
-                    code="E404",
-                    message=f"the {what} does not match the spec: " + "; ".join(shown),
-                    help="convert with the spec (and -D values) the weights were made for",
-                )
-            ]
-        )

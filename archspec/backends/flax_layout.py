@@ -5,9 +5,9 @@ build (``flax_nnx``) and the emitted source (``flax_emit``) both follow these ru
 makes a torch state_dict key and a flax state path a deterministic function of the IR path:
 
 - a child of the network or of a block is an attribute named after it: the IR name itself
-  when it is a Python identifier (``conv1``, ``layer2``, ``downsample``); a keyword or a
-  name that ``nnx.Module`` already uses gets a trailing underscore (``train_``); a numbered
-  item gets a leading one (``0`` -> ``_0``);
+  (``conv1``, ``layer2``, ``downsample``), which ``archspec.names`` keeps clear of keywords,
+  of ``nnx.Module``'s attributes and of leading underscores; a numbered item gets a leading
+  underscore (``0`` -> ``_0``);
 - a sequence whose children are named ``0 .. n-1`` (a stage, an unnamed group, a
   projection shortcut) is an ``nnx.Sequential``: child ``i`` lives at ``('layers', i)``;
 - any other sequence is a ``NamedSequential`` (an ``nnx.Dict`` of its children, in order):
@@ -19,25 +19,15 @@ So ``layer1.0.conv1`` is ``('layer1', 'layers', 0, 'conv1')`` and
 
 from __future__ import annotations
 
-import keyword
-
 from archspec import ir
+from archspec.codegen.escape import identifier
 
 FlaxPath = tuple[str | int, ...]
-
-MODULE_ATTRIBUTES = frozenset(
-    {"eval", "iter_children", "iter_modules", "perturb", "set_attributes", "sow", "train"}
-)
-"""Public names of ``nnx.Module`` (flax 0.12) that a child must not shadow."""
 
 
 def attribute_name(name: str) -> str:
     """The Python attribute that holds the child ``name`` of a network or block."""
-    if not name.isidentifier():
-        return f"_{name}"
-    if keyword.iskeyword(name) or name in MODULE_ATTRIBUTES:
-        return f"{name}_"
-    return name
+    return identifier(f"_{name}" if name.isascii() and name.isdecimal() else name)
 
 
 def is_numbered(sequence: ir.Sequence) -> bool:

@@ -22,9 +22,10 @@ import numpy as np
 from flax import nnx
 
 from archspec import ir
-from archspec.backends import flax_ops
+from archspec.backends import check_names, flax_ops
 from archspec.backends.flax_layers import flax_layer
 from archspec.backends.flax_layout import FlaxPath, attribute_name, is_numbered
+from archspec.codegen.verify import checked_module
 from archspec.cost import Counts
 
 CALLEES: dict[str, Callable[..., Any]] = {
@@ -144,6 +145,7 @@ def build(
     (default ``nnx.Rngs(seed)``) in one compiled program: eager initialisation compiles
     every kernel shape separately, seconds for a ResNet.
     """
+    check_names(network)
     rngs = rngs if rngs is not None else nnx.Rngs(seed)
 
     def construct(rngs: nnx.Rngs) -> Network:
@@ -203,4 +205,5 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     """One standalone module (jax and flax only) that defines this network."""
     from archspec.backends.flax_emit import emit_source as emit
 
-    return emit(network, counts)
+    check_names(network)
+    return checked_module(lambda: emit(network, counts), "flax")

@@ -4,12 +4,15 @@ An emitted module must pass ``ruff format --check`` with no formatter at hand, s
 decided here, with one rule that is stable under the formatter at any line length from 88
 up: an expression that fits stays on one line; one that does not is exploded, one item per
 line, each followed by a comma (a "magic trailing comma", which the formatter preserves).
+Text from a spec reaches a docstring or comment only through ``codegen.escape``.
 """
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+
+from archspec.codegen.escape import comment_line, docstring_line, identifier
 
 WIDTH = 88
 """ruff's default line length: a file laid out for 88 also passes at 100."""
@@ -37,7 +40,7 @@ class Keyword:
     value: Expr
 
     def flat(self) -> str:
-        return f"{self.name}={flat(self.value)}"
+        return f"{identifier(self.name)}={flat(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -85,26 +88,25 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
     return lines
 
 
-def literal(value: object) -> str:
-    """A Python literal for a spec scalar (bool before int: ``True``, not ``1``)."""
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(value)
-
-
 def docstring(text: str, depth: int) -> list[str]:
-    """A docstring: paragraphs apart by blank lines, lines kept, each wrapped to fit."""
+    """A docstring: paragraphs apart by blank lines, lines kept, each escaped and wrapped
+    to fit. Any text is safe here: ``docstring_line`` leaves no quote or break unescaped."""
     indent = INDENT * depth
-    paragraphs = [p.strip() for p in text.strip().split("\n\n")]
-    if len(paragraphs) == 1 and fits(f'{indent}"""{paragraphs[0]}"""'):
-        return [f'{indent}"""{paragraphs[0]}"""']
+    paragraphs = [
+        [docstring_line(line.strip()) for line in p.strip().split("\n")]
+        for p in text.strip().split("\n\n")
+    ]
+    if len(paragraphs) == 1 and len(paragraphs[0]) == 1:
+        line = f'{indent}"""{paragraphs[0][0]}"""'
+        if fits(line):
+            return [line]
     lines: list[str] = []
     for paragraph in paragraphs:
         if lines:
             lines.append("")
-        for raw in paragraph.splitlines():
+        for raw in paragraph:
             first = indent + ('"""' if not lines else "")
-            lines.extend(wrap(raw.strip(), first, indent))
+            lines.extend(wrap(raw, first, indent))
     lines.append(f'{indent}"""')
     return lines
 
@@ -125,17 +127,6 @@ def comment(text: str, depth: int) -> list[str]:
     """``# text`` wrapped to fit at ``depth``."""
     indent = INDENT * depth + "# "
     width = WIDTH - len(indent)
-    return [indent + piece for piece in textwrap.wrap(text, width, break_on_hyphens=False)]
-
-
-def identifier(name: str) -> bool:
-    import keyword
-
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def camel_case(name: str, fallback: str = "Net") -> str:
-    """``resnet18`` -> ``Resnet18``; ``preact_basic`` -> ``PreactBasic``."""
-    words = "".join(c if c.isalnum() else " " for c in name).split()
-    text = "".join(word[:1].upper() + word[1:] for word in words)
-    return text if text[:1].isalpha() else fallback + text
+    return [
+        indent + piece for piece in textwrap.wrap(comment_line(text), width, break_on_hyphens=False)
+    ]

@@ -15,31 +15,22 @@ name every module by its IR path, so checkpoints move between them and torchvisi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
 from torch import nn
 
 from archspec import ir
-from archspec.backends import torch_build, torch_emit
+from archspec.backends import check_names, torch_build, torch_emit
+from archspec.backends.state_dict import check as check_tensors
+from archspec.codegen.verify import checked_module
 from archspec.cost import Counts
 from archspec.diagnostics import Diagnostic, SpecError
 
-_TAKEN = frozenset(dir(nn.Module))
-
-
-def check_names(network: ir.Network) -> None:
-    """Module names must not shadow ``nn.Module`` attributes (``forward``, ``training``)."""
-    clashes = [node for node in ir.walk(network) if node.name in _TAKEN]
-    if clashes:
-        raise SpecError(
-            [
-                Diagnostic(
-                    code="E405",
-                    message=f"module name '{node.name}' ({node.path}) clashes with torch.nn.Module",
-                    span=node.span,
-                    help="rename it",
-                )
-                for node in clashes
-            ]
-        )
+if TYPE_CHECKING:
+    from archspec.api import Architecture
 
 
 def build(network: ir.Network) -> nn.Module:
@@ -51,4 +42,36 @@ def build(network: ir.Network) -> nn.Module:
 def emit_source(network: ir.Network, counts: Counts) -> str:
     """One standalone Python module (imports torch only) defining the network."""
     check_names(network)
-    return torch_emit.emit_source(network, counts)
+    return checked_module(lambda: torch_emit.emit_source(network, counts), "torch")
+
+
+def load_state_dict(model: nn.Module | Architecture, state_dict: Mapping[str, Any]) -> nn.Module:
+    """Load weights strictly into a model (or into ``arch.to_torch()``) and return it.
+
+    Where they do not fit, SpecError E404 says which modules are missing, unexpected or
+    of the wrong shape, grouped by module, and points at the torchvision-layout specs
+    when the keys are torchvision's: torch's own error lists every key.
+    """
+    if not isinstance(model, nn.Module):
+        model = model.to_torch()
+    check_tensors(
+        {key: tuple(value.shape) for key, value in model.state_dict().items()},
+        {key: tuple(getattr(value, "shape", ())) for key, value in state_dict.items()},
+        "state_dict",
+    )
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """A state_dict saved with ``torch.save`` (tensors only: ``weights_only``), or E105."""
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a file it cannot read
+        problem = f"cannot read {path} as a torch state_dict: {error}"
+    else:
+        if isinstance(state_dict, dict):
+            return state_dict
+        problem = f"{path} holds a {type(state_dict).__name__}, not a state_dict"
+    help = "save weights with torch.save(model.state_dict(), path)"
+    raise SpecError([Diagnostic(code="E105", message=problem, help=help)])

@@ -53,39 +53,49 @@ class ZeroPadShortcut(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
 
 
-class Block(nn.Module):
-    """``after(body(x) + shortcut(x))``; no addition for a plain block."""
+class Block(nn.Sequential):
+    """``after(body(x) + shortcut(x))``; no addition for a plain block.
+
+    The children are registered under their IR names in IR order (body, shortcut,
+    after), so the state_dict keys are the spec's paths. The forward pass walks them by
+    position, which TorchScript can compile (it cannot look a module up by a name held in
+    a variable): the child at ``_shortcut_at`` is the shortcut, the addition comes before
+    the child at ``_add_at`` (or at the end), every other child continues ``out``.
+    """
 
     def __init__(self, node: ir.Block, builder: Builder) -> None:
-        super().__init__()
         shortcut = builder.shortcut(node)
-        for child in node.body:
-            self.add_module(child.name, builder.module(child))
-        if node.downsample is not None:
-            self.add_module(node.downsample.name, shortcut)
-        for child in node.after:
-            self.add_module(child.name, builder.module(child))
-        # Names, not modules: the children stay registered under their IR names only.
-        self._body = tuple(child.name for child in node.body)
-        self._after = tuple(child.name for child in node.after)
-        self._shortcut = node.downsample.name if node.downsample is not None else None
-        self._residual = node.shortcut != "none"
+        modules: OrderedDict[str, nn.Module] = builder.children(node.body)
+        if node.downsample is not None and shortcut is not None:
+            modules[node.downsample.name] = shortcut
+        first_after = len(modules)
+        modules.update(builder.children(node.after))
+        super().__init__(modules)
+        self._size = len(modules)
+        self._shortcut_at = len(node.body) if node.downsample is not None else -1
+        self._add_at = first_after if node.shortcut != "none" else -1
         self._add_inplace = node.path in builder.inplace.adds
         self._kind = node.block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
-        for name in self._body:
-            out = getattr(self, name)(out)
-        if self._residual:
-            identity = x if self._shortcut is None else getattr(self, self._shortcut)(x)
-            out = out.add_(identity) if self._add_inplace else out + identity
-        for name in self._after:
-            out = getattr(self, name)(out)
+        identity = x
+        for position, module in enumerate(self):
+            if position == self._add_at:
+                out = self._add(out, identity)
+            if position == self._shortcut_at:
+                identity = module(x)
+            else:
+                out = module(out)
+        if self._add_at == self._size:
+            out = self._add(out, identity)
         return out
 
+    def _add(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        return out.add_(identity) if self._add_inplace else out + identity
+
     def extra_repr(self) -> str:
-        return f"block={self._kind!r}, residual={self._residual}"
+        return f"block={self._kind!r}, residual={self._add_at >= 0}"
 
 
 class Network(nn.Sequential):

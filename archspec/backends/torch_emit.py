@@ -4,16 +4,19 @@ The file imports torch only. It has a class per block type (see ``torch_blocks``
 ``ZeroPadShortcut`` class when option A is used, and a network class whose submodules are
 named by the IR paths, so its state_dict keys are the spec's names. Text is a pure
 function of the IR (no dates, no absolute paths added, sets never iterated), laid out by
-``pysource`` so that ``ruff check`` and ``ruff format --check`` pass unchanged.
+``pysource`` so that ``ruff check`` and ``ruff format --check`` pass unchanged. Names go
+into code only as identifiers, any other spec text only through ``codegen.escape``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
-from archspec import ir
+from archspec import ir, names
 from archspec.backends import pysource as py
-from archspec.backends.torch_blocks import BlockClass, block_classes, join, relative
+from archspec.backends.block_resolve import block_classes
+from archspec.backends.torch_blocks import BlockClass, relative
 from archspec.backends.torch_layers import (
     TORCH_LAYERS,
     Argument,
@@ -29,6 +32,7 @@ from archspec.backends.torch_text import (
     network_doc,
     stride_comment,
 )
+from archspec.codegen.escape import identifier, is_identifier, literal, string
 from archspec.cost import Counts
 
 
@@ -39,10 +43,8 @@ class Emitter:
         self.network = network
         self.counts = counts
         self.inplace: InPlace = plan_inplace(network)
-        self.class_name = py.camel_case(network.name)
-        taken = {self.class_name, "ZeroPadShortcut"}
-        self.classes = block_classes(network, taken)
-        self.blocks = {n.path: n for n in ir.walk(network) if isinstance(n, ir.Block)}
+        self.class_name = identifier(names.class_name(network.name))
+        self.classes = block_classes(network, {self.class_name, *names.EMITTED_GLOBALS})
         self.uses_zero_pad = any(isinstance(x.op, ir.ZeroPadShortcut) for x in ir.layers(network))
         self.uses_ordered = any(
             isinstance(node, ir.Sequence) and not numbered(node.children)
@@ -52,8 +54,9 @@ class Emitter:
     # ---- the file
 
     def source(self) -> str:
-        head = [*py.docstring(module_doc(self.network), 0), "", *self.imports(), ""]
-        head.append(f'__all__ = ["{self.class_name}"]')
+        doc = module_doc(self.network, "PyTorch", "torch")
+        head = [*py.docstring(doc, 0), "", *self.imports(), ""]
+        head.append(f"__all__ = [{string(self.class_name)}]")
         parts = ["\n".join(head)]
         if self.uses_zero_pad:
             parts.append(_zero_pad_class())
@@ -92,19 +95,17 @@ class Emitter:
     def sequential(self, children: tuple[ir.Module, ...], make: Maker) -> py.Bracket:
         if numbered(children):
             return py.Bracket("nn.Sequential(", tuple(repeats([make(c) for c in children])))
-        pairs = [py.Bracket("(", (py.literal(c.name), make(c))) for c in children]
+        pairs = [py.Bracket("(", (string(c.name), make(c))) for c in children]
         ordered = py.call("OrderedDict", py.Bracket("[", tuple(pairs), "]"))
         return py.call("nn.Sequential", ordered)
 
     def block_call(self, block: ir.Block) -> py.Bracket:
         cls = self.classes[block.path]
         positional, named = cls.call_arguments(block)
-        args: list[py.Expr] = [py.literal(value) for value in positional]
-        keywords: dict[str, py.Expr] = {k: py.literal(v) for k, v in named.items()}
-        for shortcut in cls.shortcuts:
-            owner = self.blocks[join(block.path, shortcut.path)]
-            if owner.downsample is not None:
-                keywords[shortcut.name] = self.expression(owner.downsample)
+        args: list[py.Expr] = [literal(value) for value in positional]
+        keywords: dict[str, py.Expr] = {k: literal(v) for k, v in named.items()}
+        for name, module in cls.shortcut_modules(block):
+            keywords[name] = self.expression(module)
         return py.call(cls.name, *args, **keywords)
 
     # ---- a block class
@@ -118,7 +119,7 @@ class Emitter:
     def block_init(self, cls: BlockClass) -> list[str]:
         required = [f"{v.name}: {v.annotation}" for v in cls.parameters if v.default is None]
         optional = [
-            f"{v.name}: {v.annotation} = {py.literal(v.default)}"
+            f"{v.name}: {v.annotation} = {literal(v.default)}"
             for v in cls.parameters
             if v.default is not None
         ]
@@ -159,20 +160,7 @@ class Emitter:
     def nested_call(self, cls: BlockClass, block: ir.Block) -> py.Bracket:
         """A block built inside a block class, with arguments in that class's terms."""
         inner = self.classes[block.path]
-        path = relative(cls.instances[0], block)
-        args: list[py.Expr] = []
-        keywords: dict[str, py.Expr] = {}
-        for variable in inner.parameters:
-            expression = cls.bindings.get((path, variable.name))
-            if variable.channels:
-                args.append(expression or "")
-            elif expression is not None:
-                keywords[variable.name] = expression
-        passed = {shortcut.path: shortcut.name for shortcut in cls.shortcuts}
-        for shortcut in inner.shortcuts:
-            full = join(path, shortcut.path)
-            if full in passed:
-                keywords[shortcut.name] = passed[full]
+        args, keywords = cls.nested_arguments(inner, block)
         return py.call(inner.name, *args, **keywords)
 
     def block_forward(self, cls: BlockClass) -> list[str]:
@@ -241,7 +229,7 @@ class Emitter:
             for path, flag in cls.zero_init.items():
                 condition = f"isinstance(m, {cls.name})"
                 if flag != "True":
-                    condition += f" and m.{flag}"
+                    condition += f" and m.{identifier(flag)}"
                 target = member_path("m", path)
                 checks += [
                     f"            if {condition}:",
@@ -272,7 +260,7 @@ def value_or_default(op: ir.Op, argument: Argument) -> str | None:
     default = argument.default
     if default is not None and value == default and type(value) is type(default):
         return None
-    return py.literal(value)
+    return literal(value)
 
 
 def numbered(children: tuple[ir.Module, ...]) -> bool:
@@ -304,26 +292,27 @@ def unique(classes: Iterable[BlockClass]) -> list[BlockClass]:
 
 
 def assign(owner: str, name: str, expr: py.Expr, depth: int) -> list[str]:
-    if py.identifier(name):
+    if is_identifier(name):
         return py.lay_out(expr, depth, prefix=f"{owner}.{name} = ")
-    return py.lay_out(py.call(f"{owner}.add_module", py.literal(name), expr), depth)
+    return py.lay_out(py.call(f"{owner}.add_module", string(name), expr), depth)
 
 
 def call_member(owner: str, name: str) -> str:
-    return f"{owner}.{name}" if py.identifier(name) else f"getattr({owner}, {py.literal(name)})"
+    return f"{owner}.{name}" if is_identifier(name) else f"getattr({owner}, {string(name)})"
 
 
 def member_path(owner: str, path: str) -> str:
     """``module.bn3.weight``, or ``get_submodule`` when a name is not an identifier."""
-    if all(py.identifier(part) for part in path.split(".")):
+    if all(is_identifier(part) for part in path.split(".")):
         return f"{owner}.{path}.weight"
-    return f"{owner}.get_submodule({py.literal(path)}).weight"
+    return f"{owner}.get_submodule({string(path)}).weight"
 
 
 def emit_source(network: ir.Network, counts: Counts) -> str:
     return Emitter(network, counts).source()
 
 
+@functools.cache
 def _zero_pad_class() -> str:
     """The option A module's source, copied from the one ``to_torch()`` uses, so the file and
     the in-memory model cannot drift apart (imported here: flax emission needs no torch)."""

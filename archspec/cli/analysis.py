@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -12,8 +13,10 @@ from archspec.api import Architecture
 from archspec.cli.common import (
     DefineOption,
     InputOption,
+    epilog,
     load_or_exit,
     parse_defines,
+    print_table,
     report,
     stdout,
 )
@@ -70,7 +73,7 @@ def _against_paper(record: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-def _counts_json(counts: Counts) -> dict[str, int]:
+def counts_json(counts: Counts) -> dict[str, int]:
     return {
         "params": counts.params,
         "macs": counts.macs,
@@ -89,7 +92,7 @@ def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> 
         "name": network.name,
         "input": "x".join(map(str, network.input)),
         "output": list(network.output),
-        **_counts_json(arch.counts),
+        **counts_json(arch.counts),
         "paper": paper.model_dump(exclude_none=True) if paper else None,
         "parameters": dict(network.parameters),
     }
@@ -99,13 +102,13 @@ def _record(path: str, arch: Architecture, per_stage: bool, per_layer: bool) -> 
                 "name": stage.path,
                 "output": list(stage.output),
                 "blocks": len(stage.children),
-                **_counts_json(arch.counts_by_path[stage.path]),
+                **counts_json(arch.counts_by_path[stage.path]),
             }
             for stage in network.stages()
         ]
     if per_layer:
         record["layers"] = [
-            {"path": row.path, "op": row.op, "output": list(row.output), **_counts_json(row.counts)}
+            {"path": row.path, "op": row.op, "output": list(row.output), **counts_json(row.counts)}
             for row in arch.rows()
         ]
     return record
@@ -154,14 +157,14 @@ def flops(
                 "",
                 *([_gflops(row["fvcore"])] if fvcore else []),
             )
-    stdout.print(table)
+    print_table(table)
 
 
 def schema() -> None:
-    """Print the JSON Schema of the YAML spec form, for editors."""
-    from archspec.spec import SpecFile
+    """Print the JSON Schema of the YAML spec form, for editors (completion and checks)."""
+    from archspec.schema import json_schema
 
-    typer.echo(json.dumps(SpecFile.model_json_schema(), indent=2))
+    typer.echo(json.dumps(json_schema(), indent=2))
 
 
 def reference() -> None:
@@ -171,6 +174,23 @@ def reference() -> None:
     typer.echo(reference_markdown(), nl=False)
 
 
+EXAMPLES: dict[Callable[..., None], str] = {
+    check: """
+  archspec check specs/*.yaml specs/arch/*.arch
+  archspec check --short my_net.yaml            # file:line:col: error[E305]: ...
+  archspec check --json my_net.yaml -D n=18""",
+    flops: """
+  archspec flops specs/*.yaml
+  archspec flops specs/cifar/cifar.yaml -D n=18 --input 3x64x64
+  archspec flops specs/resnet50.yaml --per-stage --fvcore --json""",
+    schema: """
+  archspec schema > archspec.schema.json
+  # then, first line of a spec: # yaml-language-server: $schema=archspec.schema.json""",
+    reference: """
+  archspec reference > layers.md""",
+}
+
+
 def register(app: typer.Typer) -> None:
-    for command in (check, flops, schema, reference):
-        app.command()(command)
+    for command, examples in EXAMPLES.items():
+        app.command(epilog=epilog(examples))(command)

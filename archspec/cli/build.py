@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from enum import Enum
 from pathlib import Path
 from types import ModuleType
 
@@ -12,14 +13,24 @@ import typer
 from archspec.cli.common import (
     DefineOption,
     InputOption,
+    epilog,
     load_or_exit,
+    progress,
     report,
     stdout,
     write_atomic,
 )
 from archspec.diagnostics import SpecError
 
-BackendOption = typer.Option("torch", "--backend", "-b", help="torch or flax")
+
+class Backend(str, Enum):
+    """The frameworks archspec emits and builds for (archspec.backends.BACKENDS)."""
+
+    torch = "torch"
+    flax = "flax"
+
+
+BackendOption = typer.Option(Backend.torch, "--backend", "-b", help="the framework")
 OutputOption = typer.Option(
     None, "--output", "-o", help="output file, '-' for stdout [default: <spec name>_<backend>.py]"
 )
@@ -31,9 +42,9 @@ def _backend(name: str) -> ModuleType:
 
     try:
         return load_backend(name)
-    except SpecError as error:
+    except SpecError as error:  # its framework is not installed
         report(error)
-        raise typer.Exit(2 if error.code == "E401" else 1) from None
+        raise typer.Exit(1) from None
 
 
 def default_output(name: str, backend: str) -> Path:
@@ -44,30 +55,41 @@ def default_output(name: str, backend: str) -> Path:
 
 def build(
     spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
-    backend: str = BackendOption,
+    backend: Backend = BackendOption,
     output: Path = OutputOption,
     define: list[str] = DefineOption,
     input: str = InputOption,
 ) -> None:
     """Write the network as one standalone, readable Python module (torch or flax)."""
-    module = _backend(backend)
-    arch = load_or_exit(spec, define, input)
-    try:
-        source = str(module.emit_source(arch.network, arch.counts))
-    except SpecError as error:
-        report(error)
-        raise typer.Exit(1) from None
+    name = backend.value
+    with progress(3) as step:
+        step(f"loading {name}")
+        module = _backend(name)
+        step("compiling the spec")
+        arch = load_or_exit(spec, define, input)
+        step(f"writing the {name} module")
+        try:
+            source = str(module.emit_source(arch.network, arch.counts))
+        except SpecError as error:
+            report(error)
+            raise typer.Exit(1) from None
     if output is not None and str(output) == "-":
         sys.stdout.write(source)
         return
-    target = output if output is not None else default_output(arch.name, backend)
+    target = output if output is not None else default_output(arch.name, name)
     write_atomic(target, source)
     counts = arch.counts
     stdout.print(
-        f"wrote {target} ({backend}: {counts.params:,} parameters, {counts.macs:,} mult-adds)",
+        f"wrote {target} ({name}: {counts.params:,} parameters, {counts.macs:,} mult-adds)",
         markup=False,
     )
 
 
+EXAMPLES = """
+  archspec build specs/torchvision/resnet50.yaml              # -> resnet50_torch.py
+  archspec build specs/cifar/resnet20.yaml -D n=18 -o resnet110.py
+  archspec build specs/resnet18.yaml --backend flax --input 3x64x64 -o -"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(build)
+    app.command(epilog=epilog(EXAMPLES))(build)

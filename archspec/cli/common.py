@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from archspec.api import Architecture, load
 from archspec.diagnostics import Diagnostic, SpecError
@@ -81,3 +84,47 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def progress(steps: int) -> Iterator[Callable[[str], None]]:
+    """A transient progress bar on stderr for commands that take seconds, on a terminal only
+    (never in a pipe, a file or a log). Call ``step("what now")`` at the start of each step."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("", total=steps)
+        done = -1
+
+        def step(description: str) -> None:
+            nonlocal done
+            done += 1
+            bar.update(task, description=description, completed=done)
+
+        yield step
+
+
+def print_table(table: Table) -> None:
+    """A rich table in full: wrapped on a terminal, never cut to 80 columns in a pipe or a file."""
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    from rich.measure import Measurement
+
+    unbounded = stdout.options.update(max_width=1 << 16)
+    width = max(Measurement.get(stdout, unbounded, table).maximum, stdout.width)
+    Console(file=stdout.file, width=width, highlight=False).print(table)
+
+
+def epilog(examples: str) -> str:
+    """A command's usage examples for ``--help``, one per line (``\\b``: click keeps the lines)."""
+    return f"Examples:\n\n\b{examples}\n"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -13,12 +16,17 @@ from archspec.api import Architecture
 from archspec.cli.common import (
     DefineOption,
     InputOption,
+    epilog,
     load_or_exit,
     report,
     stdout,
     write_atomic,
 )
+from archspec.cost import Counts
 from archspec.diagnostics import Diagnostic, SpecError
+
+if TYPE_CHECKING:
+    from archspec.diff import ArchitectureDiff
 
 FORMATS = ("png", "svg", "dot")
 SUFFIXES = {".png": "png", ".svg": "svg", ".dot": "dot", ".gv": "dot"}
@@ -125,14 +133,41 @@ def graph(
 def summary(
     spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
     depth: int = DepthOption,
+    batch: int = typer.Option(
+        None, "--batch", min=1, help="add a memory estimate for this many samples"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="the rows and totals as one JSON object"),
     define: list[str] = DefineOption,
     input: str = InputOption,
 ) -> None:
-    """A torchinfo-like table: module path, op, output shape, params, mult-adds, totals."""
+    """A torchinfo-like table: module path, op, output shape, params, mult-adds, totals;
+    with --batch, the memory a training step needs (input, parameters, activations
+    forward and backward)."""
     from archspec.summary import summary_table
 
     arch = load_or_exit(spec, define, input)
-    typer.echo(summary_table(arch, depth=depth))
+    if as_json:
+        typer.echo(json.dumps(_summary_json(spec, arch, depth, batch), indent=2))
+    else:
+        typer.echo(summary_table(arch, depth=depth, batch=batch))
+
+
+def _summary_json(
+    spec: str, arch: Architecture, depth: int | None, batch: int | None
+) -> dict[str, Any]:
+    from archspec.cli.analysis import counts_json
+    from archspec.summary import summary_rows
+
+    network = arch.network
+    return {
+        "spec": spec,
+        "name": network.name,
+        "input": list(network.input),
+        "output": list(network.output),
+        "rows": [{**asdict(row), "output": list(row.output)} for row in summary_rows(arch, depth)],
+        "totals": counts_json(arch.counts),
+        "memory": arch.memory(batch).as_dict() if batch is not None else None,
+    }
 
 
 def diff(
@@ -144,6 +179,7 @@ def diff(
     define_a: list[str] = DefineAOption,
     define_b: list[str] = DefineBOption,
     input: str = InputOption,
+    as_json: bool = typer.Option(False, "--json", help="totals, sections and changes as JSON"),
 ) -> None:
     """Compare two specs (or one spec under two settings) stage by stage: params,
     mult-adds, output shapes, and what changed in the blocks (B minus A)."""
@@ -151,9 +187,56 @@ def diff(
 
     first = load_or_exit(spec_a, [*define, *define_a], input)
     second = load_or_exit(spec_b or spec_a, [*define, *define_b], input)
-    typer.echo(compare(first, second).render())
+    result = compare(first, second)
+    typer.echo(json.dumps(_diff_json(result), indent=2) if as_json else result.render())
+
+
+def _diff_json(result: ArchitectureDiff) -> dict[str, Any]:
+    """B minus A as data: totals, then per section both sides, the deltas and the changes."""
+
+    def counts(a: Counts, b: Counts) -> dict[str, dict[str, int]]:
+        return {
+            key: {
+                "a": getattr(a, key),
+                "b": getattr(b, key),
+                "delta": getattr(b, key) - getattr(a, key),
+            }
+            for key in ("params", "macs")
+        }
+
+    return {
+        "a": result.label_a,
+        "b": result.label_b,
+        **counts(result.total_a, result.total_b),
+        "sections": [
+            {
+                "name": section.name,
+                "output_a": list(section.a.output) if section.a else None,
+                "output_b": list(section.b.output) if section.b else None,
+                **counts(section.counts_a, section.counts_b),
+                "changes": [asdict(change) for change in section.changes],
+            }
+            for section in result.sections
+        ],
+    }
+
+
+EXAMPLES: dict[Callable[..., None], str] = {
+    graph: """
+  archspec graph specs/resnet34.yaml --detail blocks          # -> resnet34.png
+  archspec graph specs/cifar/resnet20.yaml --svg -o resnet20.svg
+  archspec graph specs/cifar/cifar.yaml -D n=9 --dot -o -""",
+    summary: """
+  archspec summary specs/cifar/resnet20.yaml --depth 1
+  archspec summary specs/torchvision/resnet50.yaml --batch 32   # with a memory estimate
+  archspec summary specs/resnet18.yaml --json""",
+    diff: """
+  archspec diff specs/plain34.yaml specs/torchvision/resnet34.yaml
+  archspec diff specs/cifar/resnet20.yaml -B n=5                # ResNet-20 -> ResNet-32
+  archspec diff specs/resnet34.yaml -A shortcut=A -B shortcut=B --json""",
+}
 
 
 def register(app: typer.Typer) -> None:
-    for command in (graph, summary, diff):
-        app.command()(command)
+    for command, examples in EXAMPLES.items():
+        app.command(epilog=epilog(examples))(command)

@@ -1,0 +1,310 @@
+"""The names policy (archspec.names): static lists kept equal to the installed frameworks,
+refusals located in the spec, and every name of the policy walked through both backends
+as a layer name and as a network name: refused where it is written, or a working module."""
+
+from __future__ import annotations
+
+import keyword
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archspec
+from archspec import names
+from archspec.frontend.dsl import KEYWORDS
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from torch_helpers import import_file  # noqa: E402
+
+PRIVATE_SAMPLES = {"_modules", "_forward_hooks", "_parameters", "_pytree__state", "_0", "_"}
+DUNDERS = {"__dict__", "__class__", "__init__", "__call__", "__getattr__", "__all__"}
+NEAR_MISSES = {"train_", "modules_", "forward2", "Forward", "layers_", "F_", "net", "stage2"}
+
+
+def attributes(obj: object) -> set[str]:
+    return set(dir(obj)) | set(vars(obj))
+
+
+def framework_attributes() -> set[str]:
+    """Every attribute, private ones too, of the installed frameworks' containers."""
+    found: set[str] = set()
+    try:
+        from torch import nn
+
+        found |= attributes(nn.Module()) | attributes(nn.Sequential())
+    except ImportError:
+        pass
+    try:
+        from flax import nnx
+
+        class Empty(nnx.Module):
+            pass
+
+        found |= attributes(Empty()) | attributes(nnx.Sequential()) | attributes(nnx.Dict({}))
+    except ImportError:
+        pass
+    return found
+
+
+def candidates() -> list[str]:
+    """The whole policy and the names around it."""
+    return sorted(
+        names.FRAMEWORK_ATTRIBUTES
+        | set(names.EMITTED_GLOBALS)
+        | names.EMITTED_LOCALS
+        | set(keyword.kwlist)
+        | set(keyword.softkwlist)
+        | KEYWORDS
+        | PRIVATE_SAMPLES
+        | DUNDERS
+        | NEAR_MISSES
+        | framework_attributes()
+    )
+
+
+# ---- the lists are the frameworks'
+
+
+def test_torch_list_equals_the_installed_torch() -> None:
+    torch = pytest.importorskip("torch")
+    found = attributes(torch.nn.Module()) | attributes(torch.nn.Sequential())
+    assert {n for n in found if not n.startswith("_")} == names.TORCH_ATTRIBUTES
+    assert all(names.refused_attribute(n) for n in found)  # private ones by their '_'
+
+
+def test_flax_list_equals_the_installed_flax() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+
+    class Empty(nnx.Module):
+        pass
+
+    found = attributes(Empty()) | attributes(nnx.Sequential()) | attributes(nnx.Dict({}))
+    assert {n for n in found if not n.startswith("_")} == names.FLAX_ATTRIBUTES
+    assert all(names.refused_attribute(n) for n in found)
+
+
+def test_in_memory_containers_add_only_refused_attributes() -> None:
+    """torch_build's and flax_nnx's own classes keep their state in '_' names."""
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax import nnx
+
+    from archspec.backends import flax_nnx
+
+    arch = archspec.load(network_spec("net"))
+    containers = 0
+    for module in arch.to_torch().modules():
+        children = {name for name, _ in module.named_children()}
+        if children:  # a layer holds no spec names
+            extra = attributes(module) - children
+            assert all(names.refused_attribute(n) for n in extra), (type(module), extra)
+            containers += 1
+    holders = (flax_nnx.Network, flax_nnx.Block, nnx.Sequential, nnx.Dict)  # not NamedSequential:
+    for _, module in nnx.iter_modules(arch.to_flax(abstract=True)):  # its nnx.Dict holds them
+        if isinstance(module, holders):
+            children = {name for name, value in vars(module).items() if callable(value)}
+            extra = set(vars(module)) - children
+            assert all(names.refused_attribute(n) for n in extra), (type(module), extra)
+            containers += 1
+    assert containers == 8  # network, group, stage, block: in each backend
+
+
+# ---- refused where written
+
+
+def refusal(text: str) -> Any:
+    try:
+        archspec.load(text)
+    except archspec.SpecError as error:
+        return error.diagnostics[0]
+    return None
+
+
+@pytest.mark.parametrize("where", ["layer", "stage"])
+def test_every_reserved_name_is_refused_at_its_place(where: str) -> None:
+    refused = [n for n in candidates() if names.refused_module_name(n)]
+    assert len(refused) > 100
+    for name in refused:
+        if where == "layer":
+            found = refusal(f"name: t\ninput: 3x8x8\nstem: ok=conv(4) {name}=relu\n")
+            position = (3, 18)
+        else:
+            found = refusal(f"name: t\ninput: 3x8x8\nstages:\n  {name}: basic(3) x 1\n")
+            position = (4, 3)
+        assert found is not None, name
+        where = (found.span.line, found.span.column)
+        if found.code == "E100":  # a keyword of the language cannot even parse as a name
+            assert name in KEYWORDS and where[0] == position[0], name
+            assert position[1] <= where[1] <= position[1] + len(name), name
+        else:
+            assert found.code == "E311" and where == position, name
+
+
+def test_network_names_that_would_break_the_emitted_module_are_refused() -> None:
+    for name, why in [
+        ("f", "torch.nn.functional"),
+        ("zero_pad_shortcut", "option A's shortcut module"),
+        ("batch_norm2d", "batch norm"),
+        ("ordered_dict", "collections.OrderedDict"),
+        ("true", "keyword"),
+        ("none", "keyword"),
+    ]:
+        found = refusal(f"name: '{name}'\ninput: 3x4x4\nstem: conv(2, 1)\n")
+        assert found is not None and found.code == "E311", name
+        assert (found.span.line, found.span.column) == (1, 7) and why in found.message
+
+
+# ---- every name through both backends
+
+
+def allowed_layer_names() -> list[str]:
+    allowed = [n for n in candidates() if not names.refused_module_name(n)]
+    assert {"F", "nn", "torch", "jnp", "self", "out", "rngs", "downsample", "Forward"} <= set(
+        allowed
+    )
+    return allowed
+
+
+def walk_spec(allowed: list[str]) -> str:
+    """Every allowed name as a layer at the top level, in a named group, in a block."""
+    layers = " ".join(
+        f"{name}=conv(w, 1)" if index % 2 else f"{name}=bn" for index, name in enumerate(allowed)
+    )
+    return (
+        "name: walk\ninput: 3x4x4\ndefine: |\n"
+        f"  block mine(w) = conv(w, 1) {layers}\n"
+        f"stem: w=conv(4, 1) {layers.replace('(w,', '(4,')}"
+        f" group=(conv(4, 1) {layers.replace('(w,', '(4,')})\n"
+        "stages:\n  layer1: mine(4) x 2\nhead: global_avgpool flatten fc(2)\n"
+    )
+
+
+def check_both_backends(arch: Any, directory: Path) -> None:
+    """The emitted module compiles, imports, instantiates and equals the in-memory model:
+    torch on weights (one seed) and outputs; flax on its state and XLA program."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax_helpers import emitted_abstract, program, state_layout
+    from torch_helpers import assert_same_model, emitted_model
+
+    from archspec.backends import flax_nnx
+
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, directory)
+    torch.manual_seed(0)
+    assert_same_model(emitted, arch.to_torch(), arch.network.input)
+    built = flax_nnx.build(arch.network, abstract=True)
+    _, flax_emitted = emitted_abstract(arch, directory)
+    assert state_layout(flax_emitted) == state_layout(built)
+    assert program(flax_emitted, arch.network.input) == program(built, arch.network.input)
+
+
+def test_every_allowed_name_works_as_a_layer_name_in_both_backends(tmp_path: Path) -> None:
+    allowed = allowed_layer_names()
+    spec = tmp_path / "walk.yaml"
+    spec.write_text(walk_spec(allowed))
+    arch = archspec.load(spec)
+    paths = {node.path for node in archspec.ir.walk(arch.network)}
+    assert {f"layer1.0.{n}" for n in allowed} | {f"group.{n}" for n in allowed} <= paths
+    check_both_backends(arch, tmp_path)
+
+
+def network_spec(name: str) -> str:
+    """A small network that uses every global an emitted module can use: option A (``F``,
+    ``ZeroPadShortcut``, ``Callable``), pools and ``partial``, a named group
+    (``OrderedDict``, ``NamedSequential``), batch norm, dropout."""
+    return (
+        f"name: {name}\ninput: 3x8x8\nshortcut: A\n"
+        "stem: conv(4, 1) pool=maxpool(3, stride=1, padding=1) g=(a=relu b=avgpool(1))\n"
+        "stages:\n  layer1: basic(8) x 1 /2\n"
+        "head: adaptive_avgpool(1) flatten dropout(0.1) fc(2)\n"
+    )
+
+
+def same_text(text: str, reference: str, name: str) -> bool:
+    """``text`` is ``reference`` (written for the network ``zzref``) but for the name,
+    up to where the docstrings wrap."""
+    renamed = reference.replace("Zzref", names.class_name(name)).replace("zzref", name)
+    return text.split() == renamed.split()
+
+
+@pytest.mark.parametrize("part", range(4))  # in parts, for pytest-xdist
+def test_every_allowed_name_works_as_a_network_name_in_both_backends(
+    part: int, tmp_path: Path
+) -> None:
+    """A network's name changes its class name and prose only. So each module is checked
+    to be the reference module but for that (its text), then executed and instantiated:
+    torch's gives to_torch()'s outputs, flax's has the in-memory build's state; the
+    reference itself is compared with the in-memory models in full."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax import nnx
+    from flax_helpers import state_layout
+
+    from archspec.backends import flax_nnx
+
+    reference = archspec.load(network_spec("zzref"))
+    if part == 0:
+        check_both_backends(reference, tmp_path)
+    texts = {backend: reference.source(backend) for backend in ("torch", "flax")}
+    torch.manual_seed(0)
+    expected = reference.to_torch().eval()
+    x = torch.randn(2, *reference.network.input)
+    layout = state_layout(flax_nnx.build(reference.network, abstract=True))
+    flax_classes = []
+    allowed = [n for n in candidates() if n[:1].isalpha() and not names.refused_network_name(n)]
+    assert len(allowed) > 150
+    for index, name in enumerate(allowed[part::4]):
+        arch = archspec.load(network_spec(name))
+        modules = {}
+        for backend, reference_text in texts.items():
+            text = arch.source(backend)
+            assert same_text(text, reference_text, name), (name, backend)
+            path = tmp_path / f"{backend}_{index}.py"
+            path.write_text(text)
+            modules[backend] = import_file(path)
+        torch.manual_seed(0)
+        model = getattr(modules["torch"], names.class_name(name))().eval()
+        with torch.no_grad():
+            assert torch.equal(model(x), expected(x)), name
+        flax_classes.append(getattr(modules["flax"], names.class_name(name)))
+    for cls in flax_classes:  # one at a time: a trace grows slower with every variable
+        assert state_layout(nnx.eval_shape(lambda cls=cls: cls(rngs=nnx.Rngs(0)))) == layout
+
+
+@pytest.mark.parametrize("name", ["basic_block", "bottleneck"])
+def test_a_network_named_like_a_block_class_keeps_its_name(name: str, tmp_path: Path) -> None:
+    """The block class is numbered instead (``BasicBlock2``), in both backends."""
+    text = network_spec(name).replace("basic(8) x 1 /2", "basic(8) x 1 /2\n  layer2: bottleneck(2)")
+    arch = archspec.load(text)
+    cls = names.class_name(name)
+    for backend in ("torch", "flax"):
+        source = arch.source(backend)
+        assert f"class {cls}(" in source and f"class {cls}2(" in source
+    check_both_backends(arch, tmp_path)
+
+
+def test_backends_refuse_hand_built_irs_with_reserved_names() -> None:
+    """An IR that skipped lowering (a hand-built one) gets the same policy: E405."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from torch_helpers import hand_cifar
+
+    network = hand_cifar(1)
+    for bad in ("_modules", "reset_parameters", "items", "a-b"):
+        renamed = network.model_copy(
+            update={
+                "children": (
+                    network.children[0].model_copy(update={"name": bad}),
+                    *network.children[1:],
+                )
+            }
+        )
+        for backend in ("torch", "flax"):
+            with pytest.raises(archspec.SpecError) as caught:
+                archspec.Architecture(renamed).source(backend)
+            assert caught.value.code == "E405", bad
+    with pytest.raises(archspec.SpecError):
+        archspec.Architecture(network.model_copy(update={"name": "f"})).source("torch")
