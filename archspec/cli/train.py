@@ -7,61 +7,74 @@ otherwise; the heavy work (and every framework import) is in ``archspec.train``.
 from __future__ import annotations
 
 from dataclasses import fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from archspec.cli.common import DefineOption, InputOption, fail, parse_defines, report, stdout
-from archspec.diagnostics import SpecError
-from archspec.train.config import TrainConfig, TrainError
-
-DatasetOption = typer.Option(
-    None, "--dataset", help="cifar10, fashion-mnist or folder \\[default: cifar10]"
+from archspec.cli.build import Backend
+from archspec.cli.common import (
+    DefineOption,
+    InputOption,
+    epilog,
+    fail,
+    parse_defines,
+    report,
+    stderr,
+    stdout,
 )
+from archspec.diagnostics import SpecError
+from archspec.train.config import (
+    DatasetChoice,
+    DeviceChoice,
+    FitChoice,
+    ScheduleChoice,
+    TrainConfig,
+    TrainError,
+    WarmupChoice,
+)
+
+DatasetOption = typer.Option(None, "--dataset", help="the data [default: cifar10]")
 DataOption = typer.Option(
     None,
     "--data",
-    help="dataset folder \\[default: ./cifar-10-batches-py; fashion-mnist: "
+    help="dataset folder [default: ./cifar-10-batches-py; fashion-mnist: "
     "/usr/share/datasets/fashion-mnist; folder: required]",
 )
 FitOption = typer.Option(
-    None, "--fit", help="images vs the spec's input: auto, pad, resize, or input (rebuild "
-    "the network for the data's shape) \\[default: auto: pad if they fit, else resize]",
+    None, "--fit", help="images vs the spec's input; input: rebuild the network for the data's "
+    "shape [default: auto: pad if they fit, else resize]",
 )  # fmt: skip
-StepsOption = typer.Option(None, "--steps", help="iterations \\[default: 64000, the paper's]")
+StepsOption = typer.Option(None, "--steps", help="iterations [default: 64000, the paper's]")
 EpochsOption = typer.Option(None, "--epochs", help="passes over the training set (sets --steps)")
-BatchOption = typer.Option(None, "--batch-size", help="global batch \\[default: 128]")
-LrOption = typer.Option(None, "--lr", help="base learning rate \\[default: 0.1]")
+BatchOption = typer.Option(None, "--batch-size", help="global batch [default: 128]")
+LrOption = typer.Option(None, "--lr", help="base learning rate [default: 0.1]")
 ScheduleOption = typer.Option(
-    None, "--schedule", help="paper (/10 at 1/2 and 3/4 of the steps) or cosine \\[default: paper]"
+    None, "--schedule", help="paper: /10 at 1/2 and 3/4 of the steps [default: paper]"
 )
 WarmupOption = typer.Option(
-    None, "--warmup", help="0.01 until train error < 80%: auto (110+ layers), on, off"
+    None, "--warmup", help="0.01 until train error < 80% [default: auto: from 110 layers]"
 )
-AugmentOption = typer.Option(
-    None, "--augment/--no-augment", help="pad 4, crop, flip \\[default: on]"
-)
-SeedOption = typer.Option(
-    None, "--seed", help="weights, data order and augmentation \\[default: 0]"
-)
+AugmentOption = typer.Option(None, "--augment/--no-augment", help="pad 4, crop, flip [default: on]")
+SeedOption = typer.Option(None, "--seed", help="weights, data order and augmentation [default: 0]")
 EvalEveryOption = typer.Option(
     None,
     "--eval-every",
-    help="steps per metrics row, test error, checkpoint \\[default: steps/100]",
+    help="steps per metrics row, test error, checkpoint [default: steps/100]",
 )
 EvalImagesOption = typer.Option(
-    None, "--eval-images", help="evaluate on the first N test images \\[default: all]"
+    None, "--eval-images", help="evaluate on the first N test images [default: all]"
 )
-BackendOption = typer.Option(None, "--backend", help="torch or flax \\[default: torch]")
-DeviceOption = typer.Option(None, "--device", help="cpu or cuda \\[default: cpu]")
+BackendOption = typer.Option(None, "--backend", "-b", help="the framework [default: torch]")
+DeviceOption = typer.Option(None, "--device", help="[default: cpu]")
 AmpOption = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (fp16 on older GPUs)")
 ChannelsLastOption = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC memory")
 CompileOption = typer.Option(None, "--compile/--no-compile", help="torch.compile the model")
 LocalBnOption = typer.Option(
     None,
     "--local-bn/--global-bn",
-    help="DDP: per-process batch norm statistics \\[default: global]",
+    help="DDP: per-process batch norm statistics [default: global]",
 )
 
 
@@ -71,7 +84,11 @@ def _config(
     """The requested TrainConfig from a command's arguments (those named like its fields),
     and the names of the options actually given."""
     settable = {f.name for f in fields(TrainConfig)} - {"spec", "defines", "input"}
-    given = {k: v for k, v in arguments.items() if k in settable and v is not None}
+    given = {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in arguments.items()
+        if name in settable and value is not None
+    }
     if "steps" in given and "epochs" in given:
         fail("give --steps or --epochs, not both", exit_code=2)
     explicit = set(given) | ({"defines"} if define else set()) | ({"input"} if input else set())
@@ -97,26 +114,26 @@ def train(
     spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
     define: list[str] = DefineOption,
     input: str = InputOption,
-    dataset: str = DatasetOption,
+    dataset: DatasetChoice = DatasetOption,
     data: str = DataOption,
-    fit: str = FitOption,
+    fit: FitChoice = FitOption,
     steps: int = StepsOption,
     epochs: float = EpochsOption,
     batch_size: int = BatchOption,
     lr: float = LrOption,
-    schedule: str = ScheduleOption,
-    warmup: str = WarmupOption,
+    schedule: ScheduleChoice = ScheduleOption,
+    warmup: WarmupChoice = WarmupOption,
     augment: bool = AugmentOption,
     seed: int = SeedOption,
     eval_every: int = EvalEveryOption,
     eval_images: int = EvalImagesOption,
-    backend: str = BackendOption,
-    device: str = DeviceOption,
+    backend: Backend = BackendOption,
+    device: DeviceChoice = DeviceOption,
     amp: bool = AmpOption,
     channels_last: bool = ChannelsLastOption,
     compile: bool = CompileOption,
     local_bn: bool = LocalBnOption,
-    out: Path = typer.Option(None, "--out", help="run folder \\[default: runs/<spec name>]"),
+    out: Path = typer.Option(None, "--out", help="run folder [default: runs/<spec name>]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out exactly"),
     until: int = typer.Option(0, "--until", help="stop this session after step N (resumable)"),
 ) -> None:
@@ -136,7 +153,7 @@ def train(
         if resume:
             config = folder.saved_config().continued_with(config, explicit)
         stdout.print(f"run folder: {folder.root}", markup=False)
-        run(config, folder, stdout, resume=resume, until=until)
+        run(config, folder, stdout, resume=resume, until=until, status=stderr)
 
     _run(action)
 
@@ -146,9 +163,9 @@ def evaluate(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="a run's checkpoints/step-N(.pt)"),
     define: list[str] = DefineOption,
     input: str = InputOption,
-    dataset: str = DatasetOption,
+    dataset: DatasetChoice = DatasetOption,
     data: str = DataOption,
-    device: str = DeviceOption,
+    device: DeviceChoice = DeviceOption,
     eval_images: int = EvalImagesOption,
 ) -> None:
     """Print a checkpoint's test error (with the run's data, fit and per-pixel mean)."""
@@ -159,7 +176,7 @@ def evaluate(
                         ("dataset", dataset), ("data", data), ("device", device),
                         ("eval_images", eval_images)):  # fmt: skip
         if value is not None:
-            overrides[name] = value
+            overrides[name] = value.value if isinstance(value, Enum) else value
     result = _run(lambda: evaluate_checkpoint(checkpoint, **overrides))
     stdout.print(
         f"test error {result.error:.2f}% ({result.wrong:,} of {result.counted:,} "
@@ -173,9 +190,9 @@ def experiment(
     spec: str = typer.Option("specs/cifar/cifar.yaml", "--spec", help="the CIFAR family (6n+2)"),
     depths: str = typer.Option("20,56", "--depths", help="comma-separated 6n+2 depths"),
     define: list[str] = DefineOption,
-    dataset: str = DatasetOption,
+    dataset: DatasetChoice = DatasetOption,
     data: str = DataOption,
-    fit: str = FitOption,
+    fit: FitChoice = FitOption,
     steps: int = StepsOption,
     epochs: float = EpochsOption,
     batch_size: int = BatchOption,
@@ -183,8 +200,8 @@ def experiment(
     seed: int = SeedOption,
     eval_every: int = EvalEveryOption,
     eval_images: int = EvalImagesOption,
-    backend: str = BackendOption,
-    device: str = DeviceOption,
+    backend: Backend = BackendOption,
+    device: DeviceChoice = DeviceOption,
     out: Path = typer.Option(Path("runs/degradation"), "--out", help="experiment folder"),
 ) -> None:
     """Train plain and residual nets of each depth alike, and draw the paper's Figure 6."""
@@ -200,7 +217,7 @@ def experiment(
 
     def action() -> None:
         base, _ = _config(spec, define, None, arguments)
-        results = run_degradation(base, numbers, out, stdout)
+        results = run_degradation(base, numbers, out, stdout, status=stderr)
         stdout.print(f"\nwrote {out / FIGURE}", markup=False)
         for result in results:
             last = result.rows[-1]
@@ -213,7 +230,20 @@ def experiment(
     _run(action)
 
 
+TRAIN_EXAMPLES = """
+  archspec train specs/cifar/resnet20.yaml --data ~/data/cifar-10-batches-py
+  archspec train specs/cifar/cifar.yaml -D n=9 --dataset fashion-mnist --steps 2000 --out runs/r56
+  archspec train specs/cifar/cifar.yaml --out runs/r56 --resume
+  torchrun --nproc-per-node 2 -m archspec train specs/cifar/resnet20.yaml --dataset fashion-mnist
+  archspec train specs/cifar/resnet20.yaml --device cuda --amp --channels-last --compile"""
+EVAL_EXAMPLES = """
+  archspec eval specs/cifar/cifar.yaml --checkpoint runs/r56/checkpoints/step-0002000.pt"""
+EXPERIMENT_EXAMPLES = """
+  archspec experiment degradation --dataset fashion-mnist --depths 20,56 --steps 2000
+  archspec experiment degradation --data ~/data/cifar-10-batches-py --depths 20,32,44,56"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(train)
-    app.command("eval")(evaluate)
-    app.command()(experiment)
+    app.command(epilog=epilog(TRAIN_EXAMPLES))(train)
+    app.command("eval", epilog=epilog(EVAL_EXAMPLES))(evaluate)
+    app.command(epilog=epilog(EXPERIMENT_EXAMPLES))(experiment)

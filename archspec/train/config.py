@@ -10,15 +10,56 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from enum import Enum
 from typing import Any
 
+from archspec.backends import BACKENDS
 from archspec.train import recipe
 
-DATASETS = ("cifar10", "fashion-mnist", "folder")
-FITS = ("auto", "pad", "resize", "input")
-WARMUPS = ("auto", "on", "off")
-BACKENDS = ("torch", "flax")
-DEVICES = ("cpu", "cuda")
+
+class DatasetChoice(str, Enum):
+    cifar10 = "cifar10"
+    fashion_mnist = "fashion-mnist"
+    folder = "folder"
+
+
+class FitChoice(str, Enum):
+    auto = "auto"
+    pad = "pad"
+    resize = "resize"
+    input = "input"
+
+
+class ScheduleChoice(str, Enum):
+    paper = "paper"
+    cosine = "cosine"
+
+
+class WarmupChoice(str, Enum):
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+
+class DeviceChoice(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "backend": tuple(BACKENDS),
+    **{
+        name: tuple(member.value for member in choices)
+        for name, choices in (
+            ("dataset", DatasetChoice),
+            ("fit", FitChoice),
+            ("schedule", ScheduleChoice),
+            ("warmup", WarmupChoice),
+            ("device", DeviceChoice),
+        )
+    },
+}
+"""the allowed values of each string setting (the command line offers them as choices)"""
 RESUMABLE_CHANGES = frozenset({"device"})
 """options a resumed run may change (where it stops, ``--until``, is not part of the run)"""
 
@@ -66,14 +107,7 @@ class TrainConfig:
     """DDP: each replica's own batch statistics (the paper's two GPUs) instead of global ones"""
 
     def __post_init__(self) -> None:
-        for name, allowed in (
-            ("dataset", DATASETS),
-            ("fit", FITS),
-            ("schedule", recipe.SCHEDULES),
-            ("warmup", WARMUPS),
-            ("backend", BACKENDS),
-            ("device", DEVICES),
-        ):
+        for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise TrainError(f"--{name} {value}: expected one of {', '.join(allowed)}")

@@ -46,7 +46,7 @@ def blocks_per_stage(depth: int) -> int:
 
 
 def run_degradation(
-    base: TrainConfig, depths: list[int], out: Path, console: Console
+    base: TrainConfig, depths: list[int], out: Path, console: Console, status: Console | None = None
 ) -> list[Result]:
     """Train every (family, depth), shallow first; continue runs left unfinished."""
     sizes = {depth: blocks_per_stage(depth) for depth in depths}  # all checked up front
@@ -65,7 +65,7 @@ def run_degradation(
                     help="choose another --out, or repeat the settings it was started with",
                 )
             config = saved
-        train(config, folder, console, resume=resume)
+        train(config, folder, console, resume=resume, status=status)
         results.append(Result(prefix, depth, tuple(folder.rows())))
     panels = [
         (title, [(f"{LABELS[name]}-{r.depth}", r.rows) for r in results if r.family == name])

@@ -42,6 +42,12 @@ class Trainer(Protocol):
 
 
 @dataclass(frozen=True)
+class Output:
+    rows: Console
+    status: Console
+
+
+@dataclass(frozen=True)
 class Setup:
     """The network as trained (its input fitted to the data) and the prepared data."""
 
@@ -102,15 +108,18 @@ def train(
     *,
     resume: bool = False,
     until: int = 0,
+    status: Console | None = None,
 ) -> Position:
     """Train (or continue) the run in ``folder`` up to ``until`` (0: the end); returns where
-    it stopped. Rows go to metrics.csv and the console, checkpoints at every row."""
+    it stopped. Rows go to metrics.csv and ``console``, checkpoints at every row; a progress
+    bar to ``status`` (default: ``console``) if it is a terminal."""
     prepared = setup(config)
     config = config.resolved(len(prepared.data.train_labels))
     latest = folder.latest_checkpoint() if resume else None
     trainer = make_trainer(prepared, config, restoring=latest is not None)
     try:
-        return _train(config, folder, console, prepared, trainer, latest, resume, until)
+        output = Output(console, status if status is not None else console)
+        return _train(config, folder, output, prepared, trainer, latest, resume, until)
     finally:
         trainer.close()
 
@@ -118,7 +127,7 @@ def train(
 def _train(
     config: TrainConfig,
     folder: RunFolder,
-    console: Console,
+    output: Output,
     prepared: Setup,
     trainer: Trainer,
     latest: tuple[int, Path] | None,
@@ -143,7 +152,7 @@ def _train(
     stop = min(until, config.steps) if until else config.steps
     shard = Sharding(trainer.rank, trainer.world)
     batches = TrainBatches(prepared.data, config.batch_size, config.seed, config.augment, shard)
-    reporter = Reporter(console, config.steps, position.step, enabled=first)
+    reporter = Reporter(output.rows, config.steps, position.step, first, output.status)
     for note in (*prepared.notes, _recipe_note(config, schedule, depth, warmup, trainer)):
         reporter.say(note)
     if position.step >= stop:

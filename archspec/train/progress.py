@@ -1,8 +1,9 @@
-"""What a run shows while it trains: a rich progress bar on a terminal, plain lines elsewhere.
+"""What a run shows while it trains: a metrics line per row, and a progress bar on a terminal.
 
-Each metrics row is printed as one line in both cases (above the bar on a terminal), so a
-log file or CI output reads like the CSV. The bar's loss and error are this process's
-recent training batches, refreshed at most once a second.
+Rows go to ``console`` (stdout) in every case, so a log file or CI output reads like the
+CSV; the bar goes to ``status`` (stderr), transient and only on a terminal, as the other
+commands' bars. Its loss and error are this process's recent training batches, refreshed at
+most once a second.
 """
 
 from __future__ import annotations
@@ -37,9 +38,17 @@ def format_row(row: Row, steps: int) -> str:
 class Reporter:
     """Progress for one run; silent on every process but the first."""
 
-    def __init__(self, console: Console, steps: int, start: int, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        console: Console,
+        steps: int,
+        start: int,
+        enabled: bool = True,
+        status: Console | None = None,
+    ) -> None:
         self.console, self.steps, self.enabled = console, steps, enabled
-        self.live = enabled and console.is_terminal
+        status = status if status is not None else console
+        self.live = enabled and status.is_terminal
         self._last = 0.0
         self._bar: Progress | None = None
         self._task = None
@@ -53,7 +62,7 @@ class Reporter:
                 TimeElapsedColumn(),
                 TextColumn("left"),
                 TimeRemainingColumn(),
-                console=console,
+                console=status,
                 transient=True,
             )
             self._task = self._bar.add_task(

@@ -28,8 +28,6 @@ WARMUP_CHECK_EVERY = 50
 PAD = 4
 """pixels of zero padding before the random crop"""
 
-SCHEDULES = ("paper", "cosine")
-
 
 @dataclass(frozen=True)
 class Schedule:
