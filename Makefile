@@ -1,7 +1,7 @@
 # The two entry points README opens with:
 #   make demo   create .venv, install archspec (core only), print the params/FLOPs table
-#   make test   install graphviz if missing, create .venv with every extra, fuzz for a
-#               minute, run all tests
+#   make test   install graphviz and Fashion-MNIST (apt) if missing, create .venv with every
+#               extra, fuzz for a minute, run all tests
 #   make fuzz   fuzz archspec.load (atheris) for MINUTES minutes (default 1)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -26,11 +26,17 @@ install-all: $(BIN)/python
 demo: install-core
 	$(BIN)/archspec flops specs/*.yaml specs/cifar/*.yaml
 
-# graphviz's `dot` renders the pictures (PNG/SVG); installed from Debian when missing.
+# Debian packages, installed when missing: graphviz (`dot` renders the pictures) and
+# dataset-fashion-mnist (the offline training data, /usr/share/datasets/fashion-mnist).
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 system-deps:
-	@command -v dot >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
-	  else echo "graphviz's dot is missing: run 'sudo apt-get install graphviz'" >&2; exit 1; fi; }
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	[ -f $(FASHION_MNIST) ] || missing="$$missing dataset-fashion-mnist"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages: run 'sudo apt-get install$$missing'" >&2; exit 1; fi; \
+	fi
 
 test: system-deps install-all
 	$(MAKE) --no-print-directory fuzz MINUTES=1
@@ -53,6 +59,7 @@ bench: install-all
 	$(BIN)/python benchmarks/bench_counts.py
 	$(BIN)/python benchmarks/bench_torch.py
 	$(BIN)/python benchmarks/bench_flax.py
+	$(BIN)/python benchmarks/bench_train.py
 
 # The README's pictures (look at them before committing).
 docs-images: system-deps install-core

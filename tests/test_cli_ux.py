@@ -22,7 +22,7 @@ from archspec.cli.build import Backend
 
 runner = CliRunner()
 COMMANDS = ("check", "flops", "schema", "reference", "graph", "summary", "diff", "build")
-COMMANDS += ("export", "convert")
+COMMANDS += ("export", "convert", "train", "eval", "experiment")
 
 
 def invoke(*args: str, **kwargs: object):  # noqa: ANN201
