@@ -56,6 +56,17 @@ SPECS = {
         "stem: conv(8, 3)\n"
         "stages:\n  layer1: se_basic(8) x 2\n  layer2: se_basic(16) x 1 /2\n"
     ),
+    # shortcut modules named as timm and torchvision's RegNet name them
+    "named_shortcut": (
+        "shortcut: B\n"
+        "define: |\n"
+        "  block proj_basic(width, stride=1) =\n"
+        "      conv1=conv(width, 3, stride=stride) bn1=bn + proj=shortcut -> relu\n"
+        "  block pre(width, stride=1) =\n"
+        "      bn1=bn relu add(conv1=conv(width, 3, stride=stride), \"shortcut\"=shortcut)\n"
+        "stem: conv(8, 3)\n"
+        "stages:\n  layer1: proj_basic(16) x 2 /2\n  layer2: pre(32) x 1 /2\n"
+    ),
     # ShuffleNetV2's split: half the channels pass, half are transformed
     "split": (
         "stem: conv(8, 3)\n"
@@ -88,6 +99,7 @@ def parallels(network: ir.Network) -> list[ir.Parallel]:
         ("dense", {"concat"}),
         ("mul", {"mul", "add"}),
         ("split", {"concat"}),
+        ("named_shortcut", {"add"}),
     ],
 )
 def test_branches_lower_to_parallel_steps(kind: str, combines: set[str]) -> None:
@@ -116,6 +128,13 @@ def test_shortcut_branch_follows_the_option() -> None:
     # the shortcut leaves after bn1/relu1: its projection sees 8 channels at 12x12
     projection = ir.find(network, "layer2.0.downsample.0")
     assert isinstance(projection, ir.Layer) and projection.input == (8, 12, 12)
+
+
+def test_a_shortcut_module_is_named_as_written() -> None:
+    paths = {p.path for p in ir.walk(load("named_shortcut").network)}
+    assert {"layer1.0.proj.0", "layer1.0.proj.1", "layer2.0.shortcut.0"} <= paths
+    assert not any("downsample" in path for path in paths)
+    assert "layer1.1.proj" not in paths  # the identity has no module to name
 
 
 @pytest.mark.parametrize("kind", sorted(SPECS))
