@@ -1,0 +1,87 @@
+"""torchvision's mobile and design-space CNNs, each one spec, exact in both backends.
+
+Every case is a spec (with its parameters) and the torchvision model it must be: the
+emitted module and ``to_torch()`` load its state_dict strictly and give its eval outputs,
+parameters and fvcore's conv + linear mult-adds equal archspec's, and Flax, with the
+converted weights, gives the same outputs. Checked at 64x64: nothing here depends on
+the input size but the counts, which scale with it.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archspec
+
+torch = pytest.importorskip("torch")
+models = pytest.importorskip("torchvision.models")
+
+SIZE = 64
+CASES = {
+    "mobilenet_v2": ("specs/torchvision/mobilenet_v2.yaml", {}, "mobilenet_v2", {}),
+    "mobilenet_v2_050": (
+        "specs/torchvision/mobilenet_v2.yaml",
+        {"width_mult": 0.5},
+        "mobilenet_v2",
+        {"width_mult": 0.5},
+    ),
+}
+"""id -> (spec, its parameters, torchvision builder, the builder's arguments)."""
+
+
+@functools.cache
+def case(name: str) -> tuple[archspec.Architecture, Any, dict[str, Any], Any, Any]:
+    """The spec at 64x64, the reference in eval mode with randomised batch-norm
+    statistics, its state_dict, an input and the reference's output."""
+    spec, parameters, builder, arguments = CASES[name]
+    arch = archspec.load(spec, input=f"3x{SIZE}x{SIZE}", **parameters)
+    torch.manual_seed(0)
+    reference = getattr(models, builder)(**arguments)
+    with torch.no_grad():
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 1.5)
+    reference.eval()
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        expected = reference(x)
+    return arch, reference, reference.state_dict(), x, expected
+
+
+def relative(actual: Any, expected: Any) -> float:
+    return float(abs(actual - expected).max() / abs(expected).max())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_torch_loads_the_reference_and_counts_equal_fvcore(name: str, tmp_path: Path) -> None:
+    from torch_helpers import conv_linear_macs, emitted_model, fvcore_by_operator
+
+    arch, reference, state, x, expected = case(name)
+    for model in (emitted_model(arch, tmp_path), arch.to_torch()):
+        model.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            assert relative(model.eval()(x), expected) <= 1e-5
+    assert sum(p.numel() for p in reference.parameters()) == arch.counts.params
+    measured = fvcore_by_operator(reference, (3, SIZE, SIZE))
+    conv, linear = conv_linear_macs(arch.network)
+    assert (measured.get("conv", 0), measured.get("linear", 0)) == (conv, linear)
+    assert conv + linear == arch.counts.macs
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_flax_equals_the_reference(name: str) -> None:
+    pytest.importorskip("flax")
+    from flax import nnx
+    from flax_helpers import forward, nhwc
+
+    arch, _, state, x, expected = case(name)
+    model = arch.to_flax(weights=state)
+    model.eval()
+    params = sum(v.get_value().size for _, v in nnx.to_flat_state(nnx.state(model, nnx.Param)))
+    assert params == arch.counts.params
+    assert abs(forward(model, nhwc(x.numpy())) - expected.numpy()).max() <= 1e-4
