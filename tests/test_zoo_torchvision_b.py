@@ -29,6 +29,10 @@ CASES = {
         "mobilenet_v2",
         {"width_mult": 0.5},
     ),
+    **{
+        name: (f"specs/torchvision/{name}.yaml", {}, name, {})
+        for name in ("regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf")
+    },
 }
 """id -> (spec, its parameters, torchvision builder, the builder's arguments)."""
 
@@ -85,3 +89,53 @@ def test_flax_equals_the_reference(name: str) -> None:
     params = sum(v.get_value().size for _, v in nnx.to_flat_state(nnx.state(model, nnx.Param)))
     assert params == arch.counts.params
     assert abs(forward(model, nhwc(x.numpy())) - expected.numpy()).max() <= 1e-4
+
+
+# ---- computed names (`let`), which RegNet's stage depths need
+
+LET_SPEC = (
+    "name: computed\ninput: 3x16x16\nparams: {width: 8, mult: 1.5}\n"
+    "let: {wide: 'make_divisible(width * mult, 8)', twice: wide * 2}\n"
+    "stem: conv(wide, 3) conv(twice, 1)\nhead: global_avgpool flatten fc(2)\n"
+)
+
+
+def channels(arch: archspec.Architecture) -> list[int]:
+    return [layer.output[0] for _, layer in archspec.ir.layers(arch.network)][:2]
+
+
+def codes(text: str) -> list[str]:
+    with pytest.raises(archspec.SpecError) as error:
+        archspec.load(text)
+    return [d.code for d in error.value.diagnostics]
+
+
+def test_let_names_are_computed_in_order_from_the_parameters_as_set() -> None:
+    assert channels(archspec.load(LET_SPEC)) == [16, 32]  # 12 -> 16 (multiple of 8)
+    assert channels(archspec.load(LET_SPEC, width=32)) == [48, 96]
+    assert dict(archspec.load(LET_SPEC).network.parameters) == {"width": 8, "mult": 1.5}
+    arch = archspec.load(
+        "network computed\ninput 3x16x16\nparam width = 8\nlet wide = width * 3\n"
+        "stem conv(wide, 3) conv(wide, 1)\nhead global_avgpool flatten fc(2)\n"
+    )
+    assert channels(arch) == [24, 24]
+
+
+@pytest.mark.parametrize(
+    ("let", "code"),
+    [
+        ("{width: 3}", "E203"),  # an expression is a string: numbers are parameters
+        ("{width: '3'}", "E311"),  # already a parameter
+        ("{for: '3'}", "E311"),  # a keyword
+        ("{a: b, b: '3'}", "E304"),  # only names before it
+        ("{a: '(3'}", "E100"),
+    ],
+)
+def test_bad_let_names_and_values_are_located_errors(let: str, code: str) -> None:
+    text = f"name: t\ninput: 3x8x8\nparams: {{width: 8}}\nlet: {let}\nstem: conv(8)\n"
+    assert code in codes(text)
+
+
+def test_blocks_see_only_their_arguments_not_let_names() -> None:
+    text = "name: t\ninput: 3x8x8\nlet: {c: '8'}\ndefine: 'block b(x) = conv(c)'\nstem: b(1)\n"
+    assert codes(text) == ["E304"]

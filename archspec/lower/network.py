@@ -45,24 +45,20 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
 PARAMETER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def parameter_name_ok(formal: s.Formal, report: Collector) -> bool:
-    """A parameter is referred to by name in expressions and set with ``-D name=value``, so
-    its name is a DSL name, not a keyword (YAML keys are any text until checked here)."""
-    if not PARAMETER_PATTERN.match(formal.name):
+def parameter_name_ok(name: str, span: Span, report: Collector, what: str = "parameter") -> bool:
+    """A parameter (or a network-level ``let``) is referred to by name in expressions and
+    set with ``-D name=value``, so its name is a DSL name, not a keyword (YAML keys are any
+    text until checked here)."""
+    if not PARAMETER_PATTERN.match(name):
         report.error(
             "E204",
-            f"parameter name '{formal.name}' must be a letter or _, then letters, digits or _",
-            formal.span,
-            help="expressions and -D name=value refer to parameters by this name",
+            f"{what} name '{name}' must be a letter or _, then letters, digits or _",
+            span,
+            help=f"expressions refer to a {what} by this name",
         )
         return False
-    if formal.name in KEYWORDS or keyword.iskeyword(formal.name):
-        report.error(
-            "E311",
-            f"parameter name '{formal.name}' is a keyword",
-            formal.span,
-            help=f"e.g. {formal.name}_",
-        )
+    if name in KEYWORDS or keyword.iskeyword(name):
+        report.error("E311", f"{what} name '{name}' is a keyword", span, help=f"e.g. {name}_")
         return False
     return True
 
@@ -76,7 +72,7 @@ def network_parameters(
     values: dict[str, s.Value] = {}
     declared = {formal.name: formal.span for formal in tree.parameters}
     for formal in tree.parameters:
-        if not parameter_name_ok(formal, report):
+        if not parameter_name_ok(formal.name, formal.span, report):
             continue
         if formal.name in values:
             report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
@@ -115,6 +111,26 @@ def network_parameters(
             continue
         values[key] = value
     return values
+
+
+def network_lets(
+    tree: s.SpecTree, parameters: dict[str, s.Value], report: Collector, layers: frozenset[str]
+) -> dict[str, s.Value]:
+    """The parameters and, after them, the spec's ``let`` names, each computed in order
+    from the parameters as set (``-D`` included) and the names before it."""
+    scope = dict(parameters)
+    for let in tree.lets:
+        if not parameter_name_ok(let.name, let.span, report, "let"):
+            continue
+        if let.name in scope:
+            what = "parameter" if let.name in parameters else "let"
+            report.error("E311", f"'{let.name}' is already a {what}", let.span, "choose a new name")
+            continue
+        try:
+            scope[let.name] = evaluate(let.value, scope, layers)
+        except EvalProblem as problem:
+            report.error(problem.code, problem.message, problem.span, problem.help)
+    return scope
 
 
 def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | None:
@@ -167,7 +183,8 @@ def lower_network(
     if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     try:
-        steps, current = _lower_top(lowerer, tree, parameters, shape, option)
+        scope = network_lets(tree, parameters, report, lowerer.layers)
+        steps, current = _lower_top(lowerer, tree, scope, shape, option)
     except Abort:
         return None, parameters
     check_unused(lowerer, tree.definitions)
