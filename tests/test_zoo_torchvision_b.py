@@ -31,7 +31,14 @@ CASES = {
     ),
     **{
         name: (f"specs/torchvision/{name}.yaml", {}, name, {})
-        for name in ("regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf")
+        for name in (
+            "regnet_x_400mf",
+            "regnet_x_800mf",
+            "regnet_y_400mf",
+            "regnet_y_800mf",
+            "efficientnet_b0",
+            "efficientnet_b1",
+        )
     },
 }
 """id -> (spec, its parameters, torchvision builder, the builder's arguments)."""
@@ -89,6 +96,53 @@ def test_flax_equals_the_reference(name: str) -> None:
     params = sum(v.get_value().size for _, v in nnx.to_flat_state(nnx.state(model, nnx.Param)))
     assert params == arch.counts.params
     assert abs(forward(model, nhwc(x.numpy())) - expected.numpy()).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b1"])
+def test_stochastic_depth_rises_with_the_block_index_as_torchvision(name: str) -> None:
+    arch, reference, *_ = case(name)
+    model = arch.to_torch()
+    ours = {n: m.p for n, m in model.named_modules() if type(m).__name__ == "StochasticDepth"}
+    assert len(ours) == 9 if name == "efficientnet_b0" else len(ours) > 9  # the residuals
+    assert ours == {n: reference.get_submodule(n).p for n in ours}
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_stochastic_depth_drops_whole_samples_in_training_in_both_backends(batch: bool) -> None:
+    pytest.importorskip("flax")
+    import numpy as np
+    from flax import nnx
+
+    from archspec.backends.nnx.runtime import StochasticDepth as FlaxDepth
+    from archspec.backends.pytorch.runtime import StochasticDepth as TorchDepth
+
+    mode = "batch" if batch else "row"
+    x = np.ones((64, 2, 2, 3), np.float32)
+    torch_out = TorchDepth(0.5, mode).train()(torch.from_numpy(x)).numpy()
+    flax_layer = FlaxDepth(0.5, mode, rngs=nnx.Rngs(0))
+    flax_out = np.asarray(flax_layer(x))
+    for out in (torch_out, flax_out):
+        per_sample = out.reshape(64, -1)
+        assert set(np.unique(per_sample)) <= {0.0, 2.0}  # dropped, or scaled by 1 / (1 - p)
+        assert (per_sample == per_sample[:, :1]).all()  # a whole sample at once
+        kept = len(set(per_sample[:, 0]))
+        assert kept == 1 if batch else kept == 2  # the batch at once, or sample by sample
+    flax_layer.deterministic = True  # what model.eval() sets
+    assert (np.asarray(flax_layer(x)) == x).all()
+    assert (TorchDepth(0.5, mode).eval()(torch.from_numpy(x)).numpy() == x).all()
+    assert not np.asarray(FlaxDepth(1.0, mode, rngs=nnx.Rngs(0))(x)).any()
+
+
+def test_a_repeat_gives_each_copy_its_index() -> None:
+    arch = archspec.load(
+        "name: t\ninput: 3x8x8\nparams: {k: 2}\n"
+        "stem: conv(8 + i, 1) x 2 b=(conv(4 * (i + 1), 1) relu) x 2 n=conv(k + i, 1) x 2\n"
+        "head: global_avgpool flatten fc(2)\n"
+    )
+    widths = {p: layer.output[0] for p, layer in archspec.ir.layers(arch.network)}
+    assert [widths[p] for p in ("0", "1", "b.0.0", "b.1.0", "n.0", "n.1")] == [8, 9, 4, 8, 2, 3]
+    shadowed = archspec.load("name: t\ninput: 3x8x8\nparams: {i: 5}\nstem: conv(i, 1) x 2\n")
+    assert {layer.output[0] for _, layer in archspec.ir.layers(shadowed.network)} == {5}
 
 
 # ---- computed names (`let`), which RegNet's stage depths need

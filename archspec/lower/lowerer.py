@@ -9,6 +9,7 @@ in ``archspec.lower.shortcuts`` alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
@@ -24,6 +25,7 @@ from archspec.lower.context import (
     Namespace,
     Shape,
 )
+from archspec.lower.copies import copy_scopes
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.names import refused_module_name
 from archspec.lower.shortcuts import OPTIONS
@@ -129,7 +131,8 @@ class Lowerer:
                 if depth > MAX_NESTING:
                     self.error("E313", "groups are nested too deeply", item.span)
                     continue
-                inner = self.expand(item.target.items, scope, depth + 1)
+                copies = copy_scopes(item, scope, times)
+                inner = self.expand(item.target.items, copies[0], depth + 1)
                 if len(inner) * times > self.layers_left:
                     self.error(
                         "E313",
@@ -137,12 +140,18 @@ class Lowerer:
                         item.span,
                     )
                     raise Abort
-                entries.extend(inner * times)
+                entries.extend(inner)
+                for copy in copies[1:]:
+                    same = copy is copies[0]
+                    entries.extend(
+                        inner if same else self.expand(item.target.items, copy, depth + 1)
+                    )
             elif item.name and item.repeat is not None:  # a submodule of the copies
                 entries.append(Entry(item.name, item.target, item, scope, stride, times))
             else:
-                first = Entry(item.name, item.target, item, scope, stride)
-                rest = [Entry(item.name, item.target, item, scope)] * (times - 1)
+                scopes = copy_scopes(item, scope, times)
+                first = Entry(item.name, item.target, item, scopes[0], stride)
+                rest = [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
                 entries.extend([first, *rest])
         return entries
 
@@ -207,9 +216,11 @@ class Lowerer:
             return None, None
         members: list[ir.Step] = []
         start = shape
+        scopes = copy_scopes(entry.item, entry.scope, len(names))
         for index, name in enumerate(names):
             stride = entry.stride if index == 0 else None
-            node, shape = self.lower_one(entry, shape, f"{path}.{name}", option, stride)
+            copy = replace(entry, scope=scopes[index])
+            node, shape = self.lower_one(copy, shape, f"{path}.{name}", option, stride)
             if node is None:
                 return None, None
             members.append(ir.Member(name, node))
@@ -430,7 +441,7 @@ class Lowerer:
                 stage.depth.span if stage.depth else None,
             )
             raise Abort
-        item = s.Item(target=stage.call, span=stage.span)
+        item = s.Item(target=stage.call, span=stage.span, repeat=stage.depth)
         entry = Entry(name, stage.call, item, scope, stride, depth)
         return self.lower_copies(entry, shape, name, option, stage=True)
 

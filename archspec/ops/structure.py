@@ -12,6 +12,7 @@ from archspec.ops.base import (
     ShapeProblem,
     elements,
     feature_map,
+    flag,
     fraction,
     size,
     strided,
@@ -48,6 +49,34 @@ class Dropout(Free):
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> Dropout:
         return cls(arguments["p"])
+
+    def shape(self, input: Shape) -> Shape:
+        return input
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class StochasticDepth(Free):
+    NAME = "stochastic_depth"
+    DOC = (
+        "Stochastic depth (Huang et al. 2016), torchvision's StochasticDepth: in training, "
+        "each sample's values are zeroed with probability `p`, the others scaled by "
+        "1 / (1 - p); the identity in eval. On a residual branch, it drops the branch."
+    )
+    ARGUMENTS = (
+        fraction("p", "probability of dropping a sample", 0.0),
+        flag("batch", "one draw for the whole batch (torchvision's mode 'batch')", False),
+    )
+
+    p: float = 0.0
+    batch: bool = False
+
+    def label(self) -> str:
+        return f"stochastic depth {self.p:g}" + (" (batch)" if self.batch else "")
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> StochasticDepth:
+        return cls(arguments["p"], arguments["batch"])
 
     def shape(self, input: Shape) -> Shape:
         return input

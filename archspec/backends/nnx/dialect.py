@@ -86,6 +86,15 @@ LOWERINGS: dict[str, Lowering] = {
         rngs=True,
     ),
     "dropout": Lowering("nnx.Dropout", (Arg("rate", "p", positional=True),), rngs=True),
+    "stochastic_depth": Lowering(
+        "StochasticDepth",
+        (
+            Arg("p", "p", positional=True),
+            Arg("mode", "batch", "row", spelled=((False, "row"), (True, "batch"))),
+        ),
+        rngs=True,
+        helpers=("StochasticDepth",),
+    ),
     "chunk": Lowering(
         "chunk",
         (Arg("chunks", "chunks"), Arg("index", "index")),
@@ -129,6 +138,7 @@ HELPERS = (
     "flatten",
     "chunk",
     "zero_pad_shortcut",
+    "StochasticDepth",
 )
 """What may be copied from runtime.py, in file order."""
 

@@ -164,3 +164,24 @@ def chunk(x: jax.Array, chunks: int, index: int) -> jax.Array:
     """One of ``chunks`` equal slices of the channels (ShuffleNet's channel split)."""
     size = x.shape[-1] // chunks
     return x[..., index * size : (index + 1) * size]
+
+
+class StochasticDepth(nnx.Module):
+    """torchvision.ops.StochasticDepth on any layout: in training, zero each sample
+    ("row") or the whole batch ("batch") with probability p and scale the rest by
+    1 / (1 - p), as torch defines it; the identity once ``model.eval()`` sets
+    ``deterministic``. Draws from the ``dropout`` stream, as nnx.Dropout does."""
+
+    def __init__(self, p: float, mode: str = "row", *, rngs: nnx.Rngs) -> None:
+        self.p = p
+        self.mode = mode
+        self.deterministic = False
+        self.rngs = rngs["dropout"].fork()
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.deterministic or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1) if self.mode == "row" else (1,) * x.ndim
+        noise = jax.random.bernoulli(self.rngs(), survival, shape).astype(x.dtype)
+        return x * (noise / survival if survival > 0.0 else noise)

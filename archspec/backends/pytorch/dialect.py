@@ -82,6 +82,14 @@ LOWERINGS: dict[str, Lowering] = {
         ),
     ),
     "dropout": Lowering("nn.Dropout", (Arg("p", "p"),)),
+    "stochastic_depth": Lowering(
+        "StochasticDepth",
+        (
+            Arg("p", "p", positional=True),
+            Arg("mode", "batch", "row", spelled=((False, "row"), (True, "batch"))),
+        ),
+        helpers=("StochasticDepth",),
+    ),
     "chunk": Lowering(
         "Chunk",
         (Arg("chunks", "chunks", positional=True), Arg("index", "index", positional=True)),
@@ -99,13 +107,13 @@ LOWERINGS: dict[str, Lowering] = {
 }
 """op name -> how PyTorch constructs it."""
 
-HELPERS = ("init_as_he_et_al", "ZeroPadShortcut", "Chunk")
+HELPERS = ("init_as_he_et_al", "ZeroPadShortcut", "Chunk", "StochasticDepth")
 """Runtime classes an emitted file may carry, in file order."""
 
 READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh"})
 """Ops whose backward pass reads their output: it must not be overwritten."""
 
-PASSES_THROUGH = frozenset({"flatten", "dropout"})
+PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth"})
 """Ops that hand their input on (a view, or unchanged in eval): as fresh as the input."""
 
 

@@ -62,3 +62,27 @@ class Chunk(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.chunks}, {self.index}"
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth (Huang et al. 2016): in training, zero each sample
+    ("row") or the whole batch ("batch") with probability p and scale the rest by
+    1 / (1 - p); the identity in eval. Here so that emitted files need no torchvision."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
