@@ -38,6 +38,8 @@ CASES = {
             "regnet_y_800mf",
             "efficientnet_b0",
             "efficientnet_b1",
+            "mobilenet_v3_large",
+            "mobilenet_v3_small",
         )
     },
 }
@@ -193,3 +195,14 @@ def test_bad_let_names_and_values_are_located_errors(let: str, code: str) -> Non
 def test_blocks_see_only_their_arguments_not_let_names() -> None:
     text = "name: t\ninput: 3x8x8\nlet: {c: '8'}\ndefine: 'block b(x) = conv(c)'\nstem: b(1)\n"
     assert codes(text) == ["E304"]
+
+
+def test_an_unused_block_may_take_and_call_layers_and_read_its_input_channels() -> None:
+    text = (
+        "name: t\ninput: 3x8x8\ndefine: |\n"
+        "  block gated(gate=sigmoid) = mul(identity, global_avgpool conv(in_channels) gate)\n"
+        "  block cba(c, act=relu) = conv(c) bn act\n"
+        "stem: conv(8)\n"
+    )
+    assert archspec.load(text).network.output == (8, 8, 8)  # was E304 (relu) and E300 (gate)
+    assert codes(text.replace("bn act", "bn act zap")) == ["E300"]

@@ -58,6 +58,8 @@ def _items(items: tuple[s.Item, ...]) -> Iterator[s.Item]:
 def _check_call(lowerer: Lowerer, call: s.Call, known: list[str]) -> None:
     for argument in call.arguments:
         _check_names(lowerer, argument.value, known)
+    if call.name in known:  # a parameter holding a layer (`act=relu`): any layer will do
+        return
     definition = lowerer.definitions.get(call.name)
     op = lowerer.ops.get(call.name)
     if op is not None:
@@ -77,7 +79,7 @@ def _check_names(lowerer: Lowerer, expr: s.Expr | None, known: list[str]) -> Non
     pending = [expr] if expr is not None else []
     while pending:
         node = pending.pop()
-        if isinstance(node, s.Name) and node.name not in known:
+        if isinstance(node, s.Name) and node.name not in known and node.name not in lowerer.layers:
             problem = unknown_name(node, known)
             lowerer.error(problem.code, problem.message, problem.span, problem.help)
         pending += s.operands(node)
