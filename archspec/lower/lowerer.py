@@ -18,14 +18,13 @@ from archspec.lower.arguments import Scope, bind, check_value
 from archspec.lower.blocks import lower_block, lower_branches
 from archspec.lower.context import (
     MAX_LAYERS,
-    MAX_NESTING,
     MAX_REPEAT,
     Abort,
     Entry,
     Namespace,
     Shape,
 )
-from archspec.lower.copies import copy_scopes
+from archspec.lower.copies import copy_names, copy_scopes, expand
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.names import refused_module_name
 from archspec.lower.shortcuts import OPTIONS
@@ -105,56 +104,6 @@ class Lowerer:
         return value
 
     # ---- sequences ----
-    def expand(self, items: tuple[s.Item, ...], scope: Scope, depth: int = 0) -> list[Entry]:
-        entries: list[Entry] = []
-        for item in items:
-            if item.condition is not None and not self.holds(item.condition, scope):
-                continue
-            times = 1 if item.repeat is None else self.count(item.repeat, scope, "a repeat count")
-            stride = (
-                None if item.stride is None else self.count(item.stride, scope, "a stride", 4096)
-            )
-            if times is None or (item.stride is not None and stride is None):
-                continue
-            if item.stride is not None and isinstance(item.target, s.Group) and not item.name:
-                self.error(
-                    "E314",
-                    "a stride (`/2`) goes to the first copy of a layer or block, not of a group",
-                    item.stride.span,
-                    "name the group, or give the stride to its first item",
-                )
-                continue
-            if times > self.layers_left:
-                self.error("E313", f"repeating {times:,} times exceeds the size limit", item.span)
-                raise Abort
-            if isinstance(item.target, s.Group) and not item.name:
-                if depth > MAX_NESTING:
-                    self.error("E313", "groups are nested too deeply", item.span)
-                    continue
-                copies = copy_scopes(item, scope, times)
-                inner = self.expand(item.target.items, copies[0], depth + 1)
-                if len(inner) * times > self.layers_left:
-                    self.error(
-                        "E313",
-                        f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
-                        item.span,
-                    )
-                    raise Abort
-                entries.extend(inner)
-                for copy in copies[1:]:
-                    same = copy is copies[0]
-                    entries.extend(
-                        inner if same else self.expand(item.target.items, copy, depth + 1)
-                    )
-            elif item.name and item.repeat is not None:  # a submodule of the copies
-                entries.append(Entry(item.name, item.target, item, scope, stride, times))
-            else:
-                scopes = copy_scopes(item, scope, times)
-                first = Entry(item.name, item.target, item, scopes[0], stride)
-                rest = [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
-                entries.extend([first, *rest])
-        return entries
-
     def holds(self, condition: s.Expr, scope: Scope) -> bool:
         keep = self.value(condition, scope)
         if keep is not None and not isinstance(keep, bool):
@@ -169,7 +118,7 @@ class Lowerer:
     def lower_items(
         self, items: tuple[s.Item, ...], scope: Scope, shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
-        return self.lower_entries(self.expand(items, scope), shape, ns, option)
+        return self.lower_entries(expand(self, items, scope), shape, ns, option)
 
     def lower_entries(
         self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
@@ -211,7 +160,7 @@ class Lowerer:
     ) -> tuple[ir.Group | None, Shape]:
         """``name=block(...) x n /s as "names"``: a submodule of n copies, the first taking
         the stride; a stage is one of these."""
-        names = self.copy_names(entry, path)
+        names = copy_names(self, entry)
         if names is None:
             return None, None
         members: list[ir.Step] = []
@@ -228,29 +177,6 @@ class Lowerer:
             return None, None
         span = self.visible(entry.item.span)
         return ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage), shape
-
-    def copy_names(self, entry: Entry, path: str) -> list[str] | None:
-        """The copies' names: 0 .. n-1, or the ``as`` template's (``{i}`` counts from 0,
-        ``{n}`` from 1): ``"denselayer{n}"``, ``"block1-{i}"``."""
-        template = entry.item.naming
-        if template is None:
-            return [str(i) for i in range(entry.times)]
-        if "{i}" not in template and "{n}" not in template:
-            self.error(
-                "E319",
-                f"the names template '{template}' has no {{i}} or {{n}}",
-                entry.item.span,
-                'e.g. as "denselayer{n}" (1, 2, ...) or as "block{i}" (0, 1, ...)',
-            )
-            return None
-        names = [
-            template.replace("{i}", str(i)).replace("{n}", str(i + 1)) for i in range(entry.times)
-        ]
-        for name in names:
-            if reason := refused_module_name(name):
-                self.error("E311", f"'{name}' cannot name a module: {reason}", entry.item.span)
-                return None
-        return names
 
     def claim(self, entry: Entry, ns: Namespace) -> str | None:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
