@@ -140,6 +140,14 @@ class Free(Op):
         return ()
 
 
+@dataclass(frozen=True, slots=True)
+class Unchanged(Free):
+    """A parameter-free op whose output has its input's shape (dropout and its kin)."""
+
+    def shape(self, input: Shape) -> Shape:
+        return input
+
+
 def elements(shape: Shape) -> int:
     return math.prod(shape)
 

@@ -10,6 +10,7 @@ from archspec.ops.base import (
     Free,
     Shape,
     ShapeProblem,
+    Unchanged,
     elements,
     feature_map,
     flag,
@@ -36,7 +37,7 @@ class Flatten(Free):
 
 @register
 @dataclass(frozen=True, slots=True)
-class Dropout(Free):
+class Dropout(Unchanged):
     NAME = "dropout"
     DOC = "Dropout (active in training mode only)."
     ARGUMENTS = (fraction("p", "probability of zeroing an element", 0.5),)
@@ -50,13 +51,10 @@ class Dropout(Free):
     def make(cls, arguments: dict[str, Any], input: Shape) -> Dropout:
         return cls(arguments["p"])
 
-    def shape(self, input: Shape) -> Shape:
-        return input
-
 
 @register
 @dataclass(frozen=True, slots=True)
-class StochasticDepth(Free):
+class StochasticDepth(Unchanged):
     NAME = "stochastic_depth"
     DOC = (
         "Stochastic depth (Huang et al. 2016), torchvision's StochasticDepth: in training, "
@@ -77,9 +75,6 @@ class StochasticDepth(Free):
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> StochasticDepth:
         return cls(arguments["p"], arguments["batch"])
-
-    def shape(self, input: Shape) -> Shape:
-        return input
 
 
 @register
