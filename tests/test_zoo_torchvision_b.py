@@ -190,6 +190,13 @@ def test_let_names_are_computed_in_order_from_the_parameters_as_set() -> None:
     assert channels(arch) == [24, 24]
 
 
+def test_a_default_computed_from_a_parameter_sees_its_value_as_set() -> None:
+    text = "network t\ninput 3x8x8\nparam a = 8, b = a * 2\nstem conv(a) conv(b)\n"
+    assert channels(archspec.load(text)) == [8, 16]
+    assert channels(archspec.load(text, a=16)) == [16, 32]  # was 16, 16: b from a's default
+    assert set(codes(text.replace("a * 2", "zz * 2"))) == {"E304"}  # zz, then b
+
+
 @pytest.mark.parametrize(
     ("let", "code"),
     [

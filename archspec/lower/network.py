@@ -85,32 +85,43 @@ def network_parameters(
             )
             continue
         try:
-            values[formal.name] = evaluate(formal.default, values, layers)
+            default = evaluate(formal.default, values, layers)
         except EvalProblem as problem:
             report.error(problem.code, problem.message, problem.span, problem.help)
-    for key, value in overrides.items():
-        if key not in values:
+            continue
+        # set as the loop goes: a default computed from a parameter sees its -D value
+        values[formal.name] = default
+        if formal.name in overrides:
+            values[formal.name] = _overridden(
+                formal, default, overrides[formal.name], layers, report
+            )
+    for key in overrides:
+        if key not in declared:
             report.error(
                 "E304",
                 f"the spec has no parameter '{key}'",
                 tree.name.span,
                 did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}",
             )
-            continue
-        default = values[key]
-        if isinstance(default, s.LayerRef) and isinstance(value, str) and value in layers:
-            value = s.LayerRef(value)  # -D act=silu
-        if type(value) is not type(default) and not (type(default) is float and type(value) is int):
-            report.error(
-                "E303",
-                f"parameter '{key}' takes a {_KIND.get(type(default), 'value')} like its "
-                f"default {describe(default)}, found {describe(value)}",
-                declared[key],
-                label="declared here",
-            )
-            continue
-        values[key] = value
     return values
+
+
+def _overridden(
+    formal: s.Formal, default: s.Value, value: Any, layers: frozenset[str], report: Collector
+) -> s.Value:
+    """A -D value, if it is of its default's kind; else the default, and an error."""
+    if isinstance(default, s.LayerRef) and isinstance(value, str) and value in layers:
+        value = s.LayerRef(value)  # -D act=silu
+    if type(value) is not type(default) and not (type(default) is float and type(value) is int):
+        report.error(
+            "E303",
+            f"parameter '{formal.name}' takes a {_KIND.get(type(default), 'value')} like its "
+            f"default {describe(default)}, found {describe(value)}",
+            formal.span,
+            label="declared here",
+        )
+        return default
+    return value
 
 
 def network_lets(
