@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # the frameworks stay unimported: `import archspec` loads non
 
     from archspec.codegen.knobs import Knob
     from archspec.memory import Memory
-    from archspec.source import Source
 
 
 @dataclass(frozen=True)
@@ -54,21 +53,19 @@ class Architecture:
     arguments: dict[str, ir.Scalar] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
     """The files the spec was read from: itself and every spec it extends."""
-    origin: tuple[Source, str | None] | None = field(default=None, compare=False, repr=False)
-    """The spec text and input override it was compiled from, to compile it again with
-    other parameters (``with_parameters``)."""
+    recompile: Callable[[dict[str, Any]], Architecture] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Compiles the same spec text (and input override) with other parameters."""
 
     def with_parameters(self, **parameters: Any) -> Architecture:
         """The same spec compiled with these parameters changed: ``num_classes=10``.
         Raises SpecError as ``load`` does (an unknown name, a wrong type)."""
-        if not parameters or self.origin is None:
-            if parameters:
-                raise TypeError("this Architecture was not compiled from a spec")
+        if not parameters:
             return self
-        from archspec.compiler import compile_source
-
-        source, input = self.origin
-        return compile_source(source, {**self.arguments, **parameters}, input)
+        if self.recompile is None:
+            raise TypeError("this Architecture was not compiled from a spec")
+        return self.recompile({**self.arguments, **parameters})
 
     @cached_property
     def counts_by_path(self) -> dict[str, Counts]:

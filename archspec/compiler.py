@@ -10,6 +10,7 @@ import gc
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,6 @@ def compile_spec(
     spec: str | Path | Source, parameters: dict[str, Any] | None = None, input: str | None = None
 ) -> Architecture:
     return _cached(read_source(spec), parameters, input)
-
-
-def compile_source(
-    source: Source, parameters: dict[str, Any], input: str | None = None
-) -> Architecture:
-    """A spec already read, compiled again (``Architecture.with_parameters``)."""
-    return _cached(source, parameters, input)
 
 
 def compile_text(
@@ -142,7 +136,7 @@ def _compile(source: Source, parameters: dict[str, Any] | None, input: str | Non
         network=network,
         arguments=dict(network.parameters),
         files=files,
-        origin=(source, input),
+        recompile=partial(_cached, source, input=input),
     )
     check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
     report.raise_if_any(sources)
