@@ -105,6 +105,7 @@ class Lowerer:
     # ---- sequences ----
     def expand(self, items: tuple[s.Item, ...], scope: Scope, depth: int = 0) -> list[Entry]:
         entries: list[Entry] = []
+        layers = 0  # entries that are one layer each: a lower bound of what they will cost
         for item in items:
             if item.condition is not None and not self.holds(item.condition, scope):
                 continue
@@ -144,7 +145,16 @@ class Lowerer:
                 first = Entry(item.name, item.target, item, scope, stride)
                 rest = [Entry(item.name, item.target, item, scope)] * (times - 1)
                 entries.extend([first, *rest])
+                if self.is_layer(item.target, scope):
+                    layers += times
+            if layers > self.layers_left:  # found before lowering 100,000 copies one by one
+                self.error("E313", f"the network has more than {MAX_LAYERS:,} layers", item.span)
+                raise Abort
         return entries
+
+    def is_layer(self, target: s.Call | s.Group | s.Branches, scope: Scope) -> bool:
+        """True when ``target`` lowers to exactly one layer (a call of a built-in op)."""
+        return isinstance(target, s.Call) and target.name in self.ops and target.name not in scope
 
     def holds(self, condition: s.Expr, scope: Scope) -> bool:
         keep = self.value(condition, scope)
@@ -166,11 +176,31 @@ class Lowerer:
         self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
         steps: list[ir.Step] = []
+        layers: dict[tuple[int, int, Shape], ir.Member] = {}  # unnamed layers, by what makes them
+        step: ir.Step | None
         for entry in entries:
-            step, shape = self.lower_entry(entry, shape, ns, option)
+            plain = entry.name is None and entry.stride is None and entry.times == 1
+            key = (id(entry.target), id(entry.scope), shape)
+            known = layers.get(key) if plain else None
+            if known is not None:  # `(conv relu) x 40000`: the layer lowered before, shared
+                step = self.another_copy(known, entry, ns)
+                shape = known.node.output
+            else:
+                step, shape = self.lower_entry(entry, shape, ns, option)
+                if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
+                    layers[key] = step
             if step is not None:
                 steps.append(step)
         return steps, shape
+
+    def another_copy(self, member: ir.Member, entry: Entry, ns: Namespace) -> ir.Member | None:
+        """The shared layer once more, under the next position: what ``lower_entry`` gives
+        through the layer cache, without its cost (100,000 copies compile in a second)."""
+        local = self.claim(entry, ns)
+        if local is None:
+            return None
+        self.spend(1, entry.item.span)
+        return ir.Member(local, member.node)
 
     def lower_entry(
         self, entry: Entry, shape: Shape, ns: Namespace, option: str
@@ -245,7 +275,7 @@ class Lowerer:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
         local = entry.name or str(ns.index)
         ns.index += 1
-        if reason := refused_module_name(local):
+        if entry.name and (reason := refused_module_name(local)):  # a position is a name
             self.error(
                 "E311",
                 f"'{local}' cannot name a module: {reason}",
