@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from archspec import ir
-from archspec.diagnostics import Collector, did_you_mean
+from archspec.diagnostics import Collector, ErrorKey, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
 from archspec.lower.blocks import lower_block, lower_branches
@@ -27,7 +27,6 @@ from archspec.lower.context import (
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.layers import layer_value, lower_layer
 from archspec.lower.names import refused_module_name
-from archspec.lower.shortcuts import OPTIONS
 from archspec.ops import language_ops
 from archspec.source import Span
 
@@ -176,21 +175,36 @@ class Lowerer:
         self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
         steps: list[ir.Step] = []
-        layers: dict[tuple[int, int, Shape], ir.Member] = {}  # unnamed layers, by what makes them
+        # Unnamed copies (`(conv relu) x 40000`, `foo x 100000`) are lowered once for each
+        # input shape: a layer is then shared, and a mistake reported again, at no cost.
+        layers: dict[tuple[int, int, Shape], ir.Member] = {}
+        failed: dict[tuple[int, int, Shape], list[ErrorKey]] = {}
+        again: dict[tuple[int, int, Shape], int] = {}  # failures seen again, reported at the end
         step: ir.Step | None
-        for entry in entries:
-            plain = entry.name is None and entry.stride is None and entry.times == 1
-            key = (id(entry.target), id(entry.scope), shape)
-            known = layers.get(key) if plain else None
-            if known is not None:  # `(conv relu) x 40000`: the layer lowered before, shared
-                step = self.another_copy(known, entry, ns)
-                shape = known.node.output
-            else:
-                step, shape = self.lower_entry(entry, shape, ns, option)
-                if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
-                    layers[key] = step
-            if step is not None:
-                steps.append(step)
+        try:
+            for entry in entries:
+                plain = entry.name is None and entry.stride is None and entry.times == 1
+                key = (id(entry.target), id(entry.scope), shape)
+                known = layers.get(key) if plain else None
+                if known is not None:
+                    step = self.another_copy(known, entry, ns)
+                    shape = known.node.output
+                elif plain and key in failed:
+                    ns.index += 1
+                    again[key] = again.get(key, 0) + 1
+                    step, shape = None, None
+                else:
+                    mark = len(self.report.log)
+                    step, shape = self.lower_entry(entry, shape, ns, option)
+                    if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
+                        layers[key] = step
+                    elif plain and step is None and shape is None:
+                        failed[key] = self.report.since(mark)
+                if step is not None:
+                    steps.append(step)
+        finally:
+            for key, times in again.items():
+                self.report.repeat(failed[key], times)
         return steps, shape
 
     def another_copy(self, member: ir.Member, entry: Entry, ns: Namespace) -> ir.Member | None:
@@ -364,43 +378,3 @@ class Lowerer:
         self.error(
             "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
         )
-
-    # ---- stages ----
-    def lower_stage(
-        self, name: str, stage: s.Stage, scope: Scope, shape: Shape, option: str
-    ) -> tuple[ir.Group | None, Shape]:
-        if stage.shortcut is not None:
-            option = stage.shortcut
-            if not self.known_option(stage.shortcut, stage.shortcut_span):
-                return None, None
-        depth = 1 if stage.depth is None else self.count(stage.depth, scope, "a stage depth")
-        stride = (
-            None
-            if stage.stride is None
-            else self.count(stage.stride, scope, "a stage stride", 1 << 12)
-        )
-        if depth is None or (stage.stride is not None and stride is None):
-            return None, None
-        if depth > self.layers_left:
-            self.error(
-                "E313",
-                f"a depth of {depth:,} exceeds the size limit",
-                stage.depth.span if stage.depth else None,
-            )
-            raise Abort
-        item = s.Item(target=stage.call, span=stage.span)
-        entry = Entry(name, stage.call, item, scope, stride, depth)
-        return self.lower_copies(entry, shape, name, option, stage=True)
-
-    def known_option(self, option: str, span: Span | None) -> bool:
-        projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]
-        if option in OPTIONS or option in projections:
-            return True
-        self.error(
-            "E300",
-            f"unknown shortcut option '{option}'",
-            span,
-            did_you_mean(option, list(OPTIONS) + projections)
-            or "expected A, B, C, same, none or a projection defined in `define`",
-        )
-        return False
