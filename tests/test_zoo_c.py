@@ -27,6 +27,7 @@ from torch_helpers import (  # noqa: E402
 )
 
 import archspec  # noqa: E402
+from archspec.ir import walk as ir_walk  # noqa: E402
 
 
 def timm_model(name: str) -> Callable[[], Any]:
@@ -173,3 +174,91 @@ def test_preact_cifar_parameters_are_the_papers() -> None:
     reference's count (checked above), within 2% of the paper's rounded figure."""
     for spec in ("specs/preact/preact_resnet110.yaml", "specs/preact/preact_resnet164.yaml"):
         assert abs(archspec.load(spec).counts.params / 1.7e6 - 1) < 0.02
+
+
+# ---- ConvNeXt's constructs: layer norm over channels, fc over channels, stochastic depth
+
+CONVNEXT_LIKE = """\
+name: convnext_like
+input: 3x32x32
+define: |
+  block cn(dim, p=0.0) =
+      add(block=(conv(dim, 7, groups=dim, bias=true) "2"=layernorm(eps=1e-6)
+                 "3"=channel_fc(4 * dim) "4"=gelu "5"=channel_fc(dim))
+          stochastic_depth=stochastic_depth(p),
+          identity)
+stem: >-
+  features=("0"=(conv(16, 4, stride=4, bias=true) layernorm(eps=1e-6))
+            "1"=cn(16, p=0.1) x 2
+            "2"=(layernorm(eps=1e-6) conv(32, 2, stride=2, bias=true))
+            "3"=cn(32, p=0.2) x 1)
+head: >-
+  avgpool=global_avgpool
+  classifier=(layernorm(eps=1e-6) flatten fc(10))
+"""
+"""ConvNeXt's block without its layer scale, with torchvision's numbering (the permutes
+torchvision puts at block.1 and block.6 hold nothing, so the items are named past them)."""
+
+
+def test_convnext_constructs_in_both_backends(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    from flax_helpers import forward, nhwc
+
+    arch = archspec.load(CONVNEXT_LIKE)
+    paths = {p.path for p in ir_walk(arch.network)}
+    assert {
+        "features.1.0.block.0",
+        "features.1.0.block.3",
+        "features.3.0.stochastic_depth",
+    } <= paths
+    torch.manual_seed(0)
+    emitted, built = emitted_model(arch, tmp_path).eval(), arch.to_torch().eval()
+    assert list(emitted.state_dict()) == list(built.state_dict())
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = emitted(x)
+        assert torch.equal(built(x), expected)
+    assert parameter_count(built) == arch.counts.params
+    by_operator = fvcore_by_operator(built, (3, 32, 32))
+    conv, linear = conv_linear_macs(arch.network)
+    assert (by_operator.get("conv", 0), by_operator.get("linear", 0)) == (conv, linear)
+    assert sum(by_operator.values()) == arch.counts.fvcore  # layer_norm: 5 per element
+    flax_model = arch.to_flax(weights=built.state_dict())
+    flax_model.eval()
+    assert abs(forward(flax_model, nhwc(x.numpy())) - expected.numpy()).max() < 1e-5
+
+
+def test_the_constructs_are_torchvisions() -> None:
+    """LayerNorm2d and stochastic depth as torchvision's own; channel_fc as nn.Linear
+    between permutes to channels-last and back."""
+    torchvision = pytest.importorskip("torchvision")
+    from torchvision.models.convnext import LayerNorm2d as Reference
+
+    from archspec.backends.pytorch import runtime
+
+    x = torch.randn(4, 8, 5, 5)
+    ours, theirs = runtime.LayerNorm2d(8, eps=1e-6), Reference(8, eps=1e-6)
+    with torch.no_grad():
+        theirs.weight.uniform_(0.5, 1.5)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert torch.equal(ours(x), theirs(x))
+    linear = runtime.ChannelLinear(8, 3)
+    expected = torch.nn.functional.linear(x.permute(0, 2, 3, 1), linear.weight, linear.bias)
+    assert torch.equal(linear(x), expected.permute(0, 3, 1, 2))
+    for mode in ("row", "batch"):
+        depth = runtime.StochasticDepth(0.5, mode)
+        reference = torchvision.ops.StochasticDepth(0.5, mode)
+        torch.manual_seed(3)
+        dropped = depth.train()(x)
+        torch.manual_seed(3)
+        assert torch.equal(dropped, reference.train()(x))
+        assert torch.equal(depth.eval()(x), x)
+    rows = runtime.StochasticDepth(0.5, "row").train()(torch.ones(64, 2, 1, 1))
+    assert set(rows.flatten().tolist()) == {0.0, 2.0}  # whole samples, kept ones scaled
+
+
+def test_stochastic_depth_mode_is_checked() -> None:
+    spec = 'name: n\ninput: 3x8x8\nstem: conv(4, 3) stochastic_depth(0.1, mode="col")\n'
+    with pytest.raises(archspec.SpecError, match='one of "row", "batch"'):
+        archspec.load(spec)

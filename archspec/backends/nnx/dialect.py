@@ -86,6 +86,26 @@ LOWERINGS: dict[str, Lowering] = {
         rngs=True,
     ),
     "dropout": Lowering("nnx.Dropout", (Arg("rate", "p", positional=True),), rngs=True),
+    "layernorm": Lowering(
+        "LayerNorm",
+        (Arg("num_features", "channels", positional=True), Arg("eps", "eps", 1e-5)),
+        helpers=("LayerNorm",),
+    ),
+    "channel_fc": Lowering(
+        "nnx.Linear",
+        (
+            Arg("in_features", "in_features", positional=True),
+            Arg("out_features", "out_features", positional=True),
+            Arg("use_bias", "bias", True),
+        ),
+        rngs=True,
+    ),
+    "stochastic_depth": Lowering(
+        "StochasticDepth",
+        (Arg("p", "p", positional=True), Arg("mode", "mode", "row")),
+        rngs=True,
+        helpers=("StochasticDepth",),
+    ),
     "chunk": Lowering(
         "chunk",
         (Arg("chunks", "chunks"), Arg("index", "index")),
@@ -108,6 +128,8 @@ LOWERINGS: dict[str, Lowering] = {
 TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     "conv": {"weight": ("kernel", "HWIO"), "bias": ("bias", "O")},
     "fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
+    "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
+    "layernorm": {"weight": ("scale", "C"), "bias": ("bias", "C")},
     "bn": {
         "weight": ("scale", "C"),
         "bias": ("bias", "C"),
@@ -121,6 +143,8 @@ tensors need no entry."""
 
 HELPERS = (
     "BatchNorm2d",
+    "LayerNorm",
+    "StochasticDepth",
     "NamedSequential",
     "window_padding",
     "max_pool2d",

@@ -82,6 +82,25 @@ LOWERINGS: dict[str, Lowering] = {
         ),
     ),
     "dropout": Lowering("nn.Dropout", (Arg("p", "p"),)),
+    "layernorm": Lowering(
+        "LayerNorm2d",
+        (Arg("num_channels", "channels", positional=True), Arg("eps", "eps", 1e-5)),
+        helpers=("LayerNorm2d",),
+    ),
+    "channel_fc": Lowering(
+        "ChannelLinear",
+        (
+            Arg("in_features", "in_features", positional=True),
+            Arg("out_features", "out_features", positional=True),
+            Arg("bias", "bias", True),
+        ),
+        helpers=("ChannelLinear",),
+    ),
+    "stochastic_depth": Lowering(
+        "StochasticDepth",
+        (Arg("p", "p", positional=True), Arg("mode", "mode", "row")),
+        helpers=("StochasticDepth",),
+    ),
     "chunk": Lowering(
         "Chunk",
         (Arg("chunks", "chunks", positional=True), Arg("index", "index", positional=True)),
@@ -99,13 +118,20 @@ LOWERINGS: dict[str, Lowering] = {
 }
 """op name -> how PyTorch constructs it."""
 
-HELPERS = ("init_as_he_et_al", "ZeroPadShortcut", "Chunk")
+HELPERS = (
+    "init_as_he_et_al",
+    "ZeroPadShortcut",
+    "Chunk",
+    "LayerNorm2d",
+    "ChannelLinear",
+    "StochasticDepth",
+)
 """Runtime classes an emitted file may carry, in file order."""
 
 READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh"})
 """Ops whose backward pass reads their output: it must not be overwritten."""
 
-PASSES_THROUGH = frozenset({"flatten", "dropout"})
+PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth"})
 """Ops that hand their input on (a view, or unchanged in eval): as fresh as the input."""
 
 
