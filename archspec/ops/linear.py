@@ -66,41 +66,25 @@ class Linear(Op):
 
 @register
 @dataclass(frozen=True, slots=True)
-class ChannelLinear(Op):
+class ChannelLinear(Linear):
+    """fc's fields, arguments and tensors, applied at every pixel of a feature map."""
+
     NAME = "channel_fc"
     DOC = (
         "Fully connected layer over the channels of each pixel of a feature map (a 1x1 "
         "convolution holding torch.nn.Linear's weight): ConvNeXt's MLP."
     )
-    ARGUMENTS = (
-        size("features", "output channels", required=True),
-        flag("bias", "add a learned bias", True),
-    )
-    ROLES = {"in_features": "in", "out_features": "out"}
-
-    in_features: int
-    out_features: int
-    bias: bool = True
-
-    @classmethod
-    def make(cls, arguments: dict[str, Any], input: Shape) -> ChannelLinear:
-        return cls(input[0], arguments["features"], arguments["bias"])
 
     def shape(self, input: Shape) -> Shape:
         _, height, width = feature_map(input, self.NAME)
         return (self.out_features, height, width)
 
     def cost(self, input: Shape, output: Shape) -> Counts:
-        weights = self.in_features * self.out_features
+        per_pixel = Linear.cost(self, (self.in_features,), (self.out_features,))
+        pixels = output[1] * output[2]
         return Counts(
-            params=weights + (self.out_features if self.bias else 0),
-            macs=weights * output[1] * output[2],
-            activations=elements(output),
+            params=per_pixel.params, macs=per_pixel.macs * pixels, activations=elements(output)
         )
 
     def label(self) -> str:
         return f"channel fc {self.in_features}->{self.out_features}"
-
-    def tensors(self) -> tuple[Tensor, ...]:
-        weight = Tensor("weight", (self.out_features, self.in_features), "OI")
-        return (weight, Tensor("bias", (self.out_features,), "O")) if self.bias else (weight,)

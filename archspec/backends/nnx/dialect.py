@@ -23,6 +23,16 @@ _WINDOW = (
     Arg("ceil_mode", "ceil_mode", False),
 )
 
+_LINEAR = Lowering(
+    "nnx.Linear",
+    (
+        Arg("in_features", "in_features", positional=True),
+        Arg("out_features", "out_features", positional=True),
+        Arg("use_bias", "bias", True),
+    ),
+    rngs=True,
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nnx.Conv",
@@ -76,30 +86,14 @@ LOWERINGS: dict[str, Lowering] = {
         helpers=("adaptive_avg_pool2d",),
     ),
     "flatten": Lowering("flatten", module=False, helpers=("flatten",)),
-    "fc": Lowering(
-        "nnx.Linear",
-        (
-            Arg("in_features", "in_features", positional=True),
-            Arg("out_features", "out_features", positional=True),
-            Arg("use_bias", "bias", True),
-        ),
-        rngs=True,
-    ),
+    "fc": _LINEAR,
     "dropout": Lowering("nnx.Dropout", (Arg("rate", "p", positional=True),), rngs=True),
     "layernorm": Lowering(
         "LayerNorm",
         (Arg("num_features", "channels", positional=True), Arg("eps", "eps", 1e-5)),
         helpers=("LayerNorm",),
     ),
-    "channel_fc": Lowering(
-        "nnx.Linear",
-        (
-            Arg("in_features", "in_features", positional=True),
-            Arg("out_features", "out_features", positional=True),
-            Arg("use_bias", "bias", True),
-        ),
-        rngs=True,
-    ),
+    "channel_fc": _LINEAR,  # on NHWC, the last axis is the channels
     "stochastic_depth": Lowering(
         "StochasticDepth",
         (Arg("p", "p", positional=True), Arg("mode", "mode", "row")),
@@ -128,7 +122,7 @@ LOWERINGS: dict[str, Lowering] = {
 TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     "conv": {"weight": ("kernel", "HWIO"), "bias": ("bias", "O")},
     "fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
-    "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
+    "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},  # as fc's
     "layernorm": {"weight": ("scale", "C"), "bias": ("bias", "C")},
     "bn": {
         "weight": ("scale", "C"),
