@@ -27,13 +27,20 @@ from torch_helpers import (  # noqa: E402
 )
 
 import archspec  # noqa: E402
-from archspec.ir import walk as ir_walk  # noqa: E402
 
 
 def timm_model(name: str) -> Callable[[], Any]:
     def make() -> Any:
         timm = pytest.importorskip("timm")
         return timm.create_model(name, pretrained=False)
+
+    return make
+
+
+def torchvision_model(name: str) -> Callable[[], Any]:
+    def make() -> Any:
+        torchvision = pytest.importorskip("torchvision")
+        return getattr(torchvision.models, name)(weights=None)
 
     return make
 
@@ -107,6 +114,8 @@ REFERENCES: dict[str, tuple[Callable[[], Any], int]] = {
     "specs/preact/preact_resnet164.yaml": (preact_cifar(18, bottleneck=True), 32),
     "specs/timm/resnetv2_50.yaml": (timm_model("resnetv2_50"), 64),
     "specs/timm/resnetv2_18.yaml": (timm_model("resnetv2_18"), 64),
+    "specs/torchvision/convnext_tiny.yaml": (torchvision_model("convnext_tiny"), 64),
+    "specs/torchvision/convnext_small.yaml": (torchvision_model("convnext_small"), 64),
 }
 """spec -> (its reference model, the input side it is checked at)."""
 
@@ -116,6 +125,7 @@ FLAX: dict[str, dict[str, int]] = {
     "specs/timm/seresnet50.yaml": SHALLOW,
     "specs/timm/resnetv2_18.yaml": SHALLOW,
     "specs/preact/preact_resnet164.yaml": {"n": 2},
+    "specs/torchvision/convnext_tiny.yaml": {"d1": 1, "d2": 1, "d3": 1, "d4": 1},
 }
 """Compared in Flax at a shallower depth (spec parameters): every block class of the
 family, with and without its projection, at a fraction of the compile time; depth only
@@ -124,10 +134,13 @@ the in-memory build in test_backend_flax."""
 
 
 def randomise_statistics(model: Any) -> Any:
-    """Batch-norm statistics and affine terms away from their initial values, as after
-    training, so that a misplaced norm cannot hide."""
+    """Batch-norm statistics, affine terms and layer scales away from their initial
+    values, as after training, so that a misplaced norm or scale cannot hide."""
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("layer_scale"):  # 1e-6 at first: blocks near the identity
+                parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.4 + 0.1)
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 channels = module.num_features
@@ -188,57 +201,7 @@ def test_preact_cifar_parameters_are_the_papers() -> None:
         assert abs(archspec.load(spec).counts.params / 1.7e6 - 1) < 0.02
 
 
-# ---- ConvNeXt's constructs: layer norm over channels, fc over channels, stochastic depth
-
-CONVNEXT_LIKE = """\
-name: convnext_like
-input: 3x32x32
-define: |
-  block cn(dim, p=0.0) =
-      add(block=(conv(dim, 7, groups=dim, bias=true) "2"=layernorm(eps=1e-6)
-                 "3"=channel_fc(4 * dim) "4"=gelu "5"=channel_fc(dim))
-          stochastic_depth=stochastic_depth(p),
-          identity)
-stem: >-
-  features=("0"=(conv(16, 4, stride=4, bias=true) layernorm(eps=1e-6))
-            "1"=cn(16, p=0.1) x 2
-            "2"=(layernorm(eps=1e-6) conv(32, 2, stride=2, bias=true))
-            "3"=cn(32, p=0.2) x 1)
-head: >-
-  avgpool=global_avgpool
-  classifier=(layernorm(eps=1e-6) flatten fc(10))
-"""
-"""ConvNeXt's block without its layer scale, with torchvision's numbering (the permutes
-torchvision puts at block.1 and block.6 hold nothing, so the items are named past them)."""
-
-
-def test_convnext_constructs_in_both_backends(tmp_path: Path) -> None:
-    pytest.importorskip("flax")
-    from flax_helpers import forward, nhwc
-
-    arch = archspec.load(CONVNEXT_LIKE)
-    paths = {p.path for p in ir_walk(arch.network)}
-    assert {
-        "features.1.0.block.0",
-        "features.1.0.block.3",
-        "features.3.0.stochastic_depth",
-    } <= paths
-    torch.manual_seed(0)
-    emitted, built = emitted_model(arch, tmp_path).eval(), arch.to_torch().eval()
-    assert list(emitted.state_dict()) == list(built.state_dict())
-    built.load_state_dict(emitted.state_dict(), strict=True)
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        expected = emitted(x)
-        assert torch.equal(built(x), expected)
-    assert parameter_count(built) == arch.counts.params
-    by_operator = fvcore_by_operator(built, (3, 32, 32))
-    conv, linear = conv_linear_macs(arch.network)
-    assert (by_operator.get("conv", 0), by_operator.get("linear", 0)) == (conv, linear)
-    assert sum(by_operator.values()) == arch.counts.fvcore  # layer_norm: 5 per element
-    flax_model = arch.to_flax(weights=built.state_dict())
-    flax_model.eval()
-    assert abs(forward(flax_model, nhwc(x.numpy())) - expected.numpy()).max() < 1e-5
+# ---- ConvNeXt's constructs against torchvision's own modules
 
 
 def test_the_constructs_are_torchvisions() -> None:
@@ -274,3 +237,33 @@ def test_stochastic_depth_mode_is_checked() -> None:
     spec = 'name: n\ninput: 3x8x8\nstem: conv(4, 3) stochastic_depth(0.1, mode="col")\n'
     with pytest.raises(archspec.SpecError, match='one of "row", "batch"'):
         archspec.load(spec)
+
+
+def test_a_scale_is_a_bare_tensor_of_its_module(tmp_path: Path) -> None:
+    """`scale` holds one tensor under the item's own key, at the top level and inside a
+    plain named group (which becomes a class: no sequential container holds a tensor);
+    the emitted module, to_torch() and Flax agree."""
+    pytest.importorskip("flax")
+    from flax_helpers import forward, nhwc
+
+    arch = archspec.load(
+        "name: scaled\ninput: 3x8x8\n"
+        "stem: conv(4, 3) gamma=scale(0.5) features=(conv(4, 3) ls=scale(2.0) relu)\n"
+        "head: global_avgpool flatten fc(2)\n"
+    )
+    emitted, built = emitted_model(arch, tmp_path), arch.to_torch()
+    keys = list(built.state_dict())
+    assert keys == list(emitted.state_dict())
+    assert {"gamma", "features.ls"} <= set(keys)
+    assert built.state_dict()["gamma"].shape == (4, 1, 1)
+    assert torch.equal(emitted.state_dict()["features.ls"], torch.full((4, 1, 1), 2.0))
+    assert parameter_count(built) == arch.counts.params
+    with torch.no_grad():
+        emitted.gamma.uniform_(0.5, 1.5)
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        expected = emitted(x)
+        assert torch.equal(built(x), expected)
+    flax_model = arch.to_flax(weights=built.state_dict())
+    assert abs(forward(flax_model, nhwc(x.numpy())) - expected.numpy()).max() < 1e-5

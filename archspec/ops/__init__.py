@@ -10,7 +10,7 @@ from archspec.ops.activation import ReLU, Sigmoid
 from archspec.ops.base import Argument, Op, Role, Shape, ShapeProblem, Tensor
 from archspec.ops.conv import Conv2d
 from archspec.ops.linear import ChannelLinear, Linear
-from archspec.ops.norm import BatchNorm2d, LayerNorm
+from archspec.ops.norm import BatchNorm2d, LayerNorm, Scale
 from archspec.ops.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
 from archspec.ops.registry import INTERNAL, OPS, language_ops, register
 from archspec.ops.structure import Chunk, Dropout, Flatten, StochasticDepth, ZeroPadShortcut
@@ -30,6 +30,7 @@ __all__ = [
     "Linear",
     "MaxPool2d",
     "ReLU",
+    "Scale",
     "Sigmoid",
     "StochasticDepth",
     "ZeroPadShortcut",

@@ -114,6 +114,10 @@ class Op:
     DOC: ClassVar[str]
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = ()
     ROLES: ClassVar[dict[str, Role]] = {}
+    BARE: ClassVar[bool] = False
+    """The op is one learned tensor (``tensors()`` names it ``""``) that multiplies its
+    input, held by the enclosing module under the item's name, as a bare ``nn.Parameter``
+    attribute is (ConvNeXt's ``layer_scale``): its state key is the item's path."""
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> Op:

@@ -96,3 +96,37 @@ class LayerNorm(Op):
 
     def tensors(self) -> tuple[Tensor, ...]:
         return (Tensor("weight", (self.channels,), "C"), Tensor("bias", (self.channels,), "C"))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Scale(Op):
+    NAME = "scale"
+    DOC = (
+        "A learned scale per channel, multiplied into the input; one tensor, held by the "
+        "enclosing module under the item's name (ConvNeXt's `layer_scale`: "
+        "`features.1.0.layer_scale`, not a submodule's `.weight`)."
+    )
+    ARGUMENTS = (Argument("init", float, "the initial value of every channel", 1.0),)
+    ROLES = {"channels": "in"}
+    BARE = True
+
+    channels: int
+    init: float = 1.0
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> Scale:
+        return cls(input[0], arguments["init"])
+
+    def shape(self, input: Shape) -> Shape:
+        feature_map(input, self.NAME)
+        return input
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        return Counts(params=self.channels, activations=elements(output))
+
+    def label(self) -> str:
+        return f"scale {self.channels}"
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return (Tensor("", (self.channels, 1, 1), "CHW"),)

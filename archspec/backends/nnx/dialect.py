@@ -100,6 +100,11 @@ LOWERINGS: dict[str, Lowering] = {
         rngs=True,
         helpers=("StochasticDepth",),
     ),
+    "scale": Lowering(
+        "scale_parameter",
+        (Arg("channels", "channels", positional=True), Arg("init", "init", positional=True)),
+        helpers=("scale_parameter",),
+    ),
     "chunk": Lowering(
         "chunk",
         (Arg("chunks", "chunks"), Arg("index", "index")),
@@ -124,6 +129,7 @@ TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     "fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
     "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},  # as fc's
     "layernorm": {"weight": ("scale", "C"), "bias": ("bias", "C")},
+    "scale": {"": ("", "HWC")},  # bare: the attribute itself, (1, 1, C) for NHWC
     "bn": {
         "weight": ("scale", "C"),
         "bias": ("bias", "C"),
@@ -139,6 +145,7 @@ HELPERS = (
     "BatchNorm2d",
     "LayerNorm",
     "StochasticDepth",
+    "scale_parameter",
     "NamedSequential",
     "window_padding",
     "max_pool2d",
@@ -220,6 +227,9 @@ class FlaxDialect(Dialect):
             self.concatenates = True
             return f"jnp.concatenate([{', '.join(values)}], axis=-1)"
         return (" + " if parallel.combine == "add" else " * ").join(values)
+
+    def scaled(self, name: str, value: str) -> str:
+        return f"{value} * {self.member(name)}[...]"
 
     def module_note(self, class_name: str) -> str:
         return (

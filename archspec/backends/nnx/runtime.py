@@ -83,6 +83,12 @@ class StochasticDepth(nnx.Dropout):
         super().__init__(p, broadcast_dims=dims, rngs=rngs)
 
 
+def scale_parameter(channels: int, init: float) -> nnx.Param[jax.Array]:
+    """A learned scale per channel, ``init`` everywhere, shaped (1, 1, C) to multiply an
+    NHWC map: a bare parameter of the module that holds it (ConvNeXt's layer_scale)."""
+    return nnx.Param(jnp.full((1, 1, channels), init))
+
+
 class NamedSequential(nnx.Module):
     """nn.Sequential with named items: its children live at ``layers/<name>``."""
 

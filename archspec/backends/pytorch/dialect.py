@@ -92,6 +92,11 @@ LOWERINGS: dict[str, Lowering] = {
         (Arg("p", "p", positional=True), Arg("mode", "mode", "row")),
         helpers=("StochasticDepth",),
     ),
+    "scale": Lowering(
+        "scale_parameter",
+        (Arg("channels", "channels", positional=True), Arg("init", "init", positional=True)),
+        helpers=("scale_parameter",),
+    ),
     "chunk": Lowering(
         "Chunk",
         (Arg("chunks", "chunks", positional=True), Arg("index", "index", positional=True)),
@@ -116,6 +121,7 @@ HELPERS = (
     "LayerNorm2d",
     "ChannelLinear",
     "StochasticDepth",
+    "scale_parameter",
 )
 """Runtime classes an emitted file may carry, in file order."""
 

@@ -109,3 +109,9 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode!r}"
+
+
+def scale_parameter(channels: int, init: float) -> nn.Parameter:
+    """A learned scale per channel, ``init`` everywhere, shaped to multiply an NCHW map:
+    a bare parameter of the module that holds it (torchvision's ConvNeXt layer_scale)."""
+    return nn.Parameter(torch.full((channels, 1, 1), init))
