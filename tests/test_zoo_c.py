@@ -265,5 +265,6 @@ def test_a_scale_is_a_bare_tensor_of_its_module(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = emitted(x)
         assert torch.equal(built(x), expected)
+        assert torch.equal(torch.jit.script(built)(x), expected)  # TorchScript too
     flax_model = arch.to_flax(weights=built.state_dict())
     assert abs(forward(flax_model, nhwc(x.numpy())) - expected.numpy()).max() < 1e-5

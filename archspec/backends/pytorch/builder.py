@@ -70,8 +70,7 @@ class FlowModule(nn.Sequential):
     look a module up by a name held in a variable): before member ``i`` it runs the
     operations ``_before[i]`` that open branches from the current value, start the next
     branch, close one, or combine the closed branches; ``_before[-1]`` runs at the end.
-    Bare tensors (``Op.BARE``) are parameters of this module, multiplied in by name: such
-    a module runs eagerly but does not compile with TorchScript (the emitted file does).
+    Bare tensors (``Op.BARE``) are parameters of this module, multiplied in by position.
     """
 
     # The operations again, as attributes TorchScript reads as constants (private, as no
@@ -97,9 +96,15 @@ class FlowModule(nn.Sequential):
             (name, m) for name, m in members.items() if not isinstance(m, nn.Parameter)
         )
         super().__init__(modules)
+        # The bare tensors: parameters of this module under their names (the state keys),
+        # and the same objects in a list the forward indexes (TorchScript reads no
+        # attribute by a computed name); loading and moving update them in place.
+        self._scales: list[torch.Tensor] = []
         for name in schedule.tensors:
-            self.register_parameter(name, members[name])  # type: ignore[arg-type]
-        self._tensors = schedule.tensors
+            tensor = members[name]
+            assert isinstance(tensor, nn.Parameter)
+            self.register_parameter(name, tensor)
+            self._scales.append(tensor)
         # One flat list and where each position's run starts (never empty, so TorchScript
         # can tell its type): position i runs _operations[_starts[i]:_starts[i + 1]].
         self._operations = [-1] + [op for ops in schedule.before for op in ops]
@@ -133,16 +138,11 @@ class FlowModule(nn.Sequential):
             elif operation == self._END:
                 results[-1].append(x)
             elif operation >= self._SCALE:
-                x = self._scaled(x, operation - self._SCALE)
+                x = x * self._scales[operation - self._SCALE]
             else:
                 x = self._combine(operation, results.pop())
                 inputs.pop()
         return x
-
-    @torch.jit.unused
-    def _scaled(self, x: torch.Tensor, index: int) -> torch.Tensor:
-        tensor: torch.Tensor = getattr(self, self._tensors[index])
-        return x * tensor
 
     def _combine(self, operation: int, values: list[torch.Tensor]) -> torch.Tensor:
         if operation == self._CONCAT_MAPS:
@@ -158,6 +158,12 @@ class FlowModule(nn.Sequential):
 
     def extra_repr(self) -> str:
         return f"block={self._kind!r}" if self._kind else ""
+
+
+# TorchScript types an attribute it cannot infer (an empty list) from the class's
+# annotations, which it cannot read as the strings `from __future__ import annotations`
+# makes them: this one is given as a type.
+FlowModule.__annotations__["_scales"] = list[torch.Tensor]
 
 
 class Builder:
