@@ -190,7 +190,8 @@ def test_counts_equal_fvcore_and_numel(spec: str) -> None:
     conv, linear = conv_linear_macs(arch.network)
     assert by_operator.get("conv", 0) == conv
     assert by_operator.get("linear", 0) == linear
-    assert by_operator.get("batch_norm", 0) == arch.counts.norm
+    norms = sum(by_operator.get(f"{kind}_norm", 0) for kind in ("batch", "layer"))
+    assert norms == arch.counts.norm
     assert by_operator.get("adaptive_avg_pool2d", 0) == arch.counts.pool
     assert sum(by_operator.values()) == arch.counts.fvcore
     assert parameter_count(model) == arch.counts.params
