@@ -106,6 +106,7 @@ class PreActCifar(torch.nn.Module):
 
 
 REFERENCES: dict[str, tuple[Callable[[], Any], int]] = {
+    "specs/timm/resnet50.yaml": (timm_model("resnet50"), 64),
     # ResNet-D at 72x72: 9x9 maps into layer3, so the ceil-mode pools see partial windows
     "specs/timm/resnet50d.yaml": (timm_model("resnet50d"), 72),
     "specs/timm/resnet26d.yaml": (timm_model("resnet26d"), 72),
@@ -120,17 +121,16 @@ REFERENCES: dict[str, tuple[Callable[[], Any], int]] = {
 """spec -> (its reference model, the input side it is checked at)."""
 
 SHALLOW = {"depth1": 2, "depth2": 1, "depth3": 1, "depth4": 1}
-FLAX: dict[str, dict[str, int]] = {
-    "specs/timm/resnet26d.yaml": SHALLOW,
-    "specs/timm/seresnet50.yaml": SHALLOW,
+FLAX: dict[str, dict[str, Any]] = {
+    "specs/timm/resnet50d.yaml": {**SHALLOW, "se": True},  # deep stem, avg-down, SE gate
     "specs/timm/resnetv2_18.yaml": SHALLOW,
     "specs/preact/preact_resnet164.yaml": {"n": 2},
     "specs/torchvision/convnext_tiny.yaml": {"d1": 1, "d2": 1, "d3": 1, "d4": 1},
 }
-"""Compared in Flax at a shallower depth (spec parameters): every block class of the
-family, with and without its projection, at a fraction of the compile time; depth only
-repeats them. The emitted Flax module of every spec at its own depth is checked against
-the in-memory build in test_backend_flax."""
+"""Compared in Flax at a shallower depth (spec parameters; one more turns on the SE gate
+of timm's family): every block class of each family, with and without its projection,
+at a fraction of the compile time; depth only repeats them. The emitted Flax module of
+every spec at its own depth is checked against the in-memory build in test_backend_flax."""
 
 
 def randomise_statistics(model: Any) -> Any:
