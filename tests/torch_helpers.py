@@ -224,7 +224,7 @@ def conv_linear_macs(network: ir.Network) -> tuple[int, int]:
         macs = layer.op.cost(layer.input, layer.output).macs
         if isinstance(layer.op, ops.Conv2d):
             conv += macs
-        elif isinstance(layer.op, ops.Linear):
+        elif isinstance(layer.op, ops.Linear | ops.ChannelLinear):
             linear += macs
     return conv, linear
 
