@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
-from archspec.lower.context import MAX_NESTING, Abort, Entry
+from archspec.lower.context import MAX_LAYERS, MAX_NESTING, Abort, Entry
 from archspec.lower.names import refused_module_name
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def expand(
     """A sequence's items as entries: conditions applied, repeats expanded (each copy in
     its scope), unnamed groups spliced."""
     entries: list[Entry] = []
+    layers = 0  # entries that are one layer each: a lower bound of what they will cost
     for item in items:
         if item.condition is not None and not lowerer.holds(item.condition, scope):
             continue
@@ -78,6 +79,11 @@ def expand(
             first = Entry(item.name, item.target, item, scopes[0], stride)
             rest = [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
             entries.extend([first, *rest])
+            if lowerer.is_layer(item.target, scope):
+                layers += times
+        if layers > lowerer.layers_left:  # found before lowering 100,000 copies one by one
+            lowerer.error("E313", f"the network has more than {MAX_LAYERS:,} layers", item.span)
+            raise Abort
     return entries
 
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from archspec import ir
-from archspec.diagnostics import Collector, did_you_mean
+from archspec.diagnostics import Collector, ErrorKey, did_you_mean
 from archspec.frontend import syntax as s
-from archspec.lower.arguments import Scope, bind, check_value
+from archspec.lower.arguments import Scope
 from archspec.lower.blocks import lower_block, lower_branches
 from archspec.lower.context import (
     MAX_LAYERS,
@@ -26,10 +26,9 @@ from archspec.lower.context import (
 )
 from archspec.lower.copies import copy_names, copy_scopes, expand
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
+from archspec.lower.layers import layer_value, lower_layer
 from archspec.lower.names import refused_module_name
-from archspec.lower.shortcuts import OPTIONS
-from archspec.ops import Op, ShapeProblem, language_ops
-from archspec.ops.base import describe as shape_text
+from archspec.ops import language_ops
 from archspec.source import Span
 
 
@@ -104,6 +103,10 @@ class Lowerer:
         return value
 
     # ---- sequences ----
+    def is_layer(self, target: s.Call | s.Group | s.Branches, scope: Scope) -> bool:
+        """True when ``target`` lowers to exactly one layer (a call of a built-in op)."""
+        return isinstance(target, s.Call) and target.name in self.ops and target.name not in scope
+
     def holds(self, condition: s.Expr, scope: Scope) -> bool:
         keep = self.value(condition, scope)
         if keep is not None and not isinstance(keep, bool):
@@ -124,11 +127,46 @@ class Lowerer:
         self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
         steps: list[ir.Step] = []
-        for entry in entries:
-            step, shape = self.lower_entry(entry, shape, ns, option)
-            if step is not None:
-                steps.append(step)
+        # Unnamed copies (`(conv relu) x 40000`, `foo x 100000`) are lowered once for each
+        # input shape: a layer is then shared, and a mistake reported again, at no cost.
+        layers: dict[tuple[int, int, Shape], ir.Member] = {}
+        failed: dict[tuple[int, int, Shape], list[ErrorKey]] = {}
+        again: dict[tuple[int, int, Shape], int] = {}  # failures seen again, reported at the end
+        step: ir.Step | None
+        try:
+            for entry in entries:
+                plain = entry.name is None and entry.stride is None and entry.times == 1
+                key = (id(entry.target), id(entry.scope), shape)
+                known = layers.get(key) if plain else None
+                if known is not None:
+                    step = self.another_copy(known, entry, ns)
+                    shape = known.node.output
+                elif plain and key in failed:
+                    ns.index += 1
+                    again[key] = again.get(key, 0) + 1
+                    step, shape = None, None
+                else:
+                    mark = len(self.report.log)
+                    step, shape = self.lower_entry(entry, shape, ns, option)
+                    if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
+                        layers[key] = step
+                    elif plain and step is None and shape is None:
+                        failed[key] = self.report.since(mark)
+                if step is not None:
+                    steps.append(step)
+        finally:
+            for key, times in again.items():
+                self.report.repeat(failed[key], times)
         return steps, shape
+
+    def another_copy(self, member: ir.Member, entry: Entry, ns: Namespace) -> ir.Member | None:
+        """The shared layer once more, under the next position: what ``lower_entry`` gives
+        through the layer cache, without its cost (100,000 copies compile in a second)."""
+        local = self.claim(entry, ns)
+        if local is None:
+            return None
+        self.spend(1, entry.item.span)
+        return ir.Member(local, member.node)
 
     def lower_entry(
         self, entry: Entry, shape: Shape, ns: Namespace, option: str
@@ -182,7 +220,7 @@ class Lowerer:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
         local = entry.name or str(ns.index)
         ns.index += 1
-        if reason := refused_module_name(local):
+        if entry.name and (reason := refused_module_name(local)):  # a position is a name
             self.error(
                 "E311",
                 f"'{local}' cannot name a module: {reason}",
@@ -227,7 +265,7 @@ class Lowerer:
         if call.span.file != self.stdlib_file:
             self.site = call.span
         if call.name in scope:  # a parameter holding a layer: `act1=act`
-            called = self.layer_value(call, scope[call.name])
+            called = layer_value(self, call, scope[call.name])
             if called is None:
                 return None, None
             call = called
@@ -240,7 +278,7 @@ class Lowerer:
             if seen is not None and seen[2] is scope:
                 self.spend(1, call.span)
                 return seen[0], seen[0].output
-            layer, out = self.lower_layer(op, call, scope, shape, path, overrides or {})
+            layer, out = lower_layer(self, op, call, scope, shape, path, overrides or {})
             if layer is not None:
                 self.built_layers[key] = (layer, call, scope)  # keeps both alive: ids stay unique
             return layer, out
@@ -252,25 +290,6 @@ class Lowerer:
         else:
             self.unknown(call)
         return None, None
-
-    def layer_value(self, call: s.Call, value: s.Value) -> s.Call | None:
-        """The call a layer-valued parameter stands for: the layer, with the value's own
-        arguments and then the call's. A string naming a layer (from YAML or -D) counts."""
-        if isinstance(value, str) and value in self.layers:
-            value = s.LayerRef(value)
-        if not isinstance(value, s.LayerRef):
-            self.error(
-                "E303",
-                f"'{call.name}' is {describe(value)}, not a layer",
-                call.name_span,
-                "give it a layer: act=relu, norm=bn(eps=0.001)",
-            )
-            return None
-        bound = tuple(
-            s.Argument(keyword, s.Literal(argument, call.span), call.span)
-            for keyword, argument in value.arguments
-        )
-        return s.Call(value.name, bound + call.arguments, call.span, call.name_span)
 
     def not_a_block(self, call: s.Call) -> None:
         self.error(
@@ -290,96 +309,3 @@ class Lowerer:
         self.error(
             "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
         )
-
-    def lower_layer(
-        self,
-        op: type[Op],
-        call: s.Call,
-        scope: Scope,
-        shape: Shape,
-        path: str,
-        overrides: Mapping[str, s.Value],
-    ) -> tuple[ir.Layer | None, Shape]:
-        names = [a.name for a in op.ARGUMENTS]
-        if overrides and "stride" not in names:
-            self.error(
-                "E314", f"{op.NAME} has no stride, so a stage cannot downsample with it", call.span
-            )
-            return None, None
-        bound = bind(self, call, names, scope, op.NAME, overrides)
-        if bound is None:
-            return None, None
-        arguments: dict[str, s.Value] = {}
-        for argument in op.ARGUMENTS:
-            if argument.name not in bound:
-                if argument.required:
-                    self.error(
-                        "E302",
-                        f"{op.NAME} needs its '{argument.name}' argument ({argument.doc})",
-                        call.span,
-                        f"e.g. {op.NAME}(...) with {argument.name} first",
-                        "missing",
-                    )
-                    return None, None
-                arguments[argument.name] = argument.default
-                continue
-            value = check_value(self, bound[argument.name], argument, op.NAME, call)
-            if value is None:
-                return None, None
-            arguments[argument.name] = value
-        self.spend(1, call.span)
-        if shape is None:
-            return None, None
-        made = op.make(arguments, shape)
-        try:
-            out = made.shape(shape)
-        except ShapeProblem as problem:
-            self.error(
-                problem.code,
-                f"{problem.message} in '{path}'",
-                call.span,
-                problem.help,
-                f"input is {shape_text(shape)}",
-            )
-            return None, None
-        return ir.Layer(made, shape, out, self.visible(call.span)), out
-
-    # ---- stages ----
-    def lower_stage(
-        self, name: str, stage: s.Stage, scope: Scope, shape: Shape, option: str
-    ) -> tuple[ir.Group | None, Shape]:
-        if stage.shortcut is not None:
-            option = stage.shortcut
-            if not self.known_option(stage.shortcut, stage.shortcut_span):
-                return None, None
-        depth = 1 if stage.depth is None else self.count(stage.depth, scope, "a stage depth")
-        stride = (
-            None
-            if stage.stride is None
-            else self.count(stage.stride, scope, "a stage stride", 1 << 12)
-        )
-        if depth is None or (stage.stride is not None and stride is None):
-            return None, None
-        if depth > self.layers_left:
-            self.error(
-                "E313",
-                f"a depth of {depth:,} exceeds the size limit",
-                stage.depth.span if stage.depth else None,
-            )
-            raise Abort
-        item = s.Item(target=stage.call, span=stage.span, repeat=stage.depth)
-        entry = Entry(name, stage.call, item, scope, stride, depth)
-        return self.lower_copies(entry, shape, name, option, stage=True)
-
-    def known_option(self, option: str, span: Span | None) -> bool:
-        projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]
-        if option in OPTIONS or option in projections:
-            return True
-        self.error(
-            "E300",
-            f"unknown shortcut option '{option}'",
-            span,
-            did_you_mean(option, list(OPTIONS) + projections)
-            or "expected A, B, C, same, none or a projection defined in `define`",
-        )
-        return False

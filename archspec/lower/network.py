@@ -16,6 +16,7 @@ from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.lowerer import Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
+from archspec.lower.stages import known_option, lower_stage
 from archspec.lower.unused import check_unused
 from archspec.ops import OPS
 from archspec.ops.base import MAX_CHANNELS
@@ -191,7 +192,7 @@ def lower_network(
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
     lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
     parameters = network_parameters(tree, overrides, report, lowerer.layers)
-    if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
+    if not known_option(lowerer, option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     try:
         scope = network_lets(tree, parameters, report, lowerer.layers)
@@ -214,6 +215,7 @@ def lower_network(
         parameters=tuple((k, scalar(v)) for k, v in parameters.items()),
         paper=paper,
         file=source.name,
+        description=tree.description,
     )
     return network, parameters
 
@@ -245,7 +247,7 @@ def _lower_top(
         if stage is None:
             current = None
             continue
-        group, current = lowerer.lower_stage(name, stage, parameters, current, option)
+        group, current = lower_stage(lowerer, name, stage, parameters, current, option)
         if group is not None:
             steps.append(ir.Member(name, group))
     head, current = lowerer.lower_items(

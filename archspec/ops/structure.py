@@ -10,10 +10,9 @@ from archspec.ops.base import (
     Free,
     Shape,
     ShapeProblem,
-    Unchanged,
+    choice,
     elements,
     feature_map,
-    flag,
     fraction,
     size,
     strided,
@@ -37,7 +36,7 @@ class Flatten(Free):
 
 @register
 @dataclass(frozen=True, slots=True)
-class Dropout(Unchanged):
+class Dropout(Free):
     NAME = "dropout"
     DOC = "Dropout (active in training mode only)."
     ARGUMENTS = (fraction("p", "probability of zeroing an element", 0.5),)
@@ -51,30 +50,38 @@ class Dropout(Unchanged):
     def make(cls, arguments: dict[str, Any], input: Shape) -> Dropout:
         return cls(arguments["p"])
 
+    def shape(self, input: Shape) -> Shape:
+        return input
+
 
 @register
 @dataclass(frozen=True, slots=True)
-class StochasticDepth(Unchanged):
+class StochasticDepth(Free):
     NAME = "stochastic_depth"
     DOC = (
-        "Stochastic depth (Huang et al. 2016), torchvision's StochasticDepth: in training, "
-        "each sample's values are zeroed with probability `p`, the others scaled by "
-        "1 / (1 - p); the identity in eval. On a residual branch, it drops the branch."
+        "Stochastic depth (Huang et al. 2016) on a residual branch, as "
+        "torchvision.ops.StochasticDepth: in training, zero the branch with probability `p` "
+        'for each sample (`mode="row"`) or for the whole batch (`"batch"`) and scale '
+        "what is kept by 1 / (1 - p); the identity in eval."
     )
     ARGUMENTS = (
-        fraction("p", "probability of dropping a sample", 0.0),
-        flag("batch", "one draw for the whole batch (torchvision's mode 'batch')", False),
+        fraction("p", "probability of dropping the branch", 0.0),
+        choice("mode", "what one draw drops: a sample or the batch", ("row", "batch")),
     )
 
     p: float = 0.0
-    batch: bool = False
+    mode: str = "row"
 
     def label(self) -> str:
-        return f"stochastic depth {self.p:g}" + (" (batch)" if self.batch else "")
+        return f"stochastic depth {self.p:g}"
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> StochasticDepth:
-        return cls(arguments["p"], arguments["batch"])
+        return cls(arguments["p"], arguments["mode"])
+
+    def shape(self, input: Shape) -> Shape:
+        feature_map(input, self.NAME)
+        return input
 
 
 @register

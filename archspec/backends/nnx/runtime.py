@@ -58,6 +58,37 @@ class BatchNorm2d(nnx.Module):
         return (x - mean) * scale + self.bias[...]
 
 
+class LayerNorm(nnx.Module):
+    """torch.nn.LayerNorm over the last axis (the channels, in NHWC), as torch computes
+    it: the biased variance of the centred values. ``nnx.LayerNorm`` takes E[x^2] - E[x]^2."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        self.scale = nnx.Param(jnp.ones(num_features))
+        self.bias = nnx.Param(jnp.zeros(num_features))
+        self.eps = eps
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+        return (x - mean) * jax.lax.rsqrt(var + self.eps) * self.scale[...] + self.bias[...]
+
+
+class StochasticDepth(nnx.Dropout):
+    """torchvision.ops.StochasticDepth on NHWC: dropout of a whole sample (``mode="row"``)
+    or of the whole batch (``"batch"``), kept values scaled by 1 / (1 - p); the identity
+    in eval."""
+
+    def __init__(self, p: float, mode: str = "row", *, rngs: nnx.Rngs) -> None:
+        dims = (1, 2, 3) if mode == "row" else (0, 1, 2, 3)
+        super().__init__(p, broadcast_dims=dims, rngs=rngs)
+
+
+def scale_parameter(channels: int, init: float) -> nnx.Param[jax.Array]:
+    """A learned scale per channel, ``init`` everywhere, shaped (1, 1, C) to multiply an
+    NHWC map: a bare parameter of the module that holds it (ConvNeXt's layer_scale)."""
+    return nnx.Param(jnp.full((1, 1, channels), init))
+
+
 class NamedSequential(nnx.Module):
     """nn.Sequential with named items: its children live at ``layers/<name>``."""
 
@@ -164,24 +195,3 @@ def chunk(x: jax.Array, chunks: int, index: int) -> jax.Array:
     """One of ``chunks`` equal slices of the channels (ShuffleNet's channel split)."""
     size = x.shape[-1] // chunks
     return x[..., index * size : (index + 1) * size]
-
-
-class StochasticDepth(nnx.Module):
-    """torchvision.ops.StochasticDepth on any layout: in training, zero each sample
-    ("row") or the whole batch ("batch") with probability p and scale the rest by
-    1 / (1 - p), as torch defines it; the identity once ``model.eval()`` sets
-    ``deterministic``. Draws from the ``dropout`` stream, as nnx.Dropout does."""
-
-    def __init__(self, p: float, mode: str = "row", *, rngs: nnx.Rngs) -> None:
-        self.p = p
-        self.mode = mode
-        self.deterministic = False
-        self.rngs = rngs["dropout"].fork()
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if self.deterministic or self.p == 0.0:
-            return x
-        survival = 1.0 - self.p
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1) if self.mode == "row" else (1,) * x.ndim
-        noise = jax.random.bernoulli(self.rngs(), survival, shape).astype(x.dtype)
-        return x * (noise / survival if survival > 0.0 else noise)
