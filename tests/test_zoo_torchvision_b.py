@@ -226,3 +226,15 @@ def test_an_unused_block_may_take_and_call_layers_and_read_its_input_channels() 
     )
     assert archspec.load(text).network.output == (8, 8, 8)  # was E304 (relu) and E300 (gate)
     assert codes(text.replace("bn act", "bn act zap")) == ["E300"]
+
+
+def test_convnext_stochastic_depth_rises_block_by_block_as_torchvision() -> None:
+    arch = archspec.load("specs/torchvision/convnext_tiny.yaml")
+    ours = {
+        path: layer.op.p
+        for path, layer in archspec.ir.layers(arch.network)
+        if layer.op.NAME == "stochastic_depth"
+    }
+    torch.manual_seed(0)
+    reference = models.convnext_tiny()
+    assert len(ours) == 18 and ours == {path: reference.get_submodule(path).p for path in ours}
