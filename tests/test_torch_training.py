@@ -15,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_helpers import ALL_SPECS, emitted_model, load_small, spec_id, write_extra  # noqa: E402
+from torch_helpers import HOME_SPECS, emitted_model, load_small, spec_id, write_extra  # noqa: E402
 
 import archspec  # noqa: E402
 from archspec import ir, ops  # noqa: E402
@@ -63,7 +63,7 @@ def sgd_losses(arch: archspec.Architecture, model: torch.nn.Module, lr: float, s
 SHALLOW = {"specs/cifar/resnet20.yaml", "specs/torchvision/resnet18.yaml"}
 
 
-@pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
+@pytest.mark.parametrize("spec", HOME_SPECS, ids=spec_id)
 def test_every_spec_trains(spec: str) -> None:
     """One model per spec (built once: VGG alone holds 138M parameters), checked in turn:
     forward and backward, channels_last, bf16 autocast, then SGD steps."""
@@ -182,7 +182,7 @@ def test_the_papers_learning_rate_as_is(spec: str) -> None:
 
 DYNAMO_SPECS = [
     pytest.param(s, marks=pytest.mark.slow) if "1202" in s else s  # 600 blocks: ~50 s
-    for s in ALL_SPECS
+    for s in HOME_SPECS
 ]
 
 
