@@ -127,46 +127,55 @@ class Lowerer:
         self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
         steps: list[ir.Step] = []
-        # Unnamed copies (`(conv relu) x 40000`, `foo x 100000`) are lowered once for each
-        # input shape: a layer is then shared, and a mistake reported again, at no cost.
+        # Unnamed copies are lowered once for each input shape: a layer is then shared and
+        # a mistake reported again, and a run of identical copies that keeps its shape
+        # (`relu x 60000`, `foo x 100000`) is added at once, so size limits stay cheap.
         layers: dict[tuple[int, int, Shape], ir.Member] = {}
         failed: dict[tuple[int, int, Shape], list[ErrorKey]] = {}
-        again: dict[tuple[int, int, Shape], int] = {}  # failures seen again, reported at the end
-        step: ir.Step | None
-        try:
-            for entry in entries:
-                plain = entry.name is None and entry.stride is None and entry.times == 1
-                key = (id(entry.target), id(entry.scope), shape)
-                known = layers.get(key) if plain else None
-                if known is not None:
-                    step = self.another_copy(known, entry, ns)
-                    shape = known.node.output
-                elif plain and key in failed:
-                    ns.index += 1
-                    again[key] = again.get(key, 0) + 1
-                    step, shape = None, None
+        position = 0
+        while position < len(entries):
+            entry = entries[position]
+            plain = entry.name is None and entry.stride is None and entry.times == 1
+            key = (id(entry.target), id(entry.scope), shape)
+            known = layers.get(key) if plain else None
+            if known is not None or (plain and key in failed):
+                run = same_run(entries, position)
+                if known is None:
+                    ns.index += run
+                    self.report.repeat(failed[key], run)
+                elif known.node.output == shape:
+                    steps += self.more_copies(known, entry, ns, run)
                 else:
-                    mark = len(self.report.log)
-                    step, shape = self.lower_entry(entry, shape, ns, option)
-                    if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
-                        layers[key] = step
-                    elif plain and step is None and shape is None:
-                        failed[key] = self.report.since(mark)
-                if step is not None:
-                    steps.append(step)
-        finally:
-            for key, times in again.items():
-                self.report.repeat(failed[key], times)
+                    run = 1
+                    steps += self.more_copies(known, entry, ns, run)
+                    shape = known.node.output
+                position += run
+                continue
+            mark = len(self.report.log)
+            step, shape = self.lower_entry(entry, shape, ns, option)
+            if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
+                layers[key] = step
+            elif plain and step is None and shape is None:
+                failed[key] = self.report.since(mark)
+            if step is not None:
+                steps.append(step)
+            position += 1
         return steps, shape
 
-    def another_copy(self, member: ir.Member, entry: Entry, ns: Namespace) -> ir.Member | None:
-        """The shared layer once more, under the next position: what ``lower_entry`` gives
-        through the layer cache, without its cost (100,000 copies compile in a second)."""
-        local = self.claim(entry, ns)
-        if local is None:
-            return None
-        self.spend(1, entry.item.span)
-        return ir.Member(local, member.node)
+    def more_copies(
+        self, member: ir.Member, entry: Entry, ns: Namespace, count: int
+    ) -> list[ir.Member]:
+        """The shared layer ``count`` times more, at the next positions: what
+        ``lower_entry`` gives through the layer cache, without its cost."""
+        names = [str(ns.index + k) for k in range(count)]
+        if not ns.used.isdisjoint(names):  # a position some item took as its name
+            copies = [self.claim(entry, ns) for _ in range(count)]
+            names = [name for name in copies if name is not None]
+        else:
+            ns.index += count
+            ns.used.update(names)
+        self.spend(len(names), entry.item.span)
+        return [ir.Member(name, member.node) for name in names]
 
     def lower_entry(
         self, entry: Entry, shape: Shape, ns: Namespace, option: str
@@ -309,3 +318,11 @@ class Lowerer:
         self.error(
             "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
         )
+
+
+def same_run(entries: list[Entry], position: int) -> int:
+    """How many entries from ``position`` on are that very entry (identical copies)."""
+    end = position + 1
+    while end < len(entries) and entries[end] is entries[position]:
+        end += 1
+    return end - position
