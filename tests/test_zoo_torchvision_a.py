@@ -1,0 +1,92 @@
+"""torchvision's CNNs after ResNet, each a short spec: exact in PyTorch and Flax.
+
+For each spec, torchvision's model (random weights, batch-norm statistics randomised)
+is the reference: the emitted module and ``to_torch()`` load its state_dict strictly and
+give its eval outputs; parameters and fvcore's conv + linear mult-adds equal archspec's;
+and the Flax model, given the same weights, gives the same outputs. A small input keeps
+this fast: none of these networks' exactness depends on the input size.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+
+from torch_helpers import (  # noqa: E402
+    calibrate_batch_norms,
+    conv_linear_macs,
+    emitted_model,
+    fvcore_by_operator,
+    parameter_count,
+    spec_id,
+)
+
+import archspec  # noqa: E402
+
+CASES: dict[str, tuple[str, dict[str, Any], int]] = {
+    # spec: (torchvision constructor, its arguments, the input's side)
+    "specs/torchvision/resnext50_32x4d.yaml": ("resnext50_32x4d", {}, 64),
+    "specs/torchvision/wide_resnet50_2.yaml": ("wide_resnet50_2", {}, 64),
+}
+"""Every spec checked, with the reference it must equal."""
+
+
+@functools.cache
+def reference(spec: str) -> tuple[Any, Any]:
+    """torchvision's model in eval mode with batch norms as after training (so that
+    logits are of order 1), and the spec compiled at the same (small) input."""
+    constructor, arguments, side = CASES[spec]
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, constructor)(weights=None, **arguments)
+    arch = archspec.load(spec, input=f"3x{side}x{side}")
+    return calibrate_batch_norms(model, arch.network.input), arch
+
+
+def relative_difference(got: Any, expected: Any) -> float:
+    return float((got - expected).abs().max() / expected.abs().max())
+
+
+def inputs(arch: Any) -> Any:
+    return torch.from_numpy(
+        np.random.default_rng(0).standard_normal((2, *arch.network.input), dtype=np.float32)
+    )
+
+
+@pytest.mark.parametrize("spec", sorted(CASES), ids=spec_id)
+def test_torch_loads_the_reference_and_gives_its_outputs(spec: str, tmp_path: Path) -> None:
+    model, arch = reference(spec)
+    weights = model.state_dict()
+    x = inputs(arch)
+    with torch.no_grad():
+        expected = model(x)
+        for ours in (emitted_model(arch, tmp_path), arch.to_torch()):
+            ours.load_state_dict(weights, strict=True)
+            assert relative_difference(ours.eval()(x), expected) <= 1e-5
+    assert parameter_count(model) == arch.counts.params
+    measured = fvcore_by_operator(model, arch.network.input)
+    conv, linear = conv_linear_macs(arch.network)
+    assert (measured.get("conv", 0), measured.get("linear", 0)) == (conv, linear)
+
+
+@pytest.mark.parametrize("spec", sorted(CASES), ids=spec_id)
+def test_flax_gives_the_torch_outputs(spec: str) -> None:
+    jax = pytest.importorskip("jax")
+    from flax import nnx
+    from flax_helpers import forward, nhwc
+
+    model, arch = reference(spec)
+    x = inputs(arch)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    ours = arch.to_flax(weights=model.state_dict())
+    ours.eval()
+    got = forward(ours, nhwc(x.numpy()))
+    assert np.abs(got - expected).max() <= 1e-4
+    assert sum(p.size for p in jax.tree.leaves(nnx.state(ours, nnx.Param))) == arch.counts.params
