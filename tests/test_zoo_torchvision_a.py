@@ -34,6 +34,7 @@ CASES: dict[str, tuple[str, dict[str, Any], int]] = {
     # spec: (torchvision constructor, its arguments, the input's side)
     "specs/torchvision/resnext50_32x4d.yaml": ("resnext50_32x4d", {}, 64),
     "specs/torchvision/wide_resnet50_2.yaml": ("wide_resnet50_2", {}, 64),
+    "specs/torchvision/vgg11_bn.yaml": ("vgg11_bn", {}, 32),
 }
 """Every spec checked, with the reference it must equal."""
 
