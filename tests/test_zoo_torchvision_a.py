@@ -55,6 +55,8 @@ CASES = {
     # 66 and 69: the stems leave sizes whose ceil_mode pools end in partial windows
     "specs/torchvision/squeezenet1_1.yaml": Case("squeezenet1_1", 66),
     "specs/torchvision/squeezenet1_0.yaml": Case("squeezenet1_0", 69, flax=False),
+    "specs/torchvision/shufflenet_v2_x1_0.yaml": Case("shufflenet_v2_x1_0", 64),
+    "specs/torchvision/shufflenet_v2_x0_5.yaml": Case("shufflenet_v2_x0_5", 64, flax=False),
 }
 FLAX_CASES = sorted(spec for spec, case in CASES.items() if case.flax)
 
@@ -111,3 +113,25 @@ def test_flax_gives_the_torch_outputs(spec: str) -> None:
     got = forward(ours, nhwc(x.numpy()), quick=True)
     assert np.abs(got - expected).max() <= 1e-4
     assert sum(p.size for p in jax.tree.leaves(nnx.state(ours, nnx.Param))) == arch.counts.params
+
+
+# ---- channel_shuffle, the op ShuffleNet added
+
+
+def test_channel_shuffle_interleaves_the_groups_in_both_backends() -> None:
+    """Channel i of group g moves to i * groups + g, as torchvision's view-transpose-view;
+    the shape is unchanged and channels that do not split into the groups are E310."""
+    jax = pytest.importorskip("jax")
+    from archspec.backends.nnx import runtime
+
+    arch = archspec.load("name: t\ninput: 3x4x4\nstem: conv(6, 1) channel_shuffle(3)\n")
+    assert arch.network.output == (6, 4, 4) and arch.counts.params == 3 * 6
+    shuffle = arch.to_torch().eval()[1]
+    x = torch.randn(2, 6, 4, 4)
+    order = [0, 2, 4, 1, 3, 5]  # groups (0 1) (2 3) (4 5): first of each, then second
+    assert torch.equal(shuffle(x), x[:, order])
+    nhwc = jax.numpy.asarray(x.permute(0, 2, 3, 1).numpy())
+    assert np.array_equal(runtime.channel_shuffle(nhwc, 3), x[:, order].permute(0, 2, 3, 1))
+    with pytest.raises(archspec.SpecError) as caught:
+        archspec.load("name: t\ninput: 3x4x4\nstem: conv(8, 1) channel_shuffle(3)\n")
+    assert [d.code for d in caught.value.diagnostics] == ["E310"]

@@ -13,13 +13,14 @@ from archspec.ops.linear import Linear
 from archspec.ops.norm import BatchNorm2d
 from archspec.ops.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
 from archspec.ops.registry import INTERNAL, OPS, language_ops, register
-from archspec.ops.structure import Chunk, Dropout, Flatten, ZeroPadShortcut
+from archspec.ops.structure import ChannelShuffle, Chunk, Dropout, Flatten, ZeroPadShortcut
 
 __all__ = [
     "INTERNAL",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BatchNorm2d",
+    "ChannelShuffle",
     "Chunk",
     "Conv2d",
     "Dropout",

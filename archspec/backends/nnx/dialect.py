@@ -92,6 +92,12 @@ LOWERINGS: dict[str, Lowering] = {
         module=False,
         helpers=("chunk",),
     ),
+    "channel_shuffle": Lowering(
+        "channel_shuffle",
+        (Arg("groups", "groups"),),
+        module=False,
+        helpers=("channel_shuffle",),
+    ),
     "zero_pad": Lowering(
         "zero_pad_shortcut",
         (
@@ -128,6 +134,7 @@ HELPERS = (
     "adaptive_avg_pool2d",
     "flatten",
     "chunk",
+    "channel_shuffle",
     "zero_pad_shortcut",
 )
 """What may be copied from runtime.py, in file order."""
