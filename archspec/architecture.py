@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # the frameworks stay unimported: `import archspec` loads non
     from flax import nnx
     from torch import nn
 
+    from archspec.codegen.knobs import Knob
     from archspec.memory import Memory
 
 
@@ -51,6 +53,19 @@ class Architecture:
     arguments: dict[str, ir.Scalar] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
     """The files the spec was read from: itself and every spec it extends."""
+    recompile: Callable[[dict[str, Any]], Architecture] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Compiles the same spec text (and input override) with other parameters."""
+
+    def with_parameters(self, **parameters: Any) -> Architecture:
+        """The same spec compiled with these parameters changed: ``num_classes=10``.
+        Raises SpecError as ``load`` does (an unknown name, a wrong type)."""
+        if not parameters:
+            return self
+        if self.recompile is None:
+            raise TypeError("this Architecture was not compiled from a spec")
+        return self.recompile({**self.arguments, **parameters})
 
     @cached_property
     def counts_by_path(self) -> dict[str, Counts]:
@@ -95,27 +110,41 @@ class Architecture:
     def stage_counts(self) -> dict[str, Counts]:
         return {name: self.counts_by_path[name] for name, _ in self.network.stages()}
 
-    def to_torch(self) -> nn.Module:
-        """An ``nn.Module`` built in memory (needs the torch extra). A network beyond the
-        size limits, or larger than the machine's memory, is refused (SpecError) first."""
+    def to_torch(self, **parameters: Any) -> nn.Module:
+        """An ``nn.Module`` built in memory (needs the torch extra), with spec parameters
+        changed as keywords (``to_torch(num_classes=10)``). A network beyond the size
+        limits, or larger than the machine's memory, is refused (SpecError) first."""
         from archspec.analysis.budget import allocation
         from archspec.backends import load_backend
 
-        allocation(self.network)
-        model: nn.Module = load_backend("torch").build(self.network)
+        network = self.with_parameters(**parameters).network
+        allocation(network)
+        model: nn.Module = load_backend("torch").build(network)
         return model
 
-    def to_flax(self, **options: Any) -> nnx.Module:
-        """An ``nnx.Module`` built in memory (needs the flax extra), refused first as
-        ``to_torch`` is; ``abstract=True`` allocates nothing and is not."""
+    def to_flax(
+        self,
+        *,
+        seed: int = 0,
+        rngs: Any = None,
+        weights: Mapping[Any, Any] | None = None,
+        abstract: bool = False,
+        **parameters: Any,
+    ) -> nnx.Module:
+        """An ``nnx.Module`` built in memory (needs the flax extra), with spec parameters
+        as keywords, refused first as ``to_torch`` is; ``abstract=True`` allocates
+        nothing and is not. ``weights``: a torch state_dict or flax arrays to load."""
         from archspec.analysis.budget import allocation, check_totals_of
         from archspec.backends import load_backend
 
-        if options.get("abstract"):
-            check_totals_of(self.network)
+        network = self.with_parameters(**parameters).network
+        if abstract:
+            check_totals_of(network)
         else:
-            allocation(self.network)
-        model: nnx.Module = load_backend("flax").build(self.network, **options)
+            allocation(network)
+        model: nnx.Module = load_backend("flax").build(
+            network, seed=seed, rngs=rngs, weights=weights, abstract=abstract
+        )
         return model
 
     def graph(self, detail: str = "layers") -> graphviz.Digraph:
@@ -143,10 +172,31 @@ class Architecture:
 
         return html(self)
 
+    def knobs(self) -> tuple[Knob, ...]:
+        """The spec parameters the emitted network class takes as keywords
+        (``ResNet50(num_classes=10)``): see ``archspec.codegen.knobs``."""
+        from archspec.codegen.knobs import knob, probe_value
+        from archspec.diagnostics import SpecError
+
+        found = []
+        for name, value in self.arguments.items():
+            probe = probe_value(value)
+            if probe is None or isinstance(value, bool):
+                continue
+            try:
+                probed = self.with_parameters(**{name: probe}).network
+            except SpecError:  # the value one larger is not allowed: no knob
+                continue
+            assert isinstance(value, int)
+            found_knob = knob(name, value, self.network, probed)
+            if found_knob is not None:
+                found.append(found_knob)
+        return tuple(found)
+
     def source(self, backend: str) -> str:
         """The standalone module a backend emits for this network (within the limits)."""
         from archspec.analysis.budget import check_totals_of
         from archspec.backends import load_backend
 
         check_totals_of(self.network)
-        return str(load_backend(backend).emit_source(self.network, self.counts))
+        return str(load_backend(backend).emit_source(self.network, self.counts, self.knobs()))

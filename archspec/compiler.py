@@ -10,13 +10,15 @@ import gc
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from archspec.analysis.budget import check_totals
 from archspec.architecture import Architecture
+from archspec.catalog import is_spec_path, shipped_spec
 from archspec.diagnostics import Collector, Diagnostic, SpecError, TooManyErrors
-from archspec.files import MAX_SPEC_BYTES, SPEC_SUFFIXES, FileProblem, read_spec
+from archspec.files import MAX_SPEC_BYTES, FileProblem, read_spec
 from archspec.frontend.archfile import read_arch
 from archspec.frontend.yamlfile import YamlReader
 from archspec.lower import lower_network
@@ -24,10 +26,13 @@ from archspec.source import Source
 
 
 def read_source(spec: str | Path | Source) -> Source:
-    """A spec file (a Path, or a one-line str ending in a spec suffix), or spec text."""
+    """A spec file (a Path, or a str ending in a spec suffix), a shipped spec's name (any
+    other one-line str: ``catalog``'s rule), or spec text (a str with a line break)."""
     if isinstance(spec, Source):
         return spec
-    if isinstance(spec, Path) or ("\n" not in spec and spec.lower().endswith(SPEC_SUFFIXES)):
+    if isinstance(spec, str) and "\n" not in spec and not is_spec_path(spec):
+        spec = shipped_spec(spec)
+    if isinstance(spec, Path) or "\n" not in spec:
         try:
             return Source(str(spec), read_spec(Path(spec)), Path(spec))
         except FileProblem as problem:
@@ -127,7 +132,12 @@ def _compile(source: Source, parameters: dict[str, Any] | None, input: str | Non
     report.raise_if_any(sources)
     assert network is not None
     files = tuple(s.path for s in sources.values() if s.path is not None)
-    arch = Architecture(network=network, arguments=dict(network.parameters), files=files)
+    arch = Architecture(
+        network=network,
+        arguments=dict(network.parameters),
+        files=files,
+        recompile=partial(_cached, source, input=input),
+    )
     check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
     report.raise_if_any(sources)
     return arch

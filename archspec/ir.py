@@ -130,6 +130,7 @@ class Network:
     parameters: tuple[tuple[str, Scalar], ...] = ()
     paper: PaperFigures | None = None
     file: str = ""
+    description: str = ""
 
     @property
     def members(self) -> tuple[Member, ...]:

@@ -63,7 +63,7 @@ SPECS = {
         "  block proj_basic(width, stride=1) =\n"
         "      conv1=conv(width, 3, stride=stride) bn1=bn + proj=shortcut -> relu\n"
         "  block pre(width, stride=1) =\n"
-        "      bn1=bn relu add(conv1=conv(width, 3, stride=stride), \"shortcut\"=shortcut)\n"
+        '      bn1=bn relu add(conv1=conv(width, 3, stride=stride), "shortcut"=shortcut)\n'
         "stem: conv(8, 3)\n"
         "stages:\n  layer1: proj_basic(16) x 2 /2\n  layer2: pre(32) x 1 /2\n"
     ),

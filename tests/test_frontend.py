@@ -57,7 +57,8 @@ def test_align_maps_every_value_character_into_the_raw_text() -> None:
 def test_presets_override_parameters_and_keys() -> None:
     resnet = archspec.load("specs/cifar/resnet56.yaml")
     plain = archspec.load("specs/cifar/plain56.yaml")
-    assert dict(resnet.network.parameters) == {"n": 9} == dict(plain.network.parameters)
+    expected = {"n": 9, "num_classes": 10}
+    assert dict(resnet.network.parameters) == expected == dict(plain.network.parameters)
     assert resnet.network.shortcut == "A" and plain.network.shortcut == "none"
     assert resnet.counts.params == plain.counts.params  # option A adds no parameters
 
@@ -95,7 +96,7 @@ def test_parameters_override_and_are_type_checked() -> None:
     assert archspec.load("specs/cifar/cifar.yaml", n=18).counts.params == 1_727_962
     with pytest.raises(archspec.SpecError, match="parameter 'n' takes a whole number") as caught:
         archspec.load("specs/cifar/cifar.yaml", n=2.5)
-    assert caught.value.span.line == 9  # where the spec declares n: `params: {n: 3}`
+    assert caught.value.span.line == 10  # where the spec declares n: `params: {n: 3, ...}`
     with pytest.raises(archspec.SpecError, match="expected one of 'n'"):
         archspec.load("specs/cifar/cifar.yaml", m=3)
 

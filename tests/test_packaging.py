@@ -58,6 +58,7 @@ def test_the_wheel_builds_without_deprecations_and_declares_its_metadata(
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert "archspec/stdlib/blocks.arch" in names and "archspec/py.typed" in names
+    assert {"archspec/specs/cifar/cifar.yaml", "archspec/specs/arch/resnet_d.arch"} <= set(names)
     assert f"Version: {archspec.__version__}\n" in metadata
     assert "License-Expression: MIT\n" in metadata
     assert "Requires-Dist: rich>=13\n" in metadata
@@ -99,6 +100,11 @@ def test_the_wheel_installs_alone_and_counts_a_spec_outside_the_checkout(
 
     (record,) = json.loads(run("flops", "resnet34.yaml", "--json"))
     assert (record["params"], record["macs"]) == (21_623_848, 3_644_493_824)
+    # the shipped specs are package data: by name, bases (`extends`) included
+    by_name = json.loads(run("flops", "resnet50", "cifar/resnet110", "vgg19", "--json"))
+    assert [r["params"] for r in by_name] == [25_557_032, 1_727_962, 143_667_240]
+    listed = json.loads(run("list", "--json"))
+    assert len(listed) == len(list((ROOT / "specs").rglob("*.yaml"))) + 2  # and two .arch
     assert run("--version").strip() == f"archspec {archspec.__version__}"
     where = subprocess.run(
         [str(python), "-c", "import archspec, sys; print(archspec.__file__)"],

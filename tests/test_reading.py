@@ -158,11 +158,14 @@ def test_standard_input_is_bounded() -> None:
     )
 
 
-def test_a_command_line_argument_is_a_path_never_spec_text() -> None:
+def test_a_command_line_argument_is_a_path_or_a_name_never_spec_text() -> None:
     runner = CliRunner()
-    for argument in ("conv relu", "name: t", "-x.yaml"):
+    for argument in ("conv relu", "name: t"):
         result = runner.invoke(app, ["check", "--", argument])
-        assert result.exit_code == 1 and "error[E105]" in result.output, result.output
+        assert result.exit_code == 1 and "error[E106]" in result.output, result.output
+        assert "neither a spec file nor a shipped spec's name" in result.output
+    result = runner.invoke(app, ["check", "--", "-x.yaml"])
+    assert result.exit_code == 1 and "error[E105]" in result.output, result.output
     missing = runner.invoke(app, ["check", "specs/nope.yaml"])
     assert "cannot read specs/nope.yaml: No such file or directory" in missing.output
 

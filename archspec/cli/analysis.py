@@ -21,6 +21,7 @@ from archspec.cli.common import (
     report,
     shown,
     spec_argument,
+    spec_arguments,
     stdout,
 )
 from archspec.counts import Counts
@@ -42,7 +43,7 @@ def check(
     parameters = parse_defines(define)
     diagnostics: list[dict[str, object]] = []
     failed = 0
-    for path in specs:
+    for path in spec_arguments(specs):
         try:
             load(spec_argument(path), input=input, **parameters)
             if not as_json:
@@ -61,7 +62,7 @@ def check(
         raise typer.Exit(1)
 
 
-def _gflops(macs: int) -> str:
+def gflops(macs: int) -> str:
     """One decimal, as the paper prints them (3.6, 19.6); three for the small CIFAR nets."""
     return f"{macs / 1e9:.1f}" if macs >= 1e9 else f"{macs / 1e9:.3f}"
 
@@ -129,7 +130,7 @@ def flops(
     ),
 ) -> None:
     """Params and mult-adds (the paper's FLOPs), against the paper's figures."""
-    loaded = [(path, load_or_exit(path, define, input)) for path in specs]
+    loaded = [(path, load_or_exit(path, define, input)) for path in spec_arguments(specs)]
     records = [_record(path, arch, per_stage, per_layer) for path, arch in loaded]
     if as_json:
         typer.echo(json.dumps(records, indent=2))
@@ -144,10 +145,10 @@ def flops(
             record["name"],
             record["input"],
             f"{record['params']:,}",
-            _gflops(record["macs"]),
+            gflops(record["macs"]),
             *_against_paper(record),
         ]
-        table.add_row(*cells, *([_gflops(record["fvcore"])] if fvcore else []))
+        table.add_row(*cells, *([gflops(record["fvcore"])] if fvcore else []))
         for row in record.get("stages", []) + record.get("layers", []):
             name = row.get("name") or row["path"]
             shape = "x".join(map(str, row["output"]))
@@ -155,10 +156,10 @@ def flops(
                 f"  {name}",
                 shape,
                 f"{row['params']:,}",
-                _gflops(row["macs"]),
+                gflops(row["macs"]),
                 "",
                 "",
-                *([_gflops(row["fvcore"])] if fvcore else []),
+                *([gflops(row["fvcore"])] if fvcore else []),
             )
     print_table(table)
 

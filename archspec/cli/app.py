@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("analysis", "views", "build", "export", "convert", "train")
+COMMAND_MODULES = ("analysis", "catalog", "views", "build", "export", "convert", "train")
 """Modules under archspec.cli that define ``register(app)``."""
 
 for _name in COMMAND_MODULES:

@@ -70,7 +70,7 @@ def build(
         arch = load_or_exit(spec, define, input)
         step(f"writing the {name} module")
         try:
-            source = str(module.emit_source(arch.network, arch.counts))
+            source = str(module.emit_source(arch.network, arch.counts, arch.knobs()))
         except SpecError as error:
             report(error)
             raise typer.Exit(1) from None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 from archspec.api import Architecture, load
+from archspec.catalog import is_spec_path, shipped_spec, spec_files
 from archspec.diagnostics import Diagnostic, SpecError
 from archspec.files import FileProblem, check_output, read_stdin, write_output
 from archspec.source import Source, printable
@@ -32,8 +33,11 @@ DefineOption = typer.Option(
 InputOption = typer.Option(None, "--input", help="override the input shape, e.g. 3x32x32")
 STDIN = "-"
 """The spec argument that reads a spec from standard input."""
-SPEC_HELP = "spec file (.yaml, .yml or .arch), or - for standard input"
-SPECS_HELP = "spec files (.yaml, .yml or .arch), or - for standard input"
+SPEC_HELP = "spec file (.yaml, .yml or .arch), shipped spec name (archspec list), or - for stdin"
+SPECS_HELP = (
+    "spec files (.yaml, .yml or .arch), folders of them, shipped spec names (archspec list), "
+    "or - for standard input"
+)
 
 
 def parse_defines(defines: list[str]) -> dict[str, object]:
@@ -64,14 +68,46 @@ def parse_defines(defines: list[str]) -> dict[str, object]:
 
 
 def spec_argument(argument: str) -> Path | Source:
-    """A command-line spec: ``-`` is standard input, anything else a file path (never
-    spec text)."""
-    if argument != STDIN:
+    """A command-line spec, by ``archspec.catalog``'s rule: ``-`` is standard input, a
+    name with a spec suffix a file, anything else a shipped spec's name (never spec text).
+    A folder is refused here: only commands taking several specs expand one."""
+    if argument == STDIN:
+        try:
+            return Source("<stdin>", read_stdin())
+        except FileProblem as problem:
+            stop("E105", f"cannot read the spec: {problem.message}", problem.help)
+    if is_spec_path(argument):
         return Path(argument)
+    if Path(argument).is_dir():
+        stop(
+            "E106",
+            f"{shown(argument)} is a folder; this command takes one spec",
+            "name one spec file in it, or use `archspec check`/`flops`, which take folders",
+        )
     try:
-        return Source("<stdin>", read_stdin())
-    except FileProblem as problem:
-        stop("E105", f"cannot read the spec: {problem.message}", problem.help)
+        return shipped_spec(argument)
+    except SpecError as error:
+        report(error)
+        raise typer.Exit(1) from None
+
+
+def spec_arguments(arguments: list[str]) -> list[str]:
+    """Arguments of a command taking several specs, with each folder replaced by the spec
+    files in it and below it (sorted, at most ``catalog.MAX_DIRECTORY_SPECS``)."""
+    expanded: list[str] = []
+    for argument in arguments:
+        if argument == STDIN or is_spec_path(argument) or not Path(argument).is_dir():
+            expanded.append(argument)
+            continue
+        try:
+            found = spec_files(Path(argument))
+        except SpecError as error:
+            report(error)
+            raise typer.Exit(1) from None
+        if not found:
+            stop("E106", f"{shown(argument)} holds no spec files (.yaml, .yml or .arch)")
+        expanded += [str(path) for path in found]
+    return expanded
 
 
 def shown(argument: str) -> str:

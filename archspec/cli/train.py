@@ -78,6 +78,9 @@ LocalBnOption = typer.Option(
 )
 
 
+TRAIN_SPEC_HELP = "spec file (.yaml, .yml or .arch) or shipped spec name (archspec list)"
+
+
 def _config(
     spec: str, define: list[str], input: str | None, arguments: dict[str, Any]
 ) -> tuple[TrainConfig, set[str]]:
@@ -111,7 +114,7 @@ def _run(action: Any) -> Any:
 
 
 def train(
-    spec: str = typer.Argument(..., help="spec file (.yaml or .arch)"),
+    spec: str = typer.Argument(..., help=TRAIN_SPEC_HELP),
     define: list[str] = DefineOption,
     input: str = InputOption,
     dataset: DatasetChoice = DatasetOption,
@@ -187,7 +190,9 @@ def evaluate(
 
 def experiment(
     name: str = typer.Argument(..., help="degradation (the paper's Figure 6)"),
-    spec: str = typer.Option("specs/cifar/cifar.yaml", "--spec", help="the CIFAR family (6n+2)"),
+    spec: str = typer.Option(
+        "cifar/cifar", "--spec", help="the CIFAR family (6n+2): a file or a name"
+    ),
     depths: str = typer.Option("20,56", "--depths", help="comma-separated 6n+2 depths"),
     define: list[str] = DefineOption,
     dataset: DatasetChoice = DatasetOption,

@@ -25,6 +25,7 @@ from archspec.codegen.classes import (
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
+from archspec.codegen.knobs import Knob
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
@@ -41,10 +42,14 @@ def literal_binder(path: str, field: str) -> str | None:
 class Emitter:
     """Writes one network: helpers, its block classes, then the network class."""
 
-    def __init__(self, network: ir.Network, counts: Counts, dialect: Dialect) -> None:
+    def __init__(
+        self, network: ir.Network, counts: Counts, dialect: Dialect, knobs: tuple[Knob, ...] = ()
+    ) -> None:
         self.network = network
         self.counts = counts
         self.dialect = dialect
+        self.knobs = tuple(k for k in knobs if k.name not in dialect.reserved_globals())
+        self.current: BlockClass | None = None  # the class being written; None: the network
         self.class_name = camel_case(network.name)
         self.classes = block_classes(network, {self.class_name, *dialect.reserved_globals()})
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
@@ -89,7 +94,7 @@ class Emitter:
         if isinstance(node, ir.Layer):
             return self.layer(member, node, path, bind)
         if is_class(node):
-            if bind is literal_binder:
+            if self.current is None:
                 return self.class_call(node)
             return self.nested_call(node, path)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
@@ -144,6 +149,7 @@ class Emitter:
     def nested_call(self, group: ir.Group, path: str) -> py.Bracket:
         """A class instance built inside another class, in that class's terms."""
         outer = self.current
+        assert outer is not None, "a nested call is written inside a class"
         inner = self.classes[id(group)]
         args: list[py.Expr] = []
         keywords: dict[str, py.Expr] = {}
@@ -236,12 +242,22 @@ class Emitter:
         dialect = self.dialect
         array = dialect.array_type
         lines = [f"class {identifier(self.class_name)}({dialect.base_class}):"]
-        lines += py.docstring(network_doc(net, self.counts), 1)
-        keyword_only = ["*", *dialect.init_extras] if dialect.init_extras else []
-        lines += ["", f"    def __init__({', '.join(['self', *keyword_only])}) -> None:"]
+        lines += py.docstring(network_doc(net, self.counts, self.knobs), 1)
+        self.current = None
+        knobs = [f"{identifier(k.name)}: int = {k.default}" for k in self.knobs]
+        keywords = [*knobs, *dialect.init_extras]
+        signature = py.Bracket(
+            "def __init__(", ("self", *(["*", *keywords] if keywords else [])), ") -> None:"
+        )
+        lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
+        bound = {place: k.name for k in self.knobs for place in k.places}
+
+        def bind(path: str, field: str) -> str | None:
+            return bound.get((path, field))
+
         for member in net.members:
-            expression = self.construct(member, member.name, literal_binder)
+            expression = self.construct(member, member.name, bind)
             lines += dialect.assign(member.name, expression, 2)
         lines += ["        " + line for line in dialect.network_init_end()]
         lines += ["", f"    def {dialect.call_method}(self, x: {array}) -> {array}:"]

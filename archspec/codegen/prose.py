@@ -16,6 +16,7 @@ from archspec import ir
 from archspec.analysis.cost import count
 from archspec.codegen.classes import BlockClass, is_class, own_branches
 from archspec.codegen.escape import literal, visible
+from archspec.codegen.knobs import Knob
 from archspec.counts import Counts
 from archspec.ops.base import describe as shape
 
@@ -43,7 +44,7 @@ def parameter_values(net: ir.Network) -> str:
     return visible(", ".join(f"{k}={literal(v)}" for k, v in net.parameters))
 
 
-def network_doc(net: ir.Network, counts: Counts) -> str:
+def network_doc(net: ir.Network, counts: Counts, knobs: tuple[Knob, ...] = ()) -> str:
     residual = any(
         isinstance(place.node, ir.Group) and place.node.definition for place in ir.walk(net)
     )
@@ -62,6 +63,9 @@ def network_doc(net: ir.Network, counts: Counts) -> str:
         lines.append(f"Paper: {', '.join(f for f in figures if f)}{where}")
     if net.parameters:
         lines.insert(2, f"Spec parameters: {parameter_values(net)}")
+    if knobs:
+        names = ", ".join(f"{k.name}={k.default}" for k in knobs)
+        lines.insert(3, f"Keyword arguments (spec parameters): {names}; others: archspec build -D")
     for name, stage in net.stages():
         stage_counts = count(stage)
         lines.append(f"{name}: {stage_counts.params:,} parameters, {stage_counts.macs:,} mult-adds")

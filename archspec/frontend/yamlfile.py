@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 from yaml.nodes import MappingNode
 
+from archspec.catalog import bases_root
 from archspec.diagnostics import Collector, did_you_mean
-from archspec.files import YAML_SUFFIXES, FileProblem, read_spec, spec_root
+from archspec.files import YAML_SUFFIXES, FileProblem, read_spec
 from archspec.frontend import syntax as s
 from archspec.frontend.dsl import parse
 from archspec.frontend.grammar import Locator, SyntaxProblem
@@ -32,7 +33,7 @@ class YamlReader(NodeReader):
     def __init__(self, source: Source, report: Collector, sources: dict[str, Source]) -> None:
         super().__init__(report)
         self.source = source
-        self.root = spec_root(source.path.parent if source.path is not None else Path.cwd())
+        self.root = bases_root(source.path.parent if source.path is not None else Path.cwd())
         """Bases must lie in this folder: the repository of the spec being compiled (of the
         current folder for spec text), or its folder outside any repository."""
         self.sources = sources

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from archspec import ir
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
-from archspec.lower.arguments import Scope, bind, check_value
+from archspec.lower.arguments import Scope
 from archspec.lower.blocks import lower_block, lower_branches
 from archspec.lower.context import (
     MAX_LAYERS,
@@ -25,10 +25,10 @@ from archspec.lower.context import (
     Shape,
 )
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
+from archspec.lower.layers import layer_value, lower_layer
 from archspec.lower.names import refused_module_name
 from archspec.lower.shortcuts import OPTIONS
-from archspec.ops import Op, ShapeProblem, language_ops
-from archspec.ops.base import describe as shape_text
+from archspec.ops import language_ops
 from archspec.source import Span
 
 
@@ -290,7 +290,7 @@ class Lowerer:
         if call.span.file != self.stdlib_file:
             self.site = call.span
         if call.name in scope:  # a parameter holding a layer: `act1=act`
-            called = self.layer_value(call, scope[call.name])
+            called = layer_value(self, call, scope[call.name])
             if called is None:
                 return None, None
             call = called
@@ -303,7 +303,7 @@ class Lowerer:
             if seen is not None and seen[2] is scope:
                 self.spend(1, call.span)
                 return seen[0], seen[0].output
-            layer, out = self.lower_layer(op, call, scope, shape, path, overrides or {})
+            layer, out = lower_layer(self, op, call, scope, shape, path, overrides or {})
             if layer is not None:
                 self.built_layers[key] = (layer, call, scope)  # keeps both alive: ids stay unique
             return layer, out
@@ -315,25 +315,6 @@ class Lowerer:
         else:
             self.unknown(call)
         return None, None
-
-    def layer_value(self, call: s.Call, value: s.Value) -> s.Call | None:
-        """The call a layer-valued parameter stands for: the layer, with the value's own
-        arguments and then the call's. A string naming a layer (from YAML or -D) counts."""
-        if isinstance(value, str) and value in self.layers:
-            value = s.LayerRef(value)
-        if not isinstance(value, s.LayerRef):
-            self.error(
-                "E303",
-                f"'{call.name}' is {describe(value)}, not a layer",
-                call.name_span,
-                "give it a layer: act=relu, norm=bn(eps=0.001)",
-            )
-            return None
-        bound = tuple(
-            s.Argument(keyword, s.Literal(argument, call.span), call.span)
-            for keyword, argument in value.arguments
-        )
-        return s.Call(value.name, bound + call.arguments, call.span, call.name_span)
 
     def not_a_block(self, call: s.Call) -> None:
         self.error(
@@ -353,59 +334,6 @@ class Lowerer:
         self.error(
             "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
         )
-
-    def lower_layer(
-        self,
-        op: type[Op],
-        call: s.Call,
-        scope: Scope,
-        shape: Shape,
-        path: str,
-        overrides: Mapping[str, s.Value],
-    ) -> tuple[ir.Layer | None, Shape]:
-        names = [a.name for a in op.ARGUMENTS]
-        if overrides and "stride" not in names:
-            self.error(
-                "E314", f"{op.NAME} has no stride, so a stage cannot downsample with it", call.span
-            )
-            return None, None
-        bound = bind(self, call, names, scope, op.NAME, overrides)
-        if bound is None:
-            return None, None
-        arguments: dict[str, s.Value] = {}
-        for argument in op.ARGUMENTS:
-            if argument.name not in bound:
-                if argument.required:
-                    self.error(
-                        "E302",
-                        f"{op.NAME} needs its '{argument.name}' argument ({argument.doc})",
-                        call.span,
-                        f"e.g. {op.NAME}(...) with {argument.name} first",
-                        "missing",
-                    )
-                    return None, None
-                arguments[argument.name] = argument.default
-                continue
-            value = check_value(self, bound[argument.name], argument, op.NAME, call)
-            if value is None:
-                return None, None
-            arguments[argument.name] = value
-        self.spend(1, call.span)
-        if shape is None:
-            return None, None
-        made = op.make(arguments, shape)
-        try:
-            out = made.shape(shape)
-        except ShapeProblem as problem:
-            self.error(
-                problem.code,
-                f"{problem.message} in '{path}'",
-                call.span,
-                problem.help,
-                f"input is {shape_text(shape)}",
-            )
-            return None, None
-        return ir.Layer(made, shape, out, self.visible(call.span)), out
 
     # ---- stages ----
     def lower_stage(

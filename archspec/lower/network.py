@@ -186,6 +186,7 @@ def lower_network(
         parameters=tuple((k, scalar(v)) for k, v in parameters.items()),
         paper=paper,
         file=source.name,
+        description=tree.description,
     )
     return network, parameters
 

@@ -7,10 +7,13 @@ convert exactly (``archspec.backends.weights``). Emitting imports no jax.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archspec import ir
 from archspec.counts import Counts
+
+if TYPE_CHECKING:
+    from archspec.codegen.knobs import Knob
 
 
 def build(
@@ -29,7 +32,7 @@ def build(
     return build_model(network, seed=seed, rngs=rngs, weights=weights, abstract=abstract)
 
 
-def emit_source(network: ir.Network, counts: Counts) -> str:
+def emit_source(network: ir.Network, counts: Counts, knobs: tuple[Knob, ...] = ()) -> str:
     """One standalone module (jax and flax only) that defines this network."""
     from archspec.backends import check_names
     from archspec.backends.nnx.dialect import FlaxDialect
@@ -37,4 +40,6 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     from archspec.codegen.verify import checked_module
 
     check_names(network)
-    return checked_module(lambda: Emitter(network, counts, FlaxDialect(network)).source(), "flax")
+    return checked_module(
+        lambda: Emitter(network, counts, FlaxDialect(network), knobs).source(), "flax"
+    )

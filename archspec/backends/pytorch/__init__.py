@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from archspec.architecture import Architecture
+    from archspec.codegen.knobs import Knob
 
 
 def build(network: ir.Network) -> Any:
@@ -32,7 +33,7 @@ def build(network: ir.Network) -> Any:
     return build_network(network)
 
 
-def emit_source(network: ir.Network, counts: Counts) -> str:
+def emit_source(network: ir.Network, counts: Counts, knobs: tuple[Knob, ...] = ()) -> str:
     """One standalone Python module (imports torch only) defining the network."""
     from archspec.backends import check_names
     from archspec.backends.pytorch.dialect import TorchDialect
@@ -40,7 +41,9 @@ def emit_source(network: ir.Network, counts: Counts) -> str:
     from archspec.codegen.verify import checked_module
 
     check_names(network)
-    return checked_module(lambda: Emitter(network, counts, TorchDialect(network)).source(), "torch")
+    return checked_module(
+        lambda: Emitter(network, counts, TorchDialect(network), knobs).source(), "torch"
+    )
 
 
 def load_state_dict(model: nn.Module | Architecture, state_dict: Mapping[str, Any]) -> nn.Module:

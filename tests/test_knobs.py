@@ -1,0 +1,73 @@
+"""Spec parameters as keywords: the emitted class (``Resnet20(num_classes=7)``),
+``to_torch(...)`` and ``to_flax(...)`` give the network the spec gives with that value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import archspec
+
+HEAD = "head: pool=global_avgpool flatten=flatten fc=fc(classes)\n"
+
+
+def knob_names(text: str) -> list[str]:
+    return [k.name for k in archspec.loads(text).knobs()]
+
+
+def test_only_parameters_that_set_network_level_arguments_are_knobs() -> None:
+    spec = "name: t\ninput: 3x8x8\nparams: {classes: 10, width: 8, n: 2, twice: 4, flag: true}\n"
+    stem = "stem: conv(width, 3) conv(twice * 2, 3)\nstages:\n  s: basic(width) x n\n"
+    # classes sets fc's out_features; width also reaches the block class basic, n is a
+    # depth, twice is doubled, flag is no number
+    assert knob_names(spec + stem + HEAD) == ["classes"]
+    # a width used only by the network's own layers is a knob, in every place it sets
+    own = "stem: conv(width, 3) bn relu conv(width, 1)\n"
+    assert knob_names(spec + own + HEAD) == ["classes", "width"]
+
+
+def test_a_knob_named_like_the_emitted_code_is_left_out() -> None:
+    spec = "name: t\ninput: 3x8x8\nparams: {nn: 10}\nstem: conv(8, 3)\n"
+    arch = archspec.loads(spec + HEAD.replace("classes", "nn"))
+    assert [k.name for k in arch.knobs()] == ["nn"]
+    assert "nn: int" not in arch.source("torch")  # it would hide the torch.nn module
+
+
+def test_emitted_class_takes_num_classes_as_to_torch_does(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from torch_helpers import import_file
+
+    arch = archspec.load("cifar/resnet20")
+    source = arch.source("torch")
+    assert "def __init__(self, *, num_classes: int = 10) -> None:" in source
+    assert "nn.Linear(64, num_classes)" in source
+    path = tmp_path / "resnet20_torch.py"
+    path.write_text(source)
+    cls = import_file(path).Resnet20
+    torch.manual_seed(0)
+    emitted = cls(num_classes=7).eval()
+    torch.manual_seed(0)
+    built = arch.to_torch(num_classes=7).eval()
+    assert list(emitted.state_dict()) == list(built.state_dict())
+    assert all(torch.equal(t, built.state_dict()[k]) for k, t in emitted.state_dict().items())
+    x = torch.randn(2, 3, 32, 32)
+    assert emitted(x).shape == (2, 7) and torch.equal(emitted(x), built(x))
+    assert cls()(x).shape == (2, 10)  # the spec's default
+    with pytest.raises(archspec.SpecError, match="no parameter 'classes'"):
+        arch.to_torch(classes=7)
+
+
+def test_flax_emitted_class_and_to_flax_take_num_classes(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    import jax.numpy as jnp
+    from flax import nnx
+    from flax_helpers import emitted_class
+
+    arch = archspec.load("cifar/resnet20")
+    model = emitted_class(arch, tmp_path)(num_classes=7, rngs=nnx.Rngs(0))
+    model.eval()
+    assert model(jnp.zeros((2, 32, 32, 3))).shape == (2, 7)
+    built = arch.to_flax(num_classes=5)
+    built.eval()
+    assert built(jnp.zeros((1, 32, 32, 3))).shape == (1, 5)
