@@ -47,6 +47,9 @@ from archspec.codegen.resolve import block_classes  # noqa: E402
 
 # ---- the emitted text
 
+RUNTIME_CLASSES = {"ZeroPadShortcut": ops.ZeroPadShortcut, "Chunk": ops.Chunk}
+"""Ops whose torch module the emitted file carries as a class of its own."""
+
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
 def test_emitted_source_is_deterministic_standalone_and_documented(spec: str) -> None:
@@ -66,14 +69,13 @@ def test_emitted_source_is_deterministic_standalone_and_documented(spec: str) ->
     }
     assert imported <= {"torch", "collections"}
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
-    kinds = {
-        p.node.definition
-        for p in ir.walk(arch.network)
-        if isinstance(p.node, ir.Group) and p.node.definition
-    }
-    option_a = any(isinstance(x.op, ops.ZeroPadShortcut) for _, x in ir.layers(arch.network))
-    # one class per block type, one for option A's shortcut, one for the network (last)
-    assert len(classes) == len(kinds) + option_a + 1
+    used = {type(layer.op) for _, layer in ir.layers(arch.network)}
+    carried = [name for name, op in RUNTIME_CLASSES.items() if op in used]
+    structures = {id(cls) for cls in block_classes(arch.network, set()).values()}
+    # a runtime class per op that needs one (option A's shortcut, chunk), a class per block
+    # type and structure (ShuffleNet's strided and plain units differ), the network (last)
+    assert len(classes) == len(carried) + len(structures) + 1
+    assert set(carried) <= set(classes)
     network_class = classes[-1]
     assert f'__all__ = ["{network_class}"]' in text
     docstring = ast.get_docstring(tree.body[-1])
