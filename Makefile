@@ -17,9 +17,12 @@ install-core: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 # torch and torchvision are pinned to the builds this machine keeps on disk (pip's cap);
-# jax/flax/optax/orbax to the versions checked in ../shared/FLAX.md.
+# jax/flax/optax/orbax to the versions checked in ../shared/FLAX.md. timm (a reference of
+# the tests) without its dependencies, so that it cannot change torch; then its pure ones.
 install-all: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet --no-deps timm==1.0.31
+	$(BIN)/pip install --quiet huggingface_hub safetensors
 	$(BIN)/pip install --quiet "jax[cpu]==0.10.2" flax==0.12.8 optax==0.2.8 orbax-checkpoint==0.12.8
 	$(BIN)/pip install --quiet -e ".[all]"
 

@@ -29,4 +29,9 @@ def _version() -> str:
         return found.group(1) if found else "unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> str:
+    """``archspec.__version__``, read when asked: importlib.metadata costs more than the
+    rest of ``import archspec``, and ``archspec flops`` never needs it."""
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module 'archspec' has no attribute {name!r}")

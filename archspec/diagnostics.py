@@ -146,7 +146,7 @@ class TooManyErrors(Exception):
     """The collector holds MAX_COLLECTED distinct diagnostics: compiling stops here."""
 
 
-_Key = tuple[str, str, Span | None, str, str]
+ErrorKey = tuple[str, str, Span | None, str, str]
 
 
 class Collector:
@@ -154,8 +154,19 @@ class Collector:
     are counted, not stored again (cheaply: a mistake repeated x 100000 costs a tuple)."""
 
     def __init__(self) -> None:
-        self.found: dict[_Key, Diagnostic] = {}
-        self.counts: dict[_Key, int] = {}
+        self.found: dict[ErrorKey, Diagnostic] = {}
+        self.counts: dict[ErrorKey, int] = {}
+        self.log: list[ErrorKey] = []  # every error as it came, for ``since`` and ``repeat``
+
+    def since(self, mark: int) -> list[ErrorKey]:
+        """The errors reported since ``len(self.log)`` was ``mark``."""
+        return self.log[mark:]
+
+    def repeat(self, keys: list[ErrorKey], times: int) -> None:
+        """Report these errors ``times`` more times, as the same mistake repeated would."""
+        for key in keys:
+            self.counts[key] += times
+        self.log += keys * times
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -173,7 +184,8 @@ class Collector:
             lambda: Diagnostic(code=code, message=message, span=span, label=label, help=help),
         )
 
-    def _count(self, key: _Key, make: Callable[[], Diagnostic]) -> None:
+    def _count(self, key: ErrorKey, make: Callable[[], Diagnostic]) -> None:
+        self.log.append(key)
         if key in self.counts:
             self.counts[key] += 1
             return

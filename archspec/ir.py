@@ -103,6 +103,12 @@ class Group:
         """True when the flow applies the members in order, with no branches."""
         return all(isinstance(step, Member) for step in self.flow.steps)
 
+    @property
+    def holds_tensors(self) -> bool:
+        """True when a member is a bare tensor (``Op.BARE``): a tensor, not a module, so
+        no framework's sequential container can hold it."""
+        return any(is_bare(member.node) for member in self.members)
+
 
 @dataclass(frozen=True, slots=True)
 class PaperFigures:
@@ -309,3 +315,8 @@ def to_data(root: Node | Network, spans: bool = False) -> object:
             "flow": data.visit(root.flow),
         }
     return data.visit(root)
+
+
+def is_bare(node: Node) -> bool:
+    """A layer whose op is one tensor held by its parent (``Op.BARE``), not a module."""
+    return isinstance(node, Layer) and node.op.BARE

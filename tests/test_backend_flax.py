@@ -42,7 +42,14 @@ from flax_helpers import (  # noqa: E402
     program,
     state_layout,
 )
-from torch_helpers import EXTRA_SPECS, hand_odd, import_file, load_small, write_extra  # noqa: E402
+from torch_helpers import (  # noqa: E402
+    EXTRA_SPECS,
+    HOME_SPECS,
+    hand_odd,
+    import_file,
+    load_small,
+    write_extra,
+)
 
 PREACT = """\
 name: preact_resnet14
@@ -129,7 +136,7 @@ def test_same_outputs_as_torch_and_weights_convert_back_exactly(name: str, tmp_p
 
 
 @pytest.mark.parametrize(
-    "spec", [*ALL_SPECS, "preact", "hand_odd", *(f"extra:{n}" for n in sorted(EXTRA_SPECS))]
+    "spec", [*HOME_SPECS, "preact", "hand_odd", *(f"extra:{n}" for n in sorted(EXTRA_SPECS))]
 )
 def test_parameter_count_and_the_emitted_module_match(spec: str, tmp_path: Path) -> None:
     """Every spec: the in-memory build has archspec's parameter count, and the emitted

@@ -275,14 +275,14 @@ def test_nested_blocks_build_for_flax_from_the_command_line(
     assert "self.a = InnerBlock(" in text and "downsample=a_downsample," in text
 
 
-def test_non_finite_float_arguments_are_written_as_values(tmp_path: Path) -> None:
-    """``bn(eps=1e999)`` is inf: written ``float("inf")``, not the undefined name ``inf``."""
-    torch = pytest.importorskip("torch")
-    arch = archspec.load("name: eps\ninput: 3x8x8\nstem: conv(4) bn(eps=1e999)\n")
-    text = arch.source("torch")
-    assert 'eps=float("inf")' in text
-    model = execute(text, "eps")["Eps"]()  # type: ignore[operator]
-    assert model.get_submodule("1").eps == float("inf") and isinstance(model, torch.nn.Module)
+def test_non_finite_float_arguments_are_refused_where_written() -> None:
+    """``bn(eps=1e999)`` is inf: refused at its place (E313), so no emitted file ever has
+    to spell a non-finite number."""
+    with pytest.raises(archspec.SpecError) as caught:
+        archspec.load("name: eps\ninput: 3x8x8\nstem: conv(4) bn(eps=1e999)\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "E313" and "not a finite number" in diagnostic.message
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.column) == (3, 22)
 
 
 # ---- the last gate

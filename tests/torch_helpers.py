@@ -34,6 +34,18 @@ TORCHVISION = {
 }
 
 
+def in_zoo(path: str) -> bool:
+    """A spec of the networks after ResNet (tests/test_zoo_*.py check each against its
+    reference, at a small input), rather than of the paper's home ground."""
+    zoo_folder = path.startswith(("specs/timm/", "specs/preact/"))
+    return zoo_folder or (path.startswith("specs/torchvision/") and path not in TORCHVISION)
+
+
+HOME_SPECS = [path for path in ALL_SPECS if not in_zoo(path)]
+"""The paper's networks and torchvision's ResNets and VGGs: the model-level tests of every
+spec run on these (the zoo's own tests build each zoo spec against its reference)."""
+
+
 def spec_id(path: str) -> str:
     return path.removeprefix("specs/").removesuffix(".yaml")
 
@@ -247,7 +259,7 @@ def conv_linear_macs(network: ir.Network) -> tuple[int, int]:
         macs = layer.op.cost(layer.input, layer.output).macs
         if isinstance(layer.op, ops.Conv2d):
             conv += macs
-        elif isinstance(layer.op, ops.Linear):
+        elif isinstance(layer.op, ops.Linear | ops.ChannelLinear):
             linear += macs
     return conv, linear
 

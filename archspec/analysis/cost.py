@@ -31,9 +31,17 @@ class _Totals(ir.Visitor[Counts]):
         return self.visit(node.flow)
 
     def chain(self, node: ir.Chain) -> Counts:
-        total = Counts()
+        # A step repeated (`relu x 60000`, a stage's blocks) is one node many times:
+        # counted once, then multiplied.
+        times: dict[int, int] = {}
+        steps: dict[int, ir.Step] = {}
         for step in node.steps:
-            total = total + self.visit(step)
+            key = id(step.node) if isinstance(step, ir.Member) else id(step)
+            times[key] = times.get(key, 0) + 1
+            steps.setdefault(key, step)
+        total = Counts()
+        for key, step in steps.items():
+            total = total + self.visit(step) * times[key]
         return total
 
     def parallel(self, node: ir.Parallel) -> Counts:

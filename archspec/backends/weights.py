@@ -60,8 +60,8 @@ def tensors(network: ir.Network) -> list[Tensor]:
             order = tuple(tensor.layout.index(axis) for axis in flax_layout)
             found.append(
                 Tensor(
-                    f"{path}.{tensor.name}",
-                    (*paths[path], flax_name),
+                    f"{path}.{tensor.name}" if tensor.name else path,  # a bare tensor
+                    (*paths[path], flax_name) if flax_name else paths[path],
                     tensor.shape,
                     order,
                     tensor.kind == "count",

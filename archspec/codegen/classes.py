@@ -22,8 +22,9 @@ from archspec.lower.names import class_name as camel_case
 
 
 def is_class(group: ir.Group) -> bool:
-    """A block instance or a group with branches: a class of its own in emitted code."""
-    return bool(group.definition) or not group.is_chain
+    """A block instance, a group with branches or one holding a bare tensor: a class of
+    its own in emitted code."""
+    return bool(group.definition) or not group.is_chain or group.holds_tensors
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,10 @@ class Dialect(ABC):
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:
         """The expression combining branch results."""
 
+    def scaled(self, name: str, value: str) -> str:
+        """``value`` times the bare tensor ``name`` of ``self`` (``Op.BARE``)."""
+        return f"{value} * {self.member(name)}"
+
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         """Extra keyword arguments for one layer (PyTorch: ``inplace``)."""
         return {}

@@ -22,6 +22,7 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
         return None
     seen: dict[str, Any] = {}
     parameters: list[s.Formal] = []
+    lets: list[s.Let] = []
     paper: dict[str, s.Located] = {}
     definitions: list[s.Definition] = []
     stages: list[tuple[s.Located, s.Stage]] = []
@@ -32,6 +33,8 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
             seen[keyword] = payload
         elif keyword == "param":
             parameters.extend(payload)
+        elif keyword == "let":
+            lets.append(payload)
         elif keyword == "paper":
             paper.update(_checked_paper(payload, report))
         elif keyword == "stage_stmt":
@@ -54,6 +57,7 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
         stem=seen.get("stem", ()),
         stages=tuple(stages),
         head=seen.get("head", ()),
+        lets=tuple(lets),
     )
 
 

@@ -80,6 +80,15 @@ class SpecFile(BaseModel):
         description="network parameters with defaults, overridable with -D name=value",
         json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN}, "examples": [{"n": 3}]},
     )
+    let: dict[str, str] = Field(
+        default_factory=dict,
+        description="names computed from the parameters, in order, for the stem, stages and "
+        "head: name -> expression",
+        json_schema_extra={
+            "propertyNames": {"pattern": NAME_PATTERN},
+            "examples": [{"depth2": "ceil(2 * depth_mult)"}],
+        },
+    )
     paper: PaperSpec | None = Field(None, description="the paper's figures for this network")
     define: str = Field(
         "",

@@ -247,4 +247,5 @@ class SpecTree:
     stages: tuple[tuple[Located, Stage | None], ...]
     head: tuple[Item, ...] | None
     description: str = ""
+    lets: tuple[Let, ...] = ()  # names computed from the parameters, for stem/stages/head
     extra: dict[str, Located] = field(default_factory=dict)

@@ -204,6 +204,11 @@ class YamlReader(NodeReader):
         for name, value in spec.params.items():
             literal = s.Literal(value, where("params", name))
             parameters.append(s.Formal(name, literal, where("params", name, "<key>")))
+        lets = []
+        for name in spec.let:
+            value = dsl("expr", "let", name)
+            if value is not None:
+                lets.append(s.Let(name, value, where("let", name, "<key>")))
         shape = dsl("shape", "input")
         if shape is None:
             return None
@@ -229,6 +234,7 @@ class YamlReader(NodeReader):
             stages=tuple(stages),
             head=head,
             description=spec.description,
+            lets=tuple(lets),
         )
 
 

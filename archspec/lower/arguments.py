@@ -157,6 +157,14 @@ def check_value(
             )
             return None
         return value
+    if argument.kind is str:
+        if value not in argument.choices:
+            options = ", ".join(f'"{c}"' for c in argument.choices)
+            lowerer.error(
+                "E303", f"{name} must be one of {options}, found {describe(value)}", call.span
+            )
+            return None
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         lowerer.error("E303", f"{name} must be a number, found {describe(value)}", call.span)
         return None

@@ -9,25 +9,25 @@ in ``archspec.lower.shortcuts`` alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from archspec import ir
-from archspec.diagnostics import Collector, did_you_mean
+from archspec.diagnostics import Collector, ErrorKey, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
 from archspec.lower.blocks import lower_block, lower_branches
 from archspec.lower.context import (
     MAX_LAYERS,
-    MAX_NESTING,
     MAX_REPEAT,
     Abort,
     Entry,
     Namespace,
     Shape,
 )
+from archspec.lower.copies import copy_names, copy_scopes, expand
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.layers import layer_value, lower_layer
 from archspec.lower.names import refused_module_name
-from archspec.lower.shortcuts import OPTIONS
 from archspec.ops import language_ops
 from archspec.source import Span
 
@@ -103,48 +103,9 @@ class Lowerer:
         return value
 
     # ---- sequences ----
-    def expand(self, items: tuple[s.Item, ...], scope: Scope, depth: int = 0) -> list[Entry]:
-        entries: list[Entry] = []
-        for item in items:
-            if item.condition is not None and not self.holds(item.condition, scope):
-                continue
-            times = 1 if item.repeat is None else self.count(item.repeat, scope, "a repeat count")
-            stride = (
-                None if item.stride is None else self.count(item.stride, scope, "a stride", 4096)
-            )
-            if times is None or (item.stride is not None and stride is None):
-                continue
-            if item.stride is not None and isinstance(item.target, s.Group) and not item.name:
-                self.error(
-                    "E314",
-                    "a stride (`/2`) goes to the first copy of a layer or block, not of a group",
-                    item.stride.span,
-                    "name the group, or give the stride to its first item",
-                )
-                continue
-            if times > self.layers_left:
-                self.error("E313", f"repeating {times:,} times exceeds the size limit", item.span)
-                raise Abort
-            if isinstance(item.target, s.Group) and not item.name:
-                if depth > MAX_NESTING:
-                    self.error("E313", "groups are nested too deeply", item.span)
-                    continue
-                inner = self.expand(item.target.items, scope, depth + 1)
-                if len(inner) * times > self.layers_left:
-                    self.error(
-                        "E313",
-                        f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
-                        item.span,
-                    )
-                    raise Abort
-                entries.extend(inner * times)
-            elif item.name and item.repeat is not None:  # a submodule of the copies
-                entries.append(Entry(item.name, item.target, item, scope, stride, times))
-            else:
-                first = Entry(item.name, item.target, item, scope, stride)
-                rest = [Entry(item.name, item.target, item, scope)] * (times - 1)
-                entries.extend([first, *rest])
-        return entries
+    def is_layer(self, target: s.Call | s.Group | s.Branches, scope: Scope) -> bool:
+        """True when ``target`` lowers to exactly one layer (a call of a built-in op)."""
+        return isinstance(target, s.Call) and target.name in self.ops and target.name not in scope
 
     def holds(self, condition: s.Expr, scope: Scope) -> bool:
         keep = self.value(condition, scope)
@@ -160,17 +121,52 @@ class Lowerer:
     def lower_items(
         self, items: tuple[s.Item, ...], scope: Scope, shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
-        return self.lower_entries(self.expand(items, scope), shape, ns, option)
+        return self.lower_entries(expand(self, items, scope), shape, ns, option)
 
     def lower_entries(
         self, entries: list[Entry], shape: Shape, ns: Namespace, option: str
     ) -> tuple[list[ir.Step], Shape]:
         steps: list[ir.Step] = []
-        for entry in entries:
-            step, shape = self.lower_entry(entry, shape, ns, option)
-            if step is not None:
-                steps.append(step)
+        # Unnamed copies (`(conv relu) x 40000`, `foo x 100000`) are lowered once for each
+        # input shape: a layer is then shared, and a mistake reported again, at no cost.
+        layers: dict[tuple[int, int, Shape], ir.Member] = {}
+        failed: dict[tuple[int, int, Shape], list[ErrorKey]] = {}
+        again: dict[tuple[int, int, Shape], int] = {}  # failures seen again, reported at the end
+        step: ir.Step | None
+        try:
+            for entry in entries:
+                plain = entry.name is None and entry.stride is None and entry.times == 1
+                key = (id(entry.target), id(entry.scope), shape)
+                known = layers.get(key) if plain else None
+                if known is not None:
+                    step = self.another_copy(known, entry, ns)
+                    shape = known.node.output
+                elif plain and key in failed:
+                    ns.index += 1
+                    again[key] = again.get(key, 0) + 1
+                    step, shape = None, None
+                else:
+                    mark = len(self.report.log)
+                    step, shape = self.lower_entry(entry, shape, ns, option)
+                    if plain and isinstance(step, ir.Member) and isinstance(step.node, ir.Layer):
+                        layers[key] = step
+                    elif plain and step is None and shape is None:
+                        failed[key] = self.report.since(mark)
+                if step is not None:
+                    steps.append(step)
+        finally:
+            for key, times in again.items():
+                self.report.repeat(failed[key], times)
         return steps, shape
+
+    def another_copy(self, member: ir.Member, entry: Entry, ns: Namespace) -> ir.Member | None:
+        """The shared layer once more, under the next position: what ``lower_entry`` gives
+        through the layer cache, without its cost (100,000 copies compile in a second)."""
+        local = self.claim(entry, ns)
+        if local is None:
+            return None
+        self.spend(1, entry.item.span)
+        return ir.Member(local, member.node)
 
     def lower_entry(
         self, entry: Entry, shape: Shape, ns: Namespace, option: str
@@ -202,14 +198,16 @@ class Lowerer:
     ) -> tuple[ir.Group | None, Shape]:
         """``name=block(...) x n /s as "names"``: a submodule of n copies, the first taking
         the stride; a stage is one of these."""
-        names = self.copy_names(entry, path)
+        names = copy_names(self, entry)
         if names is None:
             return None, None
         members: list[ir.Step] = []
         start = shape
+        scopes = copy_scopes(entry.item, entry.scope, len(names))
         for index, name in enumerate(names):
             stride = entry.stride if index == 0 else None
-            node, shape = self.lower_one(entry, shape, f"{path}.{name}", option, stride)
+            copy = replace(entry, scope=scopes[index])
+            node, shape = self.lower_one(copy, shape, f"{path}.{name}", option, stride)
             if node is None:
                 return None, None
             members.append(ir.Member(name, node))
@@ -218,34 +216,11 @@ class Lowerer:
         span = self.visible(entry.item.span)
         return ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage), shape
 
-    def copy_names(self, entry: Entry, path: str) -> list[str] | None:
-        """The copies' names: 0 .. n-1, or the ``as`` template's (``{i}`` counts from 0,
-        ``{n}`` from 1): ``"denselayer{n}"``, ``"block1-{i}"``."""
-        template = entry.item.naming
-        if template is None:
-            return [str(i) for i in range(entry.times)]
-        if "{i}" not in template and "{n}" not in template:
-            self.error(
-                "E319",
-                f"the names template '{template}' has no {{i}} or {{n}}",
-                entry.item.span,
-                'e.g. as "denselayer{n}" (1, 2, ...) or as "block{i}" (0, 1, ...)',
-            )
-            return None
-        names = [
-            template.replace("{i}", str(i)).replace("{n}", str(i + 1)) for i in range(entry.times)
-        ]
-        for name in names:
-            if reason := refused_module_name(name):
-                self.error("E311", f"'{name}' cannot name a module: {reason}", entry.item.span)
-                return None
-        return names
-
     def claim(self, entry: Entry, ns: Namespace) -> str | None:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
         local = entry.name or str(ns.index)
         ns.index += 1
-        if reason := refused_module_name(local):
+        if entry.name and (reason := refused_module_name(local)):  # a position is a name
             self.error(
                 "E311",
                 f"'{local}' cannot name a module: {reason}",
@@ -334,43 +309,3 @@ class Lowerer:
         self.error(
             "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
         )
-
-    # ---- stages ----
-    def lower_stage(
-        self, name: str, stage: s.Stage, scope: Scope, shape: Shape, option: str
-    ) -> tuple[ir.Group | None, Shape]:
-        if stage.shortcut is not None:
-            option = stage.shortcut
-            if not self.known_option(stage.shortcut, stage.shortcut_span):
-                return None, None
-        depth = 1 if stage.depth is None else self.count(stage.depth, scope, "a stage depth")
-        stride = (
-            None
-            if stage.stride is None
-            else self.count(stage.stride, scope, "a stage stride", 1 << 12)
-        )
-        if depth is None or (stage.stride is not None and stride is None):
-            return None, None
-        if depth > self.layers_left:
-            self.error(
-                "E313",
-                f"a depth of {depth:,} exceeds the size limit",
-                stage.depth.span if stage.depth else None,
-            )
-            raise Abort
-        item = s.Item(target=stage.call, span=stage.span)
-        entry = Entry(name, stage.call, item, scope, stride, depth)
-        return self.lower_copies(entry, shape, name, option, stage=True)
-
-    def known_option(self, option: str, span: Span | None) -> bool:
-        projections = [n for n, d in self.definitions.items() if isinstance(d, s.ProjectionDef)]
-        if option in OPTIONS or option in projections:
-            return True
-        self.error(
-            "E300",
-            f"unknown shortcut option '{option}'",
-            span,
-            did_you_mean(option, list(OPTIONS) + projections)
-            or "expected A, B, C, same, none or a projection defined in `define`",
-        )
-        return False

@@ -16,6 +16,7 @@ from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.lowerer import Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
+from archspec.lower.stages import known_option, lower_stage
 from archspec.lower.unused import check_unused
 from archspec.ops import OPS
 from archspec.ops.base import MAX_CHANNELS
@@ -45,24 +46,20 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
 PARAMETER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def parameter_name_ok(formal: s.Formal, report: Collector) -> bool:
-    """A parameter is referred to by name in expressions and set with ``-D name=value``, so
-    its name is a DSL name, not a keyword (YAML keys are any text until checked here)."""
-    if not PARAMETER_PATTERN.match(formal.name):
+def parameter_name_ok(name: str, span: Span, report: Collector, what: str = "parameter") -> bool:
+    """A parameter (or a network-level ``let``) is referred to by name in expressions and
+    set with ``-D name=value``, so its name is a DSL name, not a keyword (YAML keys are any
+    text until checked here)."""
+    if not PARAMETER_PATTERN.match(name):
         report.error(
             "E204",
-            f"parameter name '{formal.name}' must be a letter or _, then letters, digits or _",
-            formal.span,
-            help="expressions and -D name=value refer to parameters by this name",
+            f"{what} name '{name}' must be a letter or _, then letters, digits or _",
+            span,
+            help=f"expressions refer to a {what} by this name",
         )
         return False
-    if formal.name in KEYWORDS or keyword.iskeyword(formal.name):
-        report.error(
-            "E311",
-            f"parameter name '{formal.name}' is a keyword",
-            formal.span,
-            help=f"e.g. {formal.name}_",
-        )
+    if name in KEYWORDS or keyword.iskeyword(name):
+        report.error("E311", f"{what} name '{name}' is a keyword", span, help=f"e.g. {name}_")
         return False
     return True
 
@@ -76,7 +73,7 @@ def network_parameters(
     values: dict[str, s.Value] = {}
     declared = {formal.name: formal.span for formal in tree.parameters}
     for formal in tree.parameters:
-        if not parameter_name_ok(formal, report):
+        if not parameter_name_ok(formal.name, formal.span, report):
             continue
         if formal.name in values:
             report.error("E311", f"parameter '{formal.name}' is defined twice", formal.span)
@@ -89,32 +86,63 @@ def network_parameters(
             )
             continue
         try:
-            values[formal.name] = evaluate(formal.default, values, layers)
+            default = evaluate(formal.default, values, layers)
         except EvalProblem as problem:
             report.error(problem.code, problem.message, problem.span, problem.help)
-    for key, value in overrides.items():
-        if key not in values:
+            continue
+        # set as the loop goes: a default computed from a parameter sees its -D value
+        values[formal.name] = default
+        if formal.name in overrides:
+            values[formal.name] = _overridden(
+                formal, default, overrides[formal.name], layers, report
+            )
+    for key in overrides:
+        if key not in declared:
             report.error(
                 "E304",
                 f"the spec has no parameter '{key}'",
                 tree.name.span,
                 did_you_mean(key, values) or f"parameters: {', '.join(values) or 'none'}",
             )
-            continue
-        default = values[key]
-        if isinstance(default, s.LayerRef) and isinstance(value, str) and value in layers:
-            value = s.LayerRef(value)  # -D act=silu
-        if type(value) is not type(default) and not (type(default) is float and type(value) is int):
-            report.error(
-                "E303",
-                f"parameter '{key}' takes a {_KIND.get(type(default), 'value')} like its "
-                f"default {describe(default)}, found {describe(value)}",
-                declared[key],
-                label="declared here",
-            )
-            continue
-        values[key] = value
     return values
+
+
+def _overridden(
+    formal: s.Formal, default: s.Value, value: Any, layers: frozenset[str], report: Collector
+) -> s.Value:
+    """A -D value, if it is of its default's kind; else the default, and an error."""
+    if isinstance(default, s.LayerRef) and isinstance(value, str) and value in layers:
+        value = s.LayerRef(value)  # -D act=silu
+    if type(value) is not type(default) and not (type(default) is float and type(value) is int):
+        report.error(
+            "E303",
+            f"parameter '{formal.name}' takes a {_KIND.get(type(default), 'value')} like its "
+            f"default {describe(default)}, found {describe(value)}",
+            formal.span,
+            label="declared here",
+        )
+        return default
+    return value
+
+
+def network_lets(
+    tree: s.SpecTree, parameters: dict[str, s.Value], report: Collector, layers: frozenset[str]
+) -> dict[str, s.Value]:
+    """The parameters and, after them, the spec's ``let`` names, each computed in order
+    from the parameters as set (``-D`` included) and the names before it."""
+    scope = dict(parameters)
+    for let in tree.lets:
+        if not parameter_name_ok(let.name, let.span, report, "let"):
+            continue
+        if let.name in scope:
+            what = "parameter" if let.name in parameters else "let"
+            report.error("E311", f"'{let.name}' is already a {what}", let.span, "choose a new name")
+            continue
+        try:
+            scope[let.name] = evaluate(let.value, scope, layers)
+        except EvalProblem as problem:
+            report.error(problem.code, problem.message, problem.span, problem.help)
+    return scope
 
 
 def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | None:
@@ -164,10 +192,11 @@ def lower_network(
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
     lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
     parameters = network_parameters(tree, overrides, report, lowerer.layers)
-    if not lowerer.known_option(option, tree.shortcut.span if tree.shortcut else tree.name.span):
+    if not known_option(lowerer, option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     try:
-        steps, current = _lower_top(lowerer, tree, parameters, shape, option)
+        scope = network_lets(tree, parameters, report, lowerer.layers)
+        steps, current = _lower_top(lowerer, tree, scope, shape, option)
     except Abort:
         return None, parameters
     check_unused(lowerer, tree.definitions)
@@ -218,7 +247,7 @@ def _lower_top(
         if stage is None:
             current = None
             continue
-        group, current = lowerer.lower_stage(name, stage, parameters, current, option)
+        group, current = lower_stage(lowerer, name, stage, parameters, current, option)
         if group is not None:
             steps.append(ir.Member(name, group))
     head, current = lowerer.lower_items(

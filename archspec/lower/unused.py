@@ -5,7 +5,7 @@ that is defined but never used would otherwise keep its mistakes until someone u
 Without arguments its values are unknown, so what is checked is what does not depend on
 them: every layer or block it calls exists and is not a projection, every argument is
 one the callee takes (by keyword or by position), and every name in its expressions is
-a parameter or a `let` defined before it.
+a parameter, a `let` defined before it, ``in_channels`` or a copy's index ``i``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import match
+from archspec.lower.copies import INDEX
 from archspec.lower.evaluate import unknown_name
 from archspec.lower.lowerer import Lowerer
 
@@ -26,7 +27,7 @@ def check_unused(lowerer: Lowerer, definitions: Iterable[s.Definition]) -> None:
 
 
 def _check(lowerer: Lowerer, definition: s.Definition) -> None:
-    known: list[str] = []
+    known: list[str] = ["in_channels", INDEX]  # a block's input channels; a copy's index
     for formal in definition.formals:
         _check_names(lowerer, formal.default, known)
         known.append(formal.name)
@@ -57,6 +58,8 @@ def _items(items: tuple[s.Item, ...]) -> Iterator[s.Item]:
 def _check_call(lowerer: Lowerer, call: s.Call, known: list[str]) -> None:
     for argument in call.arguments:
         _check_names(lowerer, argument.value, known)
+    if call.name in known:  # a parameter holding a layer (`act=relu`): any layer will do
+        return
     definition = lowerer.definitions.get(call.name)
     op = lowerer.ops.get(call.name)
     if op is not None:
@@ -76,7 +79,7 @@ def _check_names(lowerer: Lowerer, expr: s.Expr | None, known: list[str]) -> Non
     pending = [expr] if expr is not None else []
     while pending:
         node = pending.pop()
-        if isinstance(node, s.Name) and node.name not in known:
+        if isinstance(node, s.Name) and node.name not in known and node.name not in lowerer.layers:
             problem = unknown_name(node, known)
             lowerer.error(problem.code, problem.message, problem.span, problem.help)
         pending += s.operands(node)

@@ -9,27 +9,38 @@ from archspec.ops import activation, conv, linear, norm, pool, structure
 from archspec.ops.activation import ReLU, Sigmoid
 from archspec.ops.base import Argument, Op, Role, Shape, ShapeProblem, Tensor
 from archspec.ops.conv import Conv2d
-from archspec.ops.linear import Linear
-from archspec.ops.norm import BatchNorm2d
+from archspec.ops.linear import ChannelLinear, Linear
+from archspec.ops.norm import BatchNorm2d, LayerNorm, Scale
 from archspec.ops.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
 from archspec.ops.registry import INTERNAL, OPS, language_ops, register
-from archspec.ops.structure import ChannelShuffle, Chunk, Dropout, Flatten, ZeroPadShortcut
+from archspec.ops.structure import (
+    ChannelShuffle,
+    Chunk,
+    Dropout,
+    Flatten,
+    StochasticDepth,
+    ZeroPadShortcut,
+)
 
 __all__ = [
     "INTERNAL",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BatchNorm2d",
+    "ChannelLinear",
     "ChannelShuffle",
     "Chunk",
     "Conv2d",
     "Dropout",
     "Flatten",
     "GlobalAvgPool",
+    "LayerNorm",
     "Linear",
     "MaxPool2d",
     "ReLU",
+    "Scale",
     "Sigmoid",
+    "StochasticDepth",
     "ZeroPadShortcut",
     "OPS",
     "Argument",

@@ -52,12 +52,16 @@ class Argument:
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    """The values a text argument (``kind`` str) may take."""
 
     def describe_default(self) -> str:
         if self.required:
             return "required"
         if self.default is None:
             return "see text"
+        if isinstance(self.default, str):
+            return f'"{self.default}"'
         return str(self.default).lower() if isinstance(self.default, bool) else str(self.default)
 
 
@@ -75,6 +79,11 @@ def size(
 
 def flag(name: str, doc: str, default: bool) -> Argument:
     return Argument(name, bool, doc, default)
+
+
+def choice(name: str, doc: str, choices: tuple[str, ...]) -> Argument:
+    """A text argument: one of ``choices``, the first the default."""
+    return Argument(name, str, doc, choices[0], choices=choices)
 
 
 def fraction(name: str, doc: str, default: float, maximum: float = 1.0) -> Argument:
@@ -105,6 +114,10 @@ class Op:
     DOC: ClassVar[str]
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = ()
     ROLES: ClassVar[dict[str, Role]] = {}
+    BARE: ClassVar[bool] = False
+    """The op is one learned tensor (``tensors()`` names it ``""``) that multiplies its
+    input, held by the enclosing module under the item's name, as a bare ``nn.Parameter``
+    attribute is (ConvNeXt's ``layer_scale``): its state key is the item's path."""
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> Op:

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.counts import Counts
-from archspec.ops.base import Op, Shape, ShapeProblem, Tensor, describe, flag, size
+from archspec.ops.base import (
+    Op,
+    Shape,
+    ShapeProblem,
+    Tensor,
+    describe,
+    elements,
+    feature_map,
+    flag,
+    size,
+)
 from archspec.ops.registry import register
 
 
@@ -52,3 +62,29 @@ class Linear(Op):
     def tensors(self) -> tuple[Tensor, ...]:
         weight = Tensor("weight", (self.out_features, self.in_features), "OI")
         return (weight, Tensor("bias", (self.out_features,), "O")) if self.bias else (weight,)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ChannelLinear(Linear):
+    """fc's fields, arguments and tensors, applied at every pixel of a feature map."""
+
+    NAME = "channel_fc"
+    DOC = (
+        "Fully connected layer over the channels of each pixel of a feature map (a 1x1 "
+        "convolution holding torch.nn.Linear's weight): ConvNeXt's MLP."
+    )
+
+    def shape(self, input: Shape) -> Shape:
+        _, height, width = feature_map(input, self.NAME)
+        return (self.out_features, height, width)
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        per_pixel = Linear.cost(self, (self.in_features,), (self.out_features,))
+        pixels = output[1] * output[2]
+        return Counts(
+            params=per_pixel.params, macs=per_pixel.macs * pixels, activations=elements(output)
+        )
+
+    def label(self) -> str:
+        return f"channel fc {self.in_features}->{self.out_features}"

@@ -60,3 +60,73 @@ class BatchNorm2d(Op):
             Tensor("running_var", channels, "C", "buffer"),
             Tensor("num_batches_tracked", (), "", "count"),
         )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class LayerNorm(Op):
+    NAME = "layernorm"
+    DOC = (
+        "Layer normalization over the channels of each pixel (torchvision's LayerNorm2d), "
+        "or over flat features: ConvNeXt's norm."
+    )
+    ARGUMENTS = (Argument("eps", float, "added to the variance", 1e-5, minimum=0.0),)
+    ROLES = {"channels": "in"}
+
+    channels: int
+    eps: float = 1e-5
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> LayerNorm:
+        return cls(input[0], arguments["eps"])
+
+    def shape(self, input: Shape) -> Shape:
+        if len(input) != 1:
+            feature_map(input, "layernorm")
+        return input
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        # fvcore's layer_norm with an affine transform: 5 per element.
+        return Counts(
+            params=2 * self.channels, norm=5 * elements(input), activations=elements(output)
+        )
+
+    def label(self) -> str:
+        return f"layernorm {self.channels}"
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return (Tensor("weight", (self.channels,), "C"), Tensor("bias", (self.channels,), "C"))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Scale(Op):
+    NAME = "scale"
+    DOC = (
+        "A learned scale per channel, multiplied into the input; one tensor, held by the "
+        "enclosing module under the item's name (ConvNeXt's `layer_scale`: "
+        "`features.1.0.layer_scale`, not a submodule's `.weight`)."
+    )
+    ARGUMENTS = (Argument("init", float, "the initial value of every channel", 1.0),)
+    ROLES = {"channels": "in"}
+    BARE = True
+
+    channels: int
+    init: float = 1.0
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> Scale:
+        return cls(input[0], arguments["init"])
+
+    def shape(self, input: Shape) -> Shape:
+        feature_map(input, self.NAME)
+        return input
+
+    def cost(self, input: Shape, output: Shape) -> Counts:
+        return Counts(params=self.channels, activations=elements(output))
+
+    def label(self) -> str:
+        return f"scale {self.channels}"
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return (Tensor("", (self.channels, 1, 1), "CHW"),)

@@ -11,6 +11,7 @@ from archspec.ops.base import (
     Free,
     Shape,
     ShapeProblem,
+    choice,
     elements,
     feature_map,
     fraction,
@@ -51,6 +52,36 @@ class Dropout(Free):
         return cls(arguments["p"])
 
     def shape(self, input: Shape) -> Shape:
+        return input
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class StochasticDepth(Free):
+    NAME = "stochastic_depth"
+    DOC = (
+        "Stochastic depth (Huang et al. 2016) on a residual branch, as "
+        "torchvision.ops.StochasticDepth: in training, zero the branch with probability `p` "
+        'for each sample (`mode="row"`) or for the whole batch (`"batch"`) and scale '
+        "what is kept by 1 / (1 - p); the identity in eval."
+    )
+    ARGUMENTS = (
+        fraction("p", "probability of dropping the branch", 0.0),
+        choice("mode", "what one draw drops: a sample or the batch", ("row", "batch")),
+    )
+
+    p: float = 0.0
+    mode: str = "row"
+
+    def label(self) -> str:
+        return f"stochastic depth {self.p:g}"
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> StochasticDepth:
+        return cls(arguments["p"], arguments["mode"])
+
+    def shape(self, input: Shape) -> Shape:
+        feature_map(input, self.NAME)
         return input
 
 

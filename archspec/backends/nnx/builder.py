@@ -30,7 +30,8 @@ from archspec.codegen.classes import is_class
 
 Layer = Callable[[jax.Array], jax.Array]
 Program = tuple[Any, ...]
-"""A flow as data: ("member", attribute) or ("parallel", combine, branches) steps."""
+"""A flow as data: ("member", attribute), ("scale", attribute) for a bare tensor, or
+("parallel", combine, branches) steps."""
 
 
 def callee(name: str) -> Callable[..., Any]:
@@ -81,7 +82,8 @@ def program(chain: ir.Chain) -> Program:
     steps: list[tuple[Any, ...]] = []
     for step in chain.steps:
         if isinstance(step, ir.Member):
-            steps.append(("member", attribute_name(step.name)))
+            kind = "scale" if ir.is_bare(step.node) else "member"
+            steps.append((kind, attribute_name(step.name)))
         else:
             branches = tuple(program(b) for b in step.branches)
             steps.append(("parallel", step.combine, branches))
@@ -111,6 +113,9 @@ class FlowModule(nnx.Module):
         for step in flow:
             if step[0] == "member":
                 x = getattr(self, step[1])(x)
+                continue
+            if step[0] == "scale":
+                x = x * getattr(self, step[1])[...]
                 continue
             _, combine, branches = step
             outs = [self._run(branch, x) for branch in branches]

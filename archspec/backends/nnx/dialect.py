@@ -23,6 +23,16 @@ _WINDOW = (
     Arg("ceil_mode", "ceil_mode", False),
 )
 
+_LINEAR = Lowering(
+    "nnx.Linear",
+    (
+        Arg("in_features", "in_features", positional=True),
+        Arg("out_features", "out_features", positional=True),
+        Arg("use_bias", "bias", True),
+    ),
+    rngs=True,
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nnx.Conv",
@@ -76,16 +86,25 @@ LOWERINGS: dict[str, Lowering] = {
         helpers=("adaptive_avg_pool2d",),
     ),
     "flatten": Lowering("flatten", module=False, helpers=("flatten",)),
-    "fc": Lowering(
-        "nnx.Linear",
-        (
-            Arg("in_features", "in_features", positional=True),
-            Arg("out_features", "out_features", positional=True),
-            Arg("use_bias", "bias", True),
-        ),
-        rngs=True,
-    ),
+    "fc": _LINEAR,
     "dropout": Lowering("nnx.Dropout", (Arg("rate", "p", positional=True),), rngs=True),
+    "layernorm": Lowering(
+        "LayerNorm",
+        (Arg("num_features", "channels", positional=True), Arg("eps", "eps", 1e-5)),
+        helpers=("LayerNorm",),
+    ),
+    "channel_fc": _LINEAR,  # on NHWC, the last axis is the channels
+    "stochastic_depth": Lowering(
+        "StochasticDepth",
+        (Arg("p", "p", positional=True), Arg("mode", "mode", "row")),
+        rngs=True,
+        helpers=("StochasticDepth",),
+    ),
+    "scale": Lowering(
+        "scale_parameter",
+        (Arg("channels", "channels", positional=True), Arg("init", "init", positional=True)),
+        helpers=("scale_parameter",),
+    ),
     "chunk": Lowering(
         "chunk",
         (Arg("chunks", "chunks"), Arg("index", "index")),
@@ -114,6 +133,9 @@ LOWERINGS: dict[str, Lowering] = {
 TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     "conv": {"weight": ("kernel", "HWIO"), "bias": ("bias", "O")},
     "fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},
+    "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},  # as fc's
+    "layernorm": {"weight": ("scale", "C"), "bias": ("bias", "C")},
+    "scale": {"": ("", "HWC")},  # bare: the attribute itself, (1, 1, C) for NHWC
     "bn": {
         "weight": ("scale", "C"),
         "bias": ("bias", "C"),
@@ -127,6 +149,9 @@ tensors need no entry."""
 
 HELPERS = (
     "BatchNorm2d",
+    "LayerNorm",
+    "StochasticDepth",
+    "scale_parameter",
     "NamedSequential",
     "window_padding",
     "max_pool2d",
@@ -209,6 +234,9 @@ class FlaxDialect(Dialect):
             self.concatenates = True
             return f"jnp.concatenate([{', '.join(values)}], axis=-1)"
         return (" + " if parallel.combine == "add" else " * ").join(values)
+
+    def scaled(self, name: str, value: str) -> str:
+        return f"{value} * {self.member(name)}[...]"
 
     def module_note(self, class_name: str) -> str:
         return (

@@ -58,6 +58,37 @@ class BatchNorm2d(nnx.Module):
         return (x - mean) * scale + self.bias[...]
 
 
+class LayerNorm(nnx.Module):
+    """torch.nn.LayerNorm over the last axis (the channels, in NHWC), as torch computes
+    it: the biased variance of the centred values. ``nnx.LayerNorm`` takes E[x^2] - E[x]^2."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        self.scale = nnx.Param(jnp.ones(num_features))
+        self.bias = nnx.Param(jnp.zeros(num_features))
+        self.eps = eps
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+        return (x - mean) * jax.lax.rsqrt(var + self.eps) * self.scale[...] + self.bias[...]
+
+
+class StochasticDepth(nnx.Dropout):
+    """torchvision.ops.StochasticDepth on NHWC: dropout of a whole sample (``mode="row"``)
+    or of the whole batch (``"batch"``), kept values scaled by 1 / (1 - p); the identity
+    in eval."""
+
+    def __init__(self, p: float, mode: str = "row", *, rngs: nnx.Rngs) -> None:
+        dims = (1, 2, 3) if mode == "row" else (0, 1, 2, 3)
+        super().__init__(p, broadcast_dims=dims, rngs=rngs)
+
+
+def scale_parameter(channels: int, init: float) -> nnx.Param[jax.Array]:
+    """A learned scale per channel, ``init`` everywhere, shaped (1, 1, C) to multiply an
+    NHWC map: a bare parameter of the module that holds it (ConvNeXt's layer_scale)."""
+    return nnx.Param(jnp.full((1, 1, channels), init))
+
+
 class NamedSequential(nnx.Module):
     """nn.Sequential with named items: its children live at ``layers/<name>``."""
 

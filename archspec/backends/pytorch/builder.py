@@ -22,8 +22,9 @@ from archspec.backends.pytorch import runtime
 from archspec.backends.pytorch.dialect import LOWERINGS, InPlace, TorchDialect
 from archspec.codegen.classes import is_class, own_modules, shortcut_members
 
-OPEN, BRANCH, END, ADD, ADD_IN_PLACE, MUL, CONCAT_MAPS, CONCAT_TOKENS = range(8)
-"""The operations of a flow between its members (see ``FlowModule``)."""
+OPEN, BRANCH, END, ADD, ADD_IN_PLACE, MUL, CONCAT_MAPS, CONCAT_TOKENS, SCALE = range(9)
+"""The operations of a flow between its members (see ``FlowModule``); ``SCALE + k``
+multiplies by the group's k-th bare tensor."""
 
 COMBINE = {"add": ADD, "mul": MUL}
 
@@ -34,11 +35,15 @@ class Schedule:
     def __init__(self, chain: ir.Chain, inplace: InPlace) -> None:
         self.inplace = inplace
         self.before: list[list[int]] = [[]]
+        self.tensors: list[str] = []  # the bare tensors, in flow order
         self.chain(chain)
 
     def chain(self, chain: ir.Chain) -> None:
         for step in chain.steps:
-            if isinstance(step, ir.Member):
+            if isinstance(step, ir.Member) and ir.is_bare(step.node):
+                self.before[-1].append(SCALE + len(self.tensors))
+                self.tensors.append(step.name)
+            elif isinstance(step, ir.Member):
                 self.before.append([])  # the member runs at this position
             else:
                 self.parallel(step)
@@ -65,13 +70,16 @@ class FlowModule(nn.Sequential):
     look a module up by a name held in a variable): before member ``i`` it runs the
     operations ``_before[i]`` that open branches from the current value, start the next
     branch, close one, or combine the closed branches; ``_before[-1]`` runs at the end.
+    Bare tensors (``Op.BARE``) are parameters of this module, multiplied in by position.
     """
 
     # The operations again, as attributes TorchScript reads as constants (private, as no
     # member of a spec may be: see the names policy).
     _OPEN, _BRANCH, _END, _ADD = OPEN, BRANCH, END, ADD
     _ADD_IN_PLACE, _CONCAT_MAPS, _CONCAT_TOKENS = ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS
+    _SCALE = SCALE
     __constants__ = [
+        "_SCALE",
         "_OPEN",
         "_BRANCH",
         "_END",
@@ -81,8 +89,22 @@ class FlowModule(nn.Sequential):
         "_CONCAT_TOKENS",
     ]
 
-    def __init__(self, members: OrderedDict[str, nn.Module], schedule: Schedule, kind: str):
-        super().__init__(members)
+    def __init__(
+        self, members: OrderedDict[str, nn.Module | nn.Parameter], schedule: Schedule, kind: str
+    ):
+        modules = OrderedDict(
+            (name, m) for name, m in members.items() if not isinstance(m, nn.Parameter)
+        )
+        super().__init__(modules)
+        # The bare tensors: parameters of this module under their names (the state keys),
+        # and the same objects in a list the forward indexes (TorchScript reads no
+        # attribute by a computed name); loading and moving update them in place.
+        self._scales: list[torch.Tensor] = []
+        for name in schedule.tensors:
+            tensor = members[name]
+            assert isinstance(tensor, nn.Parameter)
+            self.register_parameter(name, tensor)
+            self._scales.append(tensor)
         # One flat list and where each position's run starts (never empty, so TorchScript
         # can tell its type): position i runs _operations[_starts[i]:_starts[i + 1]].
         self._operations = [-1] + [op for ops in schedule.before for op in ops]
@@ -115,6 +137,8 @@ class FlowModule(nn.Sequential):
                 x = inputs[-1]
             elif operation == self._END:
                 results[-1].append(x)
+            elif operation >= self._SCALE:
+                x = x * self._scales[operation - self._SCALE]
             else:
                 x = self._combine(operation, results.pop())
                 inputs.pop()
@@ -136,20 +160,28 @@ class FlowModule(nn.Sequential):
         return f"block={self._kind!r}" if self._kind else ""
 
 
+# TorchScript types an attribute it cannot infer (an empty list) from the class's
+# annotations, which it cannot read as the strings `from __future__ import annotations`
+# makes them: this one is given as a type.
+FlowModule.__annotations__["_scales"] = list[torch.Tensor]
+
+
 class Builder:
     """Creates modules in the order the emitted file does (see the module docstring)."""
 
     def __init__(self, network: ir.Network) -> None:
         self.dialect = TorchDialect(network)
-        self.pending: dict[int, nn.Module] = {}  # shortcut modules built ahead, by member id
+        self.pending: dict[
+            int, nn.Module | nn.Parameter
+        ] = {}  # shortcut modules built ahead, by member id
         self.inside_class = 0
 
-    def member(self, member: ir.Member) -> nn.Module:
+    def member(self, member: ir.Member) -> nn.Module | nn.Parameter:
         node = member.node
         if isinstance(node, ir.Layer):
             return self.layer(member, node)
         if not is_class(node):
-            return nn.Sequential(self.members(node.members))
+            return nn.Sequential(self.members(node.members))  # type: ignore[arg-type]
         if not self.inside_class:  # its class call takes the shortcuts first
             for shortcut in self.shortcuts_of(node):
                 self.pending[id(shortcut)] = self.member(shortcut)
@@ -160,8 +192,9 @@ class Builder:
             self.inside_class -= 1
         return FlowModule(modules, Schedule(node.flow, self.dialect.inplace), node.definition)
 
-    def members(self, members: tuple[ir.Member, ...]) -> OrderedDict[str, nn.Module]:
-        built: OrderedDict[str, nn.Module] = OrderedDict()
+    def members(self, members: tuple[ir.Member, ...]) -> OrderedDict[str, nn.Module | nn.Parameter]:
+        """Modules by name, and the bare tensors (``Op.BARE``) a FlowModule registers."""
+        built: OrderedDict[str, nn.Module | nn.Parameter] = OrderedDict()
         for member in members:
             pending = self.pending.pop(id(member), None)
             built[member.name] = pending if pending is not None else self.member(member)
@@ -175,7 +208,7 @@ class Builder:
                 found += self.shortcuts_of(built.node)
         return found + [member for _, member in shortcut_members(group)]
 
-    def layer(self, member: ir.Member, layer: ir.Layer) -> nn.Module:
+    def layer(self, member: ir.Member, layer: ir.Layer) -> nn.Module | nn.Parameter:
         lowering = LOWERINGS[layer.op.NAME]
         root, _, name = lowering.callee.rpartition(".")
         factory = getattr(nn if root == "nn" else runtime, name)

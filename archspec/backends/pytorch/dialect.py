@@ -29,6 +29,12 @@ _WINDOW = (
     Arg("ceil_mode", "ceil_mode", False),
 )
 
+_LINEAR = (
+    Arg("in_features", "in_features", positional=True),
+    Arg("out_features", "out_features", positional=True),
+    Arg("bias", "bias", True),
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nn.Conv2d",
@@ -73,15 +79,24 @@ LOWERINGS: dict[str, Lowering] = {
         "nn.AdaptiveAvgPool2d", (Arg("output_size", "size", positional=True),)
     ),
     "flatten": Lowering("nn.Flatten"),
-    "fc": Lowering(
-        "nn.Linear",
-        (
-            Arg("in_features", "in_features", positional=True),
-            Arg("out_features", "out_features", positional=True),
-            Arg("bias", "bias", True),
-        ),
-    ),
+    "fc": Lowering("nn.Linear", _LINEAR),
     "dropout": Lowering("nn.Dropout", (Arg("p", "p"),)),
+    "layernorm": Lowering(
+        "LayerNorm2d",
+        (Arg("num_channels", "channels", positional=True), Arg("eps", "eps", 1e-5)),
+        helpers=("LayerNorm2d",),
+    ),
+    "channel_fc": Lowering("ChannelLinear", _LINEAR, helpers=("ChannelLinear",)),
+    "stochastic_depth": Lowering(
+        "StochasticDepth",
+        (Arg("p", "p", positional=True), Arg("mode", "mode", "row")),
+        helpers=("StochasticDepth",),
+    ),
+    "scale": Lowering(
+        "scale_parameter",
+        (Arg("channels", "channels", positional=True), Arg("init", "init", positional=True)),
+        helpers=("scale_parameter",),
+    ),
     "chunk": Lowering(
         "Chunk",
         (Arg("chunks", "chunks", positional=True), Arg("index", "index", positional=True)),
@@ -100,13 +115,21 @@ LOWERINGS: dict[str, Lowering] = {
 }
 """op name -> how PyTorch constructs it."""
 
-HELPERS = ("init_as_he_et_al", "ZeroPadShortcut", "Chunk")
+HELPERS = (
+    "init_as_he_et_al",
+    "ZeroPadShortcut",
+    "Chunk",
+    "LayerNorm2d",
+    "ChannelLinear",
+    "StochasticDepth",
+    "scale_parameter",
+)
 """Runtime classes an emitted file may carry, in file order."""
 
 READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh"})
 """Ops whose backward pass reads their output: it must not be overwritten."""
 
-PASSES_THROUGH = frozenset({"flatten", "dropout"})
+PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth"})
 """Ops that hand their input on (a view, or unchanged in eval): as fresh as the input."""
 
 

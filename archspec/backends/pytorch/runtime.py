@@ -62,3 +62,56 @@ class Chunk(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.chunks}, {self.index}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of each pixel of an NCHW map (torchvision's
+    LayerNorm2d: to channels-last, normalise, back), or over the features of an NC batch."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-5) -> None:
+        super().__init__(num_channels, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ChannelLinear(nn.Linear):
+    """nn.Linear over the channels of each pixel of an NCHW map (ConvNeXt's MLP, which
+    torchvision applies between permutes to channels-last and back)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: in training, zero the input with probability
+    ``p`` per sample (``mode="row"``) or for the whole batch (``"batch"``), scaling what
+    is kept by 1 / (1 - p); the identity in eval."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"
+
+
+def scale_parameter(channels: int, init: float) -> nn.Parameter:
+    """A learned scale per channel, ``init`` everywhere, shaped to multiply an NCHW map:
+    a bare parameter of the module that holds it (torchvision's ConvNeXt layer_scale)."""
+    return nn.Parameter(torch.full((channels, 1, 1), init))

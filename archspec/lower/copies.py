@@ -1,0 +1,142 @@
+"""Repeated items: a sequence's items expanded, each copy's names and its index ``i``.
+
+``mbconv(c, p=0.2 * i / 16) x 4`` gives each copy its own arguments, as references
+that vary a setting along a stage or the network do (stochastic depth rising with the
+block's index). ``i`` counts from 0, as ``{i}`` in a names template; a parameter,
+argument or ``let`` of that name keeps it, except one a repeat around bound (the inner
+repeat's copy wins). Blocks called by a copy see only their arguments, as always.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from archspec.frontend import syntax as s
+from archspec.lower.arguments import Scope
+from archspec.lower.context import MAX_LAYERS, MAX_NESTING, Abort, Entry
+from archspec.lower.names import refused_module_name
+
+if TYPE_CHECKING:
+    from archspec.lower.lowerer import Lowerer
+
+INDEX = "i"
+
+
+class CopyScope(dict[str, s.Value]):
+    """A scope in which a repeat bound ``i``: a repeat inside it binds its own."""
+
+
+def expand(
+    lowerer: Lowerer, items: tuple[s.Item, ...], scope: Scope, depth: int = 0
+) -> list[Entry]:
+    """A sequence's items as entries: conditions applied, repeats expanded (each copy in
+    its scope), unnamed groups spliced."""
+    entries: list[Entry] = []
+    layers = 0  # entries that are one layer each: a lower bound of what they will cost
+    for item in items:
+        if item.condition is not None and not lowerer.holds(item.condition, scope):
+            continue
+        times = 1 if item.repeat is None else lowerer.count(item.repeat, scope, "a repeat count")
+        stride = (
+            None if item.stride is None else lowerer.count(item.stride, scope, "a stride", 4096)
+        )
+        if times is None or (item.stride is not None and stride is None):
+            continue
+        if item.stride is not None and isinstance(item.target, s.Group) and not item.name:
+            lowerer.error(
+                "E314",
+                "a stride (`/2`) goes to the first copy of a layer or block, not of a group",
+                item.stride.span,
+                "name the group, or give the stride to its first item",
+            )
+            continue
+        if times > lowerer.layers_left:
+            lowerer.error("E313", f"repeating {times:,} times exceeds the size limit", item.span)
+            raise Abort
+        if isinstance(item.target, s.Group) and not item.name:
+            if depth > MAX_NESTING:
+                lowerer.error("E313", "groups are nested too deeply", item.span)
+                continue
+            copies = copy_scopes(item, scope, times)
+            inner = expand(lowerer, item.target.items, copies[0], depth + 1)
+            if len(inner) * times > lowerer.layers_left:
+                lowerer.error(
+                    "E313",
+                    f"repeating {len(inner):,} items {times:,} times exceeds the size limit",
+                    item.span,
+                )
+                raise Abort
+            entries.extend(inner)
+            for copy in copies[1:]:
+                same = copy is copies[0]
+                entries.extend(
+                    inner if same else expand(lowerer, item.target.items, copy, depth + 1)
+                )
+        elif item.name and item.repeat is not None:  # a submodule of the copies
+            entries.append(Entry(item.name, item.target, item, scope, stride, times))
+        else:
+            scopes = copy_scopes(item, scope, times)
+            first = Entry(item.name, item.target, item, scopes[0], stride)
+            rest = [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
+            entries.extend([first, *rest])
+            if lowerer.is_layer(item.target, scope):
+                layers += times
+        if layers > lowerer.layers_left:  # found before lowering 100,000 copies one by one
+            lowerer.error("E313", f"the network has more than {MAX_LAYERS:,} layers", item.span)
+            raise Abort
+    return entries
+
+
+def copy_scopes(item: s.Item, scope: Scope, times: int) -> list[Scope]:
+    """The scope of each copy of a repeated item: ``scope`` itself for every copy where
+    the item's expressions never name ``i`` (identical copies stay one node, built once)."""
+    if item.repeat is None or (INDEX in scope and not isinstance(scope, CopyScope)):
+        return [scope] * times
+    if not _names_index(item):
+        return [scope] * times
+    return [CopyScope({**scope, INDEX: index}) for index in range(times)]
+
+
+def _names_index(item: s.Item) -> bool:
+    expressions: list[s.Expr | None] = []
+    pending: list[s.Item] = []
+    target = item.target
+    if isinstance(target, s.Call):
+        expressions += [argument.value for argument in target.arguments]
+    elif isinstance(target, s.Group):
+        pending += target.items
+    else:
+        pending += [i for branch in target.branches if isinstance(branch, tuple) for i in branch]
+    for inner in pending:
+        expressions += [inner.repeat, inner.stride, inner.condition]
+        if _names_index(inner):
+            return True
+    stack = [e for e in expressions if e is not None]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, s.Name) and expr.name == INDEX:
+            return True
+        stack += s.operands(expr)
+    return False
+
+
+def copy_names(lowerer: Lowerer, entry: Entry) -> list[str] | None:
+    """The copies' names: 0 .. n-1, or the ``as`` template's (``{i}`` counts from 0,
+    ``{n}`` from 1): ``"denselayer{n}"``, ``"block1-{i}"``."""
+    template = entry.item.naming
+    if template is None:
+        return [str(i) for i in range(entry.times)]
+    if "{i}" not in template and "{n}" not in template:
+        lowerer.error(
+            "E319",
+            f"the names template '{template}' has no {{i}} or {{n}}",
+            entry.item.span,
+            'e.g. as "denselayer{n}" (1, 2, ...) or as "block{i}" (0, 1, ...)',
+        )
+        return None
+    names = [template.replace("{i}", str(i)).replace("{n}", str(i + 1)) for i in range(entry.times)]
+    for name in names:
+        if reason := refused_module_name(name):
+            lowerer.error("E311", f"'{name}' cannot name a module: {reason}", entry.item.span)
+            return None
+    return names
