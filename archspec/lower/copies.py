@@ -75,16 +75,24 @@ def expand(
         elif item.name and item.repeat is not None:  # a submodule of the copies
             entries.append(Entry(item.name, item.target, item, scope, stride, times))
         else:
-            scopes = copy_scopes(item, scope, times)
-            first = Entry(item.name, item.target, item, scopes[0], stride)
-            rest = [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
-            entries.extend([first, *rest])
             if lowerer.is_layer(item.target, scope):
                 layers += times
-        if layers > lowerer.layers_left:  # found before lowering 100,000 copies one by one
-            lowerer.error("E313", f"the network has more than {MAX_LAYERS:,} layers", item.span)
-            raise Abort
+                too_many(lowerer, layers, item)  # before 100,000 copies are even listed
+            scopes = copy_scopes(item, scope, times)
+            entries.append(Entry(item.name, item.target, item, scopes[0], stride))
+            if times > 1 and scopes[1] is scopes[0]:  # identical copies: one entry, shared
+                entries += [Entry(item.name, item.target, item, scopes[0])] * (times - 1)
+            else:
+                entries += [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
+        too_many(lowerer, layers, item)
     return entries
+
+
+def too_many(lowerer: Lowerer, layers: int, item: s.Item) -> None:
+    """E313 once the sequence holds more layers than the network may."""
+    if layers > lowerer.layers_left:
+        lowerer.error("E313", f"the network has more than {MAX_LAYERS:,} layers", item.span)
+        raise Abort
 
 
 def copy_scopes(item: s.Item, scope: Scope, times: int) -> list[Scope]:
