@@ -229,6 +229,29 @@ def fvcore_by_operator(model: Any, shape: tuple[int, ...]) -> dict[str, int]:
         return dict(analysis.by_operator())
 
 
+def calibrate_batch_norms(model: Any, shape: tuple[int, ...]) -> Any:
+    """``model`` in eval mode with per-channel batch norms as after training: weights in
+    [0.2, 0.6], biases in [-0.2, 0.2], running statistics from one batch (momentum 1),
+    variances at least 0.5. Logits are then of order 1 and float32 rounding, the same in
+    both frameworks, stays below 1e-6. Without this, rounding alone breaks 1e-4: torch's
+    fresh statistics (mean 0, variance 1) let a deep net's logits grow with depth (49 for
+    ResNet-50, 6e8 for ResNet-110), and variances near 0 amplify it (torch's own float32
+    plain-56 is 1.6e-4 from float64 with a floor of 0.05)."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for norm in norms:
+            norm.weight.uniform_(0.2, 0.6)
+            norm.bias.uniform_(-0.2, 0.2)
+            norm.momentum = 1.0
+        model.train()(torch.randn(16, *shape))
+        for norm in norms:
+            norm.momentum = 0.1
+            norm.running_var.clamp_(min=0.5)
+    return model.eval()
+
+
 def conv_linear_macs(network: ir.Network) -> tuple[int, int]:
     """archspec's mult-adds split into convolutions and fully connected layers."""
     conv = linear = 0

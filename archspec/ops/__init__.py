@@ -13,7 +13,14 @@ from archspec.ops.linear import ChannelLinear, Linear
 from archspec.ops.norm import BatchNorm2d, LayerNorm, Scale
 from archspec.ops.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
 from archspec.ops.registry import INTERNAL, OPS, language_ops, register
-from archspec.ops.structure import Chunk, Dropout, Flatten, StochasticDepth, ZeroPadShortcut
+from archspec.ops.structure import (
+    ChannelShuffle,
+    Chunk,
+    Dropout,
+    Flatten,
+    StochasticDepth,
+    ZeroPadShortcut,
+)
 
 __all__ = [
     "INTERNAL",
@@ -21,6 +28,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm2d",
     "ChannelLinear",
+    "ChannelShuffle",
     "Chunk",
     "Conv2d",
     "Dropout",

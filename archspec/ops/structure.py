@@ -1,4 +1,5 @@
-"""Ops that move, drop or select values: flatten, dropout, channel chunks, option A."""
+"""Ops that move, drop or select values: flatten, dropout, channel chunks and shuffles,
+option A."""
 
 from __future__ import annotations
 
@@ -116,6 +117,36 @@ class Chunk(Free):
                 f"{channels} channels and an index below {self.chunks}",
             )
         return (channels // self.chunks, height, width)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ChannelShuffle(Free):
+    NAME = "channel_shuffle"
+    DOC = (
+        "Interleave `groups` equal groups of channels: channel i of group g moves to "
+        "i * groups + g (ShuffleNet's shuffle: `concat(...) channel_shuffle(2)`)."
+    )
+    ARGUMENTS = (size("groups", "how many groups of channels", required=True),)
+
+    groups: int
+
+    def label(self) -> str:
+        return f"shuffle {self.groups}"
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> ChannelShuffle:
+        return cls(arguments["groups"])
+
+    def shape(self, input: Shape) -> Shape:
+        channels, _, _ = feature_map(input, self.NAME)
+        if channels % self.groups:
+            raise ShapeProblem(
+                "E310",
+                f"channel_shuffle({self.groups}) needs channels in {self.groups} equal "
+                f"groups, found {channels}",
+            )
+        return input
 
 
 @register_internal

@@ -111,6 +111,12 @@ LOWERINGS: dict[str, Lowering] = {
         module=False,
         helpers=("chunk",),
     ),
+    "channel_shuffle": Lowering(
+        "channel_shuffle",
+        (Arg("groups", "groups"),),
+        module=False,
+        helpers=("channel_shuffle",),
+    ),
     "zero_pad": Lowering(
         "zero_pad_shortcut",
         (
@@ -153,6 +159,7 @@ HELPERS = (
     "adaptive_avg_pool2d",
     "flatten",
     "chunk",
+    "channel_shuffle",
     "zero_pad_shortcut",
 )
 """What may be copied from runtime.py, in file order."""

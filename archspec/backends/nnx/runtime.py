@@ -195,3 +195,10 @@ def chunk(x: jax.Array, chunks: int, index: int) -> jax.Array:
     """One of ``chunks`` equal slices of the channels (ShuffleNet's channel split)."""
     size = x.shape[-1] // chunks
     return x[..., index * size : (index + 1) * size]
+
+
+def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
+    """torch's channel_shuffle on NHWC: channel i of group g moves to i * groups + g."""
+    *rest, channels = x.shape
+    x = x.reshape(*rest, groups, channels // groups)
+    return jnp.swapaxes(x, -1, -2).reshape(*rest, channels)

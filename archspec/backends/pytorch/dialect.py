@@ -102,6 +102,7 @@ LOWERINGS: dict[str, Lowering] = {
         (Arg("chunks", "chunks", positional=True), Arg("index", "index", positional=True)),
         helpers=("Chunk",),
     ),
+    "channel_shuffle": Lowering("nn.ChannelShuffle", (Arg("groups", "groups", positional=True),)),
     "zero_pad": Lowering(
         "ZeroPadShortcut",
         (
