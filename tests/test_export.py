@@ -37,6 +37,8 @@ def test_every_format_has_an_exporter_and_a_cli_choice() -> None:
         "specs/arch/resnet_d.arch",  # a user projection with average pooling
         "specs/vgg11.yaml",  # dropout, adaptive pooling, a classifier sequence
         "nested",  # blocks inside a block
+        "specs/torchvision/convnext_tiny.yaml",  # layer norm, channel fc, layer scale
+        "specs/torchvision/efficientnet_b0.yaml",  # stochastic depth, SE gates
     ],
 )
 def test_torch_jit_script_compiles_to_torch(spec: str, tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ def test_a_preset_may_leave_out_what_its_base_gives(validator: Any) -> None:
 
 def test_completions_come_from_the_language() -> None:
     properties = json_schema()["properties"]
-    assert properties["shortcut"]["anyOf"][0]["enum"] == ["A", "B", "C", "same", "none", "conv1x1"]
+    options = ["A", "B", "C", "same", "none"]
+    assert properties["shortcut"]["anyOf"][0]["enum"] == [*options, "conv1x1", "preact_conv1x1"]
     stages = properties["stages"]["additionalProperties"]["examples"]
     for block in ("basic", "bottleneck", "plain", "preact_basic", "preact_bottleneck"):
         assert f"{block}(64) x 2" in stages and f"{block}(128) x 2 /2" in stages

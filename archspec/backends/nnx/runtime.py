@@ -70,7 +70,8 @@ class LayerNorm(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         mean = jnp.mean(x, axis=-1, keepdims=True)
         var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
-        return (x - mean) * jax.lax.rsqrt(var + self.eps) * self.scale[...] + self.bias[...]
+        normalised = (x - mean) * jax.lax.rsqrt(var + self.eps)
+        return normalised * self.scale[...] + self.bias[...]
 
 
 class StochasticDepth(nnx.Dropout):

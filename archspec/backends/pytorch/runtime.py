@@ -72,10 +72,10 @@ class LayerNorm2d(nn.LayerNorm):
         super().__init__(num_channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape, weight, bias = self.normalized_shape, self.weight, self.bias
         if x.dim() != 4:
-            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            return F.layer_norm(x, shape, weight, bias, self.eps)
+        x = F.layer_norm(x.permute(0, 2, 3, 1), shape, weight, bias, self.eps)
         return x.permute(0, 3, 1, 2)
 
 
@@ -84,7 +84,8 @@ class ChannelLinear(nn.Linear):
     torchvision applies between permutes to channels-last and back)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+        channels_last = F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias)
+        return channels_last.permute(0, 3, 1, 2)
 
 
 class StochasticDepth(nn.Module):
@@ -101,7 +102,8 @@ class StochasticDepth(nn.Module):
         if not self.training or self.p == 0.0:
             return x
         survival = 1.0 - self.p
-        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        ones = [1] * (x.dim() - 1)
+        size = [x.shape[0]] + ones if self.mode == "row" else [1] + ones
         noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
         if survival > 0.0:
             noise.div_(survival)
