@@ -10,6 +10,7 @@ only, atomically, keeping an existing file's permission bits, and never over an 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -172,6 +173,31 @@ def write_output(path: Path, data: bytes, inputs: Iterable[Path] = ()) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def append_output(path: Path, data: bytes) -> None:
+    """Append ``data`` to a regular file (created if missing): a log that grows row by
+    row, such as a training run's ``metrics.csv``. Refused as ``write_output`` refuses.
+    Raises FileProblem."""
+    target, shown, _ = check_output(path)
+    try:
+        with open(target, "ab") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise FileProblem(f"cannot write {shown}: {error.strerror}") from None
+
+
+def replace_directory(staging: Path, target: Path) -> None:
+    """A folder written whole beside ``target`` (a checkpoint) takes its place; only a
+    folder, never a file, link or device, is replaced. Raises FileProblem."""
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise FileProblem(f"cannot replace {target}: it is not a folder")
+    try:
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except OSError as error:
+        raise FileProblem(f"cannot replace {target}: {error.strerror}") from None
 
 
 def check_output(

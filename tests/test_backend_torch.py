@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from torch_helpers import (  # noqa: E402
     ALL_SPECS,
     EXTRA_SPECS,
-    HOME_SPECS,
+    MODEL_SPECS,
     TORCHVISION,
     assert_same_model,
     conv_linear_macs,
@@ -114,7 +114,7 @@ def test_emitted_files_pass_ruff(tmp_path: Path) -> None:
 # ---- the emitted file and the in-memory build are one model
 
 
-@pytest.mark.parametrize("spec", HOME_SPECS, ids=spec_id)
+@pytest.mark.parametrize("spec", MODEL_SPECS, ids=spec_id)
 def test_emitted_file_and_to_torch_are_the_same_model(spec: str, tmp_path: Path) -> None:
     arch = load_small(spec)
     torch.manual_seed(0)
@@ -181,7 +181,7 @@ def test_torchvision_state_dict_loads_strictly_and_outputs_match(spec: str, tmp_
 # ---- counts
 
 
-@pytest.mark.parametrize("spec", HOME_SPECS, ids=spec_id)  # resnet1202: 4-18 s
+@pytest.mark.parametrize("spec", MODEL_SPECS, ids=spec_id)
 def test_counts_equal_fvcore_and_numel(spec: str) -> None:
     """archspec's conv and linear mult-adds are fvcore's per-operator counts, exactly;
     its batch-norm and pooling figures are fvcore's too; params are sum(numel)."""

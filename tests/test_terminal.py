@@ -41,7 +41,7 @@ def test_an_escape_in_a_spec_line_is_shown_with_the_caret_under_it() -> None:
     lines = rendered.splitlines()
     assert (
         lines[0] == "error[E100]: unexpected '\\x1b'; expected '(', ')', '+ shortcut' or "
-        "'+ identity', ',', '->', '/', a name"
+        "'+ identity', ',', '->', '/', a name, a string"
     )
     code, caret = lines[3], lines[4]
     assert code == "4 | stem conv(16) \\x1b[2Jbnn"

@@ -46,6 +46,22 @@ HOME_SPECS = [path for path in ALL_SPECS if not in_zoo(path)]
 spec run on these (the zoo's own tests build each zoo spec against its reference)."""
 
 
+MODEL_SPECS = [path for path in HOME_SPECS if path != "specs/cifar/resnet1202.yaml"]
+"""The home specs built as models: ResNet-1202 is ResNet-110's blocks 600 times (its
+counts are checked without torch, in test_counts)."""
+REPRESENTATIVE = [
+    "specs/cifar/resnet20.yaml",  # option A, basic blocks, CIFAR size
+    "specs/cifar/plain20.yaml",  # no shortcuts
+    "specs/resnet34.yaml",  # option A at ImageNet size
+    "specs/resnet50.yaml",  # the paper's bottleneck: option B, stride on the first 1x1
+    "specs/torchvision/resnet50.yaml",  # torchvision's layout: stride on the 3x3
+    "specs/vgg11.yaml",  # no batch norm, dropout, a classifier sequence
+    "specs/arch/resnet_d.arch",  # a user block and a user projection, .arch
+]
+"""One spec per kind of network at home: the tests that train or trace a model run on
+these (every other home spec differs from one of them in depth only)."""
+
+
 def spec_id(path: str) -> str:
     return path.removeprefix("specs/").removesuffix(".yaml")
 

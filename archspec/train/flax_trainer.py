@@ -11,8 +11,8 @@ then sees the whole batch. A checkpoint is a directory: ``state/`` (orbax, throu
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from functools import partial
@@ -28,8 +28,10 @@ from flax import nnx
 from archspec.api import Architecture
 from archspec.backends.nnx import checkpoint
 from archspec.backends.nnx import train as flax_train
+from archspec.files import FileProblem, replace_directory
 from archspec.train.config import TrainConfig, TrainError
 from archspec.train.position import Totals
+from archspec.train.runfolder import write_atomic
 
 NCHW_TO_NHWC = (0, 2, 3, 1)
 
@@ -163,11 +165,14 @@ class FlaxTrainer:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         checkpoint.save(staging / "state", self.model, self.optimizer)
-        (staging / "meta.json").write_text(json.dumps(meta, sort_keys=True))
-        np.save(staging / "mean.npy", self.mean, allow_pickle=False)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
+        write_atomic(staging / "meta.json", json.dumps(meta, sort_keys=True).encode())
+        mean = io.BytesIO()
+        np.save(mean, self.mean, allow_pickle=False)
+        write_atomic(staging / "mean.npy", mean.getvalue())
+        try:
+            replace_directory(staging, path)
+        except FileProblem as problem:
+            raise TrainError(problem.message) from None
 
     def restore(self, path: Path) -> dict[str, str]:
         meta, _ = read_meta(path)

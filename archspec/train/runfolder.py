@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from archspec.files import FileProblem, append_output, write_output
 from archspec.train.config import TrainConfig, TrainError
 
 CHECKPOINT = re.compile(r"step-(\d{7})(\.pt)?$")
@@ -47,19 +46,12 @@ COLUMNS = [f.name for f in fields(Row)]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """A file is replaced whole or not at all (a crash leaves the previous one); it gets
-    ordinary permissions (mkstemp's are private)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A file of the run is replaced whole or not at all (``archspec.files``, the one
+    writer); a problem is a TrainError, reported as the others."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(handle.fileno(), 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        write_output(path, data)
+    except FileProblem as problem:
+        raise TrainError(problem.message) from None
 
 
 class RunFolder:
@@ -113,8 +105,12 @@ class RunFolder:
         write_atomic(self.metrics_path, text.getvalue().encode())
 
     def append(self, row: Row) -> None:
-        with self.metrics_path.open("a", newline="") as handle:
-            csv.writer(handle, lineterminator="\n").writerow(row.cells())
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(row.cells())
+        try:
+            append_output(self.metrics_path, line.getvalue().encode())
+        except FileProblem as problem:
+            raise TrainError(problem.message) from None
 
     def keep_rows_until(self, step: int) -> list[Row]:
         """Drop rows after ``step`` (the checkpoint a resumed run starts from)."""
