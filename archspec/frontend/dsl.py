@@ -105,6 +105,13 @@ class _Builder:
             Diagnostic(code="E313", message=message, span=self.span(node), help=help)
         )
 
+    def too_deep(self, node: ParseTree | Token) -> SyntaxProblem:
+        return self.too_large(
+            f"an expression is nested more than {s.MAX_EXPRESSION_DEPTH} levels deep",
+            node,
+            "name the parts with `let` or parameters",
+        )
+
     # -- expressions --
     def expr(self, node: ParseTree | Token) -> s.Expr:
         result = self.build(_tree(node))
@@ -116,11 +123,7 @@ class _Builder:
         is bounded, since evaluating it recurses once per level."""
         result = self.expr(node)
         if s.depth(result) > s.MAX_EXPRESSION_DEPTH:
-            raise self.too_large(
-                f"an expression is nested more than {s.MAX_EXPRESSION_DEPTH} levels deep",
-                node,
-                "name the parts with `let` or parameters",
-            )
+            raise self.too_deep(node)
         return result
 
     def _number(self, tree: ParseTree) -> s.Literal:
@@ -165,6 +168,9 @@ class _Builder:
 
     def _chain(self, tree: ParseTree, operator: str | None = None) -> s.Expr:
         """Left-associative chains: ``a op b op c`` (operator tokens inline, or fixed)."""
+        operators = len(tree.children) - 1 if operator else len(tree.children) // 2
+        if operators > s.MAX_EXPRESSION_DEPTH:  # as deep as it is long: refused unbuilt
+            raise self.too_deep(tree)
         children = iter(tree.children)
         result = self.expr(next(children))
         for child in children:
