@@ -180,16 +180,12 @@ def test_block_arguments_are_recorded() -> None:
     }
 
 
-def test_grouped_bottleneck_resnext_widths(tmp_path) -> None:
-    spec = tmp_path / "resnext.yaml"
-    spec.write_text(
-        Path("specs/torchvision/resnet50.yaml")
-        .read_text()
-        .replace("stride_at=2)", "stride_at=2, groups=32, base_width=4)")
-        .replace("name: resnet50", "name: resnext50")
-    )
-    # torchvision's resnext50_32x4d: 25,028,904 parameters
-    assert archspec.load(spec).counts.params == 25_028_904
+def test_grouped_bottleneck_resnext_widths() -> None:
+    # torchvision's resnext50_32x4d: ResNet-50 with 32 groups of 4 per 64 of stage width
+    arch = archspec.load("specs/torchvision/resnet50.yaml", groups=32, width_per_group=4)
+    assert arch.counts.params == 25_028_904
+    conv2 = archspec.ir.find(arch.network, "layer1.0.conv2")
+    assert isinstance(conv2, archspec.ir.Layer) and conv2.output[0] == 128
 
 
 def test_depth_12002_lowers_to_shared_blocks() -> None:
