@@ -27,7 +27,7 @@ install-all: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[all]"
 
 demo: install-core
-	$(BIN)/archspec flops specs/*.yaml specs/cifar/*.yaml
+	$(BIN)/archspec flops specs/
 
 # Debian packages, installed when missing: graphviz (`dot` renders the pictures) and
 # dataset-fashion-mnist (the offline training data, /usr/share/datasets/fashion-mnist).
