@@ -130,6 +130,16 @@ def test_shortcut_branch_follows_the_option() -> None:
     assert isinstance(projection, ir.Layer) and projection.input == (8, 12, 12)
 
 
+def test_a_comment_may_stand_between_the_plus_and_a_named_shortcut() -> None:
+    spec = SPECS["named_shortcut"].replace(
+        "+ proj=shortcut", "+  # timm's name\n      proj=shortcut"
+    )
+    paths = {
+        p.path for p in ir.walk(archspec.load(f"name: c\ninput: 3x12x12\n{spec}{HEAD}").network)
+    }
+    assert "layer1.0.proj.0" in paths
+
+
 def test_a_shortcut_module_is_named_as_written() -> None:
     paths = {p.path for p in ir.walk(load("named_shortcut").network)}
     assert {"layer1.0.proj.0", "layer1.0.proj.1", "layer2.0.shortcut.0"} <= paths

@@ -301,8 +301,11 @@ class _Builder:
         name, formals, lets, (body, addition, after) = self._split_definition(tree)
         kind, shortcut_name = None, "downsample"
         if addition is not None:  # "+ shortcut", "+ identity", "+ proj = shortcut"
-            found = ADDITION.match(re.sub(r"#[^\n]*", "", str(addition.children[0])))
-            assert found is not None  # the grammar's ADDITION token
+            found = ADDITION.match(str(addition.children[0]))
+            if found is None:  # cannot happen: the pattern is the grammar's ADDITION token's
+                raise SyntaxProblem(
+                    Diagnostic(code="E100", message="unreadable addition", span=self.span(addition))
+                )
             kind = found["kind"]
             if found["name"]:
                 shortcut_name = found["name"].strip("\"'")
@@ -365,9 +368,12 @@ class _Builder:
 
 
 ADDITION = re.compile(
-    r"\+\s*(?:(?P<name>[A-Za-z_]\w*|\"[^\"]*\"|'[^']*')\s*=\s*)?(?P<kind>shortcut|identity)"
+    r"\+(?:\s|#[^\n]*)*"
+    r"(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*|\"[^\"\n]*\"|'[^'\n]*')\s*=\s*)?"
+    r"(?P<kind>shortcut|identity)"
 )
-"""The parts of a block's addition token: ``+ proj=shortcut``."""
+"""The parts of a block's addition token (``+ proj=shortcut``): the grammar's ADDITION
+pattern with its groups named, comments between the ``+`` and the rest included."""
 
 
 def _name_text(token: Token | ParseTree) -> str:

@@ -19,6 +19,7 @@ from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope, bind_definition
 from archspec.lower.context import Namespace, Shape
 from archspec.lower.evaluate import describe
+from archspec.lower.names import refused_module_name
 from archspec.lower.shortcuts import Decision, decide
 from archspec.ops.base import describe as shape_text
 from archspec.ops.structure import ZeroPadShortcut
@@ -164,6 +165,9 @@ def shortcut_branch(
         return None
     if decision.kind == "identity":
         return ir.Chain(())
+    if reason := refused_module_name(name):  # `+ "a.b"=shortcut`: checked where it is built
+        lowerer.error("E311", f"'{name}' cannot name the shortcut's module: {reason}", call.span)
+        return None
     if decision.kind == "zero_pad":
         op = ZeroPadShortcut(decision.stride, shape[0], branch[0])
         return ir.Chain((ir.Member(name, ir.Layer(op, shape, branch, span)),))
