@@ -87,7 +87,7 @@ def make_trainer(setup: Setup, config: TrainConfig, restoring: bool = False) -> 
     load_backend(config.backend)  # a missing framework is E400 naming the extra
     try:
         if config.backend == "flax":
-            from archspec.train.flax_trainer import FlaxTrainer
+            from archspec.backends.nnx.trainer import FlaxTrainer
 
             return FlaxTrainer(setup.arch, config, setup.data.mean, restoring)
         from archspec.train.torch_trainer import TorchTrainer
@@ -282,7 +282,7 @@ def evaluate_checkpoint(path: Path, **overrides: Any) -> Evaluation:
     """The test error of a checkpoint (a torch ``.pt`` file or a flax directory), with the
     run's own data, fit and per-pixel mean unless ``overrides`` (config fields) say otherwise."""
     if path.is_dir():
-        from archspec.train.flax_trainer import read_meta
+        from archspec.backends.nnx.trainer import read_meta
 
         saved, mean = read_meta(path)
         backend = "flax"
