@@ -81,3 +81,28 @@ def test_the_core_imports_no_framework_or_backend() -> None:
     for name, path in known.items():
         if name.startswith(core):
             assert not {t for t in imports(path, known) if t.startswith(above)}, name
+
+
+FRAMEWORKS = {"torch", "torchvision", "jax", "flax", "optax", "orbax"}
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """The top-level packages a module imports when it is imported (not inside functions)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_the_backends_import_a_framework_at_module_level() -> None:
+    """Importing anything outside ``archspec.backends`` never loads torch or jax."""
+    importers = {
+        name
+        for name, path in modules().items()
+        if module_level_imports(path) & FRAMEWORKS and not name.startswith("archspec.backends")
+    }
+    assert importers == set()
+    assert "torch" in module_level_imports(PACKAGE / "backends" / "pytorch" / "trainer.py")

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from archspec.cli.app import app
 
 torch = pytest.importorskip("torch")
-from archspec.train.torch_trainer import TorchTrainer  # noqa: E402
+from archspec.backends.pytorch.trainer import TorchTrainer  # noqa: E402
 
 runner = CliRunner()
 TINY = ["specs/cifar/cifar.yaml", "-D", "n=1", "--batch-size", "16", "--lr", "0.05"]

@@ -2,8 +2,7 @@
 
 Data flows ``datasets`` (read files into uint8 arrays) -> ``pipeline`` (fit to the spec's
 input, the paper's augmentation, batches as a pure function of the step) -> a backend
-trainer (``torch_trainer``; flax's is ``archspec.backends.nnx.trainer``) driven by
-``loop``, which writes the run folder (``runfolder``: config, ``metrics.csv``,
-checkpoints; ``plots``: curves). Nothing here imports a framework at module level but the
-torch trainer.
+trainer (``archspec.backends.pytorch.trainer`` or ``archspec.backends.nnx.trainer``)
+driven by ``loop``, which writes the run folder (``runfolder``: config, ``metrics.csv``,
+checkpoints; ``plots``: curves). Nothing here imports a framework at module level.
 """

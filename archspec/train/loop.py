@@ -90,7 +90,7 @@ def make_trainer(setup: Setup, config: TrainConfig, restoring: bool = False) -> 
             from archspec.backends.nnx.trainer import FlaxTrainer
 
             return FlaxTrainer(setup.arch, config, setup.data.mean, restoring)
-        from archspec.train.torch_trainer import TorchTrainer
+        from archspec.backends.pytorch.trainer import TorchTrainer
 
         return TorchTrainer(setup.arch, config, setup.data.mean)
     except ImportError as error:
@@ -287,7 +287,7 @@ def evaluate_checkpoint(path: Path, **overrides: Any) -> Evaluation:
         saved, mean = read_meta(path)
         backend = "flax"
     elif path.is_file():
-        from archspec.train import torch_trainer
+        from archspec.backends.pytorch import trainer as torch_trainer
 
         payload = torch_trainer.read_checkpoint(path)
         saved, mean, backend = payload, torch_trainer.mean_of(payload), "torch"

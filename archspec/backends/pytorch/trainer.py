@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from archspec.api import Architecture
+from archspec.backends.pytorch.distributed import Processes, global_batch_norm
 from archspec.train.config import TrainConfig, TrainError
 from archspec.train.position import Totals
 from archspec.train.runfolder import write_atomic
-from archspec.train.torch_dist import Processes, global_batch_norm
 
 FORMAT = "archspec-train/torch/1"
 
