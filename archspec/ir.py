@@ -137,6 +137,13 @@ class Network:
     paper: PaperFigures | None = None
     file: str = ""
     description: str = ""
+    display_name: str = ""
+    """How people write the name (``ResNet-50``); the emitted class is made from it."""
+
+    @property
+    def class_source(self) -> str:
+        """The text the emitted class name is made from: the display name, else the name."""
+        return self.display_name or self.name
 
     @property
     def members(self) -> tuple[Member, ...]:

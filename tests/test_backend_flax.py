@@ -246,7 +246,7 @@ def test_emitted_source_reads_like_the_torch_one() -> None:
             if line.startswith("class ") and not line.startswith(helpers)
         ]
 
-    assert classes(flax_source) == classes(torch_source) == ["class Bottleneck", "class Resnet50"]
+    assert classes(flax_source) == classes(torch_source) == ["class Bottleneck", "class ResNet50"]
 
     def calls(source: str, method: str) -> list[str]:
         """The statements of ``method`` in every block and network class, in order."""
@@ -481,7 +481,7 @@ def test_cli_build_writes_the_flax_module(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     module = import_file(target)
-    model = nnx.eval_shape(lambda: module.Resnet20(rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(lambda: module.ResNet20(rngs=nnx.Rngs(0)))
     params = nnx.state(model, nnx.Param)
     assert (
         sum(math.prod(v.shape) for v in jax.tree.leaves(params))

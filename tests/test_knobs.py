@@ -1,4 +1,4 @@
-"""Spec parameters as keywords: the emitted class (``Resnet20(num_classes=7)``),
+"""Spec parameters as keywords: the emitted class (``ResNet20(num_classes=7)``),
 ``to_torch(...)`` and ``to_flax(...)`` give the network the spec gives with that value."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_emitted_class_takes_num_classes_as_to_torch_does(tmp_path: Path) -> Non
     assert "nn.Linear(64, num_classes)" in source
     path = tmp_path / "resnet20_torch.py"
     path.write_text(source)
-    cls = import_file(path).Resnet20
+    cls = import_file(path).ResNet20
     torch.manual_seed(0)
     emitted = cls(num_classes=7).eval()
     torch.manual_seed(0)

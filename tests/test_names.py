@@ -308,3 +308,72 @@ def test_backends_refuse_hand_built_irs_with_reserved_names() -> None:
             assert caught.value.code == "E405", bad
     with pytest.raises(archspec.SpecError):
         archspec.Architecture(dataclasses.replace(network, name="f")).source("torch")
+
+
+# ---- display names: how people write a network's name, and its class
+
+
+def test_a_display_name_makes_the_class_in_both_backends(tmp_path: Path) -> None:
+    text = network_spec("resnext50").replace(
+        "name: resnext50\n", "name: resnext50\ndisplay_name: ResNeXt-50 32x4d\n"
+    )
+    arch = archspec.load(text)
+    assert arch.network.display_name == "ResNeXt-50 32x4d"
+    for backend in ("torch", "flax"):
+        assert "class ResNeXt50_32x4d(" in arch.source(backend)
+    check_both_backends(arch, tmp_path)
+    plain = archspec.load(network_spec("resnext50_32x4d"))
+    assert "class Resnext50_32x4d(" in plain.source("torch")
+
+
+def test_the_arch_form_writes_the_display_name_as_a_statement() -> None:
+    arch = archspec.load(ROOT / "specs" / "arch" / "resnet34.arch")
+    yaml = archspec.load(ROOT / "specs" / "resnet34.yaml")
+    assert arch.network.display_name == yaml.network.display_name == "ResNet-34"
+    assert "class ResNet34(" in arch.source("torch")
+
+
+@pytest.mark.parametrize(
+    ("display", "code", "why"),
+    [
+        ("None", "E311", "keyword"),
+        ("F", "E311", "torch.nn.functional"),
+        ("9 lives", "E204", "must be a letter"),
+        ("Net\\x1b[31m", "E204", "must be a letter"),
+        ("Net(1)", "E204", "must be a letter"),
+        ("N" * 65, "E204", "at most 63"),
+    ],
+)
+def test_display_names_that_cannot_make_a_class_are_refused_where_written(
+    display: str, code: str, why: str
+) -> None:
+    yaml = refusal(f'name: net\ndisplay_name: "{display}"\ninput: 3x4x4\nstem: conv(2, 1)\n')
+    assert yaml is not None and (yaml.code, yaml.span.line, yaml.span.column) == (code, 2, 15)
+    assert why in yaml.message
+    arch = refusal(f'network net\ndisplay "{display}"\ninput 3x4x4\nstem conv(2, 1)\n')
+    assert arch is not None and (arch.code, arch.span.line, arch.span.column) == (code, 2, 9)
+
+
+def test_a_preset_naming_another_network_does_not_inherit_the_display_name(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "base.yaml").write_text(
+        "name: base\ndisplay_name: Base-1\ninput: 3x4x4\nparams: {w: 2}\nstem: conv(w, 1)\n"
+    )
+    (tmp_path / "other.yaml").write_text("extends: base.yaml\nname: other\nparams: {w: 3}\n")
+    (tmp_path / "wider.yaml").write_text("extends: base.yaml\nparams: {w: 3}\n")
+    assert archspec.load(tmp_path / "other.yaml").network.display_name == ""
+    assert "class Other(" in archspec.load(tmp_path / "other.yaml").source("torch")
+    assert archspec.load(tmp_path / "wider.yaml").network.display_name == "Base-1"
+
+
+def test_every_shipped_spec_has_a_display_name_its_class_keeps() -> None:
+    from archspec.catalog import shipped
+
+    for name, path in shipped().items():
+        network = archspec.load(path).network
+        assert network.display_name, name
+        cls = names.class_name(network.display_name)
+        assert cls.replace("_", "").lower() == "".join(
+            c for c in network.display_name.lower() if c.isalnum()
+        ), name

@@ -75,8 +75,8 @@ def check_names(network: ir.Network) -> None:
         for node in ir.walk(network)
         if (why := module_name_refusal(node.name))
     ]
-    why = refused_network_name(network.name)
-    why = why or ("" if is_identifier(class_name(network.name)) else "no class can take it")
+    why = refused_network_name(network.class_source)
+    why = why or ("" if is_identifier(class_name(network.class_source)) else "no class can take it")
     if why:
         message = f"network name '{network.name}' cannot be used: {why}"
         problems.append(Diagnostic(code="E405", message=message, help="rename it"))

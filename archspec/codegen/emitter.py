@@ -50,7 +50,7 @@ class Emitter:
         self.dialect = dialect
         self.knobs = tuple(k for k in knobs if k.name not in dialect.reserved_globals())
         self.current: BlockClass | None = None  # the class being written; None: the network
-        self.class_name = camel_case(network.name)
+        self.class_name = camel_case(network.class_source)
         self.classes = block_classes(network, {self.class_name, *dialect.reserved_globals()})
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()

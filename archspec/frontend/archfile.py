@@ -11,7 +11,7 @@ from archspec.frontend.dsl import parse
 from archspec.frontend.grammar import Locator, SyntaxProblem
 from archspec.source import Source, Span
 
-SINGLE = ("network", "input", "shortcut", "stem", "head")
+SINGLE = ("network", "display", "input", "shortcut", "stem", "head")
 
 
 def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
@@ -49,6 +49,7 @@ def read_arch(source: Source, report: Collector) -> s.SpecTree | None:
         return None
     return s.SpecTree(
         name=seen["network"],
+        display_name=seen.get("display"),
         input=seen["input"],
         shortcut=seen.get("shortcut"),
         parameters=tuple(parameters),

@@ -342,6 +342,9 @@ class _Builder:
     def _input(self, tree: ParseTree) -> s.Located:
         return s.Located(str(tree.children[0]), self.span(tree.children[0]))
 
+    def _display(self, tree: ParseTree) -> s.Located:
+        return s.Located(str(tree.children[0])[1:-1], self.span(tree.children[0]))
+
     _shortcut = _network
 
     def _param(self, tree: ParseTree) -> tuple[s.Formal, ...]:

@@ -13,6 +13,7 @@ from archspec.source import Source, Span
 KEYWORDS = frozenset(
     [
         "network",
+        "display",
         "input",
         "shortcut",
         "param",

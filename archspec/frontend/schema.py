@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archspec.frontend import syntax as s
+
 SHORTCUT_OPTIONS = ("A", "B", "C", "same", "none")
 NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
 SHAPE_PATTERN = "^[0-9]+x[0-9]+x[0-9]+$"
@@ -57,6 +59,13 @@ class SpecFile(BaseModel):
         None,
         description="path (relative to this file) of a spec this one presets: its keys, with "
         "these on top; `params` merge key by key",
+    )
+    display_name: str = Field(
+        "",
+        description="how people write the network's name, e.g. 'ResNet-50': the emitted class "
+        "keeps its letters and digits (ResNet50); a spec that extends this one and sets its "
+        "own name does not inherit it",
+        json_schema_extra={"pattern": s.DISPLAY_PATTERN, "examples": ["ResNet-50"]},
     )
     description: str = Field("", description="free text")
     input: str = Field(

@@ -36,6 +36,8 @@ refuses to read an integer of over 4300 digits."""
 NUMBER_TOO_LONG = "a number of {length:,} characters is absurdly large"
 NUMBER_HELP = f"numbers in specs have at most {MAX_NUMBER_LENGTH} characters"
 MAX_EXPRESSION_DEPTH = 100
+DISPLAY_PATTERN = "^[A-Za-z][A-Za-z0-9 ._/+-]{0,63}$"
+"""A display name (``ResNet-50``): printable ASCII a class name can be made from."""
 """Levels of one expression: evaluating it recurses once per level."""
 
 
@@ -239,6 +241,7 @@ class SpecTree:
 
     name: Located
     input: Located  # the shape text, e.g. "3x224x224"
+    display_name: Located | None  # how people write the name, e.g. "ResNet-50"
     shortcut: Located | None
     parameters: tuple[Formal, ...]
     paper: dict[str, Located]

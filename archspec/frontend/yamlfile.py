@@ -102,6 +102,8 @@ class YamlReader(NodeReader):
                     self.span(places[("params", key, "<key>")]),
                     did_you_mean(key, params),
                 )
+        if "name" in data:  # another network: the base's display name is not its own
+            base_data.pop("display_name", None)
         merged = {**base_data, **data}
         if isinstance(mine, dict):
             merged["params"] = {**params, **mine}
@@ -225,6 +227,9 @@ class YamlReader(NodeReader):
         shortcut = s.Located(spec.shortcut, where("shortcut")) if ("shortcut",) in places else None
         return s.SpecTree(
             name=s.Located(spec.name, where("name")),
+            display_name=(
+                s.Located(spec.display_name, where("display_name")) if spec.display_name else None
+            ),
             input=shape,
             shortcut=shortcut,
             parameters=tuple(parameters),

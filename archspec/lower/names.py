@@ -182,9 +182,13 @@ def refused_attribute(name: str) -> str:
 
 def class_name(name: str, fallback: str = "Net") -> str:
     """The emitted class for a network or block name: ``resnet18`` -> ``Resnet18``,
-    ``preact_basic`` -> ``PreactBasic``."""
+    ``preact_basic`` -> ``PreactBasic``, ``ResNeXt-50 32x4d`` -> ``ResNeXt50_32x4d`` (an
+    underscore keeps two numbers apart)."""
     words = "".join(c if c.isalnum() else " " for c in name).split()
-    text = "".join(word[:1].upper() + word[1:] for word in words)
+    text = ""
+    for word in words:
+        text += "_" if text[-1:].isdigit() and word[:1].isdigit() else ""
+        text += word[:1].upper() + word[1:]
     return text if text[:1].isalpha() else fallback + text
 
 

@@ -162,6 +162,26 @@ def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | N
     return dims
 
 
+def checked_display_name(display: s.Located | None, report: Collector) -> str:
+    """The spec's display name when it can make a class name, else '' (and a report)."""
+    if display is None or not display.value:
+        return ""
+    text = str(display.value)
+    if not re.match(s.DISPLAY_PATTERN, text):
+        report.error(
+            "E204",
+            f"display name '{text}' must be a letter, then at most 63 letters, digits, spaces "
+            "or . _ / + -",
+            display.span,
+            help="e.g. ResNet-50: the emitted class becomes ResNet50",
+        )
+        return ""
+    if why := refused_network_name(text):
+        report.error("E311", f"display name '{text}' is reserved: {why}", display.span)
+        return ""
+    return text
+
+
 def lower_network(
     tree: s.SpecTree,
     source: Source,
@@ -185,6 +205,7 @@ def lower_network(
             tree.name.span,
             help=f"e.g. {name}_net",
         )
+    display_name = checked_display_name(tree.display_name, report)
     shape = input_shape(
         input if input is not None else str(tree.input.value), tree.input.span, report
     )
@@ -216,6 +237,7 @@ def lower_network(
         paper=paper,
         file=source.name,
         description=tree.description,
+        display_name=display_name,
     )
     return network, parameters
 
