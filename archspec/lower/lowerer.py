@@ -9,7 +9,6 @@ in ``archspec.lower.shortcuts`` alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from archspec import ir
 from archspec.diagnostics import Collector, ErrorKey, did_you_mean
@@ -190,17 +189,18 @@ class Lowerer:
         if entry.times > 1 or entry.item.repeat is not None and entry.name:
             node, shape_out = self.lower_copies(entry, shape, path, option)
         else:
-            node, shape_out = self.lower_one(entry, shape, path, option, entry.stride)
+            node, shape_out = self.lower_one(entry, entry.scope, shape, path, option, entry.stride)
         return (ir.Member(local, node) if node is not None else None), shape_out
 
     def lower_one(
-        self, entry: Entry, shape: Shape, path: str, option: str, stride: int | None
+        self, entry: Entry, scope: Scope, shape: Shape, path: str, option: str, stride: int | None
     ) -> tuple[ir.Node | None, Shape]:
-        """One copy of an entry: a layer or block (with the stride it takes), or a group."""
+        """One copy of an entry in its scope: a layer or block (with the stride it takes), or
+        a group."""
         if isinstance(entry.target, s.Call):
             overrides = {"stride": stride} if stride is not None else {}
-            return self.lower_call(entry.target, entry.scope, shape, path, option, overrides)
-        return self.lower_group(entry.target, entry.scope, shape, path, option)
+            return self.lower_call(entry.target, scope, shape, path, option, overrides)
+        return self.lower_group(entry.target, scope, shape, path, option)
 
     def lower_copies(
         self, entry: Entry, shape: Shape, path: str, option: str, stage: bool = False
@@ -215,8 +215,9 @@ class Lowerer:
         scopes = copy_scopes(entry.item, entry.scope, len(names))
         for index, name in enumerate(names):
             stride = entry.stride if index == 0 else None
-            copy = replace(entry, scope=scopes[index])
-            node, shape = self.lower_one(copy, shape, f"{path}.{name}", option, stride)
+            node, shape = self.lower_one(
+                entry, scopes[index], shape, f"{path}.{name}", option, stride
+            )
             if node is None:
                 return None, None
             members.append(ir.Member(name, node))
