@@ -234,6 +234,19 @@ def test_preactivation_blocks(tmp_path: Path) -> None:
     assert "class PreactBasicBlock" in arch.source("torch")
 
 
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [("resnet34", "; shortcut option A."), ("plain34", "."), ("torchvision/densenet121", ".")],
+)
+def test_the_network_docstring_names_the_shortcut_option_only_where_there_are_shortcuts(
+    spec: str, said: str
+) -> None:
+    """Plain networks and networks without the paper's shortcuts have blocks but no option."""
+    arch = archspec.load(spec)
+    for backend in ("torch", "flax"):
+        assert f"input 3x224x224, output 1000{said}\n" in arch.source(backend), backend
+
+
 def test_blocks_nested_in_blocks(tmp_path: Path) -> None:
     """A block type used inside another: one class each; the outer class takes its
     nested blocks' projections as arguments (``a_downsample``) and passes them on."""

@@ -96,8 +96,11 @@ def test_parameters_override_and_are_type_checked() -> None:
     assert archspec.load("specs/cifar/cifar.yaml", n=18).counts.params == 1_727_962
     with pytest.raises(archspec.SpecError, match="parameter 'n' takes a whole number") as caught:
         archspec.load("specs/cifar/cifar.yaml", n=2.5)
-    declared = Path("specs/cifar/cifar.yaml").read_text().splitlines().index(
-        "params: {n: 3, num_classes: 10}"
+    declared = (
+        Path("specs/cifar/cifar.yaml")
+        .read_text()
+        .splitlines()
+        .index("params: {n: 3, num_classes: 10}")
     )
     assert caught.value.span.line == declared + 1  # where the spec declares n
     with pytest.raises(archspec.SpecError, match="expected one of 'n'"):

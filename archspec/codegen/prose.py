@@ -45,8 +45,8 @@ def parameter_values(net: ir.Network) -> str:
 
 
 def network_doc(net: ir.Network, counts: Counts, knobs: tuple[Knob, ...] = ()) -> str:
-    residual = any(
-        isinstance(place.node, ir.Group) and place.node.definition for place in ir.walk(net)
+    residual = any(  # the option means nothing to a network without the paper's shortcuts
+        isinstance(place.node, ir.Group) and ir.residual(place.node) for place in ir.walk(net)
     )
     lines = [
         f"{visible(net.name)}: input {shape(net.input)}, output {shape(net.output)}"
