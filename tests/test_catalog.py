@@ -86,9 +86,10 @@ def test_list_shows_every_shipped_spec_and_filters() -> None:
     assert [r["name"] for r in records] == list(catalog.shipped())
     resnet34 = next(r for r in records if r["name"] == "resnet34")
     assert resnet34["params"] == 21_623_848 and resnet34["source"] == "Table 1"
-    assert "option A" in resnet34["about"]
+    assert "option A" in resnet34["about"] and resnet34["display_name"] == "ResNet-34"
     table = invoke("list", "cifar/")
     assert table.exit_code == 0 and "cifar/resnet1202" in table.output
+    assert "ResNet-1202" in table.output
     assert "torchvision/resnet50" not in table.output
     none = invoke("list", "no-such-net")
     assert none.exit_code == 2 and "no shipped spec's name contains" in none.output

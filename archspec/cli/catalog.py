@@ -39,6 +39,7 @@ def list_specs(
             {
                 "name": name,
                 "network": network.name,
+                "display_name": network.display_name,
                 "input": "x".join(map(str, network.input)),
                 **counts_json(arch.counts),
                 "source": (network.paper.source if network.paper else "") or "",
@@ -51,11 +52,12 @@ def list_specs(
         typer.echo(json.dumps(records, indent=2))
         return
     table = Table(title="shipped specs (archspec flops NAME, archspec.load(NAME))")
-    for header in ("name", "input", "params", "GFLOPs", "paper", "about"):
+    for header in ("name", "network", "input", "params", "GFLOPs", "paper", "about"):
         table.add_column(header, justify="right" if header in ("params", "GFLOPs") else "left")
     for record in records:
         table.add_row(
             record["name"],
+            printable(record["display_name"] or record["network"]),
             record["input"],
             f"{record['params']:,}",
             gflops(record["macs"]),
