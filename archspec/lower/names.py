@@ -97,7 +97,6 @@ FLAX_ATTRIBUTES = frozenset(
         "iter_children",
         "iter_modules",
         "keys",
-        "layers",
         "perturb",
         "pop",
         "popitem",
@@ -109,7 +108,9 @@ FLAX_ATTRIBUTES = frozenset(
         "values",
     ]
 )
-"""Public attributes of ``nnx.Module``, ``nnx.Sequential`` and ``nnx.Dict`` (flax 0.12)."""
+"""Public attributes of ``nnx.Module`` and ``nnx.Dict`` (flax 0.12), whose children are
+attributes. ``nnx.Sequential`` adds ``layers``, the list that holds its children (numbered,
+never attributes), so no child meets it: torchvision's ViT has a module ``encoder.layers``."""
 
 EMITTED_METHODS = frozenset({"reset_parameters"})
 """Methods the emitted network classes define beyond their framework's."""

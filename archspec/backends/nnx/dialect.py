@@ -127,6 +127,47 @@ LOWERINGS: dict[str, Lowering] = {
         module=False,
         helpers=("zero_pad_shortcut",),
     ),
+    "tokens": Lowering("tokens", module=False, helpers=("tokens",)),
+    "class_token": Lowering(
+        "token_parameter",
+        (Arg("features", "features", positional=True),),
+        helpers=("token_parameter",),
+    ),
+    "position_embedding": Lowering(
+        "position_parameter",
+        (Arg("length", "length", positional=True), Arg("features", "features", positional=True)),
+        rngs=True,
+        helpers=("position_parameter",),
+    ),
+    "token_pool": Lowering(
+        "token_pool",
+        (Arg("mode", "mode", "class"), Arg("skip", "skip", 0)),
+        module=False,
+        helpers=("token_pool",),
+    ),
+    "attention": Lowering(
+        "Attention",
+        (
+            Arg("features", "features", positional=True),
+            Arg("heads", "heads", positional=True),
+            Arg("bias", "bias", True),
+            Arg("attention_dropout", "attention_dropout", 0.0),
+            Arg("projection_dropout", "projection_dropout", 0.0),
+        ),
+        rngs=True,
+        helpers=("Attention",),
+    ),
+    "multihead_attention": Lowering(
+        "SelfAttention",
+        (
+            Arg("embed_dim", "features", positional=True),
+            Arg("num_heads", "heads", positional=True),
+            Arg("bias", "bias", True),
+            Arg("dropout", "attention_dropout", 0.0),
+        ),
+        rngs=True,
+        helpers=("SelfAttention",),
+    ),
 }
 """op name -> how Flax NNX constructs it (a module) or calls it (a function)."""
 
@@ -136,6 +177,20 @@ TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},  # as fc's
     "layernorm": {"weight": ("scale", "C"), "bias": ("bias", "C")},
     "scale": {"": ("", "HWC")},  # bare: the attribute itself, (1, 1, C) for NHWC
+    "class_token": {"": ("", "NLD")},  # tokens are N x L x D in both frameworks
+    "position_embedding": {"": ("", "NLD")},
+    "attention": {
+        "qkv.weight": ("qkv.kernel", "IO"),
+        "qkv.bias": ("qkv.bias", "O"),
+        "proj.weight": ("proj.kernel", "IO"),
+        "proj.bias": ("proj.bias", "O"),
+    },
+    "multihead_attention": {
+        "in_proj_weight": ("in_proj.kernel", "IO"),
+        "in_proj_bias": ("in_proj.bias", "O"),
+        "out_proj.weight": ("out_proj.kernel", "IO"),
+        "out_proj.bias": ("out_proj.bias", "O"),
+    },
     "bn": {
         "weight": ("scale", "C"),
         "bias": ("bias", "C"),
@@ -145,13 +200,18 @@ TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 """op name -> PyTorch tensor name -> (Flax variable name, Flax layout); ops with no
-tensors need no entry."""
+tensors need no entry. A dotted name is a path into the op's submodules (``qkv.kernel``)."""
 
 HELPERS = (
     "BatchNorm2d",
     "LayerNorm",
     "StochasticDepth",
     "scale_parameter",
+    "token_parameter",
+    "position_parameter",
+    "attend",
+    "Attention",
+    "SelfAttention",
     "NamedSequential",
     "window_padding",
     "max_pool2d",
@@ -161,10 +221,17 @@ HELPERS = (
     "chunk",
     "channel_shuffle",
     "zero_pad_shortcut",
+    "tokens",
+    "token_pool",
 )
 """What may be copied from runtime.py, in file order."""
 
-NEEDS = {"max_pool2d": ("window_padding",), "avg_pool2d": ("window_padding",)}
+NEEDS = {
+    "max_pool2d": ("window_padding",),
+    "avg_pool2d": ("window_padding",),
+    "Attention": ("attend",),
+    "SelfAttention": ("attend",),
+}
 
 LAYER = "Callable[[jax.Array], jax.Array]"
 
@@ -235,8 +302,13 @@ class FlaxDialect(Dialect):
             return f"jnp.concatenate([{', '.join(values)}], axis=-1)"
         return (" + " if parallel.combine == "add" else " * ").join(values)
 
-    def scaled(self, name: str, value: str) -> str:
-        return f"{value} * {self.member(name)}[...]"
+    def tensor(self, name: str) -> str:
+        return f"{self.member(name)}[...]"
+
+    def prepend(self, token: str, value: str) -> str:
+        self.concatenates = True
+        tokens = f"jnp.broadcast_to({token}, ({value}.shape[0], 1, {token}.shape[-1]))"
+        return f"jnp.concatenate([{tokens}, {value}], axis=1)"
 
     def module_note(self, class_name: str) -> str:
         return (

@@ -112,6 +112,41 @@ LOWERINGS: dict[str, Lowering] = {
         ),
         helpers=("ZeroPadShortcut",),
     ),
+    "tokens": Lowering("Tokens", helpers=("Tokens",)),
+    "class_token": Lowering(
+        "token_parameter",
+        (Arg("features", "features", positional=True),),
+        helpers=("token_parameter",),
+    ),
+    "position_embedding": Lowering(
+        "position_parameter",
+        (Arg("length", "length", positional=True), Arg("features", "features", positional=True)),
+        helpers=("position_parameter",),
+    ),
+    "token_pool": Lowering(
+        "TokenPool", (Arg("mode", "mode", "class"), Arg("skip", "skip", 0)), helpers=("TokenPool",)
+    ),
+    "attention": Lowering(
+        "Attention",
+        (
+            Arg("features", "features", positional=True),
+            Arg("heads", "heads", positional=True),
+            Arg("bias", "bias", True),
+            Arg("attention_dropout", "attention_dropout", 0.0),
+            Arg("projection_dropout", "projection_dropout", 0.0),
+        ),
+        helpers=("Attention",),
+    ),
+    "multihead_attention": Lowering(
+        "SelfAttention",
+        (
+            Arg("embed_dim", "features", positional=True),
+            Arg("num_heads", "heads", positional=True),
+            Arg("bias", "bias", True),
+            Arg("dropout", "attention_dropout", 0.0),
+        ),
+        helpers=("SelfAttention",),
+    ),
 }
 """op name -> how PyTorch constructs it."""
 
@@ -123,13 +158,19 @@ HELPERS = (
     "ChannelLinear",
     "StochasticDepth",
     "scale_parameter",
+    "token_parameter",
+    "position_parameter",
+    "Tokens",
+    "TokenPool",
+    "Attention",
+    "SelfAttention",
 )
 """Runtime classes an emitted file may carry, in file order."""
 
 READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh"})
 """Ops whose backward pass reads their output: it must not be overwritten."""
 
-PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth"})
+PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth", "tokens", "token_pool"})
 """Ops that hand their input on (a view, or unchanged in eval): as fresh as the input."""
 
 
@@ -237,6 +278,9 @@ class TorchDialect(Dialect):
             axis = -1 if len(parallel.output) == 2 else 1  # tokens, else NCHW channels
             return f"torch.cat([{', '.join(values)}], {axis})"
         return (" + " if parallel.combine == "add" else " * ").join(values)
+
+    def prepend(self, token: str, value: str) -> str:
+        return f"torch.cat([{token}.expand({value}.shape[0], -1, -1), {value}], 1)"
 
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         return {"inplace": "True"} if id(member) in self.inplace.relus else {}
