@@ -15,6 +15,7 @@ same blocks repeated cost seconds and prove nothing more.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,8 @@ def test_attention_counts_its_projections_products_and_maps() -> None:
 
 def test_a_tiny_vit_trains_the_same_emitted_and_in_memory(tmp_path: Path) -> None:
     """Dropout everywhere (attention weights, projections, MLP): the emitted module and
-    the in-memory model draw the same masks and give the same gradients."""
+    the in-memory model draw the same masks and give the same gradients; TorchScript
+    compiles the in-memory model, as every other."""
     torch = pytest.importorskip("torch")
     from torch_helpers import assert_same_model, emitted_model
 
@@ -212,7 +214,12 @@ def test_a_tiny_vit_trains_the_same_emitted_and_in_memory(tmp_path: Path) -> Non
         torch.manual_seed(0)
         emitted = emitted_model(arch, tmp_path)
         torch.manual_seed(0)
-        assert_same_model(emitted, arch.to_torch(), arch.network.input)
+        built = arch.to_torch()
+        assert_same_model(emitted, built, arch.network.input)
+        x = torch.randn(2, *arch.network.input)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.script is deprecated
+            assert torch.equal(torch.jit.script(built)(x), built(x))
 
 
 def test_summary_and_graph_show_token_shapes(tmp_path: Path) -> None:

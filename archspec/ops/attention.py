@@ -128,7 +128,10 @@ class MultiheadAttention(SelfAttention):
 
     def tensors(self) -> tuple[Tensor, ...]:
         d = self.features
-        weights = (Tensor("in_proj_weight", (3 * d, d), "OI"), Tensor("out_proj.weight", (d, d), "OI"))
+        weights = (
+            Tensor("in_proj_weight", (3 * d, d), "OI"),
+            Tensor("out_proj.weight", (d, d), "OI"),
+        )
         if not self.bias:
             return weights
         return (

@@ -85,9 +85,7 @@ class PositionEmbedding(Op):
         "held by the enclosing module under the item's name, as `scale` (torchvision's "
         "`encoder.pos_embedding`, timm's `pos_embed`)."
     )
-    ARGUMENTS = (
-        size("length", "the sequence length it holds; must equal the incoming one"),
-    )
+    ARGUMENTS = (size("length", "the sequence length it holds; must equal the incoming one"),)
     ROLES = {"features": "in"}
     BARE = "add"
 

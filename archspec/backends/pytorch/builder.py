@@ -147,13 +147,13 @@ class FlowModule(nn.Sequential):
             elif operation == self._END:
                 results[-1].append(x)
             elif operation >= self._TENSOR:
-                x = self._apply(operation - self._TENSOR, x)
+                x = self._meet(operation - self._TENSOR, x)
             else:
                 x = self._combine(operation, results.pop())
                 inputs.pop()
         return x
 
-    def _apply(self, index: int, x: torch.Tensor) -> torch.Tensor:
+    def _meet(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """The ``index``-th bare tensor applied: multiplied, added, or put first."""
         tensor, how = self._tensors[index], self._hows[index]
         if how == self._MULTIPLY:

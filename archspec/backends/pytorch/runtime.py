@@ -183,13 +183,15 @@ class Attention(nn.Module):
         dropout = self.attention_dropout if self.training else 0.0
         x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
         x = x.transpose(1, 2).reshape(batch, length, features)
-        return self.proj_drop(self.proj(x))
+        projected: torch.Tensor = self.proj_drop(self.proj(x))
+        return projected
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention as self-attention on N x L x D tokens (batch first): its
-    queries, keys and values are all the input, and only the output is returned, as
-    torchvision's ViT calls it."""
+    """nn.MultiheadAttention (its tensors and arguments) as self-attention on N x L x D
+    tokens, batch first, returning the output only, as torchvision's ViT calls it. The
+    forward is the module's own, F.multi_head_attention_forward, so TorchScript compiles
+    it (it cannot compile a call to super())."""
 
     def __init__(
         self, embed_dim: int, num_heads: int, bias: bool = True, dropout: float = 0.0
@@ -197,4 +199,22 @@ class SelfAttention(nn.MultiheadAttention):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return super().forward(x, x, x, need_weights=False)[0]
+        x = x.transpose(0, 1)  # L x N x D, as the function takes it
+        out, _ = F.multi_head_attention_forward(
+            x,
+            x,
+            x,
+            self.embed_dim,
+            self.num_heads,
+            self.in_proj_weight,
+            self.in_proj_bias,
+            None,
+            None,
+            False,
+            self.dropout,
+            self.out_proj.weight,
+            self.out_proj.bias,
+            training=self.training,
+            need_weights=False,
+        )
+        return out.transpose(0, 1)
