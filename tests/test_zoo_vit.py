@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from torch_helpers import eval_outputs, relative
 
 import archspec
 from archspec import ir
@@ -108,15 +109,8 @@ def case(name: str) -> tuple[archspec.Architecture, Any, dict[str, Any], Any, An
     with torch.no_grad():
         for parameter in reference.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
-    reference.eval()
-    x = torch.randn(2, 3, SIZE, SIZE)
-    with torch.no_grad():
-        expected = reference(x)
+    x, expected = eval_outputs(reference, SIZE)
     return arch, reference, reference.state_dict(), x, expected
-
-
-def relative(actual: Any, expected: Any) -> float:
-    return float(abs(actual - expected).max() / abs(expected).max())
 
 
 def reference_macs(model: Any, shape: tuple[int, ...]) -> int:

@@ -35,6 +35,7 @@ from archspec.ops.base import (
 from archspec.ops.registry import register
 
 HEADS = size("heads", "attention heads; must divide the token features", required=True)
+ATTENTION_DROPOUT = fraction("attention_dropout", "dropout on the attention weights", 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,11 @@ class SelfAttention(Op):
     heads: int
     bias: bool = True
     attention_dropout: float = 0.0
+
+    @classmethod
+    def make(cls, arguments: dict[str, Any], input: Shape) -> SelfAttention:
+        """The features from the tokens; every argument is the field of its name."""
+        return cls(input[-1], **{a.name: arguments[a.name] for a in cls.ARGUMENTS})
 
     def shape(self, input: Shape) -> Shape:
         _, features = token_sequence(input, self.NAME)
@@ -84,21 +90,11 @@ class Attention(SelfAttention):
     ARGUMENTS = (
         HEADS,
         flag("bias", "biases on queries, keys and values (timm's qkv_bias; proj has one)", True),
-        fraction("attention_dropout", "dropout on the attention weights", 0.0),
+        ATTENTION_DROPOUT,
         fraction("projection_dropout", "dropout after the output projection", 0.0),
     )
 
     projection_dropout: float = 0.0
-
-    @classmethod
-    def make(cls, arguments: dict[str, Any], input: Shape) -> Attention:
-        return cls(
-            input[-1],
-            arguments["heads"],
-            arguments["bias"],
-            arguments["attention_dropout"],
-            arguments["projection_dropout"],
-        )
 
     def tensors(self) -> tuple[Tensor, ...]:
         d = self.features
@@ -119,12 +115,8 @@ class MultiheadAttention(SelfAttention):
     ARGUMENTS = (
         HEADS,
         flag("bias", "biases on the input and output projections", True),
-        fraction("attention_dropout", "dropout on the attention weights", 0.0),
+        ATTENTION_DROPOUT,
     )
-
-    @classmethod
-    def make(cls, arguments: dict[str, Any], input: Shape) -> MultiheadAttention:
-        return cls(input[-1], arguments["heads"], arguments["bias"], arguments["attention_dropout"])
 
     def tensors(self) -> tuple[Tensor, ...]:
         d = self.features

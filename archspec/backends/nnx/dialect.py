@@ -33,6 +33,13 @@ _LINEAR = Lowering(
     rngs=True,
 )
 
+_ATTENTION = (
+    Arg("features", "features", positional=True),
+    Arg("heads", "heads", positional=True),
+    Arg("bias", "bias", True),
+    Arg("attention_dropout", "attention_dropout", 0.0),
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nnx.Conv",
@@ -147,26 +154,12 @@ LOWERINGS: dict[str, Lowering] = {
     ),
     "attention": Lowering(
         "Attention",
-        (
-            Arg("features", "features", positional=True),
-            Arg("heads", "heads", positional=True),
-            Arg("bias", "bias", True),
-            Arg("attention_dropout", "attention_dropout", 0.0),
-            Arg("projection_dropout", "projection_dropout", 0.0),
-        ),
+        (*_ATTENTION, Arg("projection_dropout", "projection_dropout", 0.0)),
         rngs=True,
         helpers=("Attention",),
     ),
     "multihead_attention": Lowering(
-        "SelfAttention",
-        (
-            Arg("embed_dim", "features", positional=True),
-            Arg("num_heads", "heads", positional=True),
-            Arg("bias", "bias", True),
-            Arg("dropout", "attention_dropout", 0.0),
-        ),
-        rngs=True,
-        helpers=("SelfAttention",),
+        "SelfAttention", _ATTENTION, rngs=True, helpers=("SelfAttention",)
     ),
 }
 """op name -> how Flax NNX constructs it (a module) or calls it (a function)."""

@@ -211,7 +211,12 @@ def token_parameter(features: int) -> nnx.Param[jax.Array]:
     return nnx.Param(jnp.zeros((1, 1, features)))
 
 
-def position_parameter(length: int, features: int, *, rngs: nnx.Rngs) -> nnx.Param[jax.Array]:
+def position_parameter(
+    length: int,
+    features: int,
+    *,
+    rngs: nnx.Rngs,
+) -> nnx.Param[jax.Array]:
     """A learned position embedding, (1, L, D) drawn with std 0.02 as torchvision's: a
     bare parameter of the module that holds it, added to the tokens."""
     return nnx.Param(0.02 * jax.random.normal(rngs.params(), (1, length, features)))
@@ -269,17 +274,17 @@ class SelfAttention(nnx.Module):
 
     def __init__(
         self,
-        embed_dim: int,
-        num_heads: int,
+        features: int,
+        heads: int,
         bias: bool = True,
-        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        self.heads = num_heads
-        self.in_proj = nnx.Linear(embed_dim, 3 * embed_dim, use_bias=bias, rngs=rngs)
-        self.attn_drop = nnx.Dropout(dropout, rngs=rngs)
-        self.out_proj = nnx.Linear(embed_dim, embed_dim, use_bias=bias, rngs=rngs)
+        self.heads = heads
+        self.in_proj = nnx.Linear(features, 3 * features, use_bias=bias, rngs=rngs)
+        self.attn_drop = nnx.Dropout(attention_dropout, rngs=rngs)
+        self.out_proj = nnx.Linear(features, features, use_bias=bias, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.out_proj(attend(self.in_proj(x), self.heads, self.attn_drop))

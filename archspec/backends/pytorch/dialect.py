@@ -35,6 +35,13 @@ _LINEAR = (
     Arg("bias", "bias", True),
 )
 
+_ATTENTION = (
+    Arg("features", "features", positional=True),
+    Arg("heads", "heads", positional=True),
+    Arg("bias", "bias", True),
+    Arg("attention_dropout", "attention_dropout", 0.0),
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nn.Conv2d",
@@ -128,25 +135,10 @@ LOWERINGS: dict[str, Lowering] = {
     ),
     "attention": Lowering(
         "Attention",
-        (
-            Arg("features", "features", positional=True),
-            Arg("heads", "heads", positional=True),
-            Arg("bias", "bias", True),
-            Arg("attention_dropout", "attention_dropout", 0.0),
-            Arg("projection_dropout", "projection_dropout", 0.0),
-        ),
+        (*_ATTENTION, Arg("projection_dropout", "projection_dropout", 0.0)),
         helpers=("Attention",),
     ),
-    "multihead_attention": Lowering(
-        "SelfAttention",
-        (
-            Arg("embed_dim", "features", positional=True),
-            Arg("num_heads", "heads", positional=True),
-            Arg("bias", "bias", True),
-            Arg("dropout", "attention_dropout", 0.0),
-        ),
-        helpers=("SelfAttention",),
-    ),
+    "multihead_attention": Lowering("SelfAttention", _ATTENTION, helpers=("SelfAttention",)),
 }
 """op name -> how PyTorch constructs it."""
 

@@ -188,15 +188,25 @@ class Attention(nn.Module):
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention (its tensors and arguments) as self-attention on N x L x D
-    tokens, batch first, returning the output only, as torchvision's ViT calls it. The
-    forward is the module's own, F.multi_head_attention_forward, so TorchScript compiles
-    it (it cannot compile a call to super())."""
+    """nn.MultiheadAttention (its tensors) as self-attention on N x L x D tokens, batch
+    first, returning the output only, as torchvision's ViT calls it. The forward is the
+    module's own, F.multi_head_attention_forward, so TorchScript compiles it (it cannot
+    compile a call to super())."""
 
     def __init__(
-        self, embed_dim: int, num_heads: int, bias: bool = True, dropout: float = 0.0
+        self,
+        features: int,
+        heads: int,
+        bias: bool = True,
+        attention_dropout: float = 0.0,
     ) -> None:
-        super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
+        super().__init__(
+            features,
+            heads,
+            dropout=attention_dropout,
+            bias=bias,
+            batch_first=True,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         x = x.transpose(0, 1)  # L x N x D, as the function takes it
