@@ -91,6 +91,17 @@ def test_flax_list_equals_the_installed_flax() -> None:
     assert not any(isinstance(v, nnx.Dict) for k, v in vars(sequential).items() if k != "layers")
 
 
+def test_every_runtime_helper_is_an_emitted_global() -> None:
+    """An emitted file may carry any runtime helper: no network class or block argument
+    may take its name (a network named ``chunk`` would be a second class ``Chunk``)."""
+    from archspec.backends.nnx import dialect as flax_dialect
+    from archspec.backends.pytorch import dialect as torch_dialect
+
+    helpers = set(torch_dialect.HELPERS) | set(flax_dialect.HELPERS)
+    assert helpers <= set(names.EMITTED_GLOBALS)
+    assert names.refused_network_name("chunk") and names.refused_network_name("tokens")
+
+
 def test_in_memory_containers_add_only_refused_attributes() -> None:
     """The in-memory builders' own classes keep their state in '_' names."""
     pytest.importorskip("torch")

@@ -236,7 +236,8 @@ def test_the_emitted_attention_reads_as_the_references_write_it() -> None:
     assert "self.qkv = nn.Linear(features, 3 * features" in timm_source
     torchvision_source = archspec.load("torchvision/vit_b_16").source("torch")
     assert "class SelfAttention(nn.MultiheadAttention)" in torchvision_source
-    assert "torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], 1)" in torchvision_source
+    assert "x = prepend_token(self.class_token, x)" in torchvision_source
+    assert "torch.cat([token.expand(x.shape[0], -1, -1), x], dim=1)" in torchvision_source
 
 
 @pytest.mark.parametrize(

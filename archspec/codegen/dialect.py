@@ -104,15 +104,11 @@ class Dialect(ABC):
             return f"{value} * {tensor}"
         if how == "add":
             return f"{value} + {tensor}"
-        return self.prepend(tensor, value)
+        return f"prepend_token({tensor}, {value})"  # a runtime helper of every backend
 
     def tensor(self, name: str) -> str:
         """The expression that reads the bare tensor ``name`` of ``self`` as an array."""
         return self.member(name)
-
-    @abstractmethod
-    def prepend(self, token: str, value: str) -> str:
-        """``token`` (1 x 1 x D) put before the first token of every sample of ``value``."""
 
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         """Extra keyword arguments for one layer (PyTorch: ``inplace``)."""

@@ -11,6 +11,7 @@ from archspec.ops.base import (
     Shape,
     ShapeProblem,
     Tensor,
+    channels,
     describe,
     elements,
     feature_map,
@@ -37,7 +38,7 @@ class Linear(Op):
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> Linear:
-        return cls(input[-1], arguments["features"], arguments["bias"])
+        return cls(channels(input), arguments["features"], arguments["bias"])
 
     def shape(self, input: Shape) -> Shape:
         if len(input) == 3:

@@ -135,8 +135,7 @@ def apply_bare(how: str, tensor: jax.Array, x: jax.Array) -> jax.Array:
         return x * tensor
     if how == "add":
         return x + tensor
-    tokens = jnp.broadcast_to(tensor, (x.shape[0], 1, tensor.shape[-1]))
-    return jnp.concatenate([tokens, x], axis=1)
+    return runtime.prepend_token(tensor, x)
 
 
 class Network(FlowModule):

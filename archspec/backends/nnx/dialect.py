@@ -138,7 +138,7 @@ LOWERINGS: dict[str, Lowering] = {
     "class_token": Lowering(
         "token_parameter",
         (Arg("features", "features", positional=True),),
-        helpers=("token_parameter",),
+        helpers=("token_parameter", "prepend_token"),
     ),
     "position_embedding": Lowering(
         "position_parameter",
@@ -201,6 +201,7 @@ HELPERS = (
     "StochasticDepth",
     "scale_parameter",
     "token_parameter",
+    "prepend_token",
     "position_parameter",
     "attend",
     "Attention",
@@ -297,11 +298,6 @@ class FlaxDialect(Dialect):
 
     def tensor(self, name: str) -> str:
         return f"{self.member(name)}[...]"
-
-    def prepend(self, token: str, value: str) -> str:
-        self.concatenates = True
-        tokens = f"jnp.broadcast_to({token}, ({value}.shape[0], 1, {token}.shape[-1]))"
-        return f"jnp.concatenate([{tokens}, {value}], axis=1)"
 
     def module_note(self, class_name: str) -> str:
         return (

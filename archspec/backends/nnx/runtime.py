@@ -222,6 +222,12 @@ def position_parameter(
     return nnx.Param(0.02 * jax.random.normal(rngs.params(), (1, length, features)))
 
 
+def prepend_token(token: jax.Array, x: jax.Array) -> jax.Array:
+    """``token`` (1 x 1 x D) put before the first of the N x L x D tokens of every sample."""
+    tokens = jnp.broadcast_to(token, (x.shape[0], 1, token.shape[-1]))
+    return jnp.concatenate([tokens, x], axis=1)
+
+
 def tokens(x: jax.Array) -> jax.Array:
     """An NHWC map as N x (H*W) x C tokens, one per pixel in row-major order (torch's)."""
     return x.reshape(x.shape[0], -1, x.shape[-1])

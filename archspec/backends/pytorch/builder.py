@@ -160,7 +160,7 @@ class FlowModule(nn.Sequential):
             return x * tensor
         if how == self._ADD_TENSOR:
             return x + tensor
-        return torch.cat([tensor.expand(x.shape[0], -1, -1), x], 1)
+        return runtime.prepend_token(tensor, x)
 
     def _combine(self, operation: int, values: list[torch.Tensor]) -> torch.Tensor:
         if operation == self._CONCAT_MAPS:

@@ -123,7 +123,7 @@ LOWERINGS: dict[str, Lowering] = {
     "class_token": Lowering(
         "token_parameter",
         (Arg("features", "features", positional=True),),
-        helpers=("token_parameter",),
+        helpers=("token_parameter", "prepend_token"),
     ),
     "position_embedding": Lowering(
         "position_parameter",
@@ -151,6 +151,7 @@ HELPERS = (
     "StochasticDepth",
     "scale_parameter",
     "token_parameter",
+    "prepend_token",
     "position_parameter",
     "Tokens",
     "TokenPool",
@@ -270,9 +271,6 @@ class TorchDialect(Dialect):
             axis = -1 if len(parallel.output) == 2 else 1  # tokens, else NCHW channels
             return f"torch.cat([{', '.join(values)}], {axis})"
         return (" + " if parallel.combine == "add" else " * ").join(values)
-
-    def prepend(self, token: str, value: str) -> str:
-        return f"torch.cat([{token}.expand({value}.shape[0], -1, -1), {value}], 1)"
 
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         return {"inplace": "True"} if id(member) in self.inplace.relus else {}

@@ -66,7 +66,8 @@ class Chunk(nn.Module):
 
 class LayerNorm2d(nn.LayerNorm):
     """Layer norm over the channels of each pixel of an NCHW map (torchvision's
-    LayerNorm2d: to channels-last, normalise, back), or over the features of an NC batch."""
+    LayerNorm2d: to channels-last, normalise, back), or, as nn.LayerNorm, over the last
+    axis: the features of an N x C batch or of each token of N x L x D tokens."""
 
     def __init__(self, num_channels: int, eps: float = 1e-5) -> None:
         super().__init__(num_channels, eps=eps)
@@ -129,6 +130,12 @@ def position_parameter(length: int, features: int) -> nn.Parameter:
     """A learned position embedding, (1, L, D) drawn with std 0.02 as torchvision's (from
     BERT): a bare parameter of the module that holds it, added to the tokens."""
     return nn.Parameter(torch.empty(1, length, features).normal_(std=0.02))
+
+
+def prepend_token(token: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``token`` (1 x 1 x D) put before the first of the N x L x D tokens of every sample
+    (torchvision's class token: expanded over the batch, concatenated)."""
+    return torch.cat([token.expand(x.shape[0], -1, -1), x], dim=1)
 
 
 class Tokens(nn.Module):
