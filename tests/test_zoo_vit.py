@@ -264,3 +264,31 @@ def test_token_shapes_are_checked_where_written(stem: str, code: str, fragment: 
     first = caught.value.diagnostics[0]
     assert first.code == code and fragment in first.message, caught.value.render()
     assert first.span is not None and first.span.line == 3
+
+
+def test_mean_pooling_skips_the_class_token_in_both_backends() -> None:
+    """timm's average pool: the mean of the tokens after the class token, written out
+    here with torch's functions; Flax gives the same from the converted weights."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    import torch.nn.functional as F
+    from flax_helpers import forward, nhwc
+
+    arch = archspec.load(
+        "name: t\ninput: 3x32x32\nstem: conv(8, 8, stride=8, padding=0, bias=true) tokens "
+        'class_token position_embedding token_pool("mean", skip=1) fc(4)\n'
+    )
+    torch.manual_seed(0)
+    model = arch.to_torch().eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter))  # the class token too
+        state = model.state_dict()
+        x = torch.randn(2, 3, 32, 32)
+        tokens = F.conv2d(x, state["0.weight"], state["0.bias"], stride=8).flatten(2)
+        tokens = tokens.transpose(1, 2) + state["3"][:, 1:]  # the class token's is left out
+        expected = F.linear(tokens.mean(dim=1), state["5.weight"], state["5.bias"])
+        torch.testing.assert_close(model(x), expected)
+    flax_model = arch.to_flax(weights=state)
+    flax_model.eval()
+    assert abs(forward(flax_model, nhwc(x.numpy())) - expected.numpy()).max() <= 1e-5
