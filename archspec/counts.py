@@ -11,7 +11,9 @@ class Counts:
 
     ``macs`` are the multiply-adds of convolutions, linear layers and matrix products: what
     the ResNet paper calls FLOPs. ``norm`` and ``pool`` are what fvcore adds on top by
-    default (normalisation layers and adaptive average pooling), so ``fvcore`` is its total.
+    default (normalisation layers and adaptive average pooling); ``attention`` is the part
+    of ``macs`` in attention's two matrix products (QK^T, weights x V), which fvcore does
+    not count (it has no rule for scaled_dot_product_attention); so ``fvcore`` is its total.
     """
 
     params: int = 0
@@ -19,6 +21,7 @@ class Counts:
     activations: int = 0
     norm: int = 0
     pool: int = 0
+    attention: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -27,6 +30,7 @@ class Counts:
             self.activations + other.activations,
             self.norm + other.norm,
             self.pool + other.pool,
+            self.attention + other.attention,
         )
 
     def __mul__(self, times: int) -> Counts:
@@ -36,9 +40,15 @@ class Counts:
             self.activations * times,
             self.norm * times,
             self.pool * times,
+            self.attention * times,
         )
 
     @property
     def fvcore(self) -> int:
         """fvcore's default total: conv + linear + matmul + norms + adaptive_avg_pool2d."""
-        return self.macs + self.norm + self.pool
+        return self.macs - self.attention + self.norm + self.pool
+
+    @property
+    def macs_of(self) -> str:
+        """What ``macs`` counts, in words (attention's products where there are some)."""
+        return "conv + fc + attention products" if self.attention else "conv + fc"

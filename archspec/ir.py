@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from archspec.ops import Op
+from archspec.ops.base import Bare
 from archspec.source import Span
 
 Shape = tuple[int, ...]
@@ -324,6 +325,12 @@ def to_data(root: Node | Network, spans: bool = False) -> object:
     return data.visit(root)
 
 
+def bare(node: Node) -> Bare | None:
+    """How a layer whose op is one tensor held by its parent (``Op.BARE``), not a module,
+    meets its input; None for a module."""
+    return node.op.BARE if isinstance(node, Layer) else None
+
+
 def is_bare(node: Node) -> bool:
     """A layer whose op is one tensor held by its parent (``Op.BARE``), not a module."""
-    return isinstance(node, Layer) and node.op.BARE
+    return bare(node) is not None

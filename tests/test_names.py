@@ -82,9 +82,24 @@ def test_flax_list_equals_the_installed_flax() -> None:
     class Empty(nnx.Module):
         pass
 
-    found = attributes(Empty()) | attributes(nnx.Sequential()) | attributes(nnx.Dict({}))
+    found = attributes(Empty()) | attributes(nnx.Dict({}))
     assert {n for n in found if not n.startswith("_")} == names.FLAX_ATTRIBUTES
     assert all(names.refused_attribute(n) for n in found)
+    # nnx.Sequential adds only the list holding its children, which are never attributes
+    sequential = nnx.Sequential(nnx.Dict({}))
+    assert {n for n in attributes(sequential) - found if not n.startswith("_")} == {"layers"}
+    assert not any(isinstance(v, nnx.Dict) for k, v in vars(sequential).items() if k != "layers")
+
+
+def test_every_runtime_helper_is_an_emitted_global() -> None:
+    """An emitted file may carry any runtime helper: no network class or block argument
+    may take its name (a network named ``chunk`` would be a second class ``Chunk``)."""
+    from archspec.backends.nnx import dialect as flax_dialect
+    from archspec.backends.pytorch import dialect as torch_dialect
+
+    helpers = set(torch_dialect.HELPERS) | set(flax_dialect.HELPERS)
+    assert helpers <= set(names.EMITTED_GLOBALS)
+    assert names.refused_network_name("chunk") and names.refused_network_name("tokens")
 
 
 def test_in_memory_containers_add_only_refused_attributes() -> None:
@@ -107,6 +122,8 @@ def test_in_memory_containers_add_only_refused_attributes() -> None:
     for _, module in nnx.iter_modules(arch.to_flax(abstract=True)):  # its nnx.Dict holds them
         if isinstance(module, holders):
             children = {name for name, value in vars(module).items() if callable(value)}
+            if isinstance(module, nnx.Sequential):  # its children, numbered, in its list
+                children = {"layers"}
             extra = set(vars(module)) - children
             assert all(names.refused_attribute(n) for n in extra), (type(module), extra)
             containers += 1

@@ -19,6 +19,8 @@ import pytest
 import archspec
 
 torch = pytest.importorskip("torch")
+from torch_helpers import eval_outputs, relative  # noqa: E402
+
 models = pytest.importorskip("torchvision.models")
 
 SIZE = 64
@@ -60,15 +62,8 @@ def case(name: str) -> tuple[archspec.Architecture, Any, dict[str, Any], Any, An
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 1.5)
-    reference.eval()
-    x = torch.randn(2, 3, SIZE, SIZE)
-    with torch.no_grad():
-        expected = reference(x)
+    x, expected = eval_outputs(reference, SIZE)
     return arch, reference, reference.state_dict(), x, expected
-
-
-def relative(actual: Any, expected: Any) -> float:
-    return float(abs(actual - expected).max() / abs(expected).max())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

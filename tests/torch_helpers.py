@@ -268,6 +268,21 @@ def calibrate_batch_norms(model: Any, shape: tuple[int, ...]) -> Any:
     return model.eval()
 
 
+def eval_outputs(reference: Any, side: int) -> tuple[Any, Any]:
+    """A batch of two random side x side images and the reference's eval-mode outputs."""
+    import torch
+
+    reference.eval()
+    x = torch.randn(2, 3, side, side)
+    with torch.no_grad():
+        return x, reference(x)
+
+
+def relative(actual: Any, expected: Any) -> float:
+    """The zoo's measure of equal outputs: the largest difference over the largest value."""
+    return float(abs(actual - expected).max() / abs(expected).max())
+
+
 def conv_linear_macs(network: ir.Network) -> tuple[int, int]:
     """archspec's mult-adds split into convolutions and fully connected layers."""
     conv = linear = 0

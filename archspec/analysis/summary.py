@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from archspec import ir
 from archspec.counts import Counts
+from archspec.ops.base import channels
 from archspec.ops.base import describe as describe_shape
 from archspec.source import printable
 
@@ -31,7 +32,7 @@ EMPTY = "--"
 def describe_block(block: ir.Group) -> str:
     """The block type, its width and stride, e.g. ``basic 128 /2``."""
     arguments = dict(block.arguments)
-    width = arguments.get("width", block.output[0])
+    width = arguments.get("width", channels(block.output))
     stride = arguments.get("stride", 1)
     text = f"{block.definition} {width}"
     return text + (f" /{stride}" if isinstance(stride, int) and stride != 1 else "")
@@ -143,12 +144,17 @@ def summary_table(arch: Architecture, depth: int | None = None, batch: int | Non
     return printable(text)  # the paper's source is spec text
 
 
+UNSEEN = ", - attention products"
+"""fvcore counts no scaled_dot_product_attention: its total leaves them out."""
+
+
 def _totals(arch: Architecture) -> list[str]:
     total = arch.counts
     lines = [
         f"Total params: {total.params:,}",
-        f"Mult-adds (conv + fc, the paper's FLOPs): {total.macs:,}",
-        f"fvcore total (+ batch norm, global pool): {total.fvcore:,}",
+        f"Mult-adds ({total.macs_of}, the paper's FLOPs): {total.macs:,}",
+        f"fvcore total (+ batch norm, global pool{UNSEEN if total.attention else ''}): "
+        f"{total.fvcore:,}",
         f"Activations (elements of every layer output): {total.activations:,}",
     ]
     paper = arch.network.paper

@@ -61,7 +61,7 @@ def tensors(network: ir.Network) -> list[Tensor]:
             found.append(
                 Tensor(
                     f"{path}.{tensor.name}" if tensor.name else path,  # a bare tensor
-                    (*paths[path], flax_name) if flax_name else paths[path],
+                    (*paths[path], *flax_name.split(".")) if flax_name else paths[path],
                     tensor.shape,
                     order,
                     tensor.kind == "count",

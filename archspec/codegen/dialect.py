@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from archspec import ir
 from archspec.codegen import pysource as py
+from archspec.ops.base import Bare
 
 if TYPE_CHECKING:
     from archspec.codegen.classes import BlockClass
@@ -95,9 +96,19 @@ class Dialect(ABC):
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:
         """The expression combining branch results."""
 
-    def scaled(self, name: str, value: str) -> str:
-        """``value`` times the bare tensor ``name`` of ``self`` (``Op.BARE``)."""
-        return f"{value} * {self.member(name)}"
+    def bare(self, how: Bare, name: str, value: str) -> str:
+        """``value`` met by the bare tensor ``name`` of ``self`` as ``how`` says
+        (``Op.BARE``): multiplied, added, or put before the first token."""
+        tensor = self.tensor(name)
+        if how == "multiply":
+            return f"{value} * {tensor}"
+        if how == "add":
+            return f"{value} + {tensor}"
+        return f"prepend_token({tensor}, {value})"  # a runtime helper of every backend
+
+    def tensor(self, name: str) -> str:
+        """The expression that reads the bare tensor ``name`` of ``self`` as an array."""
+        return self.member(name)
 
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         """Extra keyword arguments for one layer (PyTorch: ``inplace``)."""

@@ -31,8 +31,9 @@ class FlowWriter:
         value = source
         for steps in zip(*(c.steps for c in chains), strict=True):
             step = steps[0]
-            if isinstance(step, ir.Member) and ir.is_bare(step.node):
-                self.lines.append(f"{INDENT}{target} = {self.dialect.scaled(step.name, value)}")
+            how = ir.bare(step.node) if isinstance(step, ir.Member) else None
+            if isinstance(step, ir.Member) and how is not None:
+                self.lines.append(f"{INDENT}{target} = {self.dialect.bare(how, step.name, value)}")
                 value = target
             elif isinstance(step, ir.Member):
                 self.lines.append(f"{INDENT}{target} = {self.dialect.member(step.name)}({value})")

@@ -53,7 +53,7 @@ def network_doc(net: ir.Network, counts: Counts, knobs: tuple[Knob, ...] = ()) -
         + (f"; shortcut option {net.shortcut}." if residual else "."),
         "",
         f"Parameters: {counts.params:,}",
-        f"Mult-adds (conv + linear, the paper's FLOPs): {counts.macs:,}",
+        f"Mult-adds ({counts.macs_of}, the paper's FLOPs): {counts.macs:,}",
     ]
     paper = net.paper
     if paper is not None and (paper.macs or paper.params):

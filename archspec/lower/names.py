@@ -97,7 +97,6 @@ FLAX_ATTRIBUTES = frozenset(
         "iter_children",
         "iter_modules",
         "keys",
-        "layers",
         "perturb",
         "pop",
         "popitem",
@@ -109,7 +108,9 @@ FLAX_ATTRIBUTES = frozenset(
         "values",
     ]
 )
-"""Public attributes of ``nnx.Module``, ``nnx.Sequential`` and ``nnx.Dict`` (flax 0.12)."""
+"""Public attributes of ``nnx.Module`` and ``nnx.Dict`` (flax 0.12), whose children are
+attributes. ``nnx.Sequential`` adds ``layers``, the list that holds its children (numbered,
+never attributes), so no child meets it: torchvision's ViT has a module ``encoder.layers``."""
 
 EMITTED_METHODS = frozenset({"reset_parameters"})
 """Methods the emitted network classes define beyond their framework's."""
@@ -135,6 +136,25 @@ EMITTED_GLOBALS = {
     "adaptive_avg_pool2d": "the Flax module's adaptive pooling",
     "flatten": "the Flax module's flatten",
     "zero_pad_shortcut": "option A's shortcut in the Flax module",
+    "init_as_he_et_al": "the PyTorch module's initialisation",
+    "Chunk": "a channel slice module",
+    "chunk": "the Flax module's channel slice",
+    "channel_shuffle": "the Flax module's channel shuffle",
+    "LayerNorm2d": "the PyTorch module's layer norm",
+    "LayerNorm": "the Flax module's layer norm",
+    "ChannelLinear": "the PyTorch module's per-pixel linear layer",
+    "StochasticDepth": "a stochastic depth module",
+    "scale_parameter": "a layer scale's tensor",
+    "token_parameter": "a class token's tensor",
+    "prepend_token": "a class token put first",
+    "position_parameter": "a position embedding's tensor",
+    "Tokens": "the PyTorch module making a map into tokens",
+    "tokens": "the Flax module's map into tokens",
+    "TokenPool": "the PyTorch module's token pooling",
+    "token_pool": "the Flax module's token pooling",
+    "attend": "the Flax module's attention",
+    "Attention": "a self-attention module",
+    "SelfAttention": "a self-attention module (nn.MultiheadAttention's tensors)",
     "bool": "a builtin",
     "dict": "a builtin",
     "float": "a builtin",

@@ -5,8 +5,9 @@ its class. Adding an op is one class in one of these files (or your own, registe
 ``register``) plus one lowering entry per backend.
 """
 
-from archspec.ops import activation, conv, linear, norm, pool, structure
+from archspec.ops import activation, attention, conv, linear, norm, pool, structure, tokens
 from archspec.ops.activation import ReLU, Sigmoid
+from archspec.ops.attention import Attention, MultiheadAttention, SelfAttention
 from archspec.ops.base import Argument, Op, Role, Shape, ShapeProblem, Tensor
 from archspec.ops.conv import Conv2d
 from archspec.ops.linear import ChannelLinear, Linear
@@ -21,14 +22,17 @@ from archspec.ops.structure import (
     StochasticDepth,
     ZeroPadShortcut,
 )
+from archspec.ops.tokens import ClassToken, PositionEmbedding, TokenPool, Tokens
 
 __all__ = [
     "INTERNAL",
     "AdaptiveAvgPool2d",
+    "Attention",
     "AvgPool2d",
     "BatchNorm2d",
     "ChannelLinear",
     "ChannelShuffle",
+    "ClassToken",
     "Chunk",
     "Conv2d",
     "Dropout",
@@ -37,10 +41,15 @@ __all__ = [
     "LayerNorm",
     "Linear",
     "MaxPool2d",
+    "MultiheadAttention",
+    "PositionEmbedding",
     "ReLU",
     "Scale",
+    "SelfAttention",
     "Sigmoid",
     "StochasticDepth",
+    "TokenPool",
+    "Tokens",
     "ZeroPadShortcut",
     "OPS",
     "Argument",
@@ -50,6 +59,7 @@ __all__ = [
     "ShapeProblem",
     "Tensor",
     "activation",
+    "attention",
     "conv",
     "language_ops",
     "linear",
@@ -57,4 +67,5 @@ __all__ = [
     "pool",
     "register",
     "structure",
+    "tokens",
 ]

@@ -24,6 +24,9 @@ from archspec.counts import Counts
 
 Shape = tuple[int, ...]
 Role = Literal["in", "out"]
+Bare = Literal["multiply", "add", "prepend"]
+"""How a bare tensor (``Op.BARE``) meets the input: multiplied in (a layer scale), added
+(a position embedding) or put before the first token (a class token, one per sample)."""
 """How a field follows the data flow: ``in`` is the channels (or features) coming in,
 ``out`` the channels it produces. Code generation threads these through a block."""
 
@@ -114,10 +117,11 @@ class Op:
     DOC: ClassVar[str]
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = ()
     ROLES: ClassVar[dict[str, Role]] = {}
-    BARE: ClassVar[bool] = False
-    """The op is one learned tensor (``tensors()`` names it ``""``) that multiplies its
-    input, held by the enclosing module under the item's name, as a bare ``nn.Parameter``
-    attribute is (ConvNeXt's ``layer_scale``): its state key is the item's path."""
+    BARE: ClassVar[Bare | None] = None
+    """Set when the op is one learned tensor (``tensors()`` names it ``""``) held by the
+    enclosing module under the item's name, as a bare ``nn.Parameter`` attribute is
+    (ConvNeXt's ``layer_scale``, ViT's ``class_token``): its state key is the item's path,
+    and the value says how it meets the input."""
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> Op:
@@ -158,19 +162,45 @@ def elements(shape: Shape) -> int:
 
 
 def describe(shape: Shape) -> str:
-    return "x".join(str(d) for d in shape)
+    """``64x56x56`` (a feature map), ``1000`` (flat features), ``197x768 tokens``."""
+    text = "x".join(str(d) for d in shape)
+    return f"{text} tokens" if len(shape) == 2 else text
+
+
+def channels(shape: Shape) -> int:
+    """The channel (feature) axis: the first of a feature map or flat features, the last
+    of tokens (``L x D``: a sequence of ``L`` tokens of ``D`` features)."""
+    return shape[-1] if len(shape) == 2 else shape[0]
+
+
+def found(shape: Shape) -> str:
+    """What a shape is, for a complaint: ``flat features of size 1000``, ``197x768 tokens``."""
+    kinds = {1: "flat features of size ", 2: "", 3: "a feature map of size "}
+    return kinds.get(len(shape), "") + describe(shape)
 
 
 def feature_map(shape: Shape, what: str) -> tuple[int, int, int]:
     """The (C, H, W) of a feature map, or a located complaint about what came instead."""
     if len(shape) != 3:
-        kind = "flat features" if len(shape) == 1 else "tokens"
         raise ShapeProblem(
             "E317",
-            f"{what} needs a CxHxW feature map, found {kind} of size {describe(shape)}",
-            "put it before flatten" if len(shape) == 1 else "use it on feature maps",
+            f"{what} needs a CxHxW feature map, found {found(shape)}",
+            "put it before flatten" if len(shape) == 1 else "put it before `tokens`",
         )
     return shape[0], shape[1], shape[2]
+
+
+def token_sequence(shape: Shape, what: str) -> tuple[int, int]:
+    """The (L, D) of a token sequence, or a located complaint about what came instead."""
+    if len(shape) != 2:
+        raise ShapeProblem(
+            "E317",
+            f"{what} needs tokens (a sequence of L tokens of D features), found {found(shape)}",
+            "make a feature map into tokens with `tokens` (after the patch convolution)"
+            if len(shape) == 3
+            else "put it before the tokens are pooled",
+        )
+    return shape[0], shape[1]
 
 
 def window_output(

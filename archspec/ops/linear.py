@@ -11,6 +11,7 @@ from archspec.ops.base import (
     Shape,
     ShapeProblem,
     Tensor,
+    channels,
     describe,
     elements,
     feature_map,
@@ -24,7 +25,7 @@ from archspec.ops.registry import register
 @dataclass(frozen=True, slots=True)
 class Linear(Op):
     NAME = "fc"
-    DOC = "Fully connected layer on flat features."
+    DOC = "Fully connected layer on flat features, or on the features of each token."
     ARGUMENTS = (
         size("features", "output features", required=True),
         flag("bias", "add a learned bias", True),
@@ -37,23 +38,25 @@ class Linear(Op):
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> Linear:
-        return cls(input[0], arguments["features"], arguments["bias"])
+        return cls(channels(input), arguments["features"], arguments["bias"])
 
     def shape(self, input: Shape) -> Shape:
-        if len(input) != 1:
+        if len(input) == 3:
             raise ShapeProblem(
                 "E317",
-                f"fc needs flat features, found a {describe(input)} feature map",
-                "insert flatten (after a global average pool) before fc",
+                f"fc needs flat features or tokens, found a {describe(input)} feature map",
+                "insert flatten (after a global average pool) before fc, `tokens` before a "
+                "transformer's, or use channel_fc on the map",
             )
-        return (self.out_features,)
+        return (*input[:-1], self.out_features)
 
     def cost(self, input: Shape, output: Shape) -> Counts:
         weights = self.in_features * self.out_features
+        positions = elements(input[:-1])  # one per token; 1 for flat features
         return Counts(
             params=weights + (self.out_features if self.bias else 0),
-            macs=weights,
-            activations=self.out_features,
+            macs=weights * positions,
+            activations=elements(output),
         )
 
     def label(self) -> str:

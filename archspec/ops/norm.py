@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.counts import Counts
-from archspec.ops.base import Argument, Op, Shape, Tensor, elements, feature_map, flag
+from archspec.ops.base import (
+    Argument,
+    Op,
+    Shape,
+    Tensor,
+    channels,
+    elements,
+    feature_map,
+    flag,
+)
 from archspec.ops.registry import register
 
 
@@ -68,7 +77,8 @@ class LayerNorm(Op):
     NAME = "layernorm"
     DOC = (
         "Layer normalization over the channels of each pixel (torchvision's LayerNorm2d), "
-        "or over flat features: ConvNeXt's norm."
+        "over flat features (ConvNeXt's norm), or over the features of each token "
+        "(torch.nn.LayerNorm(D): ViT's norm)."
     )
     ARGUMENTS = (Argument("eps", float, "added to the variance", 1e-5, minimum=0.0),)
     ROLES = {"channels": "in"}
@@ -78,10 +88,10 @@ class LayerNorm(Op):
 
     @classmethod
     def make(cls, arguments: dict[str, Any], input: Shape) -> LayerNorm:
-        return cls(input[0], arguments["eps"])
+        return cls(channels(input), arguments["eps"])
 
     def shape(self, input: Shape) -> Shape:
-        if len(input) != 1:
+        if len(input) not in (1, 2):
             feature_map(input, "layernorm")
         return input
 
@@ -109,7 +119,7 @@ class Scale(Op):
     )
     ARGUMENTS = (Argument("init", float, "the initial value of every channel", 1.0),)
     ROLES = {"channels": "in"}
-    BARE = True
+    BARE = "multiply"
 
     channels: int
     init: float = 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from archspec.ops.registry import language_ops
 
-FAMILIES = ("conv", "norm", "activation", "pool", "structure", "linear")
+FAMILIES = ("conv", "norm", "activation", "pool", "structure", "linear", "tokens", "attention")
 """The order of the reference: by family (the module an op is defined in), then as
 registered; ops registered from elsewhere come last."""
 

@@ -30,7 +30,7 @@ from archspec.codegen.classes import is_class
 
 Layer = Callable[[jax.Array], jax.Array]
 Program = tuple[Any, ...]
-"""A flow as data: ("member", attribute), ("scale", attribute) for a bare tensor, or
+"""A flow as data: ("member", attribute), ("bare", attribute, how) for a bare tensor, or
 ("parallel", combine, branches) steps."""
 
 
@@ -82,8 +82,9 @@ def program(chain: ir.Chain) -> Program:
     steps: list[tuple[Any, ...]] = []
     for step in chain.steps:
         if isinstance(step, ir.Member):
-            kind = "scale" if ir.is_bare(step.node) else "member"
-            steps.append((kind, attribute_name(step.name)))
+            how = ir.bare(step.node)
+            attribute = attribute_name(step.name)
+            steps.append(("member", attribute) if how is None else ("bare", attribute, how))
         else:
             branches = tuple(program(b) for b in step.branches)
             steps.append(("parallel", step.combine, branches))
@@ -114,8 +115,8 @@ class FlowModule(nnx.Module):
             if step[0] == "member":
                 x = getattr(self, step[1])(x)
                 continue
-            if step[0] == "scale":
-                x = x * getattr(self, step[1])[...]
+            if step[0] == "bare":
+                x = apply_bare(step[2], getattr(self, step[1])[...], x)
                 continue
             _, combine, branches = step
             outs = [self._run(branch, x) for branch in branches]
@@ -126,6 +127,15 @@ class FlowModule(nnx.Module):
                 for out in outs[1:]:
                     x = x + out if combine == "add" else x * out
         return x
+
+
+def apply_bare(how: str, tensor: jax.Array, x: jax.Array) -> jax.Array:
+    """A bare tensor (``Op.BARE``) applied: multiplied, added, or put before the tokens."""
+    if how == "multiply":
+        return x * tensor
+    if how == "add":
+        return x + tensor
+    return runtime.prepend_token(tensor, x)
 
 
 class Network(FlowModule):

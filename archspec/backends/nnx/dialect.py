@@ -33,6 +33,13 @@ _LINEAR = Lowering(
     rngs=True,
 )
 
+_ATTENTION = (
+    Arg("features", "features", positional=True),
+    Arg("heads", "heads", positional=True),
+    Arg("bias", "bias", True),
+    Arg("attention_dropout", "attention_dropout", 0.0),
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nnx.Conv",
@@ -127,6 +134,33 @@ LOWERINGS: dict[str, Lowering] = {
         module=False,
         helpers=("zero_pad_shortcut",),
     ),
+    "tokens": Lowering("tokens", module=False, helpers=("tokens",)),
+    "class_token": Lowering(
+        "token_parameter",
+        (Arg("features", "features", positional=True),),
+        helpers=("token_parameter", "prepend_token"),
+    ),
+    "position_embedding": Lowering(
+        "position_parameter",
+        (Arg("length", "length", positional=True), Arg("features", "features", positional=True)),
+        rngs=True,
+        helpers=("position_parameter",),
+    ),
+    "token_pool": Lowering(
+        "token_pool",
+        (Arg("mode", "mode", "class"), Arg("skip", "skip", 0)),
+        module=False,
+        helpers=("token_pool",),
+    ),
+    "attention": Lowering(
+        "Attention",
+        (*_ATTENTION, Arg("projection_dropout", "projection_dropout", 0.0)),
+        rngs=True,
+        helpers=("Attention",),
+    ),
+    "multihead_attention": Lowering(
+        "SelfAttention", _ATTENTION, rngs=True, helpers=("SelfAttention",)
+    ),
 }
 """op name -> how Flax NNX constructs it (a module) or calls it (a function)."""
 
@@ -136,6 +170,20 @@ TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     "channel_fc": {"weight": ("kernel", "IO"), "bias": ("bias", "O")},  # as fc's
     "layernorm": {"weight": ("scale", "C"), "bias": ("bias", "C")},
     "scale": {"": ("", "HWC")},  # bare: the attribute itself, (1, 1, C) for NHWC
+    "class_token": {"": ("", "NLD")},  # tokens are N x L x D in both frameworks
+    "position_embedding": {"": ("", "NLD")},
+    "attention": {
+        "qkv.weight": ("qkv.kernel", "IO"),
+        "qkv.bias": ("qkv.bias", "O"),
+        "proj.weight": ("proj.kernel", "IO"),
+        "proj.bias": ("proj.bias", "O"),
+    },
+    "multihead_attention": {
+        "in_proj_weight": ("in_proj.kernel", "IO"),
+        "in_proj_bias": ("in_proj.bias", "O"),
+        "out_proj.weight": ("out_proj.kernel", "IO"),
+        "out_proj.bias": ("out_proj.bias", "O"),
+    },
     "bn": {
         "weight": ("scale", "C"),
         "bias": ("bias", "C"),
@@ -145,13 +193,19 @@ TENSORS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 """op name -> PyTorch tensor name -> (Flax variable name, Flax layout); ops with no
-tensors need no entry."""
+tensors need no entry. A dotted name is a path into the op's submodules (``qkv.kernel``)."""
 
 HELPERS = (
     "BatchNorm2d",
     "LayerNorm",
     "StochasticDepth",
     "scale_parameter",
+    "token_parameter",
+    "prepend_token",
+    "position_parameter",
+    "attend",
+    "Attention",
+    "SelfAttention",
     "NamedSequential",
     "window_padding",
     "max_pool2d",
@@ -161,10 +215,17 @@ HELPERS = (
     "chunk",
     "channel_shuffle",
     "zero_pad_shortcut",
+    "tokens",
+    "token_pool",
 )
 """What may be copied from runtime.py, in file order."""
 
-NEEDS = {"max_pool2d": ("window_padding",), "avg_pool2d": ("window_padding",)}
+NEEDS = {
+    "max_pool2d": ("window_padding",),
+    "avg_pool2d": ("window_padding",),
+    "Attention": ("attend",),
+    "SelfAttention": ("attend",),
+}
 
 LAYER = "Callable[[jax.Array], jax.Array]"
 
@@ -235,8 +296,8 @@ class FlaxDialect(Dialect):
             return f"jnp.concatenate([{', '.join(values)}], axis=-1)"
         return (" + " if parallel.combine == "add" else " * ").join(values)
 
-    def scaled(self, name: str, value: str) -> str:
-        return f"{value} * {self.member(name)}[...]"
+    def tensor(self, name: str) -> str:
+        return f"{self.member(name)}[...]"
 
     def module_note(self, class_name: str) -> str:
         return (

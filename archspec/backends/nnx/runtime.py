@@ -203,3 +203,94 @@ def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
     *rest, channels = x.shape
     x = x.reshape(*rest, groups, channels // groups)
     return jnp.swapaxes(x, -1, -2).reshape(*rest, channels)
+
+
+def token_parameter(features: int) -> nnx.Param[jax.Array]:
+    """A learned class token, (1, 1, D) zeros as torchvision's: a bare parameter of the
+    module that holds it, put before the first token of every sample."""
+    return nnx.Param(jnp.zeros((1, 1, features)))
+
+
+def position_parameter(
+    length: int,
+    features: int,
+    *,
+    rngs: nnx.Rngs,
+) -> nnx.Param[jax.Array]:
+    """A learned position embedding, (1, L, D) drawn with std 0.02 as torchvision's: a
+    bare parameter of the module that holds it, added to the tokens."""
+    return nnx.Param(0.02 * jax.random.normal(rngs.params(), (1, length, features)))
+
+
+def prepend_token(token: jax.Array, x: jax.Array) -> jax.Array:
+    """``token`` (1 x 1 x D) put before the first of the N x L x D tokens of every sample."""
+    tokens = jnp.broadcast_to(token, (x.shape[0], 1, token.shape[-1]))
+    return jnp.concatenate([tokens, x], axis=1)
+
+
+def tokens(x: jax.Array) -> jax.Array:
+    """An NHWC map as N x (H*W) x C tokens, one per pixel in row-major order (torch's)."""
+    return x.reshape(x.shape[0], -1, x.shape[-1])
+
+
+def token_pool(x: jax.Array, mode: str = "class", skip: int = 0) -> jax.Array:
+    """N x L x D tokens -> N x D: the first token, or the mean after the first ``skip``."""
+    return x[:, 0] if mode == "class" else jnp.mean(x[:, skip:], axis=1)
+
+
+def attend(qkv: jax.Array, heads: int, dropout: nnx.Dropout) -> jax.Array:
+    """Multi-head attention from N x L x 3D projections (queries, keys, values, each
+    split into ``heads``, as torch splits them): softmax(QK^T / sqrt(d)) V per head,
+    dropout on the weights, heads joined back to N x L x D."""
+    batch, length, _ = qkv.shape
+    q, k, v = jnp.moveaxis(qkv.reshape(batch, length, 3, heads, -1), 2, 0)
+    scores = jnp.einsum("nqhd,nkhd->nhqk", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+    weights = dropout(jax.nn.softmax(scores, axis=-1))
+    return jnp.einsum("nhqk,nkhd->nqhd", weights, v).reshape(batch, length, -1)
+
+
+class Attention(nnx.Module):
+    """Multi-head self-attention on N x L x D tokens, holding timm's tensors: ``qkv``
+    (D -> 3D) and ``proj`` (D -> D)."""
+
+    def __init__(
+        self,
+        features: int,
+        heads: int,
+        bias: bool = True,
+        attention_dropout: float = 0.0,
+        projection_dropout: float = 0.0,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        self.heads = heads
+        self.qkv = nnx.Linear(features, 3 * features, use_bias=bias, rngs=rngs)
+        self.attn_drop = nnx.Dropout(attention_dropout, rngs=rngs)
+        self.proj = nnx.Linear(features, features, rngs=rngs)
+        self.proj_drop = nnx.Dropout(projection_dropout, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = attend(self.qkv(x), self.heads, self.attn_drop)
+        return self.proj_drop(self.proj(x))
+
+
+class SelfAttention(nnx.Module):
+    """torch.nn.MultiheadAttention as self-attention on N x L x D tokens, holding its
+    tensors: ``in_proj`` (D -> 3D) and ``out_proj`` (D -> D)."""
+
+    def __init__(
+        self,
+        features: int,
+        heads: int,
+        bias: bool = True,
+        attention_dropout: float = 0.0,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        self.heads = heads
+        self.in_proj = nnx.Linear(features, 3 * features, use_bias=bias, rngs=rngs)
+        self.attn_drop = nnx.Dropout(attention_dropout, rngs=rngs)
+        self.out_proj = nnx.Linear(features, features, use_bias=bias, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.out_proj(attend(self.in_proj(x), self.heads, self.attn_drop))

@@ -22,11 +22,14 @@ from archspec.backends.pytorch import runtime
 from archspec.backends.pytorch.dialect import LOWERINGS, InPlace, TorchDialect
 from archspec.codegen.classes import is_class, own_modules, shortcut_members
 
-OPEN, BRANCH, END, ADD, ADD_IN_PLACE, MUL, CONCAT_MAPS, CONCAT_TOKENS, SCALE = range(9)
-"""The operations of a flow between its members (see ``FlowModule``); ``SCALE + k``
-multiplies by the group's k-th bare tensor."""
+OPEN, BRANCH, END, ADD, ADD_IN_PLACE, MUL, CONCAT_MAPS, CONCAT_TOKENS, TENSOR = range(9)
+"""The operations of a flow between its members (see ``FlowModule``); ``TENSOR + k``
+applies the group's k-th bare tensor."""
 
 COMBINE = {"add": ADD, "mul": MUL}
+MULTIPLY, ADD_TENSOR, PREPEND = range(3)
+BARE = {"multiply": MULTIPLY, "add": ADD_TENSOR, "prepend": PREPEND}
+"""How a bare tensor meets the value (``Op.BARE``), as a number TorchScript can read."""
 
 
 class Schedule:
@@ -36,13 +39,16 @@ class Schedule:
         self.inplace = inplace
         self.before: list[list[int]] = [[]]
         self.tensors: list[str] = []  # the bare tensors, in flow order
+        self.hows: list[int] = []  # how each meets the value
         self.chain(chain)
 
     def chain(self, chain: ir.Chain) -> None:
         for step in chain.steps:
-            if isinstance(step, ir.Member) and ir.is_bare(step.node):
-                self.before[-1].append(SCALE + len(self.tensors))
+            how = ir.bare(step.node) if isinstance(step, ir.Member) else None
+            if isinstance(step, ir.Member) and how is not None:
+                self.before[-1].append(TENSOR + len(self.tensors))
                 self.tensors.append(step.name)
+                self.hows.append(BARE[how])
             elif isinstance(step, ir.Member):
                 self.before.append([])  # the member runs at this position
             else:
@@ -70,16 +76,18 @@ class FlowModule(nn.Sequential):
     look a module up by a name held in a variable): before member ``i`` it runs the
     operations ``_before[i]`` that open branches from the current value, start the next
     branch, close one, or combine the closed branches; ``_before[-1]`` runs at the end.
-    Bare tensors (``Op.BARE``) are parameters of this module, multiplied in by position.
+    Bare tensors (``Op.BARE``) are parameters of this module, applied by position.
     """
 
     # The operations again, as attributes TorchScript reads as constants (private, as no
     # member of a spec may be: see the names policy).
     _OPEN, _BRANCH, _END, _ADD = OPEN, BRANCH, END, ADD
     _ADD_IN_PLACE, _CONCAT_MAPS, _CONCAT_TOKENS = ADD_IN_PLACE, CONCAT_MAPS, CONCAT_TOKENS
-    _SCALE = SCALE
+    _TENSOR, _MULTIPLY, _ADD_TENSOR = TENSOR, MULTIPLY, ADD_TENSOR
     __constants__ = [
-        "_SCALE",
+        "_TENSOR",
+        "_MULTIPLY",
+        "_ADD_TENSOR",
         "_OPEN",
         "_BRANCH",
         "_END",
@@ -99,12 +107,13 @@ class FlowModule(nn.Sequential):
         # The bare tensors: parameters of this module under their names (the state keys),
         # and the same objects in a list the forward indexes (TorchScript reads no
         # attribute by a computed name); loading and moving update them in place.
-        self._scales: list[torch.Tensor] = []
+        self._tensors: list[torch.Tensor] = []
+        self._hows = schedule.hows
         for name in schedule.tensors:
             tensor = members[name]
             assert isinstance(tensor, nn.Parameter)
             self.register_parameter(name, tensor)
-            self._scales.append(tensor)
+            self._tensors.append(tensor)
         # One flat list and where each position's run starts (never empty, so TorchScript
         # can tell its type): position i runs _operations[_starts[i]:_starts[i + 1]].
         self._operations = [-1] + [op for ops in schedule.before for op in ops]
@@ -137,12 +146,21 @@ class FlowModule(nn.Sequential):
                 x = inputs[-1]
             elif operation == self._END:
                 results[-1].append(x)
-            elif operation >= self._SCALE:
-                x = x * self._scales[operation - self._SCALE]
+            elif operation >= self._TENSOR:
+                x = self._meet(operation - self._TENSOR, x)
             else:
                 x = self._combine(operation, results.pop())
                 inputs.pop()
         return x
+
+    def _meet(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """The ``index``-th bare tensor applied: multiplied, added, or put first."""
+        tensor, how = self._tensors[index], self._hows[index]
+        if how == self._MULTIPLY:
+            return x * tensor
+        if how == self._ADD_TENSOR:
+            return x + tensor
+        return runtime.prepend_token(tensor, x)
 
     def _combine(self, operation: int, values: list[torch.Tensor]) -> torch.Tensor:
         if operation == self._CONCAT_MAPS:
@@ -163,7 +181,8 @@ class FlowModule(nn.Sequential):
 # TorchScript types an attribute it cannot infer (an empty list) from the class's
 # annotations, which it cannot read as the strings `from __future__ import annotations`
 # makes them: this one is given as a type.
-FlowModule.__annotations__["_scales"] = list[torch.Tensor]
+FlowModule.__annotations__["_tensors"] = list[torch.Tensor]
+FlowModule.__annotations__["_hows"] = list[int]
 
 
 class Builder:

@@ -35,6 +35,13 @@ _LINEAR = (
     Arg("bias", "bias", True),
 )
 
+_ATTENTION = (
+    Arg("features", "features", positional=True),
+    Arg("heads", "heads", positional=True),
+    Arg("bias", "bias", True),
+    Arg("attention_dropout", "attention_dropout", 0.0),
+)
+
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(
         "nn.Conv2d",
@@ -112,6 +119,26 @@ LOWERINGS: dict[str, Lowering] = {
         ),
         helpers=("ZeroPadShortcut",),
     ),
+    "tokens": Lowering("Tokens", helpers=("Tokens",)),
+    "class_token": Lowering(
+        "token_parameter",
+        (Arg("features", "features", positional=True),),
+        helpers=("token_parameter", "prepend_token"),
+    ),
+    "position_embedding": Lowering(
+        "position_parameter",
+        (Arg("length", "length", positional=True), Arg("features", "features", positional=True)),
+        helpers=("position_parameter",),
+    ),
+    "token_pool": Lowering(
+        "TokenPool", (Arg("mode", "mode", "class"), Arg("skip", "skip", 0)), helpers=("TokenPool",)
+    ),
+    "attention": Lowering(
+        "Attention",
+        (*_ATTENTION, Arg("projection_dropout", "projection_dropout", 0.0)),
+        helpers=("Attention",),
+    ),
+    "multihead_attention": Lowering("SelfAttention", _ATTENTION, helpers=("SelfAttention",)),
 }
 """op name -> how PyTorch constructs it."""
 
@@ -123,13 +150,20 @@ HELPERS = (
     "ChannelLinear",
     "StochasticDepth",
     "scale_parameter",
+    "token_parameter",
+    "prepend_token",
+    "position_parameter",
+    "Tokens",
+    "TokenPool",
+    "Attention",
+    "SelfAttention",
 )
 """Runtime classes an emitted file may carry, in file order."""
 
 READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh"})
 """Ops whose backward pass reads their output: it must not be overwritten."""
 
-PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth"})
+PASSES_THROUGH = frozenset({"flatten", "dropout", "stochastic_depth", "tokens", "token_pool"})
 """Ops that hand their input on (a view, or unchanged in eval): as fresh as the input."""
 
 

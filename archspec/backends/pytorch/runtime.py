@@ -66,7 +66,8 @@ class Chunk(nn.Module):
 
 class LayerNorm2d(nn.LayerNorm):
     """Layer norm over the channels of each pixel of an NCHW map (torchvision's
-    LayerNorm2d: to channels-last, normalise, back), or over the features of an NC batch."""
+    LayerNorm2d: to channels-last, normalise, back), or, as nn.LayerNorm, over the last
+    axis: the features of an N x C batch or of each token of N x L x D tokens."""
 
     def __init__(self, num_channels: int, eps: float = 1e-5) -> None:
         super().__init__(num_channels, eps=eps)
@@ -117,3 +118,120 @@ def scale_parameter(channels: int, init: float) -> nn.Parameter:
     """A learned scale per channel, ``init`` everywhere, shaped to multiply an NCHW map:
     a bare parameter of the module that holds it (torchvision's ConvNeXt layer_scale)."""
     return nn.Parameter(torch.full((channels, 1, 1), init))
+
+
+def token_parameter(features: int) -> nn.Parameter:
+    """A learned class token, (1, 1, D) zeros as torchvision's: a bare parameter of the
+    module that holds it, put before the first token of every sample."""
+    return nn.Parameter(torch.zeros(1, 1, features))
+
+
+def position_parameter(length: int, features: int) -> nn.Parameter:
+    """A learned position embedding, (1, L, D) drawn with std 0.02 as torchvision's (from
+    BERT): a bare parameter of the module that holds it, added to the tokens."""
+    return nn.Parameter(torch.empty(1, length, features).normal_(std=0.02))
+
+
+def prepend_token(token: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``token`` (1 x 1 x D) put before the first of the N x L x D tokens of every sample
+    (torchvision's class token: expanded over the batch, concatenated)."""
+    return torch.cat([token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class Tokens(nn.Module):
+    """An NCHW map as N x (H*W) x C tokens, one per pixel in row-major order."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).transpose(1, 2)
+
+
+class TokenPool(nn.Module):
+    """N x L x D tokens -> N x D: the first token (``"class"``), or the mean over the
+    tokens after the first ``skip`` (``"mean"``)."""
+
+    def __init__(self, mode: str = "class", skip: int = 0) -> None:
+        super().__init__()
+        self.mode = mode
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "class":
+            return x[:, 0]
+        return x[:, self.skip :].mean(dim=1)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, skip={self.skip}"
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention on N x L x D tokens, holding timm's tensors: ``qkv``
+    projects each token to queries, keys and values, split into ``heads`` heads;
+    softmax(QK^T / sqrt(D / heads)) V per head; ``proj`` projects back."""
+
+    def __init__(
+        self,
+        features: int,
+        heads: int,
+        bias: bool = True,
+        attention_dropout: float = 0.0,
+        projection_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.heads = heads
+        self.attention_dropout = attention_dropout
+        self.qkv = nn.Linear(features, 3 * features, bias=bias)
+        self.proj = nn.Linear(features, features)
+        self.proj_drop = nn.Dropout(projection_dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, features = x.shape
+        qkv = self.qkv(x).reshape(batch, length, 3, self.heads, features // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each N x heads x L x D/heads
+        dropout = self.attention_dropout if self.training else 0.0
+        x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        x = x.transpose(1, 2).reshape(batch, length, features)
+        projected: torch.Tensor = self.proj_drop(self.proj(x))
+        return projected
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention (its tensors) as self-attention on N x L x D tokens, batch
+    first, returning the output only, as torchvision's ViT calls it. The forward is the
+    module's own, F.multi_head_attention_forward, so TorchScript compiles it (it cannot
+    compile a call to super())."""
+
+    def __init__(
+        self,
+        features: int,
+        heads: int,
+        bias: bool = True,
+        attention_dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            features,
+            heads,
+            dropout=attention_dropout,
+            bias=bias,
+            batch_first=True,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        x = x.transpose(0, 1)  # L x N x D, as the function takes it
+        out, _ = F.multi_head_attention_forward(
+            x,
+            x,
+            x,
+            self.embed_dim,
+            self.num_heads,
+            self.in_proj_weight,
+            self.in_proj_bias,
+            None,
+            None,
+            False,
+            self.dropout,
+            self.out_proj.weight,
+            self.out_proj.bias,
+            training=self.training,
+            need_weights=False,
+        )
+        return out.transpose(0, 1)
