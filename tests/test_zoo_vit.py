@@ -49,6 +49,18 @@ def timm_vit(name: str) -> Callable[[], Any]:
 TWO_LAYERS = {"num_layers": 2}
 CASES: dict[str, tuple[str, dict[str, Any], Callable[[], Any]]] = {
     "vit_b_16": ("specs/torchvision/vit_b_16.yaml", {}, torchvision_vit("vit_b_16")),
+    "vit_b_16 (2 layers)": (
+        "specs/torchvision/vit_b_16.yaml",
+        TWO_LAYERS,
+        torchvision_vit(
+            "VisionTransformer",
+            patch_size=16,
+            num_layers=2,
+            num_heads=12,
+            hidden_dim=768,
+            mlp_dim=3072,
+        ),
+    ),
     "vit_b_32": (
         "specs/torchvision/vit_b_32.yaml",
         TWO_LAYERS,
@@ -147,10 +159,15 @@ def test_torch_loads_the_reference_and_counts_equal_its(name: str, tmp_path: Pat
     assert sum(fvcore_by_operator(reference, shape).values()) == arch.counts.fvcore
 
 
-FLAX_OUTPUTS = ("vit_b_32", "deit_tiny_patch16_224")
-"""One spec of each attention layout: torchvision's (nn.MultiheadAttention's tensors) and
-timm's (qkv and proj); the other members build the same blocks with other numbers (and
-ViT-B/16's twelve layers compile for 20 s)."""
+FLAX_OUTPUTS = (
+    "vit_b_16 (2 layers)",
+    "vit_b_32",
+    "vit_l_16",
+    "vit_small_patch16_224",
+    "deit_tiny_patch16_224",
+)
+"""Every spec, ViT-B/16 at two layers (its twelve compile for 20 s; the torch test runs
+all twelve)."""
 
 
 @pytest.mark.parametrize("name", FLAX_OUTPUTS)
