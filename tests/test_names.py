@@ -358,6 +358,7 @@ def test_the_arch_form_writes_the_display_name_as_a_statement() -> None:
         ("9 lives", "E204", "must be a letter"),
         ("Net\\x1b[31m", "E204", "must be a letter"),
         ("Net(1)", "E204", "must be a letter"),
+        ("Net\\n", "E204", "must be a letter"),
         ("N" * 65, "E204", "at most 63"),
     ],
 )

@@ -167,7 +167,7 @@ def checked_display_name(display: s.Located | None, report: Collector) -> str:
     if display is None or not display.value:
         return ""
     text = str(display.value)
-    if not re.match(s.DISPLAY_PATTERN, text):
+    if not re.fullmatch(s.DISPLAY_PATTERN, text):  # `$` alone would let a final newline in
         report.error(
             "E204",
             f"display name '{text}' must be a letter, then at most 63 letters, digits, spaces "
