@@ -7,7 +7,6 @@ SpecError when anything was wrong.
 from __future__ import annotations
 
 import gc
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -16,9 +15,11 @@ from typing import Any
 
 from archspec.analysis.budget import check_totals
 from archspec.architecture import Architecture
+from archspec.cache import SpecCache, spec_key
 from archspec.catalog import is_spec_path, shipped_spec
 from archspec.diagnostics import Collector, Diagnostic, SpecError, TooManyErrors
 from archspec.files import MAX_SPEC_BYTES, FileProblem, read_spec
+from archspec.frontend import syntax as s
 from archspec.frontend.archfile import read_arch
 from archspec.frontend.yamlfile import YamlReader
 from archspec.lower import lower_network
@@ -76,27 +77,23 @@ def compile_text(
     return _cached(Source("<text>", text.removeprefix("\ufeff")), parameters, input)
 
 
-COMPILED: OrderedDict[tuple[object, ...], Architecture] = OrderedDict()
-"""The last compiled specs, by their text, parameters and input: an Architecture is
-immutable, so loading the same spec again (a sweep, an editor checking again, a notebook
-cell run twice) returns it at once. A spec that ``extends`` another is not kept, as its
-base could change on disk."""
 CACHED_SPECS = 64
+COMPILED: SpecCache[Architecture] = SpecCache(CACHED_SPECS)
+"""The last compiled specs, by text, parameters and input (an Architecture is immutable)."""
+TREES: SpecCache[tuple[s.SpecTree, tuple[Source, ...]]] = SpecCache(CACHED_SPECS)
+"""The last YAML specs read into syntax trees, with the Sources of the specs they extend:
+a sweep over a parameter compiles again without reading YAML again."""
 
 
 def _cached(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Architecture:
     values = tuple(sorted((k, type(v).__name__, v) for k, v in (parameters or {}).items()))
-    key = (source.name, source.text, values, input)
+    key = spec_key(source, values, input)
     found = COMPILED.get(key)
     if found is not None:
-        COMPILED.move_to_end(key)
         return found
     with _without_cycle_collection():
-        arch = _compile(source, parameters, input)
-    if len(arch.files) <= 1:
-        COMPILED[key] = arch
-        if len(COMPILED) > CACHED_SPECS:
-            COMPILED.popitem(last=False)
+        arch, others = _compile(source, parameters, input)
+    COMPILED.put(key, arch, others)
     return arch
 
 
@@ -113,14 +110,15 @@ def _without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _compile(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Architecture:
+def _compile(
+    source: Source, parameters: dict[str, Any] | None, input: str | None
+) -> tuple[Architecture, tuple[Source, ...]]:
+    """The Architecture, and the Sources of the other files it was read from."""
     report = Collector()
     sources = {source.name: source}
     try:
         tree = (
-            read_arch(source, report)
-            if _is_arch(source)
-            else YamlReader(source, report, sources).read()
+            read_arch(source, report) if _is_arch(source) else _read_yaml(source, report, sources)
         )
         if tree is None:
             report.raise_if_any(sources)
@@ -140,4 +138,20 @@ def _compile(source: Source, parameters: dict[str, Any] | None, input: str | Non
     )
     check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
     report.raise_if_any(sources)
-    return arch
+    return arch, tuple(s for s in sources.values() if s is not source)
+
+
+def _read_yaml(source: Source, report: Collector, sources: dict[str, Source]) -> s.SpecTree | None:
+    """The syntax tree of a YAML spec, read again only when a file changed; one read with
+    a diagnostic is not kept, so its diagnostics are reported every time."""
+    key = spec_key(source)
+    found = TREES.get(key)
+    if found is not None:
+        tree, others = found
+        sources.update((other.name, other) for other in others)
+        return tree
+    read = YamlReader(source, report, sources).read()
+    if read is not None and not report.log:
+        others = tuple(other for other in sources.values() if other is not source)
+        TREES.put(key, (read, others), others)
+    return read
