@@ -54,7 +54,7 @@ def test_defines_and_input_override() -> None:
     assert (
         record["params"] == 1_727_962
         and record["input"] == "3x64x64"
-        and record["parameters"] == {"n": 18, "num_classes": 10}
+        and record["parameters"] == {"n": 18, "num_classes": 10, "in_channels": 3}
     )
 
 

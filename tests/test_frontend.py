@@ -57,7 +57,7 @@ def test_align_maps_every_value_character_into_the_raw_text() -> None:
 def test_presets_override_parameters_and_keys() -> None:
     resnet = archspec.load("specs/cifar/resnet56.yaml")
     plain = archspec.load("specs/cifar/plain56.yaml")
-    expected = {"n": 9, "num_classes": 10}
+    expected = {"n": 9, "num_classes": 10, "in_channels": 3}
     assert dict(resnet.network.parameters) == expected == dict(plain.network.parameters)
     assert resnet.network.shortcut == "A" and plain.network.shortcut == "none"
     assert resnet.counts.params == plain.counts.params  # option A adds no parameters
@@ -100,10 +100,10 @@ def test_parameters_override_and_are_type_checked() -> None:
         Path("specs/cifar/cifar.yaml")
         .read_text()
         .splitlines()
-        .index("params: {n: 3, num_classes: 10}")
+        .index("params: {n: 3, num_classes: 10, in_channels: 3}")
     )
     assert caught.value.span.line == declared + 1  # where the spec declares n
-    with pytest.raises(archspec.SpecError, match="expected one of 'n'"):
+    with pytest.raises(archspec.SpecError, match="expected one of 'in_channels', 'n'"):
         archspec.load("specs/cifar/cifar.yaml", m=3)
 
 

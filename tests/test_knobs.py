@@ -40,7 +40,7 @@ def test_emitted_class_takes_num_classes_as_to_torch_does(tmp_path: Path) -> Non
 
     arch = archspec.load("cifar/resnet20")
     source = arch.source("torch")
-    assert "def __init__(self, *, num_classes: int = 10) -> None:" in source
+    assert "def __init__(self, *, num_classes: int = 10, in_channels: int = 3) -> None:" in source
     assert "nn.Linear(64, num_classes)" in source
     path = tmp_path / "resnet20_torch.py"
     path.write_text(source)

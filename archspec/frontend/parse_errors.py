@@ -13,7 +13,7 @@ def _terminal_text(name: str) -> str:
         "NAME": "a name",
         "NUMBER": "a number",
         "STRING": "a string",
-        "SHAPE": "a shape like 3x224x224",
+        "SHAPE": "a shape like 3x224x224 or in_channels x 224x224",
         "COMPARE": "a comparison",
         "ADD": "'+' or '-'",
         "MUL": "'*', '//' or '%'",

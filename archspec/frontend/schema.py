@@ -17,7 +17,13 @@ from archspec.frontend import syntax as s
 
 SHORTCUT_OPTIONS = ("A", "B", "C", "same", "none")
 NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
-SHAPE_PATTERN = "^[0-9]+x[0-9]+x[0-9]+$"
+_SIZE = "(?:[0-9]+|[A-Za-z_][A-Za-z0-9_]*)"  # a number, or a parameter set apart by spaces
+_APART = "[ \\t]+x[ \\t]+"
+SHAPE_PATTERN = (
+    f"^(?:[0-9]+x[0-9]+x[0-9]+|{_SIZE}{_APART}[0-9]+x[0-9]+|[0-9]+x[0-9]+{_APART}{_SIZE}"
+    f"|{_SIZE}{_APART}{_SIZE}{_APART}{_SIZE})$"
+)
+"""CxHxW as ``archspec.lower.inputs`` reads it: ``3x224x224``, ``in_channels x 224x224``."""
 
 
 def _required_unless_extends(schema: dict[str, Any]) -> None:
@@ -69,8 +75,12 @@ class SpecFile(BaseModel):
     )
     description: str = Field("", description="free text")
     input: str = Field(
-        description="input shape CxHxW (no batch), e.g. 3x224x224",
-        json_schema_extra={"pattern": SHAPE_PATTERN, "examples": ["3x224x224", "3x32x32"]},
+        description="input shape CxHxW (no batch), e.g. 3x224x224; a size may be a "
+        "parameter's name, set apart by spaces: in_channels x 224x224",
+        json_schema_extra={
+            "pattern": SHAPE_PATTERN,
+            "examples": ["3x224x224", "in_channels x 224x224"],
+        },
     )
     shortcut: str = Field(
         "B",

@@ -14,15 +14,14 @@ from archspec.frontend.stdlib import STDLIB_NAME, standard_library
 from archspec.lower.blocks import scalar
 from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
+from archspec.lower.inputs import input_shape
 from archspec.lower.lowerer import Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
 from archspec.lower.stages import known_option, lower_stage
 from archspec.lower.unused import check_unused
 from archspec.ops import OPS
-from archspec.ops.base import MAX_CHANNELS
 from archspec.source import Source, Span
 
-MAX_INPUT_SIZE = 1 << 16
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
@@ -145,23 +144,6 @@ def network_lets(
     return scope
 
 
-def input_shape(text: str, span: Span | None, report: Collector) -> ir.Shape | None:
-    digits = text.split("x") if re.fullmatch(r"\d+(x\d+)+", text) else []
-    dims = tuple(int(d) if len(d) < 10 else MAX_INPUT_SIZE + 1 for d in digits)  # no 5000 digits
-    if len(dims) != 3:
-        report.error("E204", f"input must be CxHxW, found '{text}'", span, help="e.g. 3x224x224")
-        return None
-    if min(dims) < 1 or dims[0] > MAX_CHANNELS or max(dims[1:]) > MAX_INPUT_SIZE:
-        report.error(
-            "E313",
-            f"input is out of range (1..{MAX_CHANNELS} channels, "
-            f"1..{MAX_INPUT_SIZE} pixels), found {text}",
-            span,
-        )
-        return None
-    return dims
-
-
 def checked_display_name(display: s.Located | None, report: Collector) -> str:
     """The spec's display name when it can make a class name, else '' (and a report)."""
     if display is None or not display.value:
@@ -206,9 +188,6 @@ def lower_network(
             help=f"e.g. {name}_net",
         )
     display_name = checked_display_name(tree.display_name, report)
-    shape = input_shape(
-        input if input is not None else str(tree.input.value), tree.input.span, report
-    )
     default_option = str(tree.shortcut.value) if tree.shortcut else "B"
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
     lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
@@ -217,6 +196,9 @@ def lower_network(
         return None, parameters
     try:
         scope = network_lets(tree, parameters, report, lowerer.layers)
+        shape = input_shape(
+            input if input is not None else str(tree.input.value), tree.input.span, report, scope
+        )
         steps, current = _lower_top(lowerer, tree, scope, shape, option)
     except Abort:
         return None, parameters
