@@ -137,7 +137,7 @@ class _Builder:
         return s.Name(str(tree.children[0]), self.span(tree))
 
     def _string(self, tree: ParseTree) -> s.Literal:
-        return s.Literal(str(tree.children[0])[1:-1], self.span(tree))
+        return s.Literal(_inside_quotes(tree.children[0]), self.span(tree))
 
     def _true(self, tree: ParseTree) -> s.Literal:
         return s.Literal(True, self.span(tree))
@@ -254,7 +254,7 @@ class _Builder:
             repeat=self.whole_expr(count) if count is not None else None,
             condition=self.whole_expr(condition) if condition is not None else None,
             stride=self.whole_expr(stride) if stride is not None else None,
-            naming=str(naming)[1:-1] if naming is not None else None,
+            naming=_inside_quotes(naming) if naming is not None else None,
         )
 
     def _stage(self, tree: ParseTree) -> s.Stage:
@@ -343,7 +343,7 @@ class _Builder:
         return s.Located(str(tree.children[0]), self.span(tree.children[0]))
 
     def _display(self, tree: ParseTree) -> s.Located:
-        return s.Located(str(tree.children[0])[1:-1], self.span(tree.children[0]))
+        return s.Located(_inside_quotes(tree.children[0]), self.span(tree.children[0]))
 
     _shortcut = _network
 
@@ -354,9 +354,8 @@ class _Builder:
         figures = {}
         for item in tree.children:
             key, value = _tree(item).children
-            text = str(value)
             is_string = isinstance(value, Token) and value.type == "STRING"
-            parsed: s.Value = text[1:-1] if is_string else float(text)
+            parsed: s.Value = _inside_quotes(value) if is_string else float(str(value))
             figures[str(key)] = s.Located(parsed, self.span(item))
         return figures
 
@@ -381,5 +380,10 @@ pattern with its groups named, comments between the ``+`` and the rest included.
 
 def _name_text(token: Token | ParseTree) -> str:
     """An item's name as written: an identifier, or the text inside quotes."""
-    text = str(token)
-    return text[1:-1] if isinstance(token, Token) and token.type == "STRING" else text
+    is_string = isinstance(token, Token) and token.type == "STRING"
+    return _inside_quotes(token) if is_string else str(token)
+
+
+def _inside_quotes(token: Token | ParseTree) -> str:
+    """A STRING token's text without its quotes (the grammar allows no escapes in it)."""
+    return str(token)[1:-1]
