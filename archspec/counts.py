@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -24,24 +25,24 @@ class Counts:
     attention: int = 0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(
-            self.params + other.params,
-            self.macs + other.macs,
-            self.activations + other.activations,
-            self.norm + other.norm,
-            self.pool + other.pool,
-            self.attention + other.attention,
-        )
+        return Counts.weighted(((self, 1), (other, 1)))
 
     def __mul__(self, times: int) -> Counts:
-        return Counts(
-            self.params * times,
-            self.macs * times,
-            self.activations * times,
-            self.norm * times,
-            self.pool * times,
-            self.attention * times,
-        )
+        return Counts.weighted(((self, times),))
+
+    @staticmethod
+    def weighted(parts: Iterable[tuple[Counts, int]]) -> Counts:
+        """The sum of each part times its number, made at once: a network's total is a
+        sum over hundreds of nodes, and no Counts is made for a partial sum."""
+        params = macs = activations = norm = pool = attention = 0
+        for counts, times in parts:
+            params += counts.params * times
+            macs += counts.macs * times
+            activations += counts.activations * times
+            norm += counts.norm * times
+            pool += counts.pool * times
+            attention += counts.attention * times
+        return Counts(params, macs, activations, norm, pool, attention)
 
     @property
     def fvcore(self) -> int:

@@ -39,18 +39,12 @@ class _Totals(ir.Visitor[Counts]):
             key = id(step.node) if isinstance(step, ir.Member) else id(step)
             times[key] = times.get(key, 0) + 1
             steps.setdefault(key, step)
-        total = Counts()
-        for key, step in steps.items():
-            total = total + self.visit(step) * times[key]
-        return total
+        return Counts.weighted((self.visit(step), times[key]) for key, step in steps.items())
 
     def parallel(self, node: ir.Parallel) -> Counts:
         # Combining branches (an addition, a product, a concatenation) counts no
         # multiply-adds in the paper's convention, and fvcore counts none either.
-        total = Counts()
-        for branch in node.branches:
-            total = total + self.visit(branch)
-        return total
+        return Counts.weighted((self.visit(branch), 1) for branch in node.branches)
 
     def member(self, node: ir.Member) -> Counts:
         return self.total(node.node)
