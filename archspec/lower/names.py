@@ -155,6 +155,8 @@ EMITTED_GLOBALS = {
     "attend": "the Flax module's attention",
     "Attention": "a self-attention module",
     "SelfAttention": "a self-attention module (nn.MultiheadAttention's tensors)",
+    "check_depth": "the emitted check of a stage depth",
+    "ValueError": "a builtin",
     "bool": "a builtin",
     "dict": "a builtin",
     "float": "a builtin",
