@@ -58,7 +58,7 @@ class Architecture:
     )
     """Compiles the same spec text (and input override) with other parameters."""
 
-    def with_parameters(self, **parameters: Any) -> Architecture:
+    def with_parameters(self, /, **parameters: Any) -> Architecture:
         """The same spec compiled with these parameters changed: ``num_classes=10``.
         Raises SpecError as ``load`` does (an unknown name, a wrong type)."""
         if not parameters:
@@ -110,7 +110,7 @@ class Architecture:
     def stage_counts(self) -> dict[str, Counts]:
         return {name: self.counts_by_path[name] for name, _ in self.network.stages()}
 
-    def to_torch(self, **parameters: Any) -> nn.Module:
+    def to_torch(self, /, **parameters: Any) -> nn.Module:
         """An ``nn.Module`` built in memory (needs the torch extra), with spec parameters
         changed as keywords (``to_torch(num_classes=10)``). A network beyond the size
         limits, or larger than the machine's memory, is refused (SpecError) first."""
@@ -124,6 +124,7 @@ class Architecture:
 
     def to_flax(
         self,
+        /,
         *,
         seed: int = 0,
         rngs: Any = None,
@@ -174,24 +175,28 @@ class Architecture:
 
     def knobs(self) -> tuple[Knob, ...]:
         """The spec parameters the emitted network class takes as keywords
-        (``ResNet50(num_classes=10)``): see ``archspec.codegen.knobs``."""
-        from archspec.codegen.knobs import knob, probe_value
+        (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
+        from archspec.codegen.knobs import depth_knob, knob, probe_value
         from archspec.diagnostics import SpecError
 
         found = []
         for name, value in self.arguments.items():
             probe = probe_value(value)
-            if probe is None or isinstance(value, bool):
+            if probe is None:
                 continue
             try:
                 probed = self.with_parameters(**{name: probe}).network
             except SpecError:  # the value one larger is not allowed: no knob
                 continue
             assert isinstance(value, int)
-            found_knob = knob(name, value, self.network, probed)
+            found_knob = knob(name, value, self.network, probed) or depth_knob(
+                name, value, self.network, probed
+            )
             if found_knob is not None:
                 found.append(found_knob)
-        return tuple(found)
+        deep = tuple(f"{stage}." for k in found for stage in k.stages)
+        # a width inside a stage that a depth knob repeats would make its copies differ
+        return tuple(k for k in found if not any(p.startswith(deep) for p, _ in k.places))
 
     def source(self, backend: str) -> str:
         """The standalone module a backend emits for this network (within the limits)."""

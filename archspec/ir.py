@@ -85,6 +85,9 @@ class Group:
 
     ``definition`` names the block type it instantiates (``basic``), empty for a stage or
     a named group; ``arguments`` are the block's spec arguments, for code generation.
+    ``depth_parameter`` names the spec parameter a stage's depth is written as (``x n``)
+    when that parameter appears nowhere else and the copies do not vary with ``i``: the
+    one fact code generation cannot recover from the IR (see ``codegen.knobs``).
     """
 
     flow: Chain
@@ -94,6 +97,7 @@ class Group:
     definition: str = ""
     arguments: tuple[tuple[str, Scalar], ...] = ()
     stage: bool = False
+    depth_parameter: str = ""
 
     @property
     def members(self) -> tuple[Member, ...]:

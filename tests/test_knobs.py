@@ -20,8 +20,8 @@ def test_only_parameters_that_set_network_level_arguments_are_knobs() -> None:
     spec = "name: t\ninput: 3x8x8\nparams: {classes: 10, width: 8, n: 2, twice: 4, flag: true}\n"
     stem = "stem: conv(width, 3) conv(twice * 2, 3)\nstages:\n  s: basic(width) x n\n"
     # classes sets fc's out_features; width also reaches the block class basic, n is a
-    # depth, twice is doubled, flag is no number
-    assert knob_names(spec + stem + HEAD) == ["classes"]
+    # stage depth (tests/test_depth_knobs.py), twice is doubled, flag is no number
+    assert knob_names(spec + stem + HEAD) == ["classes", "n"]
     # a width used only by the network's own layers is a knob, in every place it sets
     own = "stem: conv(width, 3) bn relu conv(width, 1)\n"
     assert knob_names(spec + own + HEAD) == ["classes", "width"]
@@ -40,7 +40,8 @@ def test_emitted_class_takes_num_classes_as_to_torch_does(tmp_path: Path) -> Non
 
     arch = archspec.load("cifar/resnet20")
     source = arch.source("torch")
-    assert "def __init__(self, *, num_classes: int = 10, in_channels: int = 3) -> None:" in source
+    keywords = "*, n: int = 3, num_classes: int = 10, in_channels: int = 3,"
+    assert keywords in " ".join(source.split())  # one per line, as ruff formats them
     assert "nn.Linear(64, num_classes)" in source
     path = tmp_path / "resnet20_torch.py"
     path.write_text(source)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from archspec import ir
 from archspec.codegen import pysource as py
+from archspec.codegen.checks import check_source
 from archspec.codegen.classes import (
     BlockClass,
     is_class,
@@ -30,6 +31,7 @@ from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
 from archspec.lower.names import class_name as camel_case
+from archspec.lower.names import hides_in_network_constructor
 
 Binder = Callable[[str, str], "str | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
@@ -37,6 +39,10 @@ Binder = Callable[[str, str], "str | None"]
 
 def literal_binder(path: str, field: str) -> str | None:
     return None
+
+
+CHECK = "check_depth"
+"""The emitted check of a depth knob's value (``codegen.checks``)."""
 
 
 class Emitter:
@@ -48,13 +54,23 @@ class Emitter:
         self.network = network
         self.counts = counts
         self.dialect = dialect
-        self.knobs = tuple(k for k in knobs if k.name not in dialect.reserved_globals())
         self.current: BlockClass | None = None  # the class being written; None: the network
         self.class_name = camel_case(network.class_source)
         self.classes = block_classes(network, {self.class_name, *dialect.reserved_globals()})
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
         self.helpers = self.needed_helpers()
+        # a keyword may not hide a name the constructor uses: a global, a class, `self`
+        taken = {*dialect.reserved_globals(), self.class_name}
+        taken.update(cls.name for cls in self.classes.values())
+        self.depths: dict[str, py.Expr] = {}  # a depth knob's stages, written
+        self.knobs = tuple(
+            k
+            for k in knobs
+            if k.name not in taken
+            and not hides_in_network_constructor(k.name)
+            and self.add_depths(k)
+        )
 
     def needed_helpers(self) -> list[str]:
         needed: set[str] = set()
@@ -77,7 +93,9 @@ class Emitter:
         head = [*py.docstring(doc, 0), ""]
         head += self.dialect.imports(self.network, self.helpers, self.uses)
         head += ["", f"__all__ = [{literal(self.class_name)}]"]
-        parts = ["\n".join(head), *self.dialect.helper_sources(self.helpers), *classes, network]
+        helpers = self.dialect.helper_sources(self.helpers)
+        checks = [check_source(CHECK)] if self.depths else []
+        parts = ["\n".join(head), *helpers, *checks, *classes, network]
         return "\n\n\n".join(parts) + "\n"
 
     def unique_classes(self) -> list[BlockClass]:
@@ -256,8 +274,11 @@ class Emitter:
         def bind(path: str, field: str) -> str | None:
             return bound.get((path, field))
 
+        for knob in self.knobs:
+            if knob.stages:
+                lines += py.lay_out(py.call(CHECK, literal(knob.name), identifier(knob.name)), 2)
         for member in net.members:
-            expression = self.construct(member, member.name, bind)
+            expression = self.depths.get(member.name) or self.construct(member, member.name, bind)
             lines += dialect.assign(member.name, expression, 2)
         lines += ["        " + line for line in dialect.network_init_end()]
         lines += ["", f"    def {dialect.call_method}(self, x: {array}) -> {array}:"]
@@ -265,6 +286,26 @@ class Emitter:
         result = writer.chain([net.flow], "x", "x")
         lines += [*writer.lines, f"        return {result}"]
         return lines + dialect.network_methods(self)
+
+    def add_depths(self, knob: Knob) -> bool:
+        """Writes the stages whose depth ``knob`` is (``codegen.knobs``): the first block,
+        then the last ``knob - 1`` times, or ``knob`` times where all are alike. False
+        where the code of the blocks after the first differs (torch's in-place ReLUs
+        may tell equal layers apart): then the knob is left out."""
+        written: dict[str, py.Expr] = {}
+        for stage in sorted(knob.stages):
+            group = ir.find(self.network, stage)
+            assert isinstance(group, ir.Group)
+            blocks = [self.construct(m, "", literal_binder) for m in group.members]
+            if any(block != blocks[-1] for block in blocks[1:]):
+                return False
+            distinct = blocks[0] != blocks[-1]
+            count = identifier(knob.name) + (" - 1" if distinct else "")
+            items = [("0", blocks[0])] if distinct else []
+            items.append(("", py.Repeat(blocks[-1], count)))
+            written[stage] = self.dialect.sequential(items, numbered=True)
+        self.depths.update(written)
+        return True
 
 
 def numbered(group: ir.Group) -> bool:

@@ -5,14 +5,27 @@ head (``ResNet50(num_classes=10)``) unless the emitter knows which literals *are
 parameter. That is found by difference, not by tracing expressions: the spec compiled
 again with the parameter one larger must be the same network except for layer arguments,
 built by the network class itself, that went from the parameter's value to that value
-plus one. Such a parameter is a knob, and those arguments are written as its name. Any
-other effect (a depth, a width that is doubled or reaches a block class) leaves it out:
-the file then states the value it was built with, and ``archspec build -D`` changes it.
+plus one. Such a parameter is a knob, and those arguments are written as its name.
+
+A depth is a knob too (``ResNet20(n=18)``), under a rule with no guess in it. Lowering
+records on a stage the parameter its depth is written as (``x n``), where that parameter
+appears in no other expression and the copies never read ``i``: every copy after the
+first is then made from its input shape alone. Compiled with ``n + 1``, such stages must
+each gain one member equal (as IR) to their last, and nothing else may change: so the
+last copy is a fixed point (its input is its output), every later copy equals it, and at
+any depth the stage is its first block followed by copies of that one. The first must
+be the only distinct block. The emitted class then writes ``range(n - 1)`` (or
+``range(n)``) and refuses what lowering refuses: a depth that is no whole number from 1.
+
+Any other effect (a width that is doubled or reaches a block class, a parameter that
+is both a width and a depth) leaves a parameter out: the file then states the value it
+was built with, and ``archspec build -D`` changes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 from archspec import ir
 from archspec.codegen.classes import is_class
@@ -21,11 +34,12 @@ from archspec.codegen.classes import is_class
 @dataclass(frozen=True, slots=True)
 class Knob:
     """A keyword argument of the network class: its default and the (path, op field)
-    pairs it sets."""
+    pairs it sets, or the stages (network members) whose depth it is."""
 
     name: str
     default: int
-    places: frozenset[tuple[str, str]]
+    places: frozenset[tuple[str, str]] = frozenset()
+    stages: frozenset[str] = frozenset()
 
 
 def probe_value(value: ir.Scalar) -> int | None:
@@ -59,6 +73,29 @@ def knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | 
                 return None
             places.add((old.path, field.name))
     return Knob(name, value, frozenset(places)) if places else None
+
+
+def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | None:
+    """``name`` as a depth knob (see the module docstring); None when it is not one."""
+    stages = {
+        member: group
+        for member, group in base.stages()
+        if group.depth_parameter == name and not is_class(group)
+    }
+    if not stages:
+        return None
+    for group in stages.values():
+        blocks = [ir.to_data(m.node) for m in group.members]
+        if any(block != blocks[-1] for block in blocks[1:]):
+            return None  # more than the first block is distinct
+    expected: Any = ir.to_data(base)
+    found: Any = ir.to_data(probed)
+    del expected["parameters"], found["parameters"]
+    for step in expected["flow"]:
+        if step.get("name") in stages:
+            copies = step["node"]["flow"]
+            copies.append({"name": str(len(copies)), "node": copies[-1]["node"]})
+    return Knob(name, value, stages=frozenset(stages)) if expected == found else None
 
 
 def network_level(network: ir.Network) -> set[str]:

@@ -65,7 +65,8 @@ def network_doc(net: ir.Network, counts: Counts, knobs: tuple[Knob, ...] = ()) -
         lines.insert(2, f"Spec parameters: {parameter_values(net)}")
     if knobs:
         names = ", ".join(f"{k.name}={k.default}" for k in knobs)
-        lines.insert(3, f"Keyword arguments (spec parameters): {names}; others: archspec build -D")
+        others = "; others: archspec build -D" if len(knobs) < len(net.parameters) else ""
+        lines.insert(3, f"Keyword arguments (spec parameters): {names}{others}")
     for name, stage in net.stages():
         stage_counts = count(stage)
         lines.append(f"{name}: {stage_counts.params:,} parameters, {stage_counts.macs:,} mult-adds")

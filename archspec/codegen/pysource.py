@@ -45,10 +45,11 @@ class Keyword:
 
 @dataclass(frozen=True)
 class Repeat:
-    """``*(item for _ in range(count))``: ``count`` equal items in a call, written once."""
+    """``*(item for _ in range(count))``: ``count`` equal items in a call, written once;
+    the count a number, or an expression of the constructor's arguments (``n - 1``)."""
 
     item: Expr
-    count: int
+    count: int | str
 
     def flat(self) -> str:
         return f"*({flat(self.item)} for _ in range({self.count}))"
@@ -79,8 +80,23 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
         return [line]
     if isinstance(expr, Keyword):
         return lay_out(expr.value, depth, f"{prefix}{expr.name}=", suffix)
-    if isinstance(expr, Repeat):  # too long for one line: write every item
+    if isinstance(expr, Repeat) and isinstance(expr.count, int):  # write every item
         return [line for _ in range(expr.count) for line in lay_out(expr.item, depth, "", suffix)]
+    if isinstance(expr, Repeat):  # split as ruff splits a generator, and kept split at any
+        # line length by a magic trailing comma: the item's, else one in range(...)
+        if isinstance(expr.item, Bracket) and expr.item.items:
+            item = explode(expr.item, depth + 1)
+            loop = lay_out(call("range", str(expr.count)), depth + 1, "for _ in ")
+        else:
+            item = lay_out(expr.item, depth + 1)
+            loop = explode(call("range", str(expr.count)), depth + 1, "for _ in ")
+        return [f"{indent}{prefix}*(", *item, *loop, f"{indent}){suffix}"]
+    return explode(expr, depth, prefix, suffix)
+
+
+def explode(expr: Bracket, depth: int, prefix: str = "", suffix: str = "") -> list[str]:
+    """``expr`` one item a line, each followed by a comma (which ruff keeps exploded)."""
+    indent = INDENT * depth
     lines = [indent + prefix + expr.head]
     for item in expr.items:
         lines.extend(lay_out(item, depth + 1, suffix=","))

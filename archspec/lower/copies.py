@@ -106,9 +106,16 @@ def copy_scopes(item: s.Item, scope: Scope, times: int) -> list[Scope]:
 
 
 def _names_index(item: s.Item) -> bool:
+    """Whether a copy's own expressions (not the item's count, stride or condition, which
+    the enclosing scope evaluates) read ``i``."""
+    return INDEX in names_read(target_expressions(item.target))
+
+
+def target_expressions(target: s.Call | s.Group | s.Branches) -> list[s.Expr]:
+    """The expressions of a call's arguments or of the items inside a group or branches,
+    with theirs: counts, strides, conditions, arguments."""
     expressions: list[s.Expr | None] = []
     pending: list[s.Item] = []
-    target = item.target
     if isinstance(target, s.Call):
         expressions += [argument.value for argument in target.arguments]
     elif isinstance(target, s.Group):
@@ -117,15 +124,20 @@ def _names_index(item: s.Item) -> bool:
         pending += [i for branch in target.branches if isinstance(branch, tuple) for i in branch]
     for inner in pending:
         expressions += [inner.repeat, inner.stride, inner.condition]
-        if _names_index(inner):
-            return True
-    stack = [e for e in expressions if e is not None]
+        expressions += target_expressions(inner.target)
+    return [e for e in expressions if e is not None]
+
+
+def names_read(expressions: list[s.Expr]) -> set[str]:
+    """Every name the expressions read."""
+    found: set[str] = set()
+    stack = list(expressions)
     while stack:
         expr = stack.pop()
-        if isinstance(expr, s.Name) and expr.name == INDEX:
-            return True
+        if isinstance(expr, s.Name):
+            found.add(expr.name)
         stack += s.operands(expr)
-    return False
+    return found
 
 
 def copy_names(lowerer: Lowerer, entry: Entry) -> list[str] | None:

@@ -22,6 +22,11 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 EXAMPLE = "e.g. 3x224x224, or in_channels x 224x224 with a parameter in_channels"
 
 
+def input_names(text: str) -> set[str]:
+    """The parameters an input shape reads."""
+    return {part for part in SPACED_X.split(text.strip()) if NAME.fullmatch(part)}
+
+
 def input_shape(
     text: str, span: Span | None, report: Collector, scope: dict[str, s.Value]
 ) -> ir.Shape | None:

@@ -155,6 +155,8 @@ EMITTED_GLOBALS = {
     "attend": "the Flax module's attention",
     "Attention": "a self-attention module",
     "SelfAttention": "a self-attention module (nn.MultiheadAttention's tensors)",
+    "check_depth": "the emitted check of a stage depth",
+    "ValueError": "a builtin",
     "bool": "a builtin",
     "dict": "a builtin",
     "float": "a builtin",
@@ -220,6 +222,17 @@ def refused_network_name(name: str) -> str:
     if cls in EMITTED_GLOBALS:
         return f"its class would be {cls}, which the emitted module uses for {EMITTED_GLOBALS[cls]}"
     return ""
+
+
+NETWORK_CONSTRUCTOR_LOCALS = frozenset({"self", "rngs", "_"})
+"""The names the network class's constructor uses besides the globals (``_`` counts a
+repeat): its keywords may be anything else, ``in_channels`` included, which only the
+block classes' methods use."""
+
+
+def hides_in_network_constructor(name: str) -> bool:
+    """True when a keyword of the network class would hide a name its constructor uses."""
+    return keyword.iskeyword(name) or name in EMITTED_GLOBALS or name in NETWORK_CONSTRUCTOR_LOCALS
 
 
 def shadows_emitted_code(name: str) -> bool:

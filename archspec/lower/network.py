@@ -17,7 +17,7 @@ from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.inputs import input_shape
 from archspec.lower.lowerer import Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
-from archspec.lower.stages import known_option, lower_stage
+from archspec.lower.stages import known_option, lower_stage, sole_depths
 from archspec.lower.unused import check_unused
 from archspec.ops import OPS
 from archspec.source import Source, Span
@@ -233,6 +233,7 @@ def _lower_top(
 ) -> tuple[list[ir.Step], ir.Shape | None]:
     """Stem, stages and head share the network's namespace and its numbering."""
     top = Namespace("")
+    depths = sole_depths(tree)
     steps, current = lowerer.lower_items(
         tree.stem or (), parameters, shape if tree.stem is not None else None, top, option
     )
@@ -251,7 +252,7 @@ def _lower_top(
         if stage is None:
             current = None
             continue
-        group, current = lower_stage(lowerer, name, stage, parameters, current, option)
+        group, current = lower_stage(lowerer, name, stage, parameters, current, option, depths)
         if group is not None:
             steps.append(ir.Member(name, group))
     head, current = lowerer.lower_items(

@@ -1,0 +1,196 @@
+"""Stage depths as keywords of the emitted class: ``ResNet20(n=18)`` is the ResNet-110
+that ``archspec build cifar.yaml -D n=18`` writes, ``ResNet50(n3=23)`` torchvision's
+ResNet-101. The rule (``archspec.codegen.knobs``) takes no guess: a depth written other
+than as the bare parameter, a parameter read anywhere else, copies that read ``i`` or
+differ from one another, and it is no knob. Cost, alone on one core: 14 s, mostly the
+ResNet-101 at 64x64 (4 s), the Flax ResNet-14s compiled unoptimised (3 s) and the torch
+ResNet-8 and ResNet-32 at CIFAR size (3 s); the rule tests compile small specs (1 s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archspec
+
+CIFAR = "specs/cifar/cifar.yaml"
+HEAD = "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+
+
+def knobs(text: str) -> dict[str, frozenset[str]]:
+    """Each knob of a spec: the stages it sets the depth of (none for a width)."""
+    return {k.name: k.stages for k in archspec.loads(text).knobs()}
+
+
+def spec(stages: str, params: str = "n: 2", stem: str = "conv(8, 3)") -> str:
+    return f"name: t\ninput: 3x8x8\nparams: {{{params}}}\nstem: {stem}\nstages:\n{stages}{HEAD}"
+
+
+def emitted_class(arch: archspec.Architecture, directory: Path, backend: str = "torch") -> Any:
+    from torch_helpers import import_file
+
+    path = directory / f"{arch.name}_{backend}.py"
+    path.write_text(arch.source(backend))
+    module = import_file(path)
+    return getattr(module, module.__all__[0])
+
+
+# ---- the rule
+
+
+def test_shipped_stage_depths_are_knobs() -> None:
+    cifar = {k.name: sorted(k.stages) for k in archspec.load("cifar/resnet20").knobs()}
+    assert cifar == {"n": ["layer1", "layer2", "layer3"], "num_classes": [], "in_channels": []}
+    resnet50 = {k.name: sorted(k.stages) for k in archspec.load("torchvision/resnet50").knobs()}
+    widths: dict[str, list[str]] = {"num_classes": [], "in_channels": []}
+    assert resnet50 == {f"n{i}": [f"layer{i}"] for i in range(1, 5)} | widths
+    # DenseNet's blocks grow the channels copy by copy: its depths are no knobs
+    densenet = archspec.load("torchvision/densenet121").knobs()
+    assert [k.name for k in densenet] == ["num_classes", "in_channels"]
+
+
+def test_a_depth_is_a_knob_only_as_the_bare_parameter_read_nowhere_else() -> None:
+    assert knobs(spec("  s: basic(8) x n\n")) == {"n": frozenset({"s"})}
+    assert knobs(spec("  s: basic(8) x n\n  t: basic(8) x n /2\n")) == {"n": {"s", "t"}}
+    assert knobs(spec("  s: basic(8) x (2*n)\n")) == {}
+    assert knobs(spec("  s: basic(8) x (n+1)\n")) == {}
+    assert knobs(spec("  s: basic(8) x n\n  t: basic(8) x (n+1)\n")) == {}
+    # a depth and a width at once
+    assert knobs(spec("  s: basic(8) x n\n", params="n: 8", stem="conv(n, 3)")) == {}
+    assert knobs(spec("  s: basic(n) x n\n", params="n: 8")) == {}
+    assert knobs(spec("  s: basic(8) x n /n\n", params="n: 1")) == {}
+    # read where n + 1 changes nothing, and still read: the probe alone would be fooled
+    assert knobs(spec("  s: basic(8) x n\n", stem="conv(8 if n < 9 else 16, 3)")) == {}
+    arch = "network t\ninput 3x8x8\nparam n = 2, m = 1 + n // 9\nstem conv(8, 3)\n"
+    arch += "stage s = basic(8) x n\nstage t = basic(8) x m\n" + HEAD.replace(": ", " ", 1)
+    assert knobs(arch) == {"m": frozenset({"t"})}  # n sets m's default too
+    # copies that read their index, though n + 1 makes the same network
+    assert knobs(spec("  s: basic(8 if i < 9 else 16) x n\n")) == {}
+    # read by the input shape
+    assert knobs(spec("  s: basic(8) x n\n").replace("3x8x8", "n x 8x8")) == {}
+
+
+def test_a_stage_whose_copies_keep_changing_is_no_knob() -> None:
+    grows = "define: 'block grow(g) = concat(identity, conv(g, 3))'\n"
+    assert knobs(grows + spec("  s: grow(4) x n\n")) == {}
+    # 8 -> 16 -> 32 -> 32 ...: n + 1 adds a block equal to the last, but the second block
+    # is distinct too, and at depth 2 the stage would end in 16 channels
+    doubles = "define: 'block double(most) = conv(min(in_channels * 2, most), 1)'\n"
+    assert knobs(doubles + spec("  s: double(32) x n\n", params="n: 3")) == {}
+    assert knobs(doubles + spec("  s: double(16) x n\n", params="n: 3")) == {"n": {"s"}}
+    # at depth 1 nothing shows the second block: with a distinct first, no knob
+    assert knobs(spec("  s: basic(8) x n\n  t: basic(16) x n /2\n", params="n: 1")) == {}
+    assert knobs(spec("  s: basic(8) x n\n", params="n: 1")) == {"n": frozenset({"s"})}
+
+
+def test_the_emitted_source_repeats_the_copies_after_the_first() -> None:
+    arch = archspec.load("cifar/resnet20")
+    for backend in ("torch", "flax"):
+        source = arch.source(backend)
+        keywords = "*, n: int = 3, num_classes: int = 10, in_channels: int = 3,"
+        assert keywords in " ".join(source.split())  # one per line, as ruff formats them
+        assert "Keyword arguments (spec parameters): n=3, num_classes=10, in_channels=3\n" in source
+        assert 'check_depth("n", n)' in source
+        assert source.count("for _ in range(n)") == 1  # layer1: every block alike
+        assert source.count("for _ in range(n - 1)") == 2  # after a strided first block
+
+
+# ---- end to end
+
+
+def test_emitted_depth_builds_what_the_spec_builds(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    cls = emitted_class(archspec.load("cifar/resnet20"), tmp_path)
+    x = torch.randn(2, 3, 32, 32)
+    for n in (1, 5):
+        spec_arch = archspec.load(CIFAR, n=n)
+        built = spec_arch.to_torch().eval()
+        emitted = cls(n=n).eval()
+        shapes = {k: t.shape for k, t in emitted.state_dict().items()}
+        assert shapes == {k: t.shape for k, t in built.state_dict().items()}
+        assert list(shapes) == list(built.state_dict())
+        assert sum(p.numel() for p in emitted.parameters()) == spec_arch.counts.params
+        built.load_state_dict(emitted.state_dict(), strict=True)
+        with torch.no_grad():
+            assert torch.equal(emitted(x), built(x))
+    assert len(cls(n=5).layer3) == 5 and len(cls(n=1).layer1) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
+def test_emitted_class_refuses_depths_the_spec_refuses(bad: object, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    with pytest.raises(archspec.SpecError):
+        archspec.load(CIFAR, n=bad)
+    cls = emitted_class(archspec.load("cifar/resnet20"), tmp_path)
+    with pytest.raises(ValueError, match=r"depth n must be a whole number from 1, found"):
+        cls(n=bad)
+
+
+def test_torchvision_resnet50_with_n3_23_is_resnet101(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    cls = emitted_class(archspec.load("torchvision/resnet50"), tmp_path)
+    emitted = cls(n3=23).eval()
+    reference = torchvision.models.resnet101(weights=None).eval()
+    weights = reference.state_dict()
+    shapes = [(k, t.shape) for k, t in emitted.state_dict().items()]
+    assert shapes == [(k, t.shape) for k, t in weights.items()]
+    emitted.load_state_dict(weights, strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert (emitted(x) - reference(x)).abs().max().item() <= 1e-5
+
+
+def test_flax_emitted_depth_builds_what_the_spec_builds(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    import numpy as np
+    from flax import nnx
+    from flax_helpers import calibrated_torch, forward, state_layout
+
+    from archspec.backends.nnx import builder as flax_nnx
+
+    cls = emitted_class(archspec.load("cifar/resnet20"), tmp_path, "flax")
+    spec_arch = archspec.load(CIFAR, n=2, input="3x16x16")
+    weights = calibrated_torch(spec_arch).state_dict()
+    built = spec_arch.to_flax(weights=weights)
+    emitted = nnx.eval_shape(lambda: cls(n=2, rngs=nnx.Rngs(0)))
+    construct = lambda: cls(n=2, rngs=nnx.Rngs(0))  # noqa: E731
+    flax_nnx.load_weights(emitted, spec_arch.network, weights, construct=construct)
+    assert state_layout(emitted) == state_layout(built)
+    built.eval()
+    emitted.eval()
+    x = np.random.default_rng(0).standard_normal((2, 16, 16, 3), dtype=np.float32)
+    expected = forward(built, x, quick=True)
+    assert np.array_equal(forward(emitted, x, quick=True), expected)
+    assert 0.01 < np.abs(expected).max() < 10  # calibrated, and not vacuous
+
+
+@pytest.mark.parametrize("name", ["self", "rngs", "BasicBlock", "check_depth"])
+def test_a_depth_named_like_a_name_the_constructor_uses_is_left_out(name: str) -> None:
+    arch = archspec.loads(spec(f"  s: basic(8) x {name}\n", params=f"{name}: 2"))
+    assert [k.name for k in arch.knobs()] == [name]
+    for backend in ("torch", "flax"):
+        source = arch.source(backend)  # archspec compiles what it emits: no duplicate self
+        assert f"{name}: int" not in source and f'check_depth("{name}"' not in source
+
+
+def test_a_long_repeat_is_split_as_ruff_keeps_it_at_any_line_length(tmp_path: Path) -> None:
+    """Split, a repeat keeps a magic trailing comma: its block's, else one in range()."""
+    import subprocess
+    import sys
+
+    name = "a_depth_parameter_with_a_name_long_enough_to_split_the_line"
+    stages = {"relu": f"  s: relu x {name}\n", "basic": f"  s: basic(8) x {name}\n"}
+    for kind, stage in stages.items():
+        arch = archspec.loads(spec(stage, params=f"{name}: 2").replace("name: t", f"name: {kind}"))
+        for backend in ("torch", "flax"):
+            source = arch.source(backend)
+            assert f"range(\n                    {name},\n" in source or kind == "basic"
+            (tmp_path / f"{kind}_{backend}.py").write_text(source)
+    for width in ("88", "100"):
+        ruff = [sys.executable, "-m", "ruff", "format", "--check", "--isolated"]
+        done = subprocess.run([*ruff, "--line-length", width, str(tmp_path)], capture_output=True)
+        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
