@@ -144,6 +144,10 @@ class Network:
     description: str = ""
     display_name: str = ""
     """How people write the name (``ResNet-50``); the emitted class is made from it."""
+    whole_arguments: tuple[str, ...] = ()
+    """The parameters the spec reads only as whole arguments or input sizes
+    (``fc(num_classes)``): the only ones a width keyword of the emitted class may stand
+    for (``codegen.knobs``), a fact of the syntax the IR cannot show."""
 
     @property
     def class_source(self) -> str:

@@ -72,3 +72,15 @@ def test_flax_emitted_class_and_to_flax_take_num_classes(tmp_path: Path) -> None
     built = arch.to_flax(num_classes=5)
     built.eval()
     assert built(jnp.zeros((1, 32, 32, 3))).shape == (1, 5)
+
+
+def test_a_parameter_computed_on_is_no_knob_though_one_probe_would_pass() -> None:
+    # fc(max(classes, 2)) is fc(classes) at 10 and at 11, not at 1: the emitted
+    # ``Net(classes=1)`` would build fc(1) where the spec builds fc(2)
+    spec = "name: t\ninput: 3x8x8\nparams: {classes: 10, width: 8}\nstem: conv(width, 3)\n"
+    assert knob_names(spec + HEAD) == ["classes", "width"]
+    for computed in ("max(classes, 2)", "classes if classes > 1 else 2", "classes + 0"):
+        assert knob_names(spec + HEAD.replace("fc(classes)", f"fc({computed})")) == ["width"]
+    # read by a `let`, even where that changes nothing
+    computed = spec + "let: {w: classes // 100}\n" + HEAD
+    assert knob_names(computed) == ["width"]

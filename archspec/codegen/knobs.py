@@ -5,7 +5,10 @@ head (``ResNet50(num_classes=10)``) unless the emitter knows which literals *are
 parameter. That is found by difference, not by tracing expressions: the spec compiled
 again with the parameter one larger must be the same network except for layer arguments,
 built by the network class itself, that went from the parameter's value to that value
-plus one. Such a parameter is a knob, and those arguments are written as its name.
+plus one. Such a parameter is a knob, and those arguments are written as its name. The
+probe is exact because lowering has already checked the syntax: the spec reads the
+parameter only as whole arguments (``fc(num_classes)``, not ``fc(max(num_classes, 2))``,
+which agrees at 10 and 11 but not at 1) or input sizes (``ir.Network.whole_arguments``).
 
 A depth is a knob too (``ResNet20(n=18)``), under a rule with no guess in it. Lowering
 records on a stage the parameter its depth is written as (``x n``), where that parameter
@@ -50,7 +53,10 @@ def probe_value(value: ir.Scalar) -> int | None:
 
 def knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | None:
     """``name`` as a knob, comparing the network built with it at ``value`` and at
-    ``value + 1``; None when the parameter does anything else."""
+    ``value + 1``; None when the parameter does anything else, or is read other than as a
+    whole argument (where one probe could be fooled)."""
+    if name not in base.whole_arguments:
+        return None
     before, after = list(ir.walk(base)), list(ir.walk(probed))
     if [(p.path, type(p.node)) for p in before] != [(p.path, type(p.node)) for p in after]:
         return None

@@ -15,9 +15,10 @@ from archspec.lower.blocks import scalar
 from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.inputs import input_shape
+from archspec.lower.keywords import sole_depths, whole_arguments
 from archspec.lower.lowerer import Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
-from archspec.lower.stages import known_option, lower_stage, sole_depths
+from archspec.lower.stages import known_option, lower_stage
 from archspec.lower.unused import check_unused
 from archspec.ops import OPS
 from archspec.source import Source, Span
@@ -220,6 +221,7 @@ def lower_network(
         file=source.name,
         description=tree.description,
         display_name=display_name,
+        whole_arguments=tuple(sorted(whole_arguments(tree))),
     )
     return network, parameters
 

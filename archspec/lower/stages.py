@@ -10,8 +10,7 @@ from archspec.diagnostics import did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
 from archspec.lower.context import Abort, Entry, Shape
-from archspec.lower.copies import copy_scopes, names_read, target_expressions
-from archspec.lower.inputs import input_names
+from archspec.lower.copies import copy_scopes
 from archspec.lower.shortcuts import OPTIONS
 from archspec.source import Span
 
@@ -58,32 +57,6 @@ def lower_stage(
         if scopes[0] is scopes[1]:  # every copy alike but for its input (no `i`)
             group = dataclasses.replace(group, depth_parameter=parameter)
     return group, out
-
-
-def sole_depths(tree: s.SpecTree) -> frozenset[str]:
-    """The parameters written as a whole stage depth (``x n``) and read by no other
-    expression the network's scope evaluates: parameter defaults, ``let``s, stem, head,
-    stage arguments, strides, other depths and the input shape. Blocks see only their
-    arguments."""
-    parameters = {formal.name for formal in tree.parameters}
-    bare = {
-        stage.depth.name
-        for _, stage in tree.stages
-        if stage is not None and isinstance(stage.depth, s.Name)
-    }
-    expressions = [f.default for f in tree.parameters if f.default is not None]
-    expressions += [let.value for let in tree.lets]
-    items = [*(tree.stem or ()), *(tree.head or ())]
-    expressions += target_expressions(s.Group(tuple(items), tree.name.span))
-    for _, stage in tree.stages:
-        if stage is None:
-            continue
-        expressions += target_expressions(stage.call)
-        expressions += [e for e in (stage.stride,) if e is not None]
-        if stage.depth is not None and not isinstance(stage.depth, s.Name):
-            expressions.append(stage.depth)
-    read = names_read(expressions) | input_names(str(tree.input.value))
-    return frozenset((bare & parameters) - read)
 
 
 def known_option(lowerer: Lowerer, option: str, span: Span | None) -> bool:
