@@ -117,3 +117,54 @@ def test_shipped_resnet50_takes_in_channels_as_timm_takes_in_chans() -> None:
     source = archspec.load("resnet50").source("torch")
     assert "in_channels: int = 3" in source
     assert re.search(r"self\.conv1 = nn\.Conv2d\(\s*in_channels,\s*64,", source)
+
+
+CLASS_STEM = """\
+name: classy
+input: in_channels x 16x16
+params: {in_channels: 3, num_classes: 10}
+define: |
+  block cbr(c, k=3, stride=1) = conv(c, k, stride=stride) bn relu
+stem: stem=cbr(8, stride=2) body=cbr(8) tail=cbr(16, 1)
+head: pool=global_avgpool flatten=flatten fc=fc(num_classes)
+"""
+
+
+def test_a_stem_that_is_a_block_class_takes_in_channels_too(tmp_path: Path) -> None:
+    """The class is the same code at any channel count: only its call takes the keyword
+    (``PlainCbrBlock(in_channels, 8, stride=2)``), as MobileNet's and EfficientNet's do."""
+    torch = pytest.importorskip("torch")
+    from torch_helpers import import_file
+
+    arch = archspec.loads(CLASS_STEM)
+    assert [k.name for k in arch.knobs()] == ["in_channels", "num_classes"]
+    source = arch.source("torch")
+    assert re.search(r"\(in_channels, 8, stride=2\)", source)
+    path = tmp_path / "classy_torch.py"
+    path.write_text(source)
+    emitted = import_file(path).Classy(in_channels=5).eval()
+    built = arch.to_torch(in_channels=5).eval()
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    x = torch.randn(2, 5, 16, 16)
+    assert torch.equal(emitted(x), built(x))
+    # a class whose own code would change with the channels is no keyword's
+    mixed = CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels, 1)")
+    assert [k.name for k in archspec.loads(mixed).knobs()] == ["num_classes"]
+
+
+@pytest.mark.parametrize("name", ["torchvision/mobilenet_v2", "torchvision/efficientnet_b0"])
+def test_shipped_class_stems_take_in_channels(name: str) -> None:
+    assert "in_channels" in [k.name for k in archspec.load(name).knobs()]
+
+
+def test_a_flax_stem_that_is_a_block_class_takes_in_channels(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    import jax.numpy as jnp
+    from flax import nnx
+    from flax_helpers import emitted_class
+
+    arch = archspec.loads(CLASS_STEM)
+    model = emitted_class(arch, tmp_path)(in_channels=5, rngs=nnx.Rngs(0))
+    model.eval()
+    assert model(jnp.zeros((2, 16, 16, 5))).shape == (2, 10)
+    assert model.stem._0.kernel.value.shape == (3, 3, 5, 8)  # the members are numbered

@@ -113,7 +113,7 @@ class Emitter:
             return self.layer(member, node, path, bind)
         if is_class(node):
             if self.current is None:
-                return self.class_call(node)
+                return self.class_call(node, path, bind)
             return self.nested_call(node, path)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
@@ -150,11 +150,16 @@ class Emitter:
             keywords["rngs"] = "rngs"
         return py.call(lowering.callee, *positional, **keywords)
 
-    def class_call(self, group: ir.Group) -> py.Bracket:
-        """A class instance at the network level: every argument a literal."""
+    def class_call(self, group: ir.Group, path: str, bind: Binder) -> py.Bracket:
+        """A class instance at the network level: every argument a literal, or a keyword
+        of the network class (``in_channels`` of a stem that is a class)."""
         cls = self.classes[id(group)]
         positional, named = cls.call_arguments(group)
-        args: list[py.Expr] = [literal(value) for value in positional]
+        channels = [v.name for v in cls.parameters if v.channels]
+        args: list[py.Expr] = [
+            bind(path, name) or literal(value)
+            for name, value in zip(channels, positional, strict=True)
+        ]
         keywords: dict[str, py.Expr] = {k: literal(v) for k, v in named.items()}
         for shortcut in cls.shortcuts:
             holder = ir.find(group, shortcut.owner) if shortcut.owner else group

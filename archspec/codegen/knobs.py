@@ -31,7 +31,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from archspec import ir
-from archspec.codegen.classes import is_class
+from archspec.codegen.classes import BlockClass, is_class
+from archspec.codegen.resolve import block_classes
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,21 @@ def knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | 
     if [(p.path, type(p.node)) for p in before] != [(p.path, type(p.node)) for p in after]:
         return None
     own = network_level(base)
+    calls = ClassCalls(base, probed)
     places: set[tuple[str, str]] = set()
+    inside = "\0"  # a network-level class whose channels the knob sets: its code is the same
     for old, new in zip(before, after, strict=True):
+        if old.path.startswith(inside):
+            continue
         if isinstance(old.node, ir.Group) and isinstance(new.node, ir.Group):
             if old.node.arguments != new.node.arguments:
                 return None
+            if old.node.input != new.node.input and old.path in own:
+                channels = calls.channels_set(old.node, new.node, value)
+                if channels is None:
+                    return None
+                places.update((old.path, channel) for channel in channels)
+                inside = old.path + "."
             continue
         if not isinstance(old.node, ir.Layer) or not isinstance(new.node, ir.Layer):
             return None
@@ -105,7 +116,8 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
 
 
 def network_level(network: ir.Network) -> set[str]:
-    """Paths of the layers the network class constructs itself (not inside a class)."""
+    """Paths of the layers and classes the network class constructs itself (not inside a
+    class)."""
     inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
     own: set[str] = set()
     for place in ir.walk(network):
@@ -113,6 +125,42 @@ def network_level(network: ir.Network) -> set[str]:
             continue
         if isinstance(place.node, ir.Group) and is_class(place.node):
             inside = place.path + "."
+            own.add(place.path)
         elif isinstance(place.node, ir.Layer):
             own.add(place.path)
     return own
+
+
+class ClassCalls:
+    """The classes of two networks, resolved as the emitter resolves them, on demand."""
+
+    def __init__(self, base: ir.Network, probed: ir.Network) -> None:
+        self.networks = (base, probed)
+        self.classes: tuple[dict[int, BlockClass], dict[int, BlockClass]] | None = None
+
+    def channels_set(self, old: ir.Group, new: ir.Group, value: int) -> list[str] | None:
+        """The channel arguments of a network-level class call that went from ``value`` to
+        ``value + 1``, where the class's code is the same in both networks (its arguments,
+        defaults and bindings) and nothing else in the call changed; else None."""
+        if self.classes is None:
+            self.classes = (
+                block_classes(self.networks[0], set()),
+                block_classes(self.networks[1], set()),
+            )
+        before, after = self.classes[0][id(old)], self.classes[1][id(new)]
+        if _code(before) != _code(after):
+            return None
+        names = [v.name for v in before.parameters if v.channels]
+        (was, named_was), (now, named_now) = before.call_arguments(old), after.call_arguments(new)
+        if named_was != named_now:
+            return None
+        changed = [(name, a, b) for name, a, b in zip(names, was, now, strict=True) if a != b]
+        if not changed or any((a, b) != (value, value + 1) for _, a, b in changed):
+            return None
+        return [name for name, _, _ in changed]
+
+
+def _code(cls: BlockClass) -> tuple[object, ...]:
+    """What the emitted code of a class is made from, instances aside."""
+    variables = [(v.name, v.channels, v.spec, v.annotation, v.default) for v in cls.parameters]
+    return (cls.name, tuple(variables), tuple(sorted(cls.bindings.items())), tuple(cls.shortcuts))
