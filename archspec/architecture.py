@@ -186,12 +186,12 @@ class Architecture:
                 continue
             try:
                 probed = self.with_parameters(**{name: probe}).network
-            except SpecError:  # the value one larger is not allowed: no knob
+            except SpecError:  # the probe's value is not allowed: no knob
                 continue
-            assert isinstance(value, int)
-            found_knob = knob(name, value, self.network, probed) or depth_knob(
-                name, value, self.network, probed
-            )
+            assert isinstance(value, int | float)
+            found_knob = knob(name, value, self.network, probed)
+            if found_knob is None and type(value) is int:
+                found_knob = depth_knob(name, value, self.network, probed)
             if found_knob is not None:
                 found.append(found_knob)
         deep = tuple(f"{stage}." for k in found for stage in k.stages)

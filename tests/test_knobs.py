@@ -84,3 +84,26 @@ def test_a_parameter_computed_on_is_no_knob_though_one_probe_would_pass() -> Non
     # read by a `let`, even where that changes nothing
     computed = spec + "let: {w: classes // 100}\n" + HEAD
     assert knob_names(computed) == ["width"]
+
+
+def test_rates_and_switches_are_keywords_too(tmp_path: Path) -> None:
+    """A float (halved by the probe) or a bool (negated) read as a whole argument of the
+    network's own layers: ``Net(p=0.5, bias=False)`` is ``to_torch(p=0.5, bias=False)``."""
+    pytest.importorskip("torch")
+    from torch_helpers import import_file
+
+    spec = "name: t\ninput: 3x8x8\nparams: {p: 0.2, bias: true, label: x}\nstem: conv(8, 3)\n"
+    head = "head: pool=global_avgpool flatten=flatten drop=dropout(p) fc=fc(10, bias=bias)\n"
+    arch = archspec.loads(spec + head)
+    assert [(k.name, k.default) for k in arch.knobs()] == [("p", 0.2), ("bias", True)]
+    source = arch.source("torch")
+    assert "p: float = 0.2, bias: bool = True" in source
+    path = tmp_path / "t_torch.py"
+    path.write_text(source)
+    emitted = import_file(path).T(p=0.5, bias=False)
+    built = arch.to_torch(p=0.5, bias=False)
+    assert list(emitted.state_dict()) == list(built.state_dict())
+    assert "fc.bias" not in emitted.state_dict() and emitted.drop.p == built.drop.p == 0.5
+    # computed on, a rate is no keyword
+    halved = head.replace("dropout(p)", "dropout(p / 2)")
+    assert [k.name for k in archspec.loads(spec + halved).knobs()] == ["bias"]

@@ -267,7 +267,10 @@ class Emitter:
         lines = [f"class {identifier(self.class_name)}({dialect.base_class}):"]
         lines += py.docstring(network_doc(net, self.counts, self.knobs), 1)
         self.current = None
-        knobs = [f"{identifier(k.name)}: int = {k.default}" for k in self.knobs]
+        knobs = [
+            f"{identifier(k.name)}: {type(k.default).__name__} = {literal(k.default)}"
+            for k in self.knobs
+        ]
         keywords = [*knobs, *dialect.init_extras]
         signature = py.Bracket(
             "def __init__(", ("self", *(["*", *keywords] if keywords else [])), ") -> None:"

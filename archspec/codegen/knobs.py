@@ -41,27 +41,34 @@ class Knob:
     pairs it sets, or the stages (network members) whose depth it is."""
 
     name: str
-    default: int
+    default: int | float | bool
     places: frozenset[tuple[str, str]] = frozenset()
     stages: frozenset[str] = frozenset()
 
 
-def probe_value(value: ir.Scalar) -> int | None:
-    """The value a parameter is compiled again with; None if it cannot be a knob
-    (only whole numbers are: ``True + 1`` is no boolean)."""
-    return value + 1 if type(value) is int else None
+def probe_value(value: ir.Scalar) -> int | float | bool | None:
+    """The value a parameter is compiled again with: one larger, half (a rate), the other
+    truth value; None for text, which no keyword takes."""
+    if type(value) is bool:
+        return not value
+    if type(value) is int:
+        return value + 1
+    if type(value) is float:
+        return value / 2 if value else 0.5
+    return None
 
 
-def knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | None:
+def knob(name: str, value: int | float | bool, base: ir.Network, probed: ir.Network) -> Knob | None:
     """``name`` as a knob, comparing the network built with it at ``value`` and at
-    ``value + 1``; None when the parameter does anything else, or is read other than as a
-    whole argument (where one probe could be fooled)."""
+    ``probe_value(value)``; None when the parameter does anything else, or is read other
+    than as a whole argument (where one probe could be fooled)."""
     if name not in base.whole_arguments:
         return None
     before, after = list(ir.walk(base)), list(ir.walk(probed))
     if [(p.path, type(p.node)) for p in before] != [(p.path, type(p.node)) for p in after]:
         return None
     own = network_level(base)
+    probe = probe_value(value)
     calls = ClassCalls(base, probed)
     places: set[tuple[str, str]] = set()
     inside = "\0"  # a network-level class whose channels the knob sets: its code is the same
@@ -71,7 +78,7 @@ def knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | 
         if isinstance(old.node, ir.Group) and isinstance(new.node, ir.Group):
             if old.node.arguments != new.node.arguments:
                 return None
-            if old.node.input != new.node.input and old.path in own:
+            if old.node.input != new.node.input and old.path in own and type(value) is int:
                 channels = calls.channels_set(old.node, new.node, value)
                 if channels is None:
                     return None
@@ -86,7 +93,7 @@ def knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | 
             was, now = getattr(old.node.op, field.name), getattr(new.node.op, field.name)
             if was == now:
                 continue
-            if old.path not in own or type(was) is not int or (was, now) != (value, value + 1):
+            if old.path not in own or type(was) is not type(value) or (was, now) != (value, probe):
                 return None
             places.add((old.path, field.name))
     return Knob(name, value, frozenset(places)) if places else None
