@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from archspec.frontend import syntax as s
 from archspec.frontend.archfile import read_arch
 from archspec.frontend.yamlfile import YamlReader
 from archspec.lower import lower_network
+from archspec.lower.lowerer import BlockKey, BuiltBlock
 from archspec.source import Source
 
 
@@ -78,11 +80,23 @@ def compile_text(
 
 
 CACHED_SPECS = 64
+
+
+@dataclass(frozen=True)
+class Read:
+    """A spec's syntax tree, the Sources of the specs it extends, and the blocks that
+    compiles of this tree have built (``lower_network``'s ``blocks``)."""
+
+    tree: s.SpecTree
+    others: tuple[Source, ...]
+    blocks: dict[BlockKey, BuiltBlock] = field(default_factory=dict)
+
+
 COMPILED: SpecCache[Architecture] = SpecCache(CACHED_SPECS)
 """The last compiled specs, by text, parameters and input (an Architecture is immutable)."""
-TREES: SpecCache[tuple[s.SpecTree, tuple[Source, ...]]] = SpecCache(CACHED_SPECS)
-"""The last YAML specs read into syntax trees, with the Sources of the specs they extend:
-a sweep over a parameter compiles again without reading YAML again."""
+TREES: SpecCache[Read] = SpecCache(CACHED_SPECS)
+"""The last specs read into syntax trees: a sweep over a parameter compiles again without
+reading the files again, and reuses the blocks earlier compiles built."""
 
 
 def _cached(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Architecture:
@@ -117,13 +131,13 @@ def _compile(
     report = Collector()
     sources = {source.name: source}
     try:
-        tree = (
-            read_arch(source, report) if _is_arch(source) else _read_yaml(source, report, sources)
-        )
-        if tree is None:
+        read = _read(source, report, sources)
+        if read is None:
             report.raise_if_any(sources)
-        assert tree is not None
-        network, _ = lower_network(tree, source, report, dict(parameters or {}), input)
+        assert read is not None
+        network, _ = lower_network(
+            read.tree, source, report, dict(parameters or {}), input, read.blocks
+        )
     except TooManyErrors:
         report.raise_if_any(sources, complete=False)
         raise
@@ -141,17 +155,21 @@ def _compile(
     return arch, tuple(s for s in sources.values() if s is not source)
 
 
-def _read_yaml(source: Source, report: Collector, sources: dict[str, Source]) -> s.SpecTree | None:
-    """The syntax tree of a YAML spec, read again only when a file changed; one read with
-    a diagnostic is not kept, so its diagnostics are reported every time."""
+def _read(source: Source, report: Collector, sources: dict[str, Source]) -> Read | None:
+    """A spec's syntax tree, read again only when a file changed; one read with a
+    diagnostic is not kept, so its diagnostics are reported every time."""
     key = spec_key(source)
     found = TREES.get(key)
     if found is not None:
-        tree, others = found
-        sources.update((other.name, other) for other in others)
-        return tree
-    read = YamlReader(source, report, sources).read()
-    if read is not None and not report.log:
-        others = tuple(other for other in sources.values() if other is not source)
-        TREES.put(key, (read, others), others)
+        sources.update((other.name, other) for other in found.others)
+        return found
+    if _is_arch(source):
+        tree = read_arch(source, report)
+    else:
+        tree = YamlReader(source, report, sources).read()
+    if tree is None:
+        return None
+    read = Read(tree, tuple(other for other in sources.values() if other is not source))
+    if not report.log:
+        TREES.put(key, read, read.others)
     return read

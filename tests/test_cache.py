@@ -76,3 +76,49 @@ def test_the_caches_are_bounded(tmp_path: Path) -> None:
         archspec.loads(BASE.replace("name: base", f"name: net{k}"))
     assert len(COMPILED.entries) == COMPILED.size
     assert len(TREES.entries) <= TREES.size
+
+
+NESTED = """\
+name: nested
+input: 3x16x16
+params: {classes: 10, width: 8}
+define: |
+  block inner(c) = conv(c, 3) bn relu nothing_here(c) if false
+  block outer(c) = inner(c) inner(c)
+stem: conv(width, 3)
+stages:
+  s: outer(width) x 2
+head: global_avgpool flatten fc(classes)
+"""
+
+
+def test_a_sweep_reuses_the_blocks_built_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archspec.lower import blocks
+
+    builds = []
+    real_build = blocks.build_block
+    monkeypatch.setattr(
+        blocks, "build_block", lambda *args: builds.append(args[1].name) or real_build(*args)
+    )
+    first = archspec.loads(NESTED)
+    assert sorted(set(builds)) == ["inner", "outer"]
+    builds.clear()
+    other = archspec.loads(NESTED, classes=3)  # another head, the same blocks
+    assert builds == []
+    blocks_of = [net.network.stages()[0][1].members[0].node for net in (first, other)]
+    assert blocks_of[0] is blocks_of[1]
+    # `inner` was marked used though its build was skipped: its untaken item is not
+    # checked as an unused definition's would be (nothing_here is no layer)
+    assert other.counts.params - first.counts.params == -7 * (8 + 1)
+    wider = archspec.loads(NESTED, width=16)  # other blocks: built, and counted anew
+    assert sorted(set(builds)) == ["inner", "outer"]
+    COMPILED.clear()
+    TREES.clear()
+    assert archspec.loads(NESTED, width=16).counts == wider.counts
+
+
+def test_an_unused_definition_is_still_checked_after_a_sweep() -> None:
+    unused = NESTED.replace("  s: outer(width) x 2\n", "  s: basic(width) x 2\n")
+    for classes in (10, 11):
+        with pytest.raises(SpecError, match="nothing_here"):
+            archspec.loads(unused, classes=classes)

@@ -1,7 +1,8 @@
 """Analytic counts: each op's own rule (``Op.cost``), summed once over the IR.
 
 Nodes are shared where a network repeats itself (a deep stage is one block many times),
-so a node's total is computed once and reused at every place it stands.
+and between the networks of a sweep (lowering reuses the blocks it built before), so a
+node's total is computed once and reused at every place it stands.
 """
 
 from __future__ import annotations
@@ -9,12 +10,19 @@ from __future__ import annotations
 from archspec import ir
 from archspec.counts import Counts
 
+KNOWN: dict[int, tuple[object, Counts]] = {}
+"""Totals of the nodes counted so far, by identity: a node is immutable, and the entry
+keeps it alive so that its id stays its own. Cleared past MAX_KNOWN entries."""
+MAX_KNOWN = 1 << 13
+
 
 class _Totals(ir.Visitor[Counts]):
     """Totals per node, memoised by identity: shared nodes are counted once."""
 
     def __init__(self) -> None:
-        self.memo: dict[int, tuple[object, Counts]] = {}
+        if len(KNOWN) > MAX_KNOWN:
+            KNOWN.clear()
+        self.memo = KNOWN
 
     def total(self, node: ir.Node) -> Counts:
         found = self.memo.get(id(node))

@@ -106,7 +106,7 @@ def bind_definition(
 ) -> dict[str, s.Value] | None:
     """A block's (or projection's) scope: arguments, then defaults, then ``let``s; and
     ``in_channels``, the channels coming in, unless a parameter takes that name."""
-    lowerer.instantiated.add(definition.name)
+    lowerer.instantiate(definition.name)
     names = [f.name for f in definition.formals]
     kind = "block" if isinstance(definition, s.BlockDef) else "projection"
     what = f"{kind} {definition.name}"

@@ -53,9 +53,9 @@ def lower_block(
         lowerer.visible(call.span),
     )
     seen = lowerer.built_calls.get(site)
-    if seen is not None and seen[2] is scope:
-        lowerer.spend(seen[1], call.span)
-        return seen[0], seen[0].output
+    if seen is not None and seen[1] is scope:
+        again = lowerer.reuse(seen[0], call.span)
+        return again, again.output
     channels = None if shape is None else shape[-1] if len(shape) == 2 else shape[0]
     inner = bind_definition(lowerer, definition, call, scope, overrides, channels)
     if inner is None:
@@ -64,13 +64,18 @@ def lower_block(
     built = lowerer.built_blocks.get(key)
     if built is None:
         before = lowerer.layers_left
-        block = build_block(lowerer, definition, call, inner, shape, path, option)
+        lowerer.building.append(set())
+        try:
+            block = build_block(lowerer, definition, call, inner, shape, path, option)
+        finally:
+            used = lowerer.building.pop()
         if block is None:
             return None, None
-        built = lowerer.built_blocks[key] = (block, before - lowerer.layers_left)
+        used.add(definition.name)
+        built = lowerer.built_blocks[key] = (block, before - lowerer.layers_left, frozenset(used))
     else:
-        lowerer.spend(built[1], call.span)
-    lowerer.built_calls[site] = (built[0], built[1], scope)  # keeps scope alive: ids stay unique
+        lowerer.reuse(built, call.span)
+    lowerer.built_calls[site] = (built, scope)  # keeps scope alive: ids stay unique
     return built[0], built[0].output
 
 

@@ -30,10 +30,20 @@ from archspec.lower.names import refused_module_name
 from archspec.ops import language_ops
 from archspec.source import Span
 
+BlockKey = tuple[object, ...]
+"""A block build's inputs: (definition, arguments, input shape, shortcut option, site)."""
+BuiltBlock = tuple[ir.Group, int, frozenset[str]]
+"""A block built once: its group, the layers it holds (charged at every use) and the
+definitions its build instantiated (marked at every use, for ``unused``)."""
+
 
 class Lowerer:
     def __init__(
-        self, definitions: dict[str, s.Definition], report: Collector, stdlib_file: str
+        self,
+        definitions: dict[str, s.Definition],
+        report: Collector,
+        stdlib_file: str,
+        built_blocks: Mapping[BlockKey, BuiltBlock] | None = None,
     ) -> None:
         self.definitions = definitions
         self.report = report
@@ -45,18 +55,34 @@ class Lowerer:
             name for name, d in definitions.items() if isinstance(d, s.BlockDef)
         }
         """What an expression may take as a layer value (``act=silu``)."""
-        self.built_blocks: dict[tuple[object, ...], tuple[ir.Group, int]] = {}
-        """Each distinct block, built once: (definition, arguments, input, option, site)."""
-        self.built_calls: dict[tuple[object, ...], tuple[ir.Group, int, Scope]] = {}
+        self.built_blocks: dict[BlockKey, BuiltBlock] = dict(built_blocks or {})
+        """Each distinct block, built once; ``built_blocks`` gives those of earlier compiles
+        of the same syntax tree (a build is a function of its key alone)."""
+        self.built_calls: dict[tuple[object, ...], tuple[BuiltBlock, Scope]] = {}
         """The same, keyed by the call itself, to skip binding its arguments again."""
         self.built_layers: dict[tuple[object, ...], tuple[ir.Layer, s.Call, Scope]] = {}
         """Each distinct layer call, built once."""
         self.instantiated: set[str] = set()
         """Definitions lowering used; ``unused`` checks the others."""
+        self.building: list[set[str]] = []
+        """For each block being built (innermost last), the definitions it instantiates."""
         self.hints: dict[str, str] = {}
         """'Did you mean' per unknown name: `foo x 100000` is one mistake, looked up once."""
         self.site: Span | None = None
         """The user's own call being lowered: errors inside the standard library point there."""
+
+    def instantiate(self, name: str) -> None:
+        """Marks a definition used, by the network and by every block being built."""
+        self.instantiated.add(name)
+        for used in self.building:
+            used.add(name)
+
+    def reuse(self, built: BuiltBlock, span: Span | None) -> ir.Group:
+        """A block built before, used again: its layers charged, its definitions marked."""
+        self.spend(built[1], span)
+        for name in built[2]:
+            self.instantiate(name)
+        return built[0]
 
     def spend(self, layers: int, span: Span | None) -> None:
         """Charge layers against the size limit; past it, stop lowering."""

@@ -16,7 +16,7 @@ from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.inputs import input_shape
 from archspec.lower.keywords import sole_depths, whole_arguments
-from archspec.lower.lowerer import Lowerer
+from archspec.lower.lowerer import BlockKey, BuiltBlock, Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
 from archspec.lower.stages import known_option, lower_stage
 from archspec.lower.unused import check_unused
@@ -24,6 +24,7 @@ from archspec.ops import OPS
 from archspec.source import Source, Span
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+MAX_KEPT_BLOCKS = 4096
 
 
 def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
@@ -171,8 +172,11 @@ def lower_network(
     report: Collector,
     overrides: dict[str, Any],
     input: str | None,
+    blocks: dict[BlockKey, BuiltBlock] | None = None,
 ) -> tuple[ir.Network | None, dict[str, s.Value]]:
-    """The network's IR (None when anything was wrong) and its parameter values."""
+    """The network's IR (None when anything was wrong) and its parameter values.
+    ``blocks``: the blocks built by earlier compiles of this tree, which this one reuses
+    and, when it succeeds, adds its own to (at most MAX_KEPT_BLOCKS)."""
     name = str(tree.name.value)
     if not NAME_PATTERN.match(name):
         report.error(
@@ -191,7 +195,7 @@ def lower_network(
     display_name = checked_display_name(tree.display_name, report)
     default_option = str(tree.shortcut.value) if tree.shortcut else "B"
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
-    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME)
+    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME, blocks)
     parameters = network_parameters(tree, overrides, report, lowerer.layers)
     if not known_option(lowerer, option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
@@ -223,6 +227,11 @@ def lower_network(
         display_name=display_name,
         whole_arguments=tuple(sorted(whole_arguments(tree))),
     )
+    if blocks is not None:
+        if len(lowerer.built_blocks) > MAX_KEPT_BLOCKS:  # a long sweep: start afresh
+            blocks.clear()
+        else:
+            blocks.update(lowerer.built_blocks)
     return network, parameters
 
 
