@@ -24,7 +24,7 @@ from archspec.ops import OPS
 from archspec.source import Source, Span
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-MAX_KEPT_BLOCKS = 4096
+MAX_KEPT_BLOCKS = 1024
 
 
 def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definition]:
