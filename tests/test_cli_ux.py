@@ -130,3 +130,22 @@ def test_progress_bars_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
         assert ("writing the module" in screen.getvalue()) is terminal
     built = invoke("build", "specs/cifar/resnet20.yaml", "-o", "-")
     assert "compiling" not in built.output and built.output.startswith('"""')
+
+
+@pytest.mark.parametrize("framework", ["", "torch"])
+def test_a_command_without_a_framework_skips_teardown(framework: str) -> None:
+    """``main`` ends a framework-free command at once, after flushing its output; with a
+    framework loaded, exit handlers run as usual (they may stop worker processes)."""
+    if framework:
+        pytest.importorskip(framework)
+    code = (
+        f"import atexit, sys{', ' + framework if framework else ''}\n"
+        "from archspec.cli.app import main\n"
+        "atexit.register(lambda: print('exit handlers ran'))\n"
+        "sys.argv = ['archspec', 'check', 'cifar/resnet20', 'no_such_spec']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "cifar/resnet20: ok" in done.stdout and "no_such_spec" in done.stderr
+    assert ("exit handlers ran" in done.stdout) == bool(framework)
