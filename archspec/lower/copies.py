@@ -111,20 +111,25 @@ def _names_index(item: s.Item) -> bool:
     return INDEX in names_read(target_expressions(item.target))
 
 
-def target_expressions(target: s.Call | s.Group | s.Branches) -> list[s.Expr]:
+def target_expressions(
+    target: s.Call | s.Group | s.Branches, bare_arguments: bool = True
+) -> list[s.Expr]:
     """The expressions of a call's arguments or of the items inside a group or branches,
-    with theirs: counts, strides, conditions, arguments."""
+    with theirs: counts, strides, conditions, arguments (an argument that is a bare name
+    only if ``bare_arguments``)."""
     expressions: list[s.Expr | None] = []
     pending: list[s.Item] = []
     if isinstance(target, s.Call):
-        expressions += [argument.value for argument in target.arguments]
+        expressions += [
+            a.value for a in target.arguments if bare_arguments or not isinstance(a.value, s.Name)
+        ]
     elif isinstance(target, s.Group):
         pending += target.items
     else:
         pending += [i for branch in target.branches if isinstance(branch, tuple) for i in branch]
     for inner in pending:
         expressions += [inner.repeat, inner.stride, inner.condition]
-        expressions += target_expressions(inner.target)
+        expressions += target_expressions(inner.target, bare_arguments)
     return [e for e in expressions if e is not None]
 
 

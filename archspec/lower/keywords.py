@@ -19,52 +19,39 @@ def sole_depths(tree: s.SpecTree) -> frozenset[str]:
     expression the network's scope evaluates: parameter defaults, ``let``s, stem, head,
     stage arguments, strides, other depths and the input shape. Blocks see only their
     arguments."""
-    parameters = {formal.name for formal in tree.parameters}
     bare = {
         stage.depth.name
         for _, stage in tree.stages
         if stage is not None and isinstance(stage.depth, s.Name)
     }
-    expressions = [f.default for f in tree.parameters if f.default is not None]
-    expressions += [let.value for let in tree.lets]
-    items = [*(tree.stem or ()), *(tree.head or ())]
-    expressions += target_expressions(s.Group(tuple(items), tree.name.span))
-    for _, stage in tree.stages:
-        if stage is None:
-            continue
-        expressions += target_expressions(stage.call)
-        expressions += [e for e in (stage.stride,) if e is not None]
-        if stage.depth is not None and not isinstance(stage.depth, s.Name):
-            expressions.append(stage.depth)
-    read = names_read(expressions) | input_names(str(tree.input.value))
-    return frozenset((bare & parameters) - read)
+    read = _names_read(tree, bare_arguments=True, bare_depths=False)
+    return frozenset((bare & _parameters(tree)) - read - input_names(str(tree.input.value)))
 
 
 def whole_arguments(tree: s.SpecTree) -> frozenset[str]:
     """The parameters the network's own expressions read only as a whole argument
     (``fc(num_classes)``, ``conv(width, 3)``) or an input size: never in a default, a
     ``let``, a computation, a count, a stride or a condition."""
-    parameters = {formal.name for formal in tree.parameters}
-    other = [f.default for f in tree.parameters if f.default is not None]
-    other += [let.value for let in tree.lets]
+    return frozenset(_parameters(tree) - _names_read(tree, bare_arguments=False, bare_depths=True))
+
+
+def _parameters(tree: s.SpecTree) -> set[str]:
+    return {formal.name for formal in tree.parameters}
+
+
+def _names_read(tree: s.SpecTree, *, bare_arguments: bool, bare_depths: bool) -> set[str]:
+    """The names the network's scope reads: in parameter defaults, ``let``s, stem, head,
+    stages' arguments, strides and depths; an argument or a stage depth that is a bare
+    name only when asked."""
+    found = [f.default for f in tree.parameters if f.default is not None]
+    found += [let.value for let in tree.lets]
     items = [*(tree.stem or ()), *(tree.head or ())]
-    _computed(s.Group(tuple(items), tree.name.span), other)
+    found += target_expressions(s.Group(tuple(items), tree.name.span), bare_arguments)
     for _, stage in tree.stages:
-        if stage is not None:
-            _computed(stage.call, other)
-            other += [e for e in (stage.stride, stage.depth) if e is not None]
-    return frozenset(parameters - names_read(other))
-
-
-def _computed(target: s.Call | s.Group | s.Branches, other: list[s.Expr]) -> None:
-    """Adds to ``other`` what ``target`` reads other than as a whole argument."""
-    if isinstance(target, s.Call):
-        other += [a.value for a in target.arguments if not isinstance(a.value, s.Name)]
-        return
-    if isinstance(target, s.Group):
-        items = list(target.items)
-    else:
-        items = [i for branch in target.branches if isinstance(branch, tuple) for i in branch]
-    for item in items:
-        other += [e for e in (item.repeat, item.stride, item.condition) if e is not None]
-        _computed(item.target, other)
+        if stage is None:
+            continue
+        found += target_expressions(stage.call, bare_arguments)
+        found += [e for e in (stage.stride,) if e is not None]
+        if stage.depth is not None and (bare_depths or not isinstance(stage.depth, s.Name)):
+            found.append(stage.depth)
+    return names_read(found)
