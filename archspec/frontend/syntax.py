@@ -36,9 +36,9 @@ refuses to read an integer of over 4300 digits."""
 NUMBER_TOO_LONG = "a number of {length:,} characters is absurdly large"
 NUMBER_HELP = f"numbers in specs have at most {MAX_NUMBER_LENGTH} characters"
 MAX_EXPRESSION_DEPTH = 100
+"""Levels of one expression: evaluating it recurses once per level."""
 DISPLAY_PATTERN = "^[A-Za-z][A-Za-z0-9 ._/+-]{0,63}$"
 """A display name (``ResNet-50``): printable ASCII a class name can be made from."""
-"""Levels of one expression: evaluating it recurses once per level."""
 
 
 @dataclass(frozen=True)
