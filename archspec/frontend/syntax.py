@@ -6,6 +6,7 @@ positions included), so any later stage can point at it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from archspec.source import Span
@@ -37,6 +38,8 @@ NUMBER_TOO_LONG = "a number of {length:,} characters is absurdly large"
 NUMBER_HELP = f"numbers in specs have at most {MAX_NUMBER_LENGTH} characters"
 MAX_EXPRESSION_DEPTH = 100
 """Levels of one expression: evaluating it recurses once per level."""
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+"""A name of the language, as the grammar's NAME: a parameter, a ``let``, a layer."""
 DISPLAY_PATTERN = "^[A-Za-z][A-Za-z0-9 ._/+-]{0,63}$"
 """A display name (``ResNet-50``): printable ASCII a class name can be made from."""
 

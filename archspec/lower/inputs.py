@@ -18,13 +18,17 @@ from archspec.source import Span
 MAX_INPUT_SIZE = 1 << 16
 SPACED_X = re.compile(r"[ \t]+x[ \t]+")
 SIZES = re.compile(r"\d+(?:x\d+)*")
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 EXAMPLE = "e.g. 3x224x224, or in_channels x 224x224 with a parameter in_channels"
 
 
 def input_names(text: str) -> set[str]:
     """The parameters an input shape reads."""
-    return {part for part in SPACED_X.split(text.strip()) if NAME.fullmatch(part)}
+    return {part for part in _parts(text) if s.IDENTIFIER.match(part)}
+
+
+def _parts(text: str) -> list[str]:
+    """The shape's parts between spaced ``x``s: ``3x224x224`` is one, ``c x 224x224`` two."""
+    return SPACED_X.split(text.strip())
 
 
 def input_shape(
@@ -32,21 +36,13 @@ def input_shape(
 ) -> ir.Shape | None:
     """The shape ``text`` gives with the parameters in ``scope``; None after a report."""
     sizes: list[int] = []
-    for part in SPACED_X.split(text.strip()):
+    for part in _parts(text):
         if SIZES.fullmatch(part):
             sizes += (int(d) if len(d) < 10 else MAX_INPUT_SIZE + 1 for d in part.split("x"))
-        elif NAME.fullmatch(part) and part in scope:
-            value = scope[part]
-            if type(value) is not int:
-                report.error(
-                    "E315",
-                    f"input size '{part}' must be a whole number, found {value!r}",
-                    span,
-                    help=f"give the parameter a whole number: -D {part}=3",
-                )
-                return None
-            sizes.append(value)
-        elif NAME.fullmatch(part):
+        elif not s.IDENTIFIER.match(part):
+            sizes = []
+            break
+        elif part not in scope:
             report.error(
                 "E304",
                 f"the input names '{part}', which is not a parameter",
@@ -54,9 +50,16 @@ def input_shape(
                 help=did_you_mean(part, scope) or f"declare it: params: {{{part}: 3}}",
             )
             return None
+        elif type(value := scope[part]) is not int:
+            report.error(
+                "E315",
+                f"input size '{part}' must be a whole number, found {value!r}",
+                span,
+                help=f"give the parameter a whole number: -D {part}=3",
+            )
+            return None
         else:
-            sizes = []
-            break
+            sizes.append(value)
     if len(sizes) != 3:
         report.error("E204", f"input must be CxHxW, found '{text}'", span, help=EXAMPLE)
         return None

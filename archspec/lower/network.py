@@ -44,14 +44,11 @@ def definitions_of(tree: s.SpecTree, report: Collector) -> dict[str, s.Definitio
     return table
 
 
-PARAMETER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
 def parameter_name_ok(name: str, span: Span, report: Collector, what: str = "parameter") -> bool:
     """A parameter (or a network-level ``let``) is referred to by name in expressions and
     set with ``-D name=value``, so its name is a DSL name, not a keyword (YAML keys are any
     text until checked here)."""
-    if not PARAMETER_PATTERN.match(name):
+    if not s.IDENTIFIER.match(name):
         report.error(
             "E204",
             f"{what} name '{name}' must be a letter or _, then letters, digits or _",
