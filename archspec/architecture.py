@@ -189,7 +189,7 @@ class Architecture:
             except SpecError:  # the probe's value is not allowed: no knob
                 continue
             assert isinstance(value, int | float)
-            found_knob = knob(name, value, self.network, probed)
+            found_knob = knob(name, value, probe, self.network, probed)
             if found_knob is None and type(value) is int:
                 found_knob = depth_knob(name, value, self.network, probed)
             if found_knob is not None:

@@ -42,7 +42,7 @@ def _options(
     """Compile network specs: check shapes, count params and FLOPs, draw, emit models."""
 
 
-FRAMEWORKS = ("torch", "jax", "tensorflow")
+FRAMEWORKS = ("torch", "jax")
 """Modules whose exit handlers must run (worker processes, caches written at exit)."""
 
 

@@ -30,8 +30,8 @@ from archspec.codegen.knobs import Knob
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
+from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.lower.names import class_name as camel_case
-from archspec.lower.names import hides_in_network_constructor
 
 Binder = Callable[[str, str], "str | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
@@ -68,7 +68,7 @@ class Emitter:
             k
             for k in knobs
             if k.name not in taken
-            and not hides_in_network_constructor(k.name)
+            and not shadows_emitted_code(k.name, NETWORK_CONSTRUCTOR_LOCALS)
             and self.add_depths(k)
         )
 

@@ -58,9 +58,15 @@ def probe_value(value: ir.Scalar) -> int | float | bool | None:
     return None
 
 
-def knob(name: str, value: int | float | bool, base: ir.Network, probed: ir.Network) -> Knob | None:
+def knob(
+    name: str,
+    value: int | float | bool,
+    probe: int | float | bool,
+    base: ir.Network,
+    probed: ir.Network,
+) -> Knob | None:
     """``name`` as a knob, comparing the network built with it at ``value`` and at
-    ``probe_value(value)``; None when the parameter does anything else, or is read other
+    ``probe`` (``probe_value(value)``); None when the parameter does anything else, or is read other
     than as a whole argument (where one probe could be fooled)."""
     if name not in base.whole_arguments:
         return None
@@ -68,7 +74,6 @@ def knob(name: str, value: int | float | bool, base: ir.Network, probed: ir.Netw
     if [(p.path, type(p.node)) for p in before] != [(p.path, type(p.node)) for p in after]:
         return None
     own = network_level(base)
-    probe = probe_value(value)
     calls = ClassCalls(base, probed)
     places: set[tuple[str, str]] = set()
     inside = "\0"  # a network-level class whose channels the knob sets: its code is the same

@@ -230,11 +230,7 @@ repeat): its keywords may be anything else, ``in_channels`` included, which only
 block classes' methods use."""
 
 
-def hides_in_network_constructor(name: str) -> bool:
-    """True when a keyword of the network class would hide a name its constructor uses."""
-    return keyword.iskeyword(name) or name in EMITTED_GLOBALS or name in NETWORK_CONSTRUCTOR_LOCALS
-
-
-def shadows_emitted_code(name: str) -> bool:
-    """True when a constructor parameter ``name`` would hide a name the emitted code uses."""
-    return keyword.iskeyword(name) or name in EMITTED_GLOBALS or name in EMITTED_LOCALS
+def shadows_emitted_code(name: str, local_names: frozenset[str] = EMITTED_LOCALS) -> bool:
+    """True when a constructor parameter ``name`` would hide a name the emitted code uses:
+    a keyword, a global, or one of ``local_names`` (a block class's by default)."""
+    return keyword.iskeyword(name) or name in EMITTED_GLOBALS or name in local_names
