@@ -46,6 +46,19 @@ def emitted_class(arch: Any, directory: Path) -> Any:
     return getattr(module, module.__all__[0])
 
 
+def output_shapes(
+    arch: Any, directory: Path, shape: tuple[int, ...], **keywords: Any
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The output shapes, on zeros of the NHWC ``shape``, of the emitted class and of
+    ``to_flax``, both given the same spec parameters as keywords."""
+    emitted = emitted_class(arch, directory)(**keywords, rngs=nnx.Rngs(0))
+    built = arch.to_flax(**keywords)
+    emitted.eval()
+    built.eval()
+    x = jnp.zeros(shape)
+    return emitted(x).shape, built(x).shape
+
+
 def state_layout(model: nnx.Module) -> list[tuple[Any, ...]]:
     """Every parameter and statistic: its path, shape and dtype, in order."""
     return [
