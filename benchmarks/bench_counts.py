@@ -38,11 +38,20 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def compiled_counts(spec: str, **parameters: object) -> object:
-    """Counts of a spec compiled anew (its parse trees cached; nothing else)."""
+RESNET152 = "specs/torchvision/resnet152.yaml"
+
+
+def clear_caches() -> None:
+    """Every cache but the parse trees of DSL text: compiled specs, syntax trees with
+    their built blocks, node totals."""
     COMPILED.clear()
     TREES.clear()
     KNOWN.clear()
+
+
+def compiled_counts(spec: str, **parameters: object) -> object:
+    """Counts of a spec compiled anew (its parse trees cached; nothing else)."""
+    clear_caches()
     return archspec.load(spec, **parameters).counts
 
 
@@ -65,8 +74,10 @@ def main() -> None:
         ops = analysis.by_operator()
         return int(ops["conv"] + ops["linear"])
 
+    compiled = archspec.load(RESNET152).network
+
     def archspec_count() -> int:
-        return archspec.load("specs/torchvision/resnet152.yaml").counts.macs
+        return archspec.load(RESNET152).counts.macs
 
     def archspec_counting() -> int:
         KNOWN.clear()
@@ -75,17 +86,13 @@ def main() -> None:
     classes = itertools.count(1)
 
     def archspec_sweep() -> int:
-        spec = "specs/torchvision/resnet152.yaml"
-        return archspec.load(spec, num_classes=next(classes)).counts.params
+        return archspec.load(RESNET152, num_classes=next(classes)).counts.params
 
     def archspec_cold() -> int:
         parse_tree.cache_clear()
-        COMPILED.clear()
-        TREES.clear()
-        KNOWN.clear()
+        clear_caches()
         return archspec_count()
 
-    compiled = archspec.load("specs/torchvision/resnet152.yaml").network
     assert fvcore_count() == archspec_count(), "the two counts disagree"
     print(f"resnet152: both count {archspec_count():,} conv + linear mult-adds")
     theirs = median_seconds(fvcore_count, 5)
