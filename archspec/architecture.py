@@ -176,7 +176,7 @@ class Architecture:
     def knobs(self) -> tuple[Knob, ...]:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
-        from archspec.codegen.knobs import depth_knob, knob, probe_value
+        from archspec.codegen.knobs import depth_knob, knob, later_copies, probe_value
         from archspec.diagnostics import SpecError
 
         found = []
@@ -194,9 +194,12 @@ class Architecture:
                 found_knob = depth_knob(name, value, self.network, probed)
             if found_knob is not None:
                 found.append(found_knob)
-        deep = tuple(f"{stage}." for k in found for stage in k.stages)
-        # a width inside a stage that a depth knob repeats would make its copies differ
-        return tuple(k for k in found if not any(p.startswith(deep) for p, _ in k.places))
+        # a width in a copy that a depth knob repeats would make the copies differ
+        later = frozenset(later_copies(self.network, tuple(found)))
+        inside = tuple(f"{path}." for path in later)
+        return tuple(
+            k for k in found if not any(p in later or p.startswith(inside) for p, _ in k.places)
+        )
 
     def source(self, backend: str) -> str:
         """The standalone module a backend emits for this network (within the limits)."""

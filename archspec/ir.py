@@ -79,15 +79,32 @@ class Parallel:
     shortcut: ShortcutKind | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """Members ``first`` to ``first + size * count`` of a group: ``count`` copies of
+    ``size`` members each, written ``x parameter`` (a stage: ``size`` 1, every member),
+    where the parameter appears in no other expression and no copy reads ``i``."""
+
+    parameter: str
+    first: int
+    size: int
+    count: int
+
+    def copy(self, index: int) -> range:
+        """The member positions of copy ``index`` (from 0)."""
+        start = self.first + index * self.size
+        return range(start, start + self.size)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Group:
     """A module with its own namespace.
 
     ``definition`` names the block type it instantiates (``basic``), empty for a stage or
     a named group; ``arguments`` are the block's spec arguments, for code generation.
-    ``depth_parameter`` names the spec parameter a stage's depth is written as (``x n``)
-    when that parameter appears nowhere else and the copies do not vary with ``i``: the
-    one fact code generation cannot recover from the IR (see ``codegen.knobs``).
+    ``repeats`` are the runs of its members written as copies ``x n`` of a parameter read
+    nowhere else: the one fact code generation cannot recover from the IR (see
+    ``codegen.knobs``).
     """
 
     flow: Chain
@@ -97,7 +114,7 @@ class Group:
     definition: str = ""
     arguments: tuple[tuple[str, Scalar], ...] = ()
     stage: bool = False
-    depth_parameter: str = ""
+    repeats: tuple[Repeat, ...] = ()
 
     @property
     def members(self) -> tuple[Member, ...]:

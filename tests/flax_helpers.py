@@ -87,3 +87,22 @@ def emitted_with_weights(arch: Any, directory: Path, weights: Any) -> nnx.Module
     cls, model = emitted_abstract(arch, directory)
     flax_nnx.load_weights(model, arch.network, weights, construct=lambda: cls(rngs=nnx.Rngs(0)))
     return model
+
+
+def assert_emitted_builds_as_spec(cls: Any, arch: Any, **keywords: Any) -> None:
+    """The emitted class ``cls`` built with ``keywords`` is ``arch`` (the spec compiled
+    with them): the same state layout and, holding the same calibrated weights, exactly
+    the same outputs on a batch of two."""
+    weights = calibrated_torch(arch).state_dict()
+    built = arch.to_flax(weights=weights)
+    construct = lambda: cls(**keywords, rngs=nnx.Rngs(0))  # noqa: E731
+    emitted = nnx.eval_shape(construct)
+    flax_nnx.load_weights(emitted, arch.network, weights, construct=construct)
+    assert state_layout(emitted) == state_layout(built)
+    built.eval()
+    emitted.eval()
+    channels, height, width = arch.network.input
+    x = np.random.default_rng(0).standard_normal((2, height, width, channels), dtype=np.float32)
+    expected = forward(built, x, quick=True)
+    assert np.array_equal(forward(emitted, x, quick=True), expected)
+    assert 0.01 < np.abs(expected).max() < 10  # calibrated, and not vacuous

@@ -21,7 +21,7 @@ HEAD = "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
 
 def knobs(text: str) -> dict[str, frozenset[str]]:
     """Each knob of a spec: the stages it sets the depth of (none for a width)."""
-    return {k.name: k.stages for k in archspec.loads(text).knobs()}
+    return {k.name: k.groups for k in archspec.loads(text).knobs()}
 
 
 def spec(stages: str, params: str = "n: 2", stem: str = "conv(8, 3)") -> str:
@@ -41,9 +41,9 @@ def emitted_class(arch: archspec.Architecture, directory: Path, backend: str = "
 
 
 def test_shipped_stage_depths_are_knobs() -> None:
-    cifar = {k.name: sorted(k.stages) for k in archspec.load("cifar/resnet20").knobs()}
+    cifar = {k.name: sorted(k.groups) for k in archspec.load("cifar/resnet20").knobs()}
     assert cifar == {"n": ["layer1", "layer2", "layer3"], "num_classes": [], "in_channels": []}
-    resnet50 = {k.name: sorted(k.stages) for k in archspec.load("torchvision/resnet50").knobs()}
+    resnet50 = {k.name: sorted(k.groups) for k in archspec.load("torchvision/resnet50").knobs()}
     widths: dict[str, list[str]] = {"num_classes": [], "in_channels": []}
     assert resnet50 == {f"n{i}": [f"layer{i}"] for i in range(1, 5)} | widths
     # DenseNet's blocks grow the channels copy by copy: its depths are no knobs
@@ -146,26 +146,10 @@ def test_torchvision_resnet50_with_n3_23_is_resnet101(tmp_path: Path) -> None:
 def test_flax_emitted_depth_builds_what_the_spec_builds(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("flax")
-    import numpy as np
-    from flax import nnx
-    from flax_helpers import calibrated_torch, forward, state_layout
-
-    from archspec.backends.nnx import builder as flax_nnx
+    from flax_helpers import assert_emitted_builds_as_spec
 
     cls = emitted_class(archspec.load("cifar/resnet20"), tmp_path, "flax")
-    spec_arch = archspec.load(CIFAR, n=2, input="3x16x16")
-    weights = calibrated_torch(spec_arch).state_dict()
-    built = spec_arch.to_flax(weights=weights)
-    emitted = nnx.eval_shape(lambda: cls(n=2, rngs=nnx.Rngs(0)))
-    construct = lambda: cls(n=2, rngs=nnx.Rngs(0))  # noqa: E731
-    flax_nnx.load_weights(emitted, spec_arch.network, weights, construct=construct)
-    assert state_layout(emitted) == state_layout(built)
-    built.eval()
-    emitted.eval()
-    x = np.random.default_rng(0).standard_normal((2, 16, 16, 3), dtype=np.float32)
-    expected = forward(built, x, quick=True)
-    assert np.array_equal(forward(emitted, x, quick=True), expected)
-    assert 0.01 < np.abs(expected).max() < 10  # calibrated, and not vacuous
+    assert_emitted_builds_as_spec(cls, archspec.load(CIFAR, n=2, input="3x16x16"), n=2)
 
 
 @pytest.mark.parametrize("name", ["self", "rngs", "BasicBlock", "check_depth"])

@@ -63,7 +63,7 @@ class Emitter:
         # a keyword may not hide a name the constructor uses: a global, a class, `self`
         taken = {*dialect.reserved_globals(), self.class_name}
         taken.update(cls.name for cls in self.classes.values())
-        self.depths: dict[str, py.Expr] = {}  # a depth knob's stages, written
+        self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
         self.knobs = tuple(
             k
             for k in knobs
@@ -94,7 +94,7 @@ class Emitter:
         head += self.dialect.imports(self.network, self.helpers, self.uses)
         head += ["", f"__all__ = [{literal(self.class_name)}]"]
         helpers = self.dialect.helper_sources(self.helpers)
-        checks = [check_source(CHECK)] if self.depths else []
+        checks = [check_source(CHECK)] if self.runs else []
         parts = ["\n".join(head), *helpers, *checks, *classes, network]
         return "\n\n\n".join(parts) + "\n"
 
@@ -115,8 +115,28 @@ class Emitter:
             if self.current is None:
                 return self.class_call(node, path, bind)
             return self.nested_call(node, path)
+        if self.current is None and path in self.runs:
+            return self.repeated(node, path, bind)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
+
+    def repeated(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
+        """A group with runs that depth knobs count: each run its first copy, then the
+        last ``knob - 1`` times (``knob`` times where all are alike)."""
+        members = group.members
+        code = [self.construct(m, join(path, m.name), bind) for m in members]
+        items: list[tuple[str, py.Expr]] = []
+        done = 0
+        for run in sorted(self.runs[path], key=lambda r: r.first):
+            items += [("", expression) for expression in code[done : run.first]]
+            first, last = run.copy(0), run.copy(run.count - 1)
+            distinct = [code[k] for k in first] != [code[k] for k in last]
+            items += [("", code[k]) for k in first] if distinct else []
+            count = identifier(run.parameter) + (" - 1" if distinct else "")
+            items.append(("", py.Repeat(tuple(code[k] for k in last), count)))
+            done = run.first + run.size * run.count
+        items += [("", expression) for expression in code[done:]]
+        return self.dialect.sequential(items, numbered=True)
 
     def layer(self, member: ir.Member, layer: ir.Layer, path: str, bind: Binder) -> py.Expr:
         lowering = self.dialect.lowerings[layer.op.NAME]
@@ -283,11 +303,10 @@ class Emitter:
             return bound.get((path, field))
 
         for knob in self.knobs:
-            if knob.stages:
+            if knob.groups:
                 lines += py.lay_out(py.call(CHECK, literal(knob.name), identifier(knob.name)), 2)
         for member in net.members:
-            expression = self.depths.get(member.name) or self.construct(member, member.name, bind)
-            lines += dialect.assign(member.name, expression, 2)
+            lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)
         lines += ["        " + line for line in dialect.network_init_end()]
         lines += ["", f"    def {dialect.call_method}(self, x: {array}) -> {array}:"]
         writer = FlowWriter(dialect)
@@ -296,23 +315,29 @@ class Emitter:
         return lines + dialect.network_methods(self)
 
     def add_depths(self, knob: Knob) -> bool:
-        """Writes the stages whose depth ``knob`` is (``codegen.knobs``): the first block,
-        then the last ``knob - 1`` times, or ``knob`` times where all are alike. False
-        where the code of the blocks after the first differs (torch's in-place ReLUs
-        may tell equal layers apart): then the knob is left out."""
-        written: dict[str, py.Expr] = {}
-        for stage in sorted(knob.stages):
-            group = ir.find(self.network, stage)
+        """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.
+        False where a group is not numbered (``as "name{i}"``), or the code of the copies
+        after the first differs (torch's in-place ReLUs may tell equal layers apart): then
+        the knob is left out."""
+        runs: dict[str, list[ir.Repeat]] = {}
+        for path in sorted(knob.groups):
+            group = ir.find(self.network, path)
             assert isinstance(group, ir.Group)
-            blocks = [self.construct(m, "", literal_binder) for m in group.members]
-            if any(block != blocks[-1] for block in blocks[1:]):
+            if not numbered(group):
                 return False
-            distinct = blocks[0] != blocks[-1]
-            count = identifier(knob.name) + (" - 1" if distinct else "")
-            items = [("0", blocks[0])] if distinct else []
-            items.append(("", py.Repeat(blocks[-1], count)))
-            written[stage] = self.dialect.sequential(items, numbered=True)
-        self.depths.update(written)
+            members = group.members
+            for run in group.repeats:
+                if run.parameter != knob.name:
+                    continue
+                copies = [
+                    [self.construct(members[k], "", literal_binder) for k in run.copy(c)]
+                    for c in range(1, run.count)
+                ]
+                if any(copy != copies[-1] for copy in copies):
+                    return False
+                runs.setdefault(path, []).append(run)
+        for path, found in runs.items():
+            self.runs.setdefault(path, []).extend(found)
         return True
 
 

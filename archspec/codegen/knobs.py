@@ -10,15 +10,17 @@ probe is exact because lowering has already checked the syntax: the spec reads t
 parameter only as whole arguments (``fc(num_classes)``, not ``fc(max(num_classes, 2))``,
 which agrees at 10 and 11 but not at 1) or input sizes (``ir.Network.whole_arguments``).
 
-A depth is a knob too (``ResNet20(n=18)``), under a rule with no guess in it. Lowering
-records on a stage the parameter its depth is written as (``x n``), where that parameter
+A repeat count is a knob too (``ResNet20(n=18)``, ``VGG(n3=4)``), under a rule with no
+guess in it. Lowering records on a group the runs of copies written ``x n`` (a stage's
+depth, a named repeat, an unnamed item or group repeated in a stem), where that parameter
 appears in no other expression and the copies never read ``i``: every copy after the
-first is then made from its input shape alone. Compiled with ``n + 1``, such stages must
-each gain one member equal (as IR) to their last, and nothing else may change: so the
-last copy is a fixed point (its input is its output), every later copy equals it, and at
-any depth the stage is its first block followed by copies of that one. The first must
-be the only distinct block. The emitted class then writes ``range(n - 1)`` (or
-``range(n)``) and refuses what lowering refuses: a depth that is no whole number from 1.
+first is then made from its input shape alone (``ir.Repeat``). Compiled with ``n + 1``,
+each such run must gain one copy equal (as IR) to its last, and nothing else may change
+but the numbering of the members after it: so the last copy is a fixed point (its input
+is its output), every later copy equals it, and at any count the run is its first copy
+followed by copies of that one. The first must be the only distinct copy. The emitted
+class then writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses:
+a count that is no whole number from 1.
 
 Any other effect (a width that is doubled or reaches a block class, a parameter that
 is both a width and a depth) leaves a parameter out: the file then states the value it
@@ -38,12 +40,12 @@ from archspec.codegen.resolve import block_classes
 @dataclass(frozen=True, slots=True)
 class Knob:
     """A keyword argument of the network class: its default and the (path, op field)
-    pairs it sets, or the stages (network members) whose depth it is."""
+    pairs it sets, or the paths of the groups holding the runs it counts."""
 
     name: str
     default: int | float | bool
     places: frozenset[tuple[str, str]] = frozenset()
-    stages: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
 
 
 def probe_value(value: ir.Scalar) -> int | float | bool | None:
@@ -105,26 +107,88 @@ def knob(
 
 
 def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | None:
-    """``name`` as a depth knob (see the module docstring); None when it is not one."""
-    stages = {
-        member: group
-        for member, group in base.stages()
-        if group.depth_parameter == name and not is_class(group)
+    """``name`` as a repeat count (see the module docstring); None when it is not one."""
+    groups = {
+        path: group
+        for path, group in network_groups(base)
+        if any(run.parameter == name for run in group.repeats)
     }
-    if not stages:
-        return None
-    for group in stages.values():
-        blocks = [ir.to_data(m.node) for m in group.members]
-        if any(block != blocks[-1] for block in blocks[1:]):
-            return None  # more than the first block is distinct
+    if not groups or any(p.startswith(tuple(f"{q}." for q in groups)) for p in groups):
+        return None  # none, or runs inside runs
     expected: Any = ir.to_data(base)
     found: Any = ir.to_data(probed)
     del expected["parameters"], found["parameters"]
-    for step in expected["flow"]:
-        if step.get("name") in stages:
-            copies = step["node"]["flow"]
-            copies.append({"name": str(len(copies)), "node": copies[-1]["node"]})
-    return Knob(name, value, stages=frozenset(stages)) if expected == found else None
+    for path, group in groups.items():
+        flow = flow_at(expected["flow"], path)
+        if not numbered(flow):
+            return None
+        for run in sorted(group.repeats, key=lambda r: -r.first):  # the last run first
+            if run.parameter != name:
+                continue
+            copies = [[flow[k]["node"] for k in run.copy(c)] for c in range(run.count)]
+            if any(copy != copies[-1] for copy in copies[1:]):
+                return None  # more than the first copy is distinct
+            end = run.first + run.size * run.count
+            flow[end:end] = [{"node": node} for node in copies[-1]]
+        for index, step in enumerate(flow):
+            step["name"] = str(index)
+    return Knob(name, value, groups=frozenset(groups)) if expected == found else None
+
+
+def later_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[str, ...]:
+    """The paths of the members in the copies after the first of every run a knob
+    counts: the emitted class writes them once for all copies, so no width knob may
+    set anything there."""
+    paths: list[str] = []
+    for knob in knobs:
+        for path in knob.groups:
+            group = ir.find(network, path)
+            assert isinstance(group, ir.Group)
+            members = group.members
+            for run in group.repeats:
+                if run.parameter == knob.name:
+                    after = range(run.first + run.size, run.first + run.size * run.count)
+                    paths += [f"{path}.{members[index].name}" for index in after]
+    return tuple(paths)
+
+
+def network_groups(network: ir.Network) -> list[tuple[str, ir.Group]]:
+    """The groups the network class constructs itself (not a class, nor inside one),
+    with their paths."""
+    inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
+    found: list[tuple[str, ir.Group]] = []
+    for place in ir.walk(network):
+        if place.path.startswith(inside) or not isinstance(place.node, ir.Group):
+            continue
+        if is_class(place.node):
+            inside = place.path + "."
+        else:
+            found.append((place.path, place.node))
+    return found
+
+
+def flow_at(flow: list[Any], path: str) -> list[Any]:
+    """The member steps of the group at ``path``, in ``ir.to_data``'s form."""
+    for part in path.split("."):
+        flow = next(step["node"]["flow"] for step in member_steps(flow) if step["name"] == part)
+    return flow
+
+
+def member_steps(flow: list[Any]) -> list[Any]:
+    """The member steps of a flow in ``ir.to_data``'s form, branches entered."""
+    found: list[Any] = []
+    for step in flow:
+        if "branches" in step:
+            for branch in step["branches"]:
+                found += member_steps(branch)
+        else:
+            found.append(step)
+    return found
+
+
+def numbered(flow: list[Any]) -> bool:
+    """True when the steps are members named 0 .. n-1 (a framework's plain sequential)."""
+    return [step.get("name") for step in flow] == [str(i) for i in range(len(flow))]
 
 
 def network_level(network: ir.Network) -> set[str]:

@@ -46,13 +46,21 @@ class Keyword:
 @dataclass(frozen=True)
 class Repeat:
     """``*(item for _ in range(count))``: ``count`` equal items in a call, written once;
-    the count a number, or an expression of the constructor's arguments (``n - 1``)."""
+    the count a number, or an expression of the constructor's arguments (``n - 1``).
+    Copies of several items each: ``*(module for _ in range(count) for module in (a, b))``."""
 
-    item: Expr
+    items: tuple[Expr, ...]
     count: int | str
 
     def flat(self) -> str:
-        return f"*({flat(self.item)} for _ in range({self.count}))"
+        if len(self.items) == 1:
+            return f"*({flat(self.items[0])} for _ in range({self.count}))"
+        copy = ", ".join(flat(item) for item in self.items)
+        return f"*({REPEATED} for _ in range({self.count}) for {REPEATED} in ({copy}))"
+
+
+REPEATED = "module"
+"""The variable a repeat of several items per copy runs over (a constructor local)."""
 
 
 Expr = str | Bracket | Keyword | Repeat
@@ -81,16 +89,20 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
     if isinstance(expr, Keyword):
         return lay_out(expr.value, depth, f"{prefix}{expr.name}=", suffix)
     if isinstance(expr, Repeat) and isinstance(expr.count, int):  # write every item
-        return [line for _ in range(expr.count) for line in lay_out(expr.item, depth, "", suffix)]
+        items = [item for _ in range(expr.count) for item in expr.items]
+        return [line for item in items for line in lay_out(item, depth, "", suffix)]
     if isinstance(expr, Repeat):  # split as ruff splits a generator, and kept split at any
-        # line length by a magic trailing comma: the item's, else one in range(...)
-        if isinstance(expr.item, Bracket) and expr.item.items:
-            item = explode(expr.item, depth + 1)
-            loop = lay_out(call("range", str(expr.count)), depth + 1, "for _ in ")
+        # line length by a magic trailing comma: the copy's, else one in range(...)
+        loop = call("range", str(expr.count))
+        if len(expr.items) > 1:
+            lines = [f"{INDENT * (depth + 1)}{REPEATED}"]
+            lines += lay_out(loop, depth + 1, "for _ in ")
+            lines += explode(Bracket("(", expr.items), depth + 1, f"for {REPEATED} in ")
+        elif isinstance(expr.items[0], Bracket) and expr.items[0].items:
+            lines = [*explode(expr.items[0], depth + 1), *lay_out(loop, depth + 1, "for _ in ")]
         else:
-            item = lay_out(expr.item, depth + 1)
-            loop = explode(call("range", str(expr.count)), depth + 1, "for _ in ")
-        return [f"{indent}{prefix}*(", *item, *loop, f"{indent}){suffix}"]
+            lines = [*lay_out(expr.items[0], depth + 1), *explode(loop, depth + 1, "for _ in ")]
+        return [f"{indent}{prefix}*(", *lines, f"{indent}){suffix}"]
     return explode(expr, depth, prefix, suffix)
 
 
@@ -175,7 +187,7 @@ def repeats(items: list[Expr]) -> list[Expr]:
             end += 1
         count = end - index
         if count >= 3:
-            out.append(Repeat(items[index], count))
+            out.append(Repeat((items[index],), count))
         else:
             out.extend(items[index:end])
         index = end

@@ -32,6 +32,9 @@ class Entry:
     """The stride this copy takes (the first of ``x n /2``)."""
     times: int = 1
     """Copies of a named item, which form a submodule of that name."""
+    run: ir.Repeat | None = None
+    """On the first entry of an unnamed item's copies ``x n`` whose count may be a
+    keyword (``Lowerer.sole_depth``): the run they form, counted from this entry."""
 
 
 @dataclass
@@ -41,6 +44,8 @@ class Namespace:
     path: str
     used: set[str] = field(default_factory=set)
     index: int = 0
+    runs: list[ir.Repeat] = field(default_factory=list)
+    """The runs of unnamed copies lowered here (``Entry.run``), counted in steps."""
 
     def child(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name

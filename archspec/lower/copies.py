@@ -9,8 +9,10 @@ repeat's copy wins). Blocks called by a copy see only their arguments, as always
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
+from archspec import ir
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
 from archspec.lower.context import MAX_LAYERS, MAX_NESTING, Abort, Entry
@@ -66,7 +68,13 @@ def expand(
                     item.span,
                 )
                 raise Abort
-            entries.extend(inner)
+            parameter = lowerer.sole_depth(item, scope, copies)
+            if parameter and inner and not any(e.run for e in inner):  # no run in a run
+                run = ir.Repeat(parameter, 0, len(inner), times)
+                entries.append(dataclasses.replace(inner[0], run=run))  # on its own entry
+                entries.extend(inner[1:])
+            else:
+                entries.extend(inner)
             for copy in copies[1:]:
                 same = copy is copies[0]
                 entries.extend(
@@ -79,7 +87,9 @@ def expand(
                 layers += times
                 too_many(lowerer, layers, item)  # before 100,000 copies are even listed
             scopes = copy_scopes(item, scope, times)
-            entries.append(Entry(item.name, item.target, item, scopes[0], stride))
+            parameter = lowerer.sole_depth(item, scope, scopes)
+            mark = ir.Repeat(parameter, 0, 1, times) if parameter else None
+            entries.append(Entry(item.name, item.target, item, scopes[0], stride, run=mark))
             if times > 1 and scopes[1] is scopes[0]:  # identical copies: one entry, shared
                 entries += [Entry(item.name, item.target, item, scopes[0])] * (times - 1)
             else:
@@ -112,11 +122,11 @@ def _names_index(item: s.Item) -> bool:
 
 
 def target_expressions(
-    target: s.Call | s.Group | s.Branches, bare_arguments: bool = True
+    target: s.Call | s.Group | s.Branches, bare_arguments: bool = True, bare_counts: bool = True
 ) -> list[s.Expr]:
     """The expressions of a call's arguments or of the items inside a group or branches,
     with theirs: counts, strides, conditions, arguments (an argument that is a bare name
-    only if ``bare_arguments``)."""
+    only if ``bare_arguments``, a count that is one only if ``bare_counts``)."""
     expressions: list[s.Expr | None] = []
     pending: list[s.Item] = []
     if isinstance(target, s.Call):
@@ -128,8 +138,9 @@ def target_expressions(
     else:
         pending += [i for branch in target.branches if isinstance(branch, tuple) for i in branch]
     for inner in pending:
-        expressions += [inner.repeat, inner.stride, inner.condition]
-        expressions += target_expressions(inner.target, bare_arguments)
+        bare = isinstance(inner.repeat, s.Name) and not bare_counts
+        expressions += [None if bare else inner.repeat, inner.stride, inner.condition]
+        expressions += target_expressions(inner.target, bare_arguments, bare_counts)
     return [e for e in expressions if e is not None]
 
 

@@ -8,6 +8,7 @@ in ``archspec.lower.shortcuts`` alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from archspec import ir
@@ -70,6 +71,19 @@ class Lowerer:
         """'Did you mean' per unknown name: `foo x 100000` is one mistake, looked up once."""
         self.site: Span | None = None
         """The user's own call being lowered: errors inside the standard library point there."""
+        self.top_scope: Scope | None = None
+        """The network's own scope (parameters and ``let``s), not a block's."""
+        self.sole_depths: frozenset[str] = frozenset()
+        """The parameters that are only repeat counts there (``lower.keywords``)."""
+
+    def sole_depth(self, item: s.Item, scope: Scope, copies: list[Scope]) -> str:
+        """The parameter ``item``'s count is written as, where the copies may become a
+        keyword's repeat (``ir.Repeat``): a sole depth of the network's own scope, with
+        every copy alike but for its input (none reads ``i``); else ''."""
+        count = item.repeat
+        if not isinstance(count, s.Name) or count.name not in self.sole_depths:
+            return ""
+        return count.name if scope is self.top_scope and copies[0] is scope else ""
 
     def instantiate(self, name: str) -> None:
         """Marks a definition used, by the network and by every block being built."""
@@ -160,6 +174,8 @@ class Lowerer:
         position = 0
         while position < len(entries):
             entry = entries[position]
+            if entry.run is not None:  # a first entry of its own: never inside a run
+                ns.runs.append(dataclasses.replace(entry.run, first=len(steps)))
             plain = entry.name is None and entry.stride is None and entry.times == 1
             key = (id(entry.target), id(entry.scope), shape)
             known = layers.get(key) if plain else None
@@ -250,7 +266,10 @@ class Lowerer:
         if start is None or shape is None:
             return None, None
         span = self.visible(entry.item.span)
-        return ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage), shape
+        parameter = self.sole_depth(entry.item, entry.scope, scopes)
+        runs = (ir.Repeat(parameter, 0, 1, len(members)),) if parameter else ()
+        group = ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage, repeats=runs)
+        return group, shape
 
     def claim(self, entry: Entry, ns: Namespace) -> str | None:
         """The entry's name in its namespace (its position when unnamed), if it is free."""
@@ -287,7 +306,8 @@ class Lowerer:
             steps = [parallel] if parallel is not None else []
         if out is None or shape is None:
             return None, None
-        return ir.Group(ir.Chain(tuple(steps)), shape, out, self.visible(target.span)), out
+        flow = ir.Chain(tuple(steps))
+        return ir.Group(flow, shape, out, self.visible(target.span), repeats=repeats(ns, flow)), out
 
     def lower_call(
         self,
@@ -345,6 +365,14 @@ class Lowerer:
         self.error(
             "E300", f"unknown layer or block '{call.name}'", call.name_span, hint, "not defined"
         )
+
+
+def repeats(ns: Namespace, flow: ir.Chain) -> tuple[ir.Repeat, ...]:
+    """The runs of copies lowered in ``ns`` that stand as members of its chain: none
+    where a step is a branch (a run is counted in members)."""
+    if not all(isinstance(step, ir.Member) for step in flow.steps):
+        return ()
+    return tuple(r for r in ns.runs if r.first + r.size * r.count <= len(flow.steps))
 
 
 def same_run(entries: list[Entry], position: int) -> int:

@@ -241,7 +241,7 @@ def _lower_top(
 ) -> tuple[list[ir.Step], ir.Shape | None]:
     """Stem, stages and head share the network's namespace and its numbering."""
     top = Namespace("")
-    depths = sole_depths(tree)
+    lowerer.top_scope, lowerer.sole_depths = parameters, sole_depths(tree)
     steps, current = lowerer.lower_items(
         tree.stem or (), parameters, shape if tree.stem is not None else None, top, option
     )
@@ -260,7 +260,7 @@ def _lower_top(
         if stage is None:
             current = None
             continue
-        group, current = lower_stage(lowerer, name, stage, parameters, current, option, depths)
+        group, current = lower_stage(lowerer, name, stage, parameters, current, option)
         if group is not None:
             steps.append(ir.Member(name, group))
     head, current = lowerer.lower_items(

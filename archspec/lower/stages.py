@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from archspec import ir
@@ -10,7 +9,6 @@ from archspec.diagnostics import did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
 from archspec.lower.context import Abort, Entry, Shape
-from archspec.lower.copies import copy_scopes
 from archspec.lower.shortcuts import OPTIONS
 from archspec.source import Span
 
@@ -25,10 +23,8 @@ def lower_stage(
     scope: Scope,
     shape: Shape,
     option: str,
-    depths: frozenset[str] = frozenset(),
 ) -> tuple[ir.Group | None, Shape]:
-    """A stage's group of copies; ``depths``: the parameters that are only stage depths
-    (``sole_depths``), recorded on a stage whose depth is one of them."""
+    """A stage's group of copies."""
     if stage.shortcut is not None:
         option = stage.shortcut
         if not known_option(lowerer, stage.shortcut, stage.shortcut_span):
@@ -50,13 +46,7 @@ def lower_stage(
         raise Abort
     item = s.Item(target=stage.call, span=stage.span, repeat=stage.depth)
     entry = Entry(name, stage.call, item, scope, stride, depth)
-    group, out = lowerer.lower_copies(entry, shape, name, option, stage=True)
-    parameter = stage.depth.name if isinstance(stage.depth, s.Name) else ""
-    if group is not None and parameter in depths:
-        scopes = copy_scopes(item, scope, 2)
-        if scopes[0] is scopes[1]:  # every copy alike but for its input (no `i`)
-            group = dataclasses.replace(group, depth_parameter=parameter)
-    return group, out
+    return lowerer.lower_copies(entry, shape, name, option, stage=True)
 
 
 def known_option(lowerer: Lowerer, option: str, span: Span | None) -> bool:
