@@ -128,6 +128,19 @@ def test_emitted_class_refuses_depths_the_spec_refuses(bad: object, tmp_path: Pa
         cls(n=bad)
 
 
+def test_emitted_class_refuses_a_depth_over_the_limit_on_a_count(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from archspec.codegen.checks import check_depth
+    from archspec.lower.context import MAX_REPEAT
+
+    assert check_depth.__defaults__ == (MAX_REPEAT,)  # the copy in emitted files is literal
+    with pytest.raises(archspec.SpecError, match="E313"):
+        archspec.load(CIFAR, n=MAX_REPEAT + 1)
+    cls = emitted_class(archspec.load("cifar/resnet20"), tmp_path)
+    with pytest.raises(ValueError, match=r"depth n 100,001 is absurdly large"):
+        cls(n=MAX_REPEAT + 1)
+
+
 def test_torchvision_resnet50_with_n3_23_is_resnet101(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")

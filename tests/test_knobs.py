@@ -34,6 +34,14 @@ def test_a_knob_named_like_the_emitted_code_is_left_out() -> None:
     assert "nn: int" not in arch.source("torch")  # it would hide the torch.nn module
 
 
+def test_any_parameter_name_can_be_set_from_the_api() -> None:
+    # `input` names the input size in the language, so no parameter takes it
+    text = "name: t\ninput: 3x8x8\nparams: {spec: 4, text: 6}\n"
+    text += "stem: conv(spec, 3) conv(text, 1)\n" + HEAD.replace("classes", "2")
+    assert archspec.loads(text, spec=7, text=8).arguments == {"spec": 7, "text": 8}
+    assert archspec.loads(text, input="3x16x16", spec=5).network.input == (3, 16, 16)
+
+
 def test_emitted_class_takes_num_classes_as_to_torch_does(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from torch_helpers import import_file

@@ -11,10 +11,13 @@ from importlib.resources import files
 from archspec.codegen import pysource as py
 
 
-def check_depth(name: str, value: int) -> None:
-    """A stage depth as a spec takes it (as ``-D``): a whole number from 1."""
+def check_depth(name: str, value: int, most: int = 100_000) -> None:
+    """A repeat count as a spec takes it (as ``-D``): a whole number from 1 to archspec's
+    limit on a count (``lower.context.MAX_REPEAT``)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"depth {name} must be a whole number from 1, found {value!r}")
+    if value > most:
+        raise ValueError(f"depth {name} {value:,} is absurdly large (the limit is {most:,})")
 
 
 def check_source(name: str) -> str:
