@@ -42,7 +42,8 @@ def gaps() -> list[str]:
             if lowering is None:
                 found.append(f"op '{name}' has no {backend} lowering")
                 continue
-            for argument in lowering.arguments:
+            choices = (lowering, *(choice for _, choice in lowering.by_rank))
+            for argument in (a for choice in choices for a in choice.arguments):
                 if argument.field not in fields:
                     found.append(f"{backend} lowering of '{name}' reads '{argument.field}'")
     return found

@@ -87,9 +87,10 @@ def shortcut_slot(parallels: list[ir.Parallel]) -> tuple[str, bool] | None:
 
 
 def signature(node: ir.Node) -> tuple[object, ...]:
-    """Names and ops of a module and of all it builds; shortcut branches left out."""
+    """Names and ops of a module and of all it builds, with each layer's input rank (a
+    lowering may depend on it: ``Lowering.by_rank``); shortcut branches left out."""
     if isinstance(node, ir.Layer):
-        return (node.op.NAME,)
+        return (node.op.NAME, len(node.input))
     return (node.definition, is_class(node), flow_signature(node.flow))
 
 

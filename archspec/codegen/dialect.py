@@ -11,6 +11,7 @@ framework habits (PyTorch's in-place additions and its initialisation method).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,10 @@ class Lowering:
     ``callee`` as written in emitted code (``nn.Conv2d``, or a runtime helper's name);
     ``module``: a module constructed with its arguments, else a function whose arguments
     are bound with ``functools.partial``; ``rngs``: the constructor takes ``rngs=``;
-    ``helpers``: runtime pieces the emitted file must carry for it.
+    ``helpers``: runtime pieces the emitted file must carry for it; ``fixed``: keywords
+    given whatever the op's fields; ``by_rank``: another lowering where the input has
+    that rank, the batch axis left out (PyTorch's layer norm: a helper on C x H x W maps,
+    ``nn.LayerNorm`` on tokens and flat features).
     """
 
     callee: str
@@ -55,6 +59,14 @@ class Lowering:
     module: bool = True
     rngs: bool = False
     helpers: tuple[str, ...] = ()
+    fixed: tuple[tuple[str, ir.Scalar], ...] = ()
+    by_rank: tuple[tuple[int, Lowering], ...] = ()
+
+
+def lowering_for(lowerings: Mapping[str, Lowering], layer: ir.Layer) -> Lowering:
+    """How ``layer`` is built: its op's entry, or that entry's choice for its input's rank."""
+    entry = lowerings[layer.op.NAME]
+    return dict(entry.by_rank).get(len(layer.input), entry)
 
 
 class Dialect(ABC):

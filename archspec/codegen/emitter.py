@@ -23,7 +23,7 @@ from archspec.codegen.classes import (
     shortcut_members,
     shortcut_slot,
 )
-from archspec.codegen.dialect import Dialect
+from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
 from archspec.codegen.knobs import Knob
@@ -77,7 +77,7 @@ class Emitter:
         for place in ir.walk(self.network):
             node = place.node
             if isinstance(node, ir.Layer):
-                needed.update(self.dialect.lowerings[node.op.NAME].helpers)
+                needed.update(lowering_for(self.dialect.lowerings, node).helpers)
             elif not is_class(node) and not numbered(node):
                 needed.update(self.dialect.named_sequential_helpers)
                 self.uses.add("named_sequential")
@@ -139,7 +139,7 @@ class Emitter:
         return self.dialect.sequential(items, numbered=True)
 
     def layer(self, member: ir.Member, layer: ir.Layer, path: str, bind: Binder) -> py.Expr:
-        lowering = self.dialect.lowerings[layer.op.NAME]
+        lowering = lowering_for(self.dialect.lowerings, layer)
         positional: list[py.Expr] = []
         keywords: dict[str, py.Expr] = {}
         for argument in lowering.arguments:
@@ -160,6 +160,7 @@ class Emitter:
                 positional.append(text)
             else:
                 keywords[argument.keyword] = text
+        keywords.update((name, literal(value)) for name, value in lowering.fixed)
         keywords.update(self.dialect.layer_keywords(member))
         if not lowering.module:
             if not keywords:

@@ -141,7 +141,6 @@ EMITTED_GLOBALS = {
     "chunk": "the Flax module's channel slice",
     "channel_shuffle": "the Flax module's channel shuffle",
     "LayerNorm2d": "the PyTorch module's layer norm",
-    "LayerNorm": "the Flax module's layer norm",
     "ChannelLinear": "the PyTorch module's per-pixel linear layer",
     "StochasticDepth": "a stochastic depth module",
     "scale_parameter": "a layer scale's tensor",

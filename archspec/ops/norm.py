@@ -76,9 +76,10 @@ class BatchNorm2d(Op):
 class LayerNorm(Op):
     NAME = "layernorm"
     DOC = (
-        "Layer normalization over the channels of each pixel (torchvision's LayerNorm2d), "
-        "over flat features (ConvNeXt's norm), or over the features of each token "
-        "(torch.nn.LayerNorm(D): ViT's norm)."
+        "Layer normalization over the channels of each pixel (ConvNeXt's norm: "
+        "torchvision's LayerNorm2d), over flat features, or over the features of each "
+        "token (ViT's norm); emitted as the framework's own (torch.nn.LayerNorm(D), "
+        "nnx.LayerNorm) except on an NCHW map."
     )
     ARGUMENTS = (Argument("eps", float, "added to the variance", 1e-5, minimum=0.0),)
     ROLES = {"channels": "in"}

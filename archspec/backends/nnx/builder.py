@@ -27,6 +27,7 @@ from archspec.backends.nnx.dialect import LOWERINGS
 from archspec.backends.nnx.layout import FlaxPath, attribute_name, is_numbered
 from archspec.backends.weights import check_flax_arrays, flax_to_torch, torch_to_flax
 from archspec.codegen.classes import is_class
+from archspec.codegen.dialect import lowering_for
 
 Layer = Callable[[jax.Array], jax.Array]
 Program = tuple[Any, ...]
@@ -42,8 +43,8 @@ def callee(name: str) -> Callable[..., Any]:
 
 def build_layer(layer: ir.Layer, rngs: nnx.Rngs) -> Layer:
     """A module for an op with state; else its function, with the arguments bound."""
-    lowering = LOWERINGS[layer.op.NAME]
-    kwargs: dict[str, Any] = {}
+    lowering = lowering_for(LOWERINGS, layer)
+    kwargs: dict[str, Any] = dict(lowering.fixed)
     for argument in lowering.arguments:
         value = argument.value(getattr(layer.op, argument.field))
         kwargs[argument.keyword] = (value, value) if argument.pair else value
@@ -75,7 +76,7 @@ def build_member(node: ir.Node, rngs: nnx.Rngs, abstract: bool = False) -> Layer
 
 
 def _has_state(node: ir.Node) -> bool:
-    return isinstance(node, ir.Layer) and LOWERINGS[node.op.NAME].module
+    return isinstance(node, ir.Layer) and lowering_for(LOWERINGS, node).module
 
 
 def program(chain: ir.Chain) -> Program:

@@ -95,10 +95,11 @@ LOWERINGS: dict[str, Lowering] = {
     "flatten": Lowering("flatten", module=False, helpers=("flatten",)),
     "fc": _LINEAR,
     "dropout": Lowering("nnx.Dropout", (Arg("rate", "p", positional=True),), rngs=True),
-    "layernorm": Lowering(
-        "LayerNorm",
-        (Arg("num_features", "channels", positional=True), Arg("eps", "eps", 1e-5)),
-        helpers=("LayerNorm",),
+    "layernorm": Lowering(  # the last axis: channels in NHWC, as of tokens and features
+        "nnx.LayerNorm",
+        (Arg("num_features", "channels", positional=True), Arg("epsilon", "eps", 1e-6)),
+        rngs=True,
+        fixed=(("use_fast_variance", False),),  # torch's variance: E[(x - mean)^2]
     ),
     "channel_fc": _LINEAR,  # on NHWC, the last axis is the channels
     "stochastic_depth": Lowering(
@@ -197,7 +198,6 @@ tensors need no entry. A dotted name is a path into the op's submodules (``qkv.k
 
 HELPERS = (
     "BatchNorm2d",
-    "LayerNorm",
     "StochasticDepth",
     "scale_parameter",
     "token_parameter",

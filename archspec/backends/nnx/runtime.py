@@ -58,22 +58,6 @@ class BatchNorm2d(nnx.Module):
         return (x - mean) * scale + self.bias[...]
 
 
-class LayerNorm(nnx.Module):
-    """torch.nn.LayerNorm over the last axis (the channels, in NHWC), as torch computes
-    it: the biased variance of the centred values. ``nnx.LayerNorm`` takes E[x^2] - E[x]^2."""
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        self.scale = nnx.Param(jnp.ones(num_features))
-        self.bias = nnx.Param(jnp.zeros(num_features))
-        self.eps = eps
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        mean = jnp.mean(x, axis=-1, keepdims=True)
-        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
-        normalised = (x - mean) * jax.lax.rsqrt(var + self.eps)
-        return normalised * self.scale[...] + self.bias[...]
-
-
 class StochasticDepth(nnx.Dropout):
     """torchvision.ops.StochasticDepth on NHWC: dropout of a whole sample (``mode="row"``)
     or of the whole batch (``"batch"``), kept values scaled by 1 / (1 - p); the identity

@@ -21,6 +21,7 @@ from archspec import ir
 from archspec.backends.pytorch import runtime
 from archspec.backends.pytorch.dialect import LOWERINGS, InPlace, TorchDialect
 from archspec.codegen.classes import is_class, own_modules, shortcut_members
+from archspec.codegen.dialect import lowering_for
 
 OPEN, BRANCH, END, ADD, ADD_IN_PLACE, MUL, CONCAT_MAPS, CONCAT_TOKENS, TENSOR = range(9)
 """The operations of a flow between its members (see ``FlowModule``); ``TENSOR + k``
@@ -228,10 +229,12 @@ class Builder:
         return found + [member for _, member in shortcut_members(group)]
 
     def layer(self, member: ir.Member, layer: ir.Layer) -> nn.Module | nn.Parameter:
-        lowering = LOWERINGS[layer.op.NAME]
+        lowering = lowering_for(LOWERINGS, layer)
         root, _, name = lowering.callee.rpartition(".")
         factory = getattr(nn if root == "nn" else runtime, name)
-        arguments = {a.keyword: a.value(getattr(layer.op, a.field)) for a in lowering.arguments}
+        arguments = dict(lowering.fixed)
+        for argument in lowering.arguments:
+            arguments[argument.keyword] = argument.value(getattr(layer.op, argument.field))
         if id(member) in self.dialect.inplace.relus:
             arguments["inplace"] = True
         return factory(**arguments)  # type: ignore[no-any-return]

@@ -35,6 +35,8 @@ _LINEAR = (
     Arg("bias", "bias", True),
 )
 
+_LAYER_NORM = (Arg("normalized_shape", "channels", positional=True), Arg("eps", "eps", 1e-5))
+
 _ATTENTION = (
     Arg("features", "features", positional=True),
     Arg("heads", "heads", positional=True),
@@ -89,9 +91,9 @@ LOWERINGS: dict[str, Lowering] = {
     "fc": Lowering("nn.Linear", _LINEAR),
     "dropout": Lowering("nn.Dropout", (Arg("p", "p"),)),
     "layernorm": Lowering(
-        "LayerNorm2d",
-        (Arg("num_channels", "channels", positional=True), Arg("eps", "eps", 1e-5)),
-        helpers=("LayerNorm2d",),
+        "nn.LayerNorm",
+        _LAYER_NORM,
+        by_rank=((3, Lowering("LayerNorm2d", _LAYER_NORM, helpers=("LayerNorm2d",))),),
     ),
     "channel_fc": Lowering("ChannelLinear", _LINEAR, helpers=("ChannelLinear",)),
     "stochastic_depth": Lowering(

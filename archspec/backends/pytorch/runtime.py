@@ -66,16 +66,11 @@ class Chunk(nn.Module):
 
 class LayerNorm2d(nn.LayerNorm):
     """Layer norm over the channels of each pixel of an NCHW map (torchvision's
-    LayerNorm2d: to channels-last, normalise, back), or, as nn.LayerNorm, over the last
-    axis: the features of an N x C batch or of each token of N x L x D tokens."""
-
-    def __init__(self, num_channels: int, eps: float = 1e-5) -> None:
-        super().__init__(num_channels, eps=eps)
+    LayerNorm2d: to channels-last, normalise, back); tokens and flat features take
+    nn.LayerNorm itself."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape, weight, bias = self.normalized_shape, self.weight, self.bias
-        if x.dim() != 4:
-            return F.layer_norm(x, shape, weight, bias, self.eps)
         x = F.layer_norm(x.permute(0, 2, 3, 1), shape, weight, bias, self.eps)
         return x.permute(0, 3, 1, 2)
 
