@@ -137,7 +137,7 @@ def test_emitted_class_refuses_a_depth_over_the_limit_on_a_count(tmp_path: Path)
     with pytest.raises(archspec.SpecError, match="E313"):
         archspec.load(CIFAR, n=MAX_REPEAT + 1)
     cls = emitted_class(archspec.load("cifar/resnet20"), tmp_path)
-    with pytest.raises(ValueError, match=r"depth n 100,001 is absurdly large"):
+    with pytest.raises(ValueError, match=r"depth n 100,001 is over the limit of 100,000"):
         cls(n=MAX_REPEAT + 1)
 
 

@@ -120,6 +120,25 @@ def test_emitted_runs_build_what_the_spec_builds(tmp_path: Path) -> None:
         cls(n=0)
 
 
+def test_nested_runs_build_what_the_spec_builds(tmp_path: Path) -> None:
+    """timm's layout: the copies are ``stages.1.blocks``, inside two plain groups."""
+    torch = pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+
+    cls = emitted_class(archspec.load("timm/resnetv2_18"), tmp_path)
+    depths = {"depth1": 1, "depth2": 3, "depth3": 1, "depth4": 1}
+    emitted = cls(**depths).eval()
+    built = archspec.load("timm/resnetv2_18", input="3x32x32", **depths).to_torch().eval()
+    assert [(k, t.shape) for k, t in emitted.state_dict().items()] == [
+        (k, t.shape) for k, t in built.state_dict().items()
+    ]
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(emitted(x), built(x))
+    assert len(emitted.stages[1].blocks) == 3
+
+
 def test_vgg13_with_three_convolutions_a_group_is_torchvisions_vgg16(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")

@@ -17,7 +17,7 @@ def check_depth(name: str, value: int, most: int = 100_000) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"depth {name} must be a whole number from 1, found {value!r}")
     if value > most:
-        raise ValueError(f"depth {name} {value:,} is absurdly large (the limit is {most:,})")
+        raise ValueError(f"depth {name} {value:,} is over the limit of {most:,}")
 
 
 def check_source(name: str) -> str:
