@@ -37,9 +37,10 @@ copy takes 4 channels, the others 8."""
 
 
 def test_shipped_repeats_outside_stages_are_knobs() -> None:
-    vgg16 = {k.name: sorted(k.groups) for k in archspec.load("vgg16").knobs()}
     widths: dict[str, list[str]] = {"num_classes": [], "in_channels": []}
-    assert vgg16 == {f"n{i}": ["features"] for i in range(1, 6)} | widths
+    for name in ("vgg11", "vgg16"):  # VGG-11's first two groups hold one convolution
+        vgg = {k.name: sorted(k.groups) for k in archspec.load(name).knobs()}
+        assert vgg == {f"n{i}": ["features"] for i in range(1, 6)} | widths
     resnetv2 = {k.name: sorted(k.groups) for k in archspec.load("timm/resnetv2_50").knobs()}
     depths = {f"depth{i + 1}": [f"stages.{i}.blocks"] for i in range(4)}
     assert resnetv2 == depths | widths
@@ -52,6 +53,19 @@ def test_a_run_anywhere_in_the_network_class_is_a_knob() -> None:
     assert knobs(spec("g=(h=(conv(8, 3) b=basic(8) x n))")) == {"n": frozenset({"g.h.b"})}
     # two runs of one count in one group, each its own repeat
     assert knobs(spec("g=(conv(8, 3) relu x n conv(4, 1) relu x n)")) == {"n": {"g"}}
+
+
+def test_a_run_of_one_copy_repeats_the_copy_its_probe_adds() -> None:
+    # one copy taking 4 channels: every later copy takes 8, as the probe's second does
+    assert knobs(spec(FLAT, "n: 1")) == {"n": frozenset({"features"})}
+    source = archspec.loads(spec(FLAT, "n: 1")).source("torch")
+    assert "for _ in range(n - 1)" in source and "nn.Conv2d(8, 8, kernel_size=3" in source
+    # a second copy that is no fixed point: the third would differ again
+    assert knobs(spec("g=(conv(8, 3) (maxpool(2)) x n)", "n: 1")) == {}
+    # a second copy that is a block instance unlike the first (8 to 8 channels, the first
+    # projects from 4): classes are resolved from the network's own instances
+    assert knobs(spec("g=(conv(4, 3) b=basic(8) x n)", "n: 1")) == {}
+    assert knobs(spec("g=(conv(4, 3) b=basic(8) x n)", "n: 2")) == {"n": {"g.b"}}
 
 
 def test_a_run_the_class_cannot_write_as_a_repeat_is_no_knob() -> None:
@@ -99,11 +113,12 @@ def test_runs_are_laid_out_as_ruff_keeps_them(tmp_path: Path) -> None:
 # ---- end to end
 
 
-def test_emitted_runs_build_what_the_spec_builds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("default", [1, 2])
+def test_emitted_runs_build_what_the_spec_builds(default: int, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from test_depth_knobs import emitted_class
 
-    text = spec(FLAT)
+    text = spec(FLAT, f"n: {default}")
     cls = emitted_class(archspec.loads(text), tmp_path)
     x = torch.randn(2, 3, 8, 8)
     for n in (1, 4):
@@ -162,6 +177,6 @@ def test_flax_emitted_runs_build_what_the_spec_builds(tmp_path: Path) -> None:
     pytest.importorskip("flax")
     from flax_helpers import assert_emitted_builds_as_spec, emitted_class
 
-    text = spec(FLAT)
+    text = spec(FLAT, "n: 1")  # the later copies from the probe's second
     cls = emitted_class(archspec.loads(text), tmp_path)
     assert_emitted_builds_as_spec(cls, archspec.loads(text, n=3), n=3)

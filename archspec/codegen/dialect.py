@@ -126,6 +126,11 @@ class Dialect(ABC):
         """Extra keyword arguments for one layer (PyTorch: ``inplace``)."""
         return {}
 
+    def take_in(self, copy: ir.Chain) -> None:
+        """Members written that the network does not hold: the copy a depth knob repeats
+        where the network has one (``Knob.later``), to be decided like the network's."""
+        return None
+
     def add_in_place(self, parallel: ir.Parallel) -> bool:
         """Whether a two-branch addition may overwrite its first branch's result."""
         return False

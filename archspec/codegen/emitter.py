@@ -64,6 +64,7 @@ class Emitter:
         taken = {*dialect.reserved_globals(), self.class_name}
         taken.update(cls.name for cls in self.classes.values())
         self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
+        self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
         self.knobs = tuple(
             k
             for k in knobs
@@ -129,11 +130,16 @@ class Emitter:
         done = 0
         for run in sorted(self.runs[path], key=lambda r: r.first):
             items += [("", expression) for expression in code[done : run.first]]
-            first, last = run.copy(0), run.copy(run.count - 1)
-            distinct = [code[k] for k in first] != [code[k] for k in last]
-            items += [("", code[k]) for k in first] if distinct else []
+            first = [code[k] for k in run.copy(0)]
+            if (path, run.first) in self.later:  # one copy, the later ones another
+                later = self.later[(path, run.first)]
+                last = [self.construct(m, "", literal_binder) for m in later]
+            else:
+                last = [code[k] for k in run.copy(run.count - 1)]
+            distinct = first != last
+            items += [("", expression) for expression in first] if distinct else []
             count = identifier(run.parameter) + (" - 1" if distinct else "")
-            items.append(("", py.Repeat(tuple(code[k] for k in last), count)))
+            items.append(("", py.Repeat(tuple(last), count)))
             done = run.first + run.size * run.count
         items += [("", expression) for expression in code[done:]]
         return self.dialect.sequential(items, numbered=True)
@@ -330,7 +336,7 @@ class Emitter:
             for run in group.repeats:
                 if run.parameter != knob.name:
                     continue
-                copies = [
+                copies = [  # none for a run of one copy (its later copies: Knob.later)
                     [self.construct(members[k], "", literal_binder) for k in run.copy(c)]
                     for c in range(1, run.count)
                 ]
@@ -339,6 +345,9 @@ class Emitter:
                 runs.setdefault(path, []).append(run)
         for path, found in runs.items():
             self.runs.setdefault(path, []).extend(found)
+        for path, first, copy in knob.later:
+            self.dialect.take_in(ir.Chain(copy))
+            self.later[(path, first)] = copy
         return True
 
 

@@ -18,7 +18,9 @@ first is then made from its input shape alone (``ir.Repeat``). Compiled with ``n
 each such run must gain one copy equal (as IR) to its last, and nothing else may change
 but the numbering of the members after it: so the last copy is a fixed point (its input
 is its output), every later copy equals it, and at any count the run is its first copy
-followed by copies of that one. The first must be the only distinct copy. The emitted
+followed by copies of that one. The first must be the only distinct copy. A run of one
+copy shows no later copy: the one the probe adds stands for them all (``Knob.later``),
+where its output is its input and it holds no block instance. The emitted
 class then writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses:
 a count that is no whole number from 1.
 
@@ -29,7 +31,7 @@ was built with, and ``archspec build -D`` changes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archspec import ir
@@ -46,6 +48,9 @@ class Knob:
     default: int | float | bool
     places: frozenset[tuple[str, str]] = frozenset()
     groups: frozenset[str] = frozenset()
+    later: tuple[tuple[str, int, tuple[ir.Member, ...]], ...] = field(default=(), compare=False)
+    """For each run of one copy: its group's path, its first member's position and the
+    copy the network compiled one larger adds (what every later copy is)."""
 
 
 def probe_value(value: ir.Scalar) -> int | float | bool | None:
@@ -96,13 +101,13 @@ def knob(
             return None
         if type(old.node.op) is not type(new.node.op):
             return None
-        for field in fields(old.node.op):
-            was, now = getattr(old.node.op, field.name), getattr(new.node.op, field.name)
+        for op_field in fields(old.node.op):
+            was, now = getattr(old.node.op, op_field.name), getattr(new.node.op, op_field.name)
             if was == now:
                 continue
             if old.path not in own or type(was) is not type(value) or (was, now) != (value, probe):
                 return None
-            places.add((old.path, field.name))
+            places.add((old.path, op_field.name))
     return Knob(name, value, frozenset(places)) if places else None
 
 
@@ -118,21 +123,49 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
     expected: Any = ir.to_data(base)
     found: Any = ir.to_data(probed)
     del expected["parameters"], found["parameters"]
+    later: list[tuple[str, int, tuple[ir.Member, ...]]] = []
     for path, group in groups.items():
         flow = flow_at(expected["flow"], path)
-        if not numbered(flow):
+        grown = ir.find(probed, path)
+        if not numbered(flow) or not isinstance(grown, ir.Group):
             return None
-        for run in sorted(group.repeats, key=lambda r: -r.first):  # the last run first
+        added: list[tuple[int, list[Any]]] = []
+        for run in sorted(group.repeats, key=lambda r: r.first):
             if run.parameter != name:
+                continue
+            end = run.first + run.size * run.count
+            if run.count == 1:  # what every later copy is: the larger network's second
+                at = end + sum(len(nodes) for _, nodes in added)  # copies added before
+                copy = grown.members[at : at + run.size]
+                nodes = [ir.to_data(member.node) for member in copy]
+                if nodes != [flow[k]["node"] for k in run.copy(0)]:
+                    if not fixed_point(copy):
+                        return None
+                    later.append((path, run.first, copy))
+                added.append((end, nodes))
                 continue
             copies = [[flow[k]["node"] for k in run.copy(c)] for c in range(run.count)]
             if any(copy != copies[-1] for copy in copies[1:]):
                 return None  # more than the first copy is distinct
-            end = run.first + run.size * run.count
-            flow[end:end] = [{"node": node} for node in copies[-1]]
+            added.append((end, copies[-1]))
+        for end, nodes in reversed(added):
+            flow[end:end] = [{"node": node} for node in nodes]
         for index, step in enumerate(flow):
             step["name"] = str(index)
-    return Knob(name, value, groups=frozenset(groups)) if expected == found else None
+    if expected != found:
+        return None
+    return Knob(name, value, groups=frozenset(groups), later=tuple(later))
+
+
+def fixed_point(copy: tuple[ir.Member, ...]) -> bool:
+    """A copy whose output is its input, and which holds no class instance (the emitter
+    resolves classes from the network's own instances)."""
+    if not copy or copy[0].node.input != copy[-1].node.output:
+        return False
+    nodes = [m.node for m in copy] + [
+        place.node for m in copy if isinstance(m.node, ir.Group) for place in ir.walk(m.node)
+    ]
+    return not any(isinstance(node, ir.Group) and is_class(node) for node in nodes)
 
 
 def later_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[str, ...]:

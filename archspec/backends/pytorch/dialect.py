@@ -277,6 +277,9 @@ class TorchDialect(Dialect):
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         return {"inplace": "True"} if id(member) in self.inplace.relus else {}
 
+    def take_in(self, copy: ir.Chain) -> None:
+        self.inplace.visit(copy)
+
     def add_in_place(self, parallel: ir.Parallel) -> bool:
         return id(parallel) in self.inplace.adds
 
