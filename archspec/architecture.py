@@ -176,7 +176,7 @@ class Architecture:
     def knobs(self) -> tuple[Knob, ...]:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
-        from archspec.codegen.knobs import depth_knob, knob, later_copies, probe_value
+        from archspec.codegen.knobs import depth_knob, knob, probe_value, repeated_safely
         from archspec.diagnostics import SpecError
 
         found = []
@@ -194,12 +194,8 @@ class Architecture:
                 found_knob = depth_knob(name, value, self.network, probed)
             if found_knob is not None:
                 found.append(found_knob)
-        # a width in a copy that a depth knob repeats would make the copies differ
-        later = frozenset(later_copies(self.network, tuple(found)))
-        inside = tuple(f"{path}." for path in later)
-        return tuple(
-            k for k in found if not any(p in later or p.startswith(inside) for p, _ in k.places)
-        )
+        depths = tuple(k for k in found if k.groups)
+        return tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
 
     def source(self, backend: str) -> str:
         """The standalone module a backend emits for this network (within the limits)."""

@@ -83,12 +83,14 @@ class Parallel:
 class Repeat:
     """Members ``first`` to ``first + size * count`` of a group: ``count`` copies of
     ``size`` members each, written ``x parameter`` (a stage: ``size`` 1, every member),
-    where the parameter appears in no other expression and no copy reads ``i``."""
+    where the parameter appears in no other expression and no copy reads ``i``. ``reads``:
+    the names the copies' own expressions read."""
 
     parameter: str
     first: int
     size: int
     count: int
+    reads: frozenset[str] = frozenset()
 
     def copy(self, index: int) -> range:
         """The member positions of copy ``index`` (from 0)."""

@@ -88,6 +88,19 @@ def test_a_width_in_a_later_copy_leaves_the_width_out() -> None:
     assert found == {"n": frozenset({"g"})}  # w is in every copy: the count wins
     # a width in the first copy only (the input channels) stays a keyword
     assert set(knobs(spec("g=(conv(w, 3) conv(8, 1) x n)", "n: 2, w: 8"))) == {"n", "w"}
+    # in a lone copy, what the width does to the later copies is not seen: left out
+    lone = spec("g=(conv(8, 3) (conv(w, 1) relu) x n)", "n: 1, w: 8")
+    assert knobs(lone) == {"n": frozenset({"g"})}
+    assert knobs(spec("g=(conv(4, 3) (conv(w, 1) relu) x n)", "n: 1, w: 8")) == {"n": {"g"}}
+    assert knobs(spec("g=(conv(w, 3) (bn relu) x n)", "n: 1, w: 8")) == {"n": {"g"}}
+    # but a width that sets only a lone copy's input channels is one: the copy opens the
+    # run, written apart from the later copies (VGG-11's in_channels)
+    opens = spec("g=(conv(w, 3) (conv(8, 3) relu) x n)", "n: 1, w: 8")
+    assert set(knobs(opens)) == {"n", "w"}
+    source = archspec.loads(opens).source("torch")
+    assert "nn.Conv2d(w, 8, kernel_size=3" in source and "for _ in range(n - 1)" in source
+    stage = "name: t\ninput: 3x8x8\nparams: {n: 1, w: 8}\nstem: conv(8, 3)\n"
+    assert knobs(stage + "stages:\n  s: conv(w, 1) x n\n" + HEAD) == {"n": frozenset({"s"})}
 
 
 def test_the_emitted_source_writes_each_run_once() -> None:
@@ -133,6 +146,21 @@ def test_emitted_runs_build_what_the_spec_builds(default: int, tmp_path: Path) -
     assert len(cls(n=4).features) == 1 + 3 * 4 + 1
     with pytest.raises(ValueError, match="depth n must be a whole number from 1"):
         cls(n=0)
+
+
+def test_a_count_and_a_width_together_build_what_the_spec_builds(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+
+    text = spec("g=(conv(w, 3) (conv(8, 3) relu) x n)", "n: 1, w: 8")
+    cls = emitted_class(archspec.loads(text), tmp_path)
+    x = torch.randn(1, 3, 8, 8)
+    for n, w in ((1, 8), (3, 16), (2, 4)):
+        built = archspec.loads(text, n=n, w=w).to_torch().eval()
+        emitted = cls(n=n, w=w).eval()
+        built.load_state_dict(emitted.state_dict(), strict=True)
+        with torch.no_grad():
+            assert torch.equal(emitted(x), built(x))
 
 
 def test_nested_runs_build_what_the_spec_builds(tmp_path: Path) -> None:

@@ -131,11 +131,9 @@ class Emitter:
         for run in sorted(self.runs[path], key=lambda r: r.first):
             items += [("", expression) for expression in code[done : run.first]]
             first = [code[k] for k in run.copy(0)]
-            if (path, run.first) in self.later:  # one copy, the later ones another
-                later = self.later[(path, run.first)]
-                last = [self.construct(m, "", literal_binder) for m in later]
-            else:
-                last = [code[k] for k in run.copy(run.count - 1)]
+            last_copy = tuple(members[k] for k in run.copy(run.count - 1))
+            later = self.later.get((path, run.first), last_copy)  # a lone copy's: another
+            last = [self.construct(m, "", literal_binder) for m in later]  # no knob there
             distinct = first != last
             items += [("", expression) for expression in first] if distinct else []
             count = identifier(run.parameter) + (" - 1" if distinct else "")

@@ -168,21 +168,42 @@ def fixed_point(copy: tuple[ir.Member, ...]) -> bool:
     return not any(isinstance(node, ir.Group) and is_class(node) for node in nodes)
 
 
-def later_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[str, ...]:
-    """The paths of the members in the copies after the first of every run a knob
-    counts: the emitted class writes them once for all copies, so no width knob may
-    set anything there."""
-    paths: list[str] = []
-    for knob in knobs:
-        for path in knob.groups:
+def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) -> bool:
+    """Whether a width knob sets nothing that the emitted class writes once for many
+    copies of a run a depth knob counts: nothing in the copies after the first; in a lone
+    copy, whose later copies the network does not hold (what a width would do to them
+    cannot be seen), only its first layer's input channels (``input_field``), where the
+    copies' own expressions do not read the width."""
+    for depth in depths:
+        for path in depth.groups:
             group = ir.find(network, path)
             assert isinstance(group, ir.Group)
             members = group.members
-            for run in group.repeats:
-                if run.parameter == knob.name:
-                    after = range(run.first + run.size, run.first + run.size * run.count)
-                    paths += [f"{path}.{members[index].name}" for index in after]
-    return tuple(paths)
+            for run in (r for r in group.repeats if r.parameter == depth.name):
+                lone = run.count == 1
+                if lone and width.name in run.reads:
+                    return False
+                start = run.first + (0 if lone else run.size)
+                end = run.first + run.size * run.count
+                paths = {f"{path}.{members[k].name}": members[k].node for k in range(start, end)}
+                inside = tuple(f"{p}." for p in paths)
+                first = f"{path}.{members[run.first].name}"
+                for place, field_name in width.places:
+                    if place.startswith(inside):
+                        return False
+                    opens = lone and place == first and input_field(paths[first], field_name)
+                    if place in paths and not opens:
+                        return False
+    return True
+
+
+def input_field(node: ir.Node, field_name: str) -> bool:
+    """The field that takes a layer's input channels, where another sets its output's
+    (a convolution's, not a batch norm's): a change there leaves the output alone."""
+    if not isinstance(node, ir.Layer):
+        return False
+    roles = node.op.ROLES
+    return roles.get(field_name) == "in" and "out" in roles.values()
 
 
 def network_groups(network: ir.Network) -> list[tuple[str, ir.Group]]:

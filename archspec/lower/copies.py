@@ -70,7 +70,7 @@ def expand(
                 raise Abort
             parameter = lowerer.sole_depth(item, scope, copies)
             if parameter and inner and not any(e.run for e in inner):  # no run in a run
-                run = ir.Repeat(parameter, 0, len(inner), times)
+                run = repeat(item, parameter, len(inner), times)
                 entries.append(dataclasses.replace(inner[0], run=run))  # on its own entry
                 entries.extend(inner[1:])
             else:
@@ -88,7 +88,7 @@ def expand(
                 too_many(lowerer, layers, item)  # before 100,000 copies are even listed
             scopes = copy_scopes(item, scope, times)
             parameter = lowerer.sole_depth(item, scope, scopes)
-            mark = ir.Repeat(parameter, 0, 1, times) if parameter else None
+            mark = repeat(item, parameter, 1, times) if parameter else None
             entries.append(Entry(item.name, item.target, item, scopes[0], stride, run=mark))
             if times > 1 and scopes[1] is scopes[0]:  # identical copies: one entry, shared
                 entries += [Entry(item.name, item.target, item, scopes[0])] * (times - 1)
@@ -96,6 +96,12 @@ def expand(
                 entries += [Entry(item.name, item.target, item, copy) for copy in scopes[1:]]
         too_many(lowerer, layers, item)
     return entries
+
+
+def repeat(item: s.Item, parameter: str, size: int, count: int) -> ir.Repeat:
+    """The run of ``item``'s ``count`` copies of ``size`` members, counted from its first."""
+    reads = frozenset(names_read(target_expressions(item.target)))
+    return ir.Repeat(parameter, 0, size, count, reads)
 
 
 def too_many(lowerer: Lowerer, layers: int, item: s.Item) -> None:

@@ -24,7 +24,7 @@ from archspec.lower.context import (
     Namespace,
     Shape,
 )
-from archspec.lower.copies import copy_names, copy_scopes, expand
+from archspec.lower.copies import copy_names, copy_scopes, expand, repeat
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.layers import layer_value, lower_layer
 from archspec.lower.names import refused_module_name
@@ -267,7 +267,7 @@ class Lowerer:
             return None, None
         span = self.visible(entry.item.span)
         parameter = self.sole_depth(entry.item, entry.scope, scopes)
-        runs = (ir.Repeat(parameter, 0, 1, len(members)),) if parameter else ()
+        runs = (repeat(entry.item, parameter, 1, len(members)),) if parameter else ()
         group = ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage, repeats=runs)
         return group, shape
 
