@@ -20,9 +20,9 @@ but the numbering of the members after it: so the last copy is a fixed point (it
 is its output), every later copy equals it, and at any count the run is its first copy
 followed by copies of that one. The first must be the only distinct copy. A run of one
 copy shows no later copy: the one the probe adds stands for them all (``Knob.later``),
-where its output is its input and it holds no block instance. The emitted
-class then writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses:
-a count that is no whole number from 1.
+where its output is its input and it holds no block instance. The emitted class then
+writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses: a count
+that is no whole number from 1 to 100,000.
 
 Any other effect (a width that is doubled or reaches a block class, a parameter that
 is both a width and a depth) leaves a parameter out: the file then states the value it
