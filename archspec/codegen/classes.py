@@ -21,6 +21,12 @@ from archspec import ir
 from archspec.lower.names import class_name as camel_case
 
 
+def numbered(group: ir.Group) -> bool:
+    """True when the members are named 0 .. n-1, as a framework's plain sequential numbers
+    them (``nn.Sequential``, ``nnx.Sequential``)."""
+    return [m.name for m in group.members] == [str(i) for i in range(len(group.members))]
+
+
 def is_class(group: ir.Group) -> bool:
     """A block instance, a group with branches or one holding a bare tensor: a class of
     its own in emitted code."""

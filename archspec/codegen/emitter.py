@@ -19,6 +19,7 @@ from archspec.codegen.checks import check_source
 from archspec.codegen.classes import (
     BlockClass,
     is_class,
+    numbered,
     own_branches,
     shortcut_members,
     shortcut_slot,
@@ -125,12 +126,15 @@ class Emitter:
         """A group with runs that depth knobs count: each run its first copy, then the
         last ``knob - 1`` times (``knob`` times where all are alike)."""
         members = group.members
-        code = [self.construct(m, join(path, m.name), bind) for m in members]
+
+        def code(span: range) -> list[py.Expr]:  # written members only, not every copy
+            return [self.construct(members[k], join(path, members[k].name), bind) for k in span]
+
         items: list[tuple[str, py.Expr]] = []
         done = 0
         for run in sorted(self.runs[path], key=lambda r: r.first):
-            items += [("", expression) for expression in code[done : run.first]]
-            first = [code[k] for k in run.copy(0)]
+            items += [("", expression) for expression in code(range(done, run.first))]
+            first = code(run.copy(0))
             last_copy = tuple(members[k] for k in run.copy(run.count - 1))
             later = self.later.get((path, run.first), last_copy)  # a lone copy's: another
             last = [self.construct(m, "", literal_binder) for m in later]  # no knob there
@@ -139,7 +143,7 @@ class Emitter:
             count = identifier(run.parameter) + (" - 1" if distinct else "")
             items.append(("", py.Repeat(tuple(last), count)))
             done = run.first + run.size * run.count
-        items += [("", expression) for expression in code[done:]]
+        items += [("", expression) for expression in code(range(done, len(members)))]
         return self.dialect.sequential(items, numbered=True)
 
     def layer(self, member: ir.Member, layer: ir.Layer, path: str, bind: Binder) -> py.Expr:
@@ -347,11 +351,6 @@ class Emitter:
             self.dialect.take_in(ir.Chain(copy))
             self.later[(path, first)] = copy
         return True
-
-
-def numbered(group: ir.Group) -> bool:
-    """True when the members are named 0 .. n-1, as a framework's plain sequential numbers them."""
-    return [m.name for m in group.members] == [str(i) for i in range(len(group.members))]
 
 
 def shortcut_member(holder: ir.Node, name: str) -> ir.Member | None:

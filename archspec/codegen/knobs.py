@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archspec import ir
-from archspec.codegen.classes import BlockClass, is_class
+from archspec.codegen.classes import BlockClass, is_class, numbered
 from archspec.codegen.resolve import block_classes
 
 
@@ -126,8 +126,8 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
     later: list[tuple[str, int, tuple[ir.Member, ...]]] = []
     for path, group in groups.items():
         flow = flow_at(expected["flow"], path)
-        grown = ir.find(probed, path)
-        if not numbered(flow) or not isinstance(grown, ir.Group):
+        grown = find_group(probed, path)
+        if not numbered(group) or grown is None:
             return None
         added: list[tuple[int, list[Any]]] = []
         for run in sorted(group.repeats, key=lambda r: r.first):
@@ -240,9 +240,13 @@ def member_steps(flow: list[Any]) -> list[Any]:
     return found
 
 
-def numbered(flow: list[Any]) -> bool:
-    """True when the steps are members named 0 .. n-1 (a framework's plain sequential)."""
-    return [step.get("name") for step in flow] == [str(i) for i in range(len(flow))]
+def find_group(network: ir.Network, path: str) -> ir.Group | None:
+    """The group at ``path``, if the network has one there."""
+    try:
+        node = ir.find(network, path)
+    except KeyError:
+        return None
+    return node if isinstance(node, ir.Group) else None
 
 
 def network_level(network: ir.Network) -> set[str]:

@@ -24,9 +24,9 @@ from flax import nnx
 from archspec import ir
 from archspec.backends.nnx import runtime
 from archspec.backends.nnx.dialect import LOWERINGS
-from archspec.backends.nnx.layout import FlaxPath, attribute_name, is_numbered
+from archspec.backends.nnx.layout import FlaxPath, attribute_name
 from archspec.backends.weights import check_flax_arrays, flax_to_torch, torch_to_flax
-from archspec.codegen.classes import is_class
+from archspec.codegen.classes import is_class, numbered
 from archspec.codegen.dialect import lowering_for
 
 Layer = Callable[[jax.Array], jax.Array]
@@ -68,7 +68,7 @@ def build_member(node: ir.Node, rngs: nnx.Rngs, abstract: bool = False) -> Layer
     if is_class(node):
         return FlowModule(node.members, node.flow, rngs=rngs)
     items = [build_member(m.node, rngs, abstract) for m in node.members]
-    if is_numbered(node):
+    if numbered(node):
         return nnx.Sequential(*items)
     return runtime.NamedSequential(
         {m.name: item for m, item in zip(node.members, items, strict=True)}

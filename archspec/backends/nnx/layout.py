@@ -24,7 +24,7 @@ from __future__ import annotations
 import keyword
 
 from archspec import ir
-from archspec.codegen.classes import is_class
+from archspec.codegen.classes import is_class, numbered
 
 FlaxPath = tuple[str | int, ...]
 
@@ -45,15 +45,10 @@ def attribute_name(name: str) -> str:
     return name
 
 
-def is_numbered(group: ir.Group) -> bool:
-    """True when the members are named 0 .. n-1, so an ``nnx.Sequential`` can hold them."""
-    return [m.name for m in group.members] == [str(i) for i in range(len(group.members))]
-
-
 def member_segments(parent: ir.Network | ir.Node, index: int, member: ir.Member) -> FlaxPath:
     """The state-path segments from ``parent`` to its ``index``-th member."""
     if isinstance(parent, ir.Group) and not is_class(parent):
-        return ("layers", index) if is_numbered(parent) else ("layers", member.name)
+        return ("layers", index) if numbered(parent) else ("layers", member.name)
     return (attribute_name(member.name),)
 
 
