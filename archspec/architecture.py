@@ -176,24 +176,23 @@ class Architecture:
     def knobs(self) -> tuple[Knob, ...]:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
-        from archspec.codegen.knobs import depth_knob, knob, probe_value, repeated_safely
+        from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
         from archspec.diagnostics import SpecError
 
         found = []
         for name, value in self.arguments.items():
-            probe = probe_value(value)
-            if probe is None:
-                continue
-            try:
-                probed = self.with_parameters(**{name: probe}).network
-            except SpecError:  # the probe's value is not allowed: no knob
-                continue
-            assert isinstance(value, int | float)
-            found_knob = knob(name, value, probe, self.network, probed)
-            if found_knob is None and type(value) is int:
-                found_knob = depth_knob(name, value, self.network, probed)
-            if found_knob is not None:
-                found.append(found_knob)
+            for probe in probe_values(value):
+                try:
+                    probed = self.with_parameters(**{name: probe}).network
+                except SpecError:  # the probe's value is not allowed: try the next
+                    continue
+                assert isinstance(value, int | float)
+                found_knob = knob(name, value, probe, self.network, probed)
+                if found_knob is None and type(value) is int and probe == value + 1:
+                    found_knob = depth_knob(name, value, self.network, probed)
+                if found_knob is not None:
+                    found.append(found_knob)
+                break
         depths = tuple(k for k in found if k.groups)
         return tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
 

@@ -167,6 +167,9 @@ class Network:
     """The parameters the spec reads only as whole arguments or input sizes
     (``fc(num_classes)``): the only ones a width keyword of the emitted class may stand
     for (``codegen.knobs``), a fact of the syntax the IR cannot show."""
+    shortcut_blocks: tuple[str, ...] = ()
+    """The blocks whose shortcut lowering chose from their shapes (``+ shortcut``): a
+    keyword may not change those shapes (``codegen.knobs``). Also a fact of the syntax."""
 
     @property
     def class_source(self) -> str:

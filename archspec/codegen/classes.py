@@ -83,6 +83,13 @@ def shortcut_members(group: ir.Group) -> Iterator[tuple[str, ir.Member]]:
     return visit(group.flow, "")
 
 
+def shortcut_member(holder: ir.Node, name: str) -> ir.Member | None:
+    """The shortcut module ``name`` of a group's own flow, if it has one."""
+    if not isinstance(holder, ir.Group):
+        return None
+    return next((m for owner, m in shortcut_members(holder) if not owner and m.name == name), None)
+
+
 def shortcut_slot(parallels: list[ir.Parallel]) -> tuple[str, bool] | None:
     """The same residual addition in every instance of a class: its shortcut module's
     name and whether every instance has one; None where all add the identity."""
@@ -130,13 +137,17 @@ class Variable:
     values: tuple[ir.Scalar, ...]
     channels: bool = False  # a channel count: positional, no default
     spec: str = ""  # the spec argument it stands for, if any
+    own: int | None = None
+    """How many values, first, are the emitted network's (the rest: of the networks a
+    keyword was probed with, ``resolve.block_classes``); None: all."""
 
     @property
     def default(self) -> ir.Scalar | None:
+        """The value most of the network's own instances take (the first, on a tie)."""
         if self.channels:
             return None
         counts: dict[ir.Scalar, int] = {}
-        for value in self.values:
+        for value in self.values[: self.own]:
             counts[value] = counts.get(value, 0) + 1
         return max(counts, key=lambda value: counts[value])
 
@@ -156,9 +167,17 @@ class BlockClass:
     name: str
     kind: str
     instances: list[ir.Group]
+    sources: list[int] = field(default_factory=list)
+    """Each instance's network: 0 the emitted one, k the k-th probed (``resolve.Probe``);
+    the emitted network's come first."""
     parameters: list[Variable] = field(default_factory=list)
     bindings: dict[tuple[str, str], str] = field(default_factory=dict)
     shortcuts: list[Shortcut] = field(default_factory=list)
+
+    @property
+    def own(self) -> int | None:
+        """How many instances, first, are the emitted network's; None: all."""
+        return self.sources.count(0) if self.sources else None
 
     @property
     def first(self) -> ir.Group:
@@ -214,11 +233,6 @@ def is_plain(group: ir.Group) -> bool:
 
 def class_key(group: ir.Group) -> tuple[object, ...]:
     return signature(group)
-
-
-def kind_of(network: ir.Network, group: ir.Group) -> str:
-    """A group with branches but no block definition is named after its member name."""
-    return next(p.name for p in ir.walk(network) if p.node is group)
 
 
 def dependency_order(groups: dict[tuple[object, ...], list[ir.Group]]) -> list[tuple[object, ...]]:

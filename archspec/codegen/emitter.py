@@ -21,13 +21,13 @@ from archspec.codegen.classes import (
     is_class,
     numbered,
     own_branches,
-    shortcut_members,
+    shortcut_member,
     shortcut_slot,
 )
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.knobs import Knob
+from archspec.codegen.knobs import Knob, changed_arguments, class_calls, is_call
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
@@ -57,7 +57,9 @@ class Emitter:
         self.dialect = dialect
         self.current: BlockClass | None = None  # the class being written; None: the network
         self.class_name = camel_case(network.class_source)
-        self.classes = block_classes(network, {self.class_name, *dialect.reserved_globals()})
+        taken = {self.class_name, *dialect.reserved_globals()}
+        self.calls = class_calls(network, knobs)
+        self.classes = block_classes(network, taken, self.calls)
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
         self.helpers = self.needed_helpers()
@@ -137,7 +139,10 @@ class Emitter:
             first = code(run.copy(0))
             last_copy = tuple(members[k] for k in run.copy(run.count - 1))
             later = self.later.get((path, run.first), last_copy)  # a lone copy's: another
-            last = [self.construct(m, "", literal_binder) for m in later]  # no knob there
+            if run.count > 1:  # a class call's keyword is the same in every later copy
+                last = [self.construct(m, join(path, m.name), bind) for m in later]
+            else:  # a lone copy stands for copies the network does not hold: no knob there
+                last = [self.construct(m, "", literal_binder) for m in later]
             distinct = first != last
             items += [("", expression) for expression in first] if distinct else []
             count = identifier(run.parameter) + (" - 1" if distinct else "")
@@ -190,6 +195,9 @@ class Emitter:
             for name, value in zip(channels, positional, strict=True)
         ]
         keywords: dict[str, py.Expr] = {k: literal(v) for k, v in named.items()}
+        for variable in cls.parameters:  # a keyword of the network: passed on, even at its default
+            if not variable.channels and (knob := bind(path, variable.name)) is not None:
+                keywords[variable.name] = knob
         for shortcut in cls.shortcuts:
             holder = ir.find(group, shortcut.owner) if shortcut.owner else group
             member = shortcut_member(holder, shortcut.member)
@@ -306,7 +314,14 @@ class Emitter:
         )
         lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
-        bound = {place: k.name for k in self.knobs for place in k.places}
+        bound = {
+            place: k.name
+            for k in self.knobs
+            for place in k.places
+            if not is_call(self.network, place[0])  # a layer's field
+        }
+        for k in self.knobs:  # class arguments: named as this file's classes name them
+            bound.update(self.class_arguments(k))
 
         def bind(path: str, field: str) -> str | None:
             return bound.get((path, field))
@@ -322,6 +337,19 @@ class Emitter:
         result = writer.chain([net.flow], "x", "x")
         lines += [*writer.lines, f"        return {result}"]
         return lines + dialect.network_methods(self)
+
+    def class_arguments(self, knob: Knob) -> dict[tuple[str, str], str]:
+        """The class arguments ``knob`` sets, by (call path, argument) as this file's
+        classes name them: found again as ``codegen.knobs`` found them, from its probe."""
+        found: dict[tuple[str, str], str] = {}
+        for path in {path for path, _ in knob.places if is_call(self.network, path)}:
+            assert knob.probed is not None
+            old, new = ir.find(self.network, path), ir.find(knob.probed, path)
+            assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
+            changed = changed_arguments(self.classes, old, new, knob.default, knob.probe)
+            assert changed is not None, "a knob's class call resolves as the knob found it"
+            found.update(((path, v.name), knob.name) for v in changed)
+        return found
 
     def add_depths(self, knob: Knob) -> bool:
         """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.
@@ -351,12 +379,6 @@ class Emitter:
             self.dialect.take_in(ir.Chain(copy))
             self.later[(path, first)] = copy
         return True
-
-
-def shortcut_member(holder: ir.Node, name: str) -> ir.Member | None:
-    if not isinstance(holder, ir.Group):
-        return None
-    return next((m for owner, m in shortcut_members(holder) if not owner and m.name == name), None)
 
 
 def join(path: str, tail: str) -> str:

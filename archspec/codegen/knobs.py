@@ -3,12 +3,19 @@
 An emitted file is one network, every size a literal, so a user cannot ask it for another
 head (``ResNet50(num_classes=10)``) unless the emitter knows which literals *are* a
 parameter. That is found by difference, not by tracing expressions: the spec compiled
-again with the parameter one larger must be the same network except for layer arguments,
-built by the network class itself, that went from the parameter's value to that value
-plus one. Such a parameter is a knob, and those arguments are written as its name. The
+again with the parameter one larger (twice, where that does not compile: a head count
+must divide the width) must be the same network except for arguments of what the network
+class builds itself, layers and class calls, that went from the parameter's value to the
+probe's. Such a parameter is a knob, and those arguments are written as its name. The
 probe is exact because lowering has already checked the syntax: the spec reads the
 parameter only as whole arguments (``fc(num_classes)``, not ``fc(max(num_classes, 2))``,
-which agrees at 10 and 11 but not at 1) or input sizes (``ir.Network.whole_arguments``).
+which agrees at 10 and 11 but not at 1) or input sizes, and so does every block it is
+passed to (``ir.Network.whole_arguments``). A class call is compared as the emitter
+writes it: the class resolved from the instances of both networks
+(``resolve.block_classes``), so what the knob sets inside becomes a constructor argument
+(``VitBlock(..., num_heads=6)``) and the class's code is the same at both values by
+construction. Its shortcut modules (passed in built) must not change, nor the shapes
+around its residual additions (which decide the shortcut a block gets).
 
 A repeat count is a knob too (``ResNet20(n=18)``, ``VGG(n3=4)``), under a rule with no
 guess in it. Lowering records on a group the runs of copies written ``x n`` (a stage's
@@ -24,9 +31,9 @@ where its output is its input and it holds no block instance. The emitted class 
 writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses: a count
 that is no whole number from 1 to 100,000.
 
-Any other effect (a width that is doubled or reaches a block class, a parameter that
-is both a width and a depth) leaves a parameter out: the file then states the value it
-was built with, and ``archspec build -D`` changes it.
+Any other effect (a width that is doubled, here or in a block, a parameter that is both
+a width and a depth) leaves a parameter out: the file then states the value it was built
+with, and ``archspec build -D`` changes it.
 """
 
 from __future__ import annotations
@@ -35,8 +42,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archspec import ir
-from archspec.codegen.classes import BlockClass, is_class, numbered
-from archspec.codegen.resolve import block_classes
+from archspec.codegen.classes import BlockClass, Variable, is_class, numbered, shortcut_member
+from archspec.codegen.resolve import Probe, block_classes
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +55,30 @@ class Knob:
     default: int | float | bool
     places: frozenset[tuple[str, str]] = frozenset()
     groups: frozenset[str] = frozenset()
+    calls: frozenset[str] = frozenset()
+    """The network-level class calls it sets only keyword arguments of (``num_heads``, no
+    channels), by path; ``places`` names every class argument it sets as a resolution
+    with ``taken`` empty would (the emitter names them as its own classes do)."""
+    probe: int | float | bool | None = None
+    probed: ir.Network | None = field(default=None, compare=False)
+    """The network compiled with ``probe``: the classes it sets arguments of are resolved
+    with its instances too (``resolve.block_classes``)."""
     later: tuple[tuple[str, int, tuple[ir.Member, ...]], ...] = field(default=(), compare=False)
     """For each run of one copy: its group's path, its first member's position and the
     copy the network compiled one larger adds (what every later copy is)."""
 
 
-def probe_value(value: ir.Scalar) -> int | float | bool | None:
-    """The value a parameter is compiled again with: one larger, half (a rate), the other
-    truth value; None for text, which no keyword takes."""
+def probe_values(value: ir.Scalar) -> tuple[int | float | bool, ...]:
+    """The values a parameter is compiled again with, until one compiles: one larger, then
+    twice (a head count must divide the width), half (a rate), the other truth value;
+    none for text, which no keyword takes."""
     if type(value) is bool:
-        return not value
+        return (not value,)
     if type(value) is int:
-        return value + 1
+        return (value + 1, 2 * value) if value else (1,)
     if type(value) is float:
-        return value / 2 if value else 0.5
-    return None
+        return (value / 2 if value else 0.5,)
+    return ()
 
 
 def knob(
@@ -73,29 +89,37 @@ def knob(
     probed: ir.Network,
 ) -> Knob | None:
     """``name`` as a knob, comparing the network built with it at ``value`` and at
-    ``probe`` (``probe_value(value)``); None when the parameter does anything else, or is read other
-    than as a whole argument (where one probe could be fooled)."""
+    ``probe``; None when the parameter does anything else, or is read other than as a
+    whole argument (where one probe could be fooled)."""
     if name not in base.whole_arguments:
         return None
     before, after = list(ir.walk(base)), list(ir.walk(probed))
     if [(p.path, type(p.node)) for p in before] != [(p.path, type(p.node)) for p in after]:
         return None
     own = network_level(base)
-    calls = ClassCalls(base, probed)
+    classes: dict[int, BlockClass] | None = None  # resolved once a class call changes
     places: set[tuple[str, str]] = set()
-    inside = "\0"  # a network-level class whose channels the knob sets: its code is the same
+    calls: set[str] = set()
+    inside = "\0"  # the network-level class being skipped: its call is compared instead
     for old, new in zip(before, after, strict=True):
         if old.path.startswith(inside):
             continue
         if isinstance(old.node, ir.Group) and isinstance(new.node, ir.Group):
-            if old.node.arguments != new.node.arguments:
-                return None
-            if old.node.input != new.node.input and old.path in own and type(value) is int:
-                channels = calls.channels_set(old.node, new.node, value)
-                if channels is None:
-                    return None
-                places.update((old.path, channel) for channel in channels)
+            if old.path in own:
                 inside = old.path + "."
+                if old.node is new.node:
+                    continue
+                classes = classes or block_classes(
+                    base, set(), (Probe(name, value, probe, probed),)
+                )
+                changed = changed_arguments(classes, old.node, new.node, value, probe)
+                if changed is None or not shortcuts_kept(base, old.node, new.node):
+                    return None
+                places.update((old.path, variable.name) for variable in changed)
+                if changed and not any(variable.channels for variable in changed):
+                    calls.add(old.path)
+            elif old.node.arguments != new.node.arguments:
+                return None
             continue
         if not isinstance(old.node, ir.Layer) or not isinstance(new.node, ir.Layer):
             return None
@@ -108,7 +132,49 @@ def knob(
             if old.path not in own or type(was) is not type(value) or (was, now) != (value, probe):
                 return None
             places.add((old.path, op_field.name))
-    return Knob(name, value, frozenset(places)) if places else None
+    if not places:
+        return None
+    return Knob(name, value, frozenset(places), calls=frozenset(calls), probe=probe, probed=probed)
+
+
+def changed_arguments(
+    classes: dict[int, BlockClass], old: ir.Group, new: ir.Group, value: object, probe: object
+) -> list[Variable] | None:
+    """The arguments of a class call that went from ``value`` to ``probe``, between two
+    instances of one class (resolved from both: its code is the same by construction);
+    None where anything else changed: another argument, a shortcut module (passed in
+    built, as literals)."""
+    cls = classes[id(old)]
+    if classes[id(new)] is not cls:
+        return None
+    for shortcut in cls.shortcuts:
+        holders = [ir.find(g, shortcut.owner) if shortcut.owner else g for g in (old, new)]
+        built = [shortcut_member(holder, shortcut.member) for holder in holders]
+        was, now = (None if m is None else ir.to_data(m.node) for m in built)
+        if was != now:
+            return None
+    changed = []
+    for (variable, was), (_, now) in zip(cls.values(old), cls.values(new), strict=True):
+        if was == now and type(was) is type(now):
+            continue
+        if (was, now) != (value, probe) or type(was) is not type(value):
+            return None
+        changed.append(variable)
+    return changed
+
+
+def shortcuts_kept(base: ir.Network, old: ir.Group, new: ir.Group) -> bool:
+    """Whether every block inside ``old`` (itself included) whose shortcut lowering chose
+    from its shapes (``ir.Network.shortcut_blocks``) has the same shapes in ``new``: at
+    another value the choice could differ (option ``same``: a residual addition where the
+    block keeps its shape, none elsewhere), and the class writes one."""
+    nodes = [[group, *(place.node for place in ir.walk(group))] for group in (old, new)]
+    pairs = zip(*nodes, strict=True)  # the same structure: the walks were compared
+    return all(
+        (a.input, a.output) == (b.input, b.output)
+        for a, b in pairs
+        if isinstance(a, ir.Group) and a.definition in base.shortcut_blocks
+    )
 
 
 def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | None:
@@ -189,6 +255,8 @@ def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) 
                 inside = tuple(f"{p}." for p in paths)
                 first = f"{path}.{members[run.first].name}"
                 for place, field_name in width.places:
+                    if place in width.calls and not lone:
+                        continue  # a keyword of a class call, the same in every copy
                     if place.startswith(inside):
                         return False
                     opens = lone and place == first and input_field(paths[first], field_name)
@@ -265,36 +333,19 @@ def network_level(network: ir.Network) -> set[str]:
     return own
 
 
-class ClassCalls:
-    """The classes of two networks, resolved as the emitter resolves them, on demand."""
-
-    def __init__(self, base: ir.Network, probed: ir.Network) -> None:
-        self.networks = (base, probed)
-        self.classes: tuple[dict[int, BlockClass], dict[int, BlockClass]] | None = None
-
-    def channels_set(self, old: ir.Group, new: ir.Group, value: int) -> list[str] | None:
-        """The channel arguments of a network-level class call that went from ``value`` to
-        ``value + 1``, where the class's code is the same in both networks (its arguments,
-        defaults and bindings) and nothing else in the call changed; else None."""
-        if self.classes is None:
-            self.classes = (
-                block_classes(self.networks[0], set()),
-                block_classes(self.networks[1], set()),
-            )
-        before, after = self.classes[0][id(old)], self.classes[1][id(new)]
-        if _code(before) != _code(after):
-            return None
-        names = [v.name for v in before.parameters if v.channels]
-        (was, named_was), (now, named_now) = before.call_arguments(old), after.call_arguments(new)
-        if named_was != named_now:
-            return None
-        changed = [(name, a, b) for name, a, b in zip(names, was, now, strict=True) if a != b]
-        if not changed or any((a, b) != (value, value + 1) for _, a, b in changed):
-            return None
-        return [name for name, _, _ in changed]
+def is_call(network: ir.Network, path: str) -> bool:
+    """Whether ``path`` is a class instance the network class constructs (a call)."""
+    node = find_group(network, path)
+    return node is not None and is_class(node)
 
 
-def _code(cls: BlockClass) -> tuple[object, ...]:
-    """What the emitted code of a class is made from, instances aside."""
-    variables = [(v.name, v.channels, v.spec, v.annotation, v.default) for v in cls.parameters]
-    return (cls.name, tuple(variables), tuple(sorted(cls.bindings.items())), tuple(cls.shortcuts))
+def class_calls(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
+    """The probes of the knobs that set arguments of class calls: they join the
+    resolution of the classes (``resolve.block_classes``)."""
+    return tuple(
+        Probe(k.name, k.default, k.probe, k.probed)
+        for k in knobs
+        if k.probed is not None
+        and k.probe is not None
+        and any(is_call(network, path) for path, _ in k.places)
+    )

@@ -25,7 +25,6 @@ from archspec.codegen.classes import (
     find_shortcuts,
     is_class,
     is_plain,
-    kind_of,
     member_stem,
     own_branches,
 )
@@ -55,6 +54,17 @@ def same(a: Values, b: Values) -> bool:
     return a == b and all(type(x) is type(y) for x, y in zip(a, b, strict=True))
 
 
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """A keyword of the network class at another value, and the network compiled with it
+    (``codegen.knobs``): its class instances join the network's."""
+
+    keyword: str
+    value: ir.Scalar
+    probe: ir.Scalar
+    network: ir.Network
+
+
 @dataclasses.dataclass
 class Current:
     """The channels flowing at a point of the flow: their expression, values, variable."""
@@ -72,7 +82,11 @@ class Resolver:
     """
 
     def __init__(
-        self, cls: BlockClass, resolved: dict[int, BlockClass], class_names: frozenset[str]
+        self,
+        cls: BlockClass,
+        resolved: dict[int, BlockClass],
+        class_names: frozenset[str],
+        probes: tuple[Probe, ...] = (),
     ) -> None:
         self.cls = cls
         self.resolved = resolved  # the classes of groups nested in this one, by node id
@@ -90,9 +104,15 @@ class Resolver:
             values = tuple(dict(g.arguments).get(name) for g in instances)
             if None not in values:
                 spelled = name if name in natural else self.fresh(name)
-                self.pool.append(Variable(spelled, values, spec=name))  # type: ignore[arg-type]
+                variable = Variable(spelled, values, spec=name, own=cls.own)  # type: ignore[arg-type]
+                self.pool.append(variable)
         self.pool.append(Variable("out_channels", tuple(channels(g.output) for g in instances)))
         self.extra: list[Variable] = []
+        self.keywords = [  # each keyword's value in each instance: set where it was probed
+            (probe.keyword, tuple(probe.probe if s == k else probe.value for s in cls.sources))
+            for k, probe in enumerate(probes, start=1)
+        ]
+        self.named: dict[str, Variable] = {}  # the variables named after a keyword
         self.used: list[Variable] = []
         self.current = Current("in_channels", self.pool[0].values, self.pool[0])
 
@@ -183,7 +203,7 @@ class Resolver:
                 self.current = Current(literal(values[0]), values, None)
             return None
         if found is None:
-            found = Variable(self.fresh(f"{stem}_{field}"), values)
+            found = Variable(self.fresh(f"{stem}_{field}"), values, own=self.cls.own)
             self.extra.append(found)
         self.use(found, channels=role is not None)
         if role == "out":
@@ -201,7 +221,24 @@ class Resolver:
             return None
         else:
             candidates = [v for v in spec_arguments if v.spec == field]
-        return next((v for v in candidates if same(values, v.values)), None)
+        found = next((v for v in candidates if same(values, v.values)), None)
+        return found or self.keyword(values)
+
+    def keyword(self, values: Values) -> Variable | None:
+        """For values that follow a keyword of the network across the probed networks:
+        the block's spec argument with those values (``num_heads``), else a parameter
+        named after the keyword; None for any other values."""
+        for name, followed in self.keywords:
+            if not same(values, followed):
+                continue
+            spec = next((v for v in self.pool[1:-1] if same(values, v.values)), None)
+            if spec is not None:
+                return spec
+            if name not in self.named:
+                self.named[name] = Variable(self.fresh(name), followed, own=self.cls.own)
+                self.extra.append(self.named[name])
+            return self.named[name]
+        return None
 
     def use(self, variable: Variable, channels: bool) -> None:
         variable.channels = variable.channels or channels
@@ -209,28 +246,36 @@ class Resolver:
             self.used.append(variable)
 
 
-def block_classes(network: ir.Network, taken: set[str]) -> dict[int, BlockClass]:
+def block_classes(
+    network: ir.Network, taken: set[str], probes: tuple[Probe, ...] = ()
+) -> dict[int, BlockClass]:
     """Every class instance's class, keyed by node identity; in dependency order (a class
-    nested in another comes first), then network order. ``taken``: names already used."""
+    nested in another comes first), then network order. ``taken``: names already used.
+
+    ``probes``: the network compiled again with a keyword's other value (``codegen.knobs``).
+    Their instances join the network's, so what a keyword changes inside a class becomes
+    a constructor argument (``num_heads``) and one class serves every value."""
     groups: dict[tuple[object, ...], list[ir.Group]] = {}
+    sources: dict[tuple[object, ...], list[int]] = {}
     seen: set[int] = set()
-    for place in ir.walk(network):
-        node = place.node
-        if isinstance(node, ir.Group) and is_class(node) and id(node) not in seen:
-            seen.add(id(node))
-            groups.setdefault(class_key(node), []).append(node)
-    kinds = {
-        key: members[0].definition or kind_of(network, members[0])
-        for key, members in groups.items()
-    }
+    kinds: dict[tuple[object, ...], str] = {}
+    for index, source in enumerate((network, *(p.network for p in probes))):
+        for place in ir.walk(source):
+            node = place.node
+            if isinstance(node, ir.Group) and is_class(node) and id(node) not in seen:
+                seen.add(id(node))
+                key = class_key(node)
+                groups.setdefault(key, []).append(node)
+                sources.setdefault(key, []).append(index)
+                kinds.setdefault(key, node.definition or place.name)
     classes = {
-        key: BlockClass(class_name(kinds[key], is_plain(g[0]), taken), kinds[key], g)
+        key: BlockClass(class_name(kinds[key], is_plain(g[0]), taken), kinds[key], g, sources[key])
         for key, g in groups.items()
     }
     by_node: dict[int, BlockClass] = {}
     class_names = frozenset(taken)
     for key in dependency_order(groups):
-        resolver = Resolver(classes[key], by_node, class_names)
+        resolver = Resolver(classes[key], by_node, class_names, probes)
         resolver.resolve()
         classes[key].shortcuts = find_shortcuts(classes[key], by_node, resolver.fresh)
         by_node.update((id(g), classes[key]) for g in groups[key])

@@ -4,10 +4,13 @@ A keyword is found by difference (``archspec.codegen.knobs``): the spec compiled
 parameter one larger. One probe can be fooled (``fc(max(num_classes, 2))`` looks like
 ``fc(num_classes)`` at 10 and 11, not at 1), so lowering first records what the syntax
 says: the parameters written as a whole repeat count and read nowhere else, and those
-the network's own expressions read only as a whole argument or input size.
+the network's own expressions read only as a whole argument or input size, and every
+block they are passed to reads only as a whole argument too (``WholeFormals``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
 
 from archspec.frontend import syntax as s
 from archspec.lower.copies import names_read, target_expressions
@@ -25,11 +28,92 @@ def sole_depths(tree: s.SpecTree) -> frozenset[str]:
     return frozenset((counted - read) & _parameters(tree) - input_names(str(tree.input.value)))
 
 
-def whole_arguments(tree: s.SpecTree) -> frozenset[str]:
+def whole_arguments(
+    tree: s.SpecTree, definitions: Mapping[str, s.Definition], ops: Collection[str]
+) -> frozenset[str]:
     """The parameters the network's own expressions read only as a whole argument
     (``fc(num_classes)``, ``conv(width, 3)``) or an input size: never in a default, a
-    ``let``, a computation, a count, a stride or a condition."""
-    return frozenset(_parameters(tree) - _names_read(tree, bare_arguments=False, bare_depths=True))
+    ``let``, a computation, a count, a stride or a condition; and where one is a block's
+    argument (``vit_block(dim, num_heads)``), the block reads it only so too."""
+    bare = _parameters(tree) - _names_read(tree, bare_arguments=False, bare_depths=True)
+    items = [*(tree.stem or ()), *(tree.head or ())]
+    calls = [*_calls(items), *(stage.call for _, stage in tree.stages if stage is not None)]
+    in_scope = _parameters(tree) | {let.name for let in tree.lets}
+    return frozenset(bare - WholeFormals(definitions, ops).spoiled(calls, bare, in_scope))
+
+
+class WholeFormals:
+    """Which formals of each block are read only as whole arguments: of layers, or of
+    blocks that read them only so, and nowhere else (defaults, ``let``s, computations,
+    counts, strides, conditions). Such a formal's value is, unchanged, every field it sets."""
+
+    def __init__(self, definitions: Mapping[str, s.Definition], ops: Collection[str]) -> None:
+        self.definitions = definitions
+        self.ops = ops
+        self.known: dict[str, frozenset[str]] = {}
+
+    def of(self, block: s.BlockDef) -> frozenset[str]:
+        if block.name in self.known:
+            return self.known[block.name]
+        self.known[block.name] = frozenset()  # a block that calls itself: none
+        formals = {formal.name for formal in block.formals}
+        items = (*block.body, *block.after)
+        read = names_read(
+            [f.default for f in block.formals if f.default is not None]
+            + [let.value for let in block.lets]
+            + target_expressions(s.Group(items, block.span), bare_arguments=False)
+        )
+        in_scope = formals | {let.name for let in block.lets}
+        whole = formals - read - self.spoiled(list(_calls(items)), formals, in_scope)
+        self.known[block.name] = frozenset(whole)
+        return self.known[block.name]
+
+    def spoiled(
+        self, calls: list[s.Call], names: Collection[str], in_scope: Collection[str]
+    ) -> set[str]:
+        """Of ``names``, those a call passes whole to a block that does not read that
+        argument whole, or to a callee that cannot be told from the text (a layer held
+        by a name in scope)."""
+        found: set[str] = set()
+        for call in calls:
+            passed = [
+                (a.keyword, a.value.name)
+                for a in call.arguments
+                if isinstance(a.value, s.Name) and a.value.name in names
+            ]
+            if not passed or (call.name in self.ops and call.name not in in_scope):
+                continue
+            block = self.definitions.get(call.name)
+            if call.name in in_scope or not isinstance(block, s.BlockDef):
+                found.update(name for _, name in passed)
+                continue
+            whole = self.of(block)
+            positional = [a for a in call.arguments if a.keyword is None]
+            for keyword, name in passed:
+                formal = keyword
+                if keyword is None:
+                    index = next(k for k, a in enumerate(positional) if _names(a, name))
+                    formal = block.formals[index].name if index < len(block.formals) else None
+                if formal not in whole:
+                    found.add(name)
+        return found
+
+
+def _names(argument: s.Argument, name: str) -> bool:
+    return isinstance(argument.value, s.Name) and argument.value.name == name
+
+
+def _calls(items: tuple[s.Item, ...] | list[s.Item]) -> Iterator[s.Call]:
+    """Every call among the items, inside groups and branches too."""
+    pending = list(items)
+    while pending:
+        target = pending.pop().target
+        if isinstance(target, s.Call):
+            yield target
+        elif isinstance(target, s.Group):
+            pending += target.items
+        else:
+            pending += [i for b in target.branches if isinstance(b, tuple) for i in b]
 
 
 def _parameters(tree: s.SpecTree) -> set[str]:
@@ -52,3 +136,27 @@ def _names_read(tree: s.SpecTree, *, bare_arguments: bool, bare_depths: bool) ->
         if stage.depth is not None and (bare_depths or not isinstance(stage.depth, s.Name)):
             found.append(stage.depth)
     return names_read(found)
+
+
+def shortcut_blocks(definitions: Mapping[str, s.Definition]) -> frozenset[str]:
+    """The blocks with a shortcut (``+ shortcut``, or a ``shortcut`` branch): lowering
+    chooses it from their shapes (option ``same``: an identity where the block keeps its
+    shape, nothing elsewhere), so a keyword may not change those shapes."""
+    return frozenset(
+        d.name
+        for d in definitions.values()
+        if isinstance(d, s.BlockDef)
+        and (d.addition == "shortcut" or any(_has_shortcut(i) for i in (*d.body, *d.after)))
+    )
+
+
+def _has_shortcut(item: s.Item) -> bool:
+    target = item.target
+    if isinstance(target, s.Group):
+        return any(_has_shortcut(i) for i in target.items)
+    if isinstance(target, s.Branches):
+        return any(
+            b == "shortcut" or (isinstance(b, tuple) and any(_has_shortcut(i) for i in b))
+            for b in target.branches
+        )
+    return False

@@ -15,7 +15,7 @@ from archspec.lower.blocks import scalar
 from archspec.lower.context import Abort, Namespace
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
 from archspec.lower.inputs import input_shape
-from archspec.lower.keywords import sole_depths, whole_arguments
+from archspec.lower.keywords import shortcut_blocks, sole_depths, whole_arguments
 from archspec.lower.lowerer import BlockKey, BuiltBlock, Lowerer
 from archspec.lower.names import refused_module_name, refused_network_name
 from archspec.lower.stages import known_option, lower_stage
@@ -222,7 +222,8 @@ def lower_network(
         file=source.name,
         description=tree.description,
         display_name=display_name,
-        whole_arguments=tuple(sorted(whole_arguments(tree))),
+        whole_arguments=tuple(sorted(whole_arguments(tree, lowerer.definitions, lowerer.ops))),
+        shortcut_blocks=tuple(sorted(shortcut_blocks(lowerer.definitions))),
     )
     if blocks is not None:
         if len(lowerer.built_blocks) > MAX_KEPT_BLOCKS:  # a long sweep: start afresh

@@ -1,0 +1,164 @@
+"""Spec parameters that reach block classes as keywords of the emitted network class.
+
+A parameter passed whole to a block that reads it only as whole arguments (of its layers,
+or of blocks that do the same) is a keyword: the block's class takes it as a constructor
+argument and the network class passes it on (``ViTB16(num_heads=6)``). Anything the
+block computes from it, and any change to the shapes a shortcut is chosen from, leaves
+it a build-time value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archspec
+
+HEAD = "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+
+
+def spec(define: str, stem: str, params: str, shortcut: str = "B") -> str:
+    definitions = "".join(f"  {line}\n" for line in define.splitlines())
+    return (
+        f"name: t\ninput: 3x8x8\nshortcut: {shortcut}\nparams: {{{params}}}\n"
+        f"define: |\n{definitions}stem: {stem}\n{HEAD}"
+    )
+
+
+UNIT = "block unit(width, groups, rate) = conv(width, 3, groups=groups) bn relu dropout(rate)"
+RUN = "conv(8, 3) g=unit(8, k, p) x 3"
+
+
+def knobs(text: str) -> set[str]:
+    return {k.name for k in archspec.loads(text).knobs()}
+
+
+def test_a_parameter_a_block_reads_whole_is_a_keyword() -> None:
+    assert knobs(spec(UNIT, RUN, "k: 2, p: 0.1")) == {"k", "p"}
+    # passed by keyword, or on through another block that reads it whole
+    assert knobs(spec(UNIT, "conv(8, 3) g=unit(8, rate=p, groups=k)", "k: 2, p: 0.1")) == {
+        "k",
+        "p",
+    }
+    outer = UNIT + "\nblock outer(g, r) = unit(8, g, r) relu"
+    assert knobs(spec(outer, "conv(8, 3) g=outer(k, p)", "k: 2, p: 0.1")) == {"k", "p"}
+
+
+@pytest.mark.parametrize(
+    ("define", "kept"),
+    [
+        (UNIT.replace("groups=groups", "groups=max(groups, 1)"), {"p"}),  # 1 at 0
+        (UNIT.replace("dropout(rate)", "dropout(rate / 2)"), {"k"}),
+        (UNIT.replace("rate) =", "rate, g=groups) =").replace("groups=groups", "groups=g"), {"p"}),
+        (UNIT.replace(") = conv", ") = let r = rate\n    conv").replace("(rate)", "(r)"), {"k"}),
+        (UNIT + "\nblock outer(g, r) = unit(8, g * 1, r + 0.0) relu", set()),
+    ],
+    ids=["function", "arithmetic", "default", "let", "passed-computed"],
+)
+def test_a_parameter_a_block_computes_on_is_no_keyword(define: str, kept: set[str]) -> None:
+    stem = "conv(8, 3) g=outer(k, p)" if "outer" in define else RUN
+    assert knobs(spec(define, stem, "k: 2, p: 0.1")) == kept
+
+
+def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_no_keyword() -> None:
+    """Under option ``same`` a block keeps a residual addition only where its shape stays:
+    the stem's width 8 feeding ``res(16)`` has none, 16 would; the emitted class could
+    not follow, so the width stays a build-time value (it was a keyword before)."""
+    res = "block res(w) = conv(w, 3) bn + shortcut -> relu"
+    text = spec(res, "conv(w, 3) g=res(16)", "w: 8", shortcut="same")
+    assert knobs(text) == set()
+    steps = archspec.loads(text, w=16).network.members[1].node.flow.steps  # type: ignore[union-attr]
+    assert any(type(step).__name__ == "Parallel" for step in steps)
+    # a width around a block without a shortcut is still one
+    plain = spec("block plain(w) = conv(w, 3) bn relu", "conv(w, 3) g=plain(16)", "w: 8")
+    assert knobs(plain) == {"w"}
+
+
+def test_a_head_count_is_probed_at_twice_where_one_more_does_not_divide() -> None:
+    vit = archspec.load("timm/vit_small_patch16_224")  # 384 features, 6 heads: 7 fails
+    found = {k.name: k for k in vit.knobs()}
+    assert {"num_heads", "drop", "attention_drop", "depth"} <= set(found)
+    assert found["num_heads"].probe == 12
+
+
+def test_the_block_class_takes_the_keyword_under_the_blocks_own_name() -> None:
+    source = archspec.load("torchvision/vit_b_16").source("torch")
+    block = source[source.index("class EncoderLayerBlock") : source.index("class EncoderBlock")]
+    assert "num_heads: int = 12," in block and "drop: float = 0.0," in block
+    assert "attention_dropout=attention_drop" in block and "nn.Dropout(p=drop)" in block
+    network = source[source.index("class ViTB16") :]
+    assert "num_heads=num_heads," in network and "attention_drop=attention_drop," in network
+    assert "hidden_dim: int = 768," in network and "mlp_dim: int = 3072," in network
+    # timm's blocks are a run: every copy takes the keyword
+    timm = archspec.load("timm/vit_small_patch16_224").source("torch")
+    assert "num_heads=num_heads,\n                    drop=drop," in timm
+    assert "for _ in range(depth)" in timm
+
+
+def assert_builds_as_spec(cls: Any, name_or_text: str, **keywords: Any) -> None:
+    """The emitted class built with ``keywords`` is the spec compiled with them: the same
+    state_dict layout, dropout rates and head counts, and the same outputs."""
+    import torch
+
+    if "\n" in name_or_text:
+        arch = archspec.loads(name_or_text, **keywords)
+    else:
+        arch = archspec.load(name_or_text, **keywords)
+    built = arch.to_torch().eval()
+    emitted = cls(**{k: v for k, v in keywords.items() if k != "num_layers"}).eval()
+    layout = [(k, t.shape) for k, t in emitted.state_dict().items()]
+    assert layout == [(k, t.shape) for k, t in built.state_dict().items()]
+    assert settings(emitted) == settings(built) != []
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    channels, height, width = arch.network.input
+    x = torch.randn(2, channels, height, width)
+    with torch.no_grad():
+        assert torch.equal(emitted(x), built(x))
+
+
+def settings(model: Any) -> list[tuple[str, object]]:
+    """What a state_dict does not show: dropout rates, head counts, groups."""
+    found: list[tuple[str, object]] = []
+    for name, module in model.named_modules():
+        for attribute in ("p", "num_heads", "dropout", "groups"):
+            if isinstance(getattr(module, attribute, None), int | float):
+                found.append((f"{name}.{attribute}", getattr(module, attribute)))
+    return found
+
+
+def test_emitted_block_keywords_build_what_the_spec_builds(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+
+    text = spec(UNIT, RUN, "k: 2, p: 0.1")
+    cls = emitted_class(archspec.loads(text), tmp_path)
+    for keywords in ({"k": 4, "p": 0.3}, {"k": 1, "p": 0.0}, {"k": 8}):
+        assert_builds_as_spec(cls, text, **keywords)
+
+
+def test_a_vit_b_16_file_builds_a_small_vit(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+
+    cls = emitted_class(archspec.load("torchvision/vit_b_16", num_layers=2), tmp_path)
+    small = {"hidden_dim": 64, "num_heads": 4, "mlp_dim": 96, "drop": 0.1, "attention_drop": 0.2}
+    assert_builds_as_spec(cls, "torchvision/vit_b_16", num_layers=2, **small)
+    timm = emitted_class(archspec.load("timm/deit_tiny_patch16_224"), tmp_path)
+    assert_builds_as_spec(timm, "timm/deit_tiny_patch16_224", depth=2, num_heads=4, drop=0.1)
+
+
+def test_flax_emitted_block_keywords_build_what_the_spec_builds(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    pytest.importorskip("torch")
+    from flax_helpers import assert_emitted_builds_as_spec
+    from test_depth_knobs import emitted_class
+
+    text = spec(UNIT, RUN, "k: 2, p: 0.1")
+    cls = emitted_class(archspec.loads(text), tmp_path, "flax")
+    assert_emitted_builds_as_spec(cls, archspec.loads(text, k=4, p=0.3), k=4, p=0.3)
+    vit = emitted_class(archspec.load("torchvision/vit_b_16", num_layers=1), tmp_path, "flax")
+    small = {"hidden_dim": 32, "num_heads": 2, "mlp_dim": 48}
+    arch = archspec.load("torchvision/vit_b_16", num_layers=1, **small)
+    assert_emitted_builds_as_spec(vit, arch, **small)
