@@ -139,9 +139,18 @@ def test_a_stem_that_is_a_block_class_takes_in_channels_too(tmp_path: Path) -> N
     built.load_state_dict(emitted.state_dict(), strict=True)
     x = torch.randn(2, 5, 16, 16)
     assert torch.equal(emitted(x), built(x))
-    # a class whose own code would change with the channels is no keyword's
-    mixed = CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels, 1)")
-    assert [k.name for k in archspec.loads(mixed).knobs()] == ["num_classes"]
+    # passed whole to a block that reads it whole, the keyword is that class's argument
+    # too (the tail's channels and the classifier's inputs); computed on, it is none
+    whole = CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels, 1)")
+    arch = archspec.loads(whole)
+    assert [k.name for k in arch.knobs()] == ["in_channels", "num_classes"]
+    path.write_text(arch.source("torch"))
+    emitted = import_file(path, "classy_whole").Classy(in_channels=5).eval()
+    built = arch.to_torch(in_channels=5).eval()
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    assert torch.equal(emitted(x), built(x)) and emitted.fc.in_features == 5
+    doubled = CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels * 2, 1)")
+    assert [k.name for k in archspec.loads(doubled).knobs()] == ["num_classes"]
 
 
 @pytest.mark.parametrize("name", ["torchvision/mobilenet_v2", "torchvision/efficientnet_b0"])
