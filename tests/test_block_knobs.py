@@ -71,9 +71,23 @@ def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_no_keyword() 
     assert knobs(text) == set()
     steps = archspec.loads(text, w=16).network.members[1].node.flow.steps  # type: ignore[union-attr]
     assert any(type(step).__name__ == "Parallel" for step in steps)
+    # `+ identity` too: under option same it is dropped where the shapes differ
+    pooled = "block pooled(a) = maxpool(a, stride=1, padding=0) conv(8, 1) + identity"
+    assert knobs(spec(pooled, "conv(8, 3) g=pooled(k)", "k: 3", shortcut="same")) == set()
     # a width around a block without a shortcut is still one
     plain = spec("block plain(w) = conv(w, 3) bn relu", "conv(w, 3) g=plain(16)", "w: 8")
     assert knobs(plain) == {"w"}
+
+
+def test_a_kernel_whose_padding_is_computed_from_it_is_no_keyword() -> None:
+    """``conv(8, k)`` pads by ``(k - 1) // 2``: 1 at 3 and at 4, so one probe cannot tell
+    the kernel from a whole argument; the op declares the default it computes
+    (``Op.COMPUTED_DEFAULTS``), and the kernel is a keyword only where the padding is given."""
+    network = "name: t\ninput: 3x8x8\nparams: {k: 3}\nstem: conv(8, k) relu\n" + HEAD
+    assert knobs(network) == set()
+    assert knobs(network.replace("conv(8, k)", "conv(8, k, padding=1)")) == {"k"}
+    inside = spec("block b(a) = conv(8, a) relu", "conv(8, 3) g=b(k)", "k: 3")
+    assert knobs(inside) == set()
 
 
 def test_a_head_count_is_probed_at_twice_where_one_more_does_not_divide() -> None:

@@ -31,6 +31,15 @@ ALIASES = {
 """Common spellings from other libraries, for 'did you mean' hints."""
 
 
+def keys(call: s.Call, names: list[str]) -> list[str | None]:
+    """The parameter each argument names: its keyword, else the one at its position
+    (None past the last)."""
+    return [
+        argument.keyword or (names[position] if position < len(names) else None)
+        for position, argument in enumerate(call.arguments)
+    ]
+
+
 def match(
     lowerer: Lowerer, call: s.Call, names: list[str], what: str
 ) -> tuple[dict[str, s.Argument], bool]:
@@ -41,8 +50,7 @@ def match(
     from archspec.diagnostics import did_you_mean
 
     matched: dict[str, s.Argument] = {}
-    for position, argument in enumerate(call.arguments):
-        key = argument.keyword or (names[position] if position < len(names) else None)
+    for argument, key in zip(call.arguments, keys(call, names), strict=True):
         if key is None:
             most = f"at most {len(names)}" if names else "no"
             lowerer.error(

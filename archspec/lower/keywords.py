@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 
 from archspec.frontend import syntax as s
+from archspec.lower.arguments import keys
 from archspec.lower.copies import names_read, target_expressions
 from archspec.lower.inputs import input_names
+from archspec.ops.base import Op
 
 
 def sole_depths(tree: s.SpecTree) -> frozenset[str]:
@@ -29,7 +31,7 @@ def sole_depths(tree: s.SpecTree) -> frozenset[str]:
 
 
 def whole_arguments(
-    tree: s.SpecTree, definitions: Mapping[str, s.Definition], ops: Collection[str]
+    tree: s.SpecTree, definitions: Mapping[str, s.Definition], ops: Mapping[str, type[Op]]
 ) -> frozenset[str]:
     """The parameters the network's own expressions read only as a whole argument
     (``fc(num_classes)``, ``conv(width, 3)``) or an input size: never in a default, a
@@ -47,7 +49,9 @@ class WholeFormals:
     blocks that read them only so, and nowhere else (defaults, ``let``s, computations,
     counts, strides, conditions). Such a formal's value is, unchanged, every field it sets."""
 
-    def __init__(self, definitions: Mapping[str, s.Definition], ops: Collection[str]) -> None:
+    def __init__(
+        self, definitions: Mapping[str, s.Definition], ops: Mapping[str, type[Op]]
+    ) -> None:
         self.definitions = definitions
         self.ops = ops
         self.known: dict[str, frozenset[str]] = {}
@@ -77,30 +81,31 @@ class WholeFormals:
         found: set[str] = set()
         for call in calls:
             passed = [
-                (a.keyword, a.value.name)
-                for a in call.arguments
+                (position, a.value.name)
+                for position, a in enumerate(call.arguments)
                 if isinstance(a.value, s.Name) and a.value.name in names
             ]
-            if not passed or (call.name in self.ops and call.name not in in_scope):
-                continue
-            block = self.definitions.get(call.name)
-            if call.name in in_scope or not isinstance(block, s.BlockDef):
-                found.update(name for _, name in passed)
-                continue
-            whole = self.of(block)
-            positional = [a for a in call.arguments if a.keyword is None]
-            for keyword, name in passed:
-                formal = keyword
-                if keyword is None:
-                    index = next(k for k, a in enumerate(positional) if _names(a, name))
-                    formal = block.formals[index].name if index < len(block.formals) else None
-                if formal not in whole:
-                    found.add(name)
+            op = None if call.name in in_scope else self.ops.get(call.name)
+            block = None if call.name in in_scope else self.definitions.get(call.name)
+            if op is not None:
+                given = keys(call, [a.name for a in op.ARGUMENTS])
+                computed = [
+                    sources
+                    for argument, sources in op.COMPUTED_DEFAULTS.items()
+                    if argument not in given
+                ]
+                whole = {k for k in given if k and not any(k in c for c in computed)}
+            elif isinstance(block, s.BlockDef):
+                given = keys(call, [formal.name for formal in block.formals])
+                whole = set(self.of(block))
+            else:  # a layer held by a name, or no callee: what it makes of them is unknown
+                given, whole = [], set()
+            found.update(
+                name
+                for position, name in passed
+                if position >= len(given) or given[position] not in whole
+            )
         return found
-
-
-def _names(argument: s.Argument, name: str) -> bool:
-    return isinstance(argument.value, s.Name) and argument.value.name == name
 
 
 def _calls(items: tuple[s.Item, ...] | list[s.Item]) -> Iterator[s.Call]:
@@ -139,14 +144,14 @@ def _names_read(tree: s.SpecTree, *, bare_arguments: bool, bare_depths: bool) ->
 
 
 def shortcut_blocks(definitions: Mapping[str, s.Definition]) -> frozenset[str]:
-    """The blocks with a shortcut (``+ shortcut``, or a ``shortcut`` branch): lowering
-    chooses it from their shapes (option ``same``: an identity where the block keeps its
-    shape, nothing elsewhere), so a keyword may not change those shapes."""
+    """The blocks with a shortcut (``+ shortcut``, ``+ identity``, or a ``shortcut``
+    branch): lowering chooses it from their shapes (option ``same``: the addition where
+    the block keeps its shape, none elsewhere), so a keyword may not change those shapes."""
     return frozenset(
         d.name
         for d in definitions.values()
         if isinstance(d, s.BlockDef)
-        and (d.addition == "shortcut" or any(_has_shortcut(i) for i in (*d.body, *d.after)))
+        and (d.addition is not None or any(_has_shortcut(i) for i in (*d.body, *d.after)))
     )
 
 

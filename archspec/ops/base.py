@@ -116,6 +116,10 @@ class Op:
     NAME: ClassVar[str]
     DOC: ClassVar[str]
     ARGUMENTS: ClassVar[tuple[Argument, ...]] = ()
+    COMPUTED_DEFAULTS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """An argument whose default ``make`` computes from others (a convolution's padding
+    from its kernel and dilation), with those: where it is not given, they are not
+    whole arguments (``lower.keywords``), as a keyword may stand only for those."""
     ROLES: ClassVar[dict[str, Role]] = {}
     BARE: ClassVar[Bare | None] = None
     """Set when the op is one learned tensor (``tensors()`` names it ``""``) held by the

@@ -42,6 +42,7 @@ class Conv2d(Op):
         flag("bias", "add a learned bias (off: a BN follows)", False),
     )
     ROLES = {"in_channels": "in", "out_channels": "out"}
+    COMPUTED_DEFAULTS = {"padding": ("kernel", "dilation")}
 
     in_channels: int
     out_channels: int
