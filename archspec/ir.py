@@ -62,6 +62,11 @@ class Chain:
 
     steps: tuple[Member | Parallel, ...]
 
+    @property
+    def is_plain(self) -> bool:
+        """True when every step is a member: no branches."""
+        return all(isinstance(step, Member) for step in self.steps)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Parallel:
@@ -125,7 +130,7 @@ class Group:
     @property
     def is_chain(self) -> bool:
         """True when the flow applies the members in order, with no branches."""
-        return all(isinstance(step, Member) for step in self.flow.steps)
+        return self.flow.is_plain
 
     @property
     def holds_tensors(self) -> bool:

@@ -90,6 +90,41 @@ def test_a_kernel_whose_padding_is_computed_from_it_is_no_keyword() -> None:
     assert knobs(inside) == set()
 
 
+@pytest.mark.parametrize(
+    ("held", "uses", "kept"),
+    [
+        ("bn(eps=e)", "g=b(8, nl=norm)", {"e"}),  # passed whole to a block that calls it
+        ("bn(eps=e)", "g=b(8, nl=norm) norm", {"e"}),  # called here too
+        ("bn(eps=e * 2)", "g=b(8, nl=norm)", set()),  # computed on
+        ("bn(eps=e)", "g=b(8, nl=norm) relu if norm == norm", set()),  # the layer read
+        ("conv(8, k)", "norm", set()),  # the padding is computed from the kernel
+        ("conv(8, k, padding=1)", "norm", {"k"}),
+    ],
+)
+def test_a_layer_a_let_holds_passes_its_whole_arguments_on(
+    held: str, uses: str, kept: set[str]
+) -> None:
+    """timm's norm_layer, torchvision EfficientNet's ``norm``: ``let norm = bn(eps=e)``."""
+    text = (
+        "name: t\ninput: 3x8x8\nparams: {e: 0.001, k: 3}\n"
+        f"let: {{norm: '{held}'}}\n"
+        "define: |\n  block b(c, nl=bn) = conv(c, 3) nl relu\n"
+        f"stem: conv(8, 3) {uses}\n{HEAD}"
+    )
+    assert knobs(text) == kept
+
+
+def test_efficientnet_b0_takes_b5s_batch_norm_settings(tmp_path: Path) -> None:
+    """``EfficientNetB0(bn_eps=0.001, bn_momentum=0.01)``: every block class takes them."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+
+    small = {"input": "3x32x32"}
+    cls = emitted_class(archspec.load("torchvision/efficientnet_b0", **small), tmp_path)
+    b5 = {"bn_eps": 0.001, "bn_momentum": 0.01}
+    assert_builds_as_spec(cls, "torchvision/efficientnet_b0", **small, **b5)
+
+
 def test_a_head_count_is_probed_at_twice_where_one_more_does_not_divide() -> None:
     vit = archspec.load("timm/vit_small_patch16_224")  # 384 features, 6 heads: 7 fails
     found = {k.name: k for k in vit.knobs()}
@@ -116,12 +151,13 @@ def assert_builds_as_spec(cls: Any, name_or_text: str, **keywords: Any) -> None:
     state_dict layout, dropout rates and head counts, and the same outputs."""
     import torch
 
+    build_only = ("num_layers", "input")  # what the emitted file was built with
     if "\n" in name_or_text:
         arch = archspec.loads(name_or_text, **keywords)
     else:
         arch = archspec.load(name_or_text, **keywords)
     built = arch.to_torch().eval()
-    emitted = cls(**{k: v for k, v in keywords.items() if k != "num_layers"}).eval()
+    emitted = cls(**{k: v for k, v in keywords.items() if k not in build_only}).eval()
     layout = [(k, t.shape) for k, t in emitted.state_dict().items()]
     assert layout == [(k, t.shape) for k, t in built.state_dict().items()]
     assert settings(emitted) == settings(built) != []
@@ -133,10 +169,10 @@ def assert_builds_as_spec(cls: Any, name_or_text: str, **keywords: Any) -> None:
 
 
 def settings(model: Any) -> list[tuple[str, object]]:
-    """What a state_dict does not show: dropout rates, head counts, groups."""
+    """What a state_dict does not show: dropout rates, head counts, groups, batch norms'."""
     found: list[tuple[str, object]] = []
     for name, module in model.named_modules():
-        for attribute in ("p", "num_heads", "dropout", "groups"):
+        for attribute in ("p", "num_heads", "dropout", "groups", "eps", "momentum"):
             if isinstance(getattr(module, attribute, None), int | float):
                 found.append((f"{name}.{attribute}", getattr(module, attribute)))
     return found

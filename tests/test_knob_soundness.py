@@ -37,12 +37,14 @@ WIDTH_USES = [
     "inner(a + 0)",
     "inner(c=a)",
 ]
-RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu"]
+RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl"]
+NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "bn(momentum=e)"]
+"""What a ``let`` ``nl`` holds: a layer taking the parameters ``e`` and ``k``."""
 INNER = "block inner(c) = conv(c, 1) bn"
 STEMS = ["conv(8, 3)", "conv(w, 3) bn relu conv(8, 1)"]
-RUNS = ["g=b(p, q)", "g=b(p, q) x 2", "g=b(p, q) x n", "g=(conv(8, 1) b(p, q) x n)"]
+RUNS = ["g=b(p, q)", "g=b(p, q) x 2", "g=b(p, q, nl) x n", "g=(conv(8, 1) b(p, q, nl) x n)"]
 HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)"]
-OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5)}
+OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01)}
 
 
 @st.composite
@@ -54,9 +56,11 @@ def specs(draw: Any) -> str:
     p = draw(st.sampled_from([2, 3, 4]))  # a kernel of 3 looks like one of 4: padding 1
     return (
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
-        f"params: {{p: {p}, q: 0.25, w: 8, n: 2}}\n"
-        f"define: |\n  {INNER}\n  block b(a, r) = {body}{residual}\n"
-        f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}\n"
+        f"params: {{p: {p}, q: 0.25, w: 8, n: 2, e: 0.001, k: 3}}\n"
+        f"let: {{nl: '{draw(st.sampled_from(NORMS))}'}}\n"
+        f"define: |\n  {INNER}\n  block b(a, r, nl=relu) = {body}{residual}\n"
+        f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}"
+        f" {draw(st.sampled_from(['', 'nl']))}\n"
         f"head: pool=global_avgpool flatten=flatten fc={draw(st.sampled_from(HEADS))}\n"
     )
 
@@ -64,7 +68,8 @@ def specs(draw: Any) -> str:
 def module_settings(model: Any) -> list[tuple[str, str, object]]:
     found = []
     for name, module in model.named_modules():
-        for attribute in ("p", "groups", "kernel_size", "stride", "padding", "num_heads"):
+        names = ("p", "groups", "kernel_size", "stride", "padding", "num_heads", "eps", "momentum")
+        for attribute in names:
             if hasattr(module, attribute) and not callable(getattr(module, attribute)):
                 found.append((name, attribute, getattr(module, attribute)))
     return found

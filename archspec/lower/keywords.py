@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterator, Mapping
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import keys
 from archspec.lower.copies import names_read, target_expressions
+from archspec.lower.functions import FUNCTIONS
 from archspec.lower.inputs import input_names
 from archspec.ops.base import Op
 
@@ -37,11 +38,11 @@ def whole_arguments(
     (``fc(num_classes)``, ``conv(width, 3)``) or an input size: never in a default, a
     ``let``, a computation, a count, a stride or a condition; and where one is a block's
     argument (``vit_block(dim, num_heads)``), the block reads it only so too."""
-    bare = _parameters(tree) - _names_read(tree, bare_arguments=False, bare_depths=True)
     items = [*(tree.stem or ()), *(tree.head or ())]
     calls = [*_calls(items), *(stage.call for _, stage in tree.stages if stage is not None)]
-    in_scope = _parameters(tree) | {let.name for let in tree.lets}
-    return frozenset(bare - WholeFormals(definitions, ops).spoiled(calls, bare, in_scope))
+    read = _names_read(tree, bare_arguments=False, bare_depths=True, lets=False)
+    whole = WholeFormals(definitions, ops).whole(_parameters(tree), tree.lets, read, calls)
+    return frozenset(whole)
 
 
 class WholeFormals:
@@ -60,17 +61,46 @@ class WholeFormals:
         if block.name in self.known:
             return self.known[block.name]
         self.known[block.name] = frozenset()  # a block that calls itself: none
-        formals = {formal.name for formal in block.formals}
         items = (*block.body, *block.after)
         read = names_read(
             [f.default for f in block.formals if f.default is not None]
-            + [let.value for let in block.lets]
             + target_expressions(s.Group(items, block.span), bare_arguments=False)
         )
-        in_scope = formals | {let.name for let in block.lets}
-        whole = formals - read - self.spoiled(list(_calls(items)), formals, in_scope)
+        formals = {formal.name for formal in block.formals}
+        whole = self.whole(formals, block.lets, read, list(_calls(items)))
         self.known[block.name] = frozenset(whole)
         return self.known[block.name]
+
+    def whole(
+        self, names: set[str], lets: tuple[s.Let, ...], read: set[str], calls: list[s.Call]
+    ) -> set[str]:
+        """Of ``names`` (a scope's parameters), those read only as whole arguments: not in
+        ``read`` (what the scope's other expressions read), nor in a ``let``, except as a
+        whole argument of a layer the ``let`` holds (``let norm = bn(eps=bn_eps)``) where
+        that layer is itself only called or passed whole (``cba(64, norm=norm)``)."""
+        in_scope = names | {let.name for let in lets}
+        held = {
+            let.name: let.value
+            for let in lets
+            if isinstance(let.value, s.Apply) and self.holds_layer(let.value, in_scope)
+        }
+        read = read | names_read([let.value for let in lets if let.name not in held])
+        computed = [a.value for v in held.values() for a in v.arguments]
+        read |= names_read([value for value in computed if not isinstance(value, s.Name)])
+        called = set(held) - read - self.spoiled(calls, held, in_scope)
+        for name, layer in held.items():
+            passed = {a.value.name for a in layer.arguments if isinstance(a.value, s.Name)}
+            as_call = s.Call(layer.function, layer.arguments, layer.span, layer.name_span)
+            read |= self.spoiled([as_call], names, in_scope) if name in called else passed
+        return names - read - self.spoiled(calls, names, in_scope)
+
+    def holds_layer(self, value: s.Apply, in_scope: Collection[str]) -> bool:
+        """Whether a ``let``'s value is a layer or block with arguments (``bn(eps=e)``)."""
+        return (
+            value.function not in FUNCTIONS
+            and value.function not in in_scope
+            and (value.function in self.ops or value.function in self.definitions)
+        )
 
     def spoiled(
         self, calls: list[s.Call], names: Collection[str], in_scope: Collection[str]
@@ -125,12 +155,14 @@ def _parameters(tree: s.SpecTree) -> set[str]:
     return {formal.name for formal in tree.parameters}
 
 
-def _names_read(tree: s.SpecTree, *, bare_arguments: bool, bare_depths: bool) -> set[str]:
-    """The names the network's scope reads: in parameter defaults, ``let``s, stem, head,
-    stages' arguments, strides and depths; an argument or a count (a stage's depth, a
-    repeat's) that is a bare name only when asked."""
+def _names_read(
+    tree: s.SpecTree, *, bare_arguments: bool, bare_depths: bool, lets: bool = True
+) -> set[str]:
+    """The names the network's scope reads: in parameter defaults, ``let``s (when asked),
+    stem, head, stages' arguments, strides and depths; an argument or a count (a stage's
+    depth, a repeat's) that is a bare name only when asked."""
     found = [f.default for f in tree.parameters if f.default is not None]
-    found += [let.value for let in tree.lets]
+    found += [let.value for let in tree.lets] if lets else []
     items = [*(tree.stem or ()), *(tree.head or ())]
     found += target_expressions(s.Group(tuple(items), tree.name.span), bare_arguments, bare_depths)
     for _, stage in tree.stages:

@@ -370,7 +370,7 @@ class Lowerer:
 def repeats(ns: Namespace, flow: ir.Chain) -> tuple[ir.Repeat, ...]:
     """The runs of copies lowered in ``ns`` that stand as members of its chain: none
     where a step is a branch (a run is counted in members)."""
-    if not all(isinstance(step, ir.Member) for step in flow.steps):
+    if not flow.is_plain:
         return ()
     return tuple(r for r in ns.runs if r.first + r.size * r.count <= len(flow.steps))
 
