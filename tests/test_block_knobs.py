@@ -71,9 +71,12 @@ def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_no_keyword() 
     assert knobs(text) == set()
     steps = archspec.loads(text, w=16).network.members[1].node.flow.steps  # type: ignore[union-attr]
     assert any(type(step).__name__ == "Parallel" for step in steps)
-    # `+ identity` too: under option same it is dropped where the shapes differ
+    # `+ identity` too: under option same it is dropped where the shapes differ, whether
+    # the keyword reaches the block's arguments or only its input
     pooled = "block pooled(a) = maxpool(a, stride=1, padding=0) conv(8, 1) + identity"
     assert knobs(spec(pooled, "conv(8, 3) g=pooled(k)", "k: 3", shortcut="same")) == set()
+    kept = "block kept(c) = conv(c, 3) bn + identity -> relu"
+    assert knobs(spec(kept, "conv(w, 3) g=kept(16)", "w: 8", shortcut="same")) == set()
     # a width around a block without a shortcut is still one
     plain = spec("block plain(w) = conv(w, 3) bn relu", "conv(w, 3) g=plain(16)", "w: 8")
     assert knobs(plain) == {"w"}
