@@ -27,7 +27,7 @@ from archspec.codegen.classes import (
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.knobs import Knob, changed_arguments, class_calls, is_call
+from archspec.codegen.knobs import Knob, call_probes, changed_arguments, is_call
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
@@ -58,8 +58,7 @@ class Emitter:
         self.current: BlockClass | None = None  # the class being written; None: the network
         self.class_name = camel_case(network.class_source)
         taken = {self.class_name, *dialect.reserved_globals()}
-        self.calls = class_calls(network, knobs)
-        self.classes = block_classes(network, taken, self.calls)
+        self.classes = block_classes(network, taken, call_probes(network, knobs))
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
         self.helpers = self.needed_helpers()

@@ -14,8 +14,8 @@ passed to (``ir.Network.whole_arguments``). A class call is compared as the emit
 writes it: the class resolved from the instances of both networks
 (``resolve.block_classes``), so what the knob sets inside becomes a constructor argument
 (``VitBlock(..., num_heads=6)``) and the class's code is the same at both values by
-construction. Its shortcut modules (passed in built) must not change, nor the shapes
-around its residual additions (which decide the shortcut a block gets).
+construction. Its shortcut modules (passed in built) must not change, nor the shapes of
+the blocks in it whose shortcut lowering chose from them (``shortcuts_kept``).
 
 A repeat count is a knob too (``ResNet20(n=18)``, ``VGG(n3=4)``), under a rule with no
 guess in it. Lowering records on a group the runs of copies written ``x n`` (a stage's
@@ -339,7 +339,7 @@ def is_call(network: ir.Network, path: str) -> bool:
     return node is not None and is_class(node)
 
 
-def class_calls(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
+def call_probes(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
     """The probes of the knobs that set arguments of class calls: they join the
     resolution of the classes (``resolve.block_classes``)."""
     return tuple(

@@ -5,7 +5,10 @@ parameter one larger. One probe can be fooled (``fc(max(num_classes, 2))`` looks
 ``fc(num_classes)`` at 10 and 11, not at 1), so lowering first records what the syntax
 says: the parameters written as a whole repeat count and read nowhere else, and those
 the network's own expressions read only as a whole argument or input size, and every
-block they are passed to reads only as a whole argument too (``WholeFormals``).
+block they are passed to reads only as a whole argument too (``WholeFormals``). An
+argument a layer computes another's default from is none (``Op.COMPUTED_DEFAULTS``: a
+convolution's kernel, where its padding is left out). It also records the blocks whose
+shortcut is chosen from their shapes (``shortcut_blocks``): a keyword may not change them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def whole_arguments(
     """The parameters the network's own expressions read only as a whole argument
     (``fc(num_classes)``, ``conv(width, 3)``) or an input size: never in a default, a
     ``let``, a computation, a count, a stride or a condition; and where one is a block's
-    argument (``vit_block(dim, num_heads)``), the block reads it only so too."""
+    argument (``vit_block(dim, num_heads)``) or a layer's a ``let`` holds
+    (``let norm = bn(eps=bn_eps)``), that reads it only so too."""
     items = [*(tree.stem or ()), *(tree.head or ())]
     calls = [*_calls(items), *(stage.call for _, stage in tree.stages if stage is not None)]
     read = _names_read(tree, bare_arguments=False, bare_depths=True, lets=False)
