@@ -173,8 +173,9 @@ class Network:
     (``fc(num_classes)``): the only ones a width keyword of the emitted class may stand
     for (``codegen.knobs``), a fact of the syntax the IR cannot show."""
     shortcut_blocks: tuple[str, ...] = ()
-    """The blocks whose shortcut lowering chose from their shapes (``+ shortcut``): a
-    keyword may not change those shapes (``codegen.knobs``). Also a fact of the syntax."""
+    """The blocks whose shortcut lowering chose from their shapes (``+ shortcut``, ``+
+    identity``): a keyword may not change those shapes (``codegen.knobs``). Also a fact
+    of the syntax."""
 
     @property
     def class_source(self) -> str:

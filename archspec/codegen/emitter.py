@@ -27,7 +27,7 @@ from archspec.codegen.classes import (
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.knobs import Knob, call_probes, changed_arguments, is_call
+from archspec.codegen.knobs import Knob, call_probes, changed_arguments
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
@@ -58,7 +58,7 @@ class Emitter:
         self.current: BlockClass | None = None  # the class being written; None: the network
         self.class_name = camel_case(network.class_source)
         taken = {self.class_name, *dialect.reserved_globals()}
-        self.classes = block_classes(network, taken, call_probes(network, knobs))
+        self.classes = block_classes(network, taken, call_probes(knobs))
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
         self.helpers = self.needed_helpers()
@@ -313,12 +313,7 @@ class Emitter:
         )
         lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
-        bound = {
-            place: k.name
-            for k in self.knobs
-            for place in k.places
-            if not is_call(self.network, place[0])  # a layer's field
-        }
+        bound = {place: k.name for k in self.knobs for place in k.places}
         for k in self.knobs:  # class arguments: named as this file's classes name them
             bound.update(self.class_arguments(k))
 
@@ -341,7 +336,7 @@ class Emitter:
         """The class arguments ``knob`` sets, by (call path, argument) as this file's
         classes name them: found again as ``codegen.knobs`` found them, from its probe."""
         found: dict[tuple[str, str], str] = {}
-        for path in {path for path, _ in knob.places if is_call(self.network, path)}:
+        for path, _ in knob.calls:
             assert knob.probed is not None
             old, new = ir.find(self.network, path), ir.find(knob.probed, path)
             assert isinstance(old, ir.Group) and isinstance(new, ir.Group)

@@ -49,16 +49,17 @@ from archspec.codegen.resolve import Probe, block_classes
 @dataclass(frozen=True, slots=True)
 class Knob:
     """A keyword argument of the network class: its default and the (path, op field)
-    pairs it sets, or the paths of the groups holding the runs it counts."""
+    pairs of the network's own layers it sets, the class calls it sets arguments of, or
+    the paths of the groups holding the runs it counts."""
 
     name: str
     default: int | float | bool
     places: frozenset[tuple[str, str]] = frozenset()
     groups: frozenset[str] = frozenset()
-    calls: frozenset[str] = frozenset()
-    """The network-level class calls it sets only keyword arguments of (``num_heads``, no
-    channels), by path; ``places`` names every class argument it sets as a resolution
-    with ``taken`` empty would (the emitter names them as its own classes do)."""
+    calls: frozenset[tuple[str, bool]] = frozenset()
+    """The network-level class calls it sets arguments of, by path, each with whether one
+    of them is a channel count; the emitter names the arguments as its classes do
+    (``changed_arguments``)."""
     probe: int | float | bool | None = None
     probed: ir.Network | None = field(default=None, compare=False)
     """The network compiled with ``probe``: the classes it sets arguments of are resolved
@@ -99,7 +100,7 @@ def knob(
     own = network_level(base)
     classes: dict[int, BlockClass] | None = None  # resolved once a class call changes
     places: set[tuple[str, str]] = set()
-    calls: set[str] = set()
+    calls: set[tuple[str, bool]] = set()
     inside = "\0"  # the network-level class being skipped: its call is compared instead
     for old, new in zip(before, after, strict=True):
         if old.path.startswith(inside):
@@ -115,9 +116,8 @@ def knob(
                 changed = changed_arguments(classes, old.node, new.node, value, probe)
                 if changed is None or not shortcuts_kept(base, old.node, new.node):
                     return None
-                places.update((old.path, variable.name) for variable in changed)
-                if changed and not any(variable.channels for variable in changed):
-                    calls.add(old.path)
+                if changed:
+                    calls.add((old.path, any(variable.channels for variable in changed)))
             elif old.node.arguments != new.node.arguments:
                 return None
             continue
@@ -132,7 +132,7 @@ def knob(
             if old.path not in own or type(was) is not type(value) or (was, now) != (value, probe):
                 return None
             places.add((old.path, op_field.name))
-    if not places:
+    if not places and not calls:
         return None
     return Knob(name, value, frozenset(places), calls=frozenset(calls), probe=probe, probed=probed)
 
@@ -254,9 +254,9 @@ def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) 
                 paths = {f"{path}.{members[k].name}": members[k].node for k in range(start, end)}
                 inside = tuple(f"{p}." for p in paths)
                 first = f"{path}.{members[run.first].name}"
-                for place, field_name in width.places:
-                    if place in width.calls and not lone:
-                        continue  # a keyword of a class call, the same in every copy
+                # a call's keywords (no channels) are the same in every later copy
+                calls = [(p, "") for p, channels in width.calls if channels or lone]
+                for place, field_name in [*width.places, *calls]:
                     if place.startswith(inside):
                         return False
                     opens = lone and place == first and input_field(paths[first], field_name)
@@ -333,19 +333,11 @@ def network_level(network: ir.Network) -> set[str]:
     return own
 
 
-def is_call(network: ir.Network, path: str) -> bool:
-    """Whether ``path`` is a class instance the network class constructs (a call)."""
-    node = find_group(network, path)
-    return node is not None and is_class(node)
-
-
-def call_probes(network: ir.Network, knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
+def call_probes(knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
     """The probes of the knobs that set arguments of class calls: they join the
     resolution of the classes (``resolve.block_classes``)."""
     return tuple(
         Probe(k.name, k.default, k.probe, k.probed)
         for k in knobs
-        if k.probed is not None
-        and k.probe is not None
-        and any(is_call(network, path) for path, _ in k.places)
+        if k.calls and k.probed is not None and k.probe is not None
     )

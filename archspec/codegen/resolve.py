@@ -104,8 +104,7 @@ class Resolver:
             values = tuple(dict(g.arguments).get(name) for g in instances)
             if None not in values:
                 spelled = name if name in natural else self.fresh(name)
-                variable = Variable(spelled, values, spec=name, own=cls.own)  # type: ignore[arg-type]
-                self.pool.append(variable)
+                self.pool.append(self.variable(spelled, values, spec=name))  # type: ignore[arg-type]
         self.pool.append(Variable("out_channels", tuple(channels(g.output) for g in instances)))
         self.extra: list[Variable] = []
         self.keywords = [  # each keyword's value in each instance: set where it was probed
@@ -115,6 +114,10 @@ class Resolver:
         self.named: dict[str, Variable] = {}  # the variables named after a keyword
         self.used: list[Variable] = []
         self.current = Current("in_channels", self.pool[0].values, self.pool[0])
+
+    def variable(self, name: str, values: Values, spec: str = "") -> Variable:
+        """A parameter whose default is what the network's own instances take."""
+        return Variable(name, values, spec=spec, own=self.cls.own)
 
     def fresh(self, name: str) -> str:
         """``name`` as a new parameter of this class: ``_`` appended while it is a keyword,
@@ -203,7 +206,7 @@ class Resolver:
                 self.current = Current(literal(values[0]), values, None)
             return None
         if found is None:
-            found = Variable(self.fresh(f"{stem}_{field}"), values, own=self.cls.own)
+            found = self.variable(self.fresh(f"{stem}_{field}"), values)
             self.extra.append(found)
         self.use(found, channels=role is not None)
         if role == "out":
@@ -235,7 +238,7 @@ class Resolver:
             if spec is not None:
                 return spec
             if name not in self.named:
-                self.named[name] = Variable(self.fresh(name), followed, own=self.cls.own)
+                self.named[name] = self.variable(self.fresh(name), followed)
                 self.extra.append(self.named[name])
             return self.named[name]
         return None

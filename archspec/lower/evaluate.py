@@ -81,7 +81,7 @@ def evaluate(
         return -value  # type: ignore[operator]
     if isinstance(expr, s.Apply):
         values = [(a.keyword, evaluate(a.value, scope, layers)) for a in expr.arguments]
-        if expr.function not in FUNCTIONS and expr.function in layers:
+        if makes_layer(expr, layers):
             return _layer(expr, values)
         return _apply(expr, values)
     if isinstance(expr, s.Ternary):
@@ -130,6 +130,12 @@ def _power(base: float, exponent: float, expr: s.Binary) -> s.Value:
     if isinstance(result, complex):
         raise EvalProblem("E316", "a negative number to a fractional power", expr.span)
     return _bounded(result, expr.span)
+
+
+def makes_layer(expr: s.Apply, layers: Container[str]) -> bool:
+    """Whether an application is a layer or block taken as a value (``bn(eps=0.001)``),
+    not a function's result."""
+    return expr.function not in FUNCTIONS and expr.function in layers
 
 
 def _layer(expr: s.Apply, values: list[tuple[str | None, s.Value]]) -> s.LayerRef:

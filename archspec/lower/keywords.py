@@ -14,13 +14,16 @@ shortcut is chosen from their shapes (``shortcut_blocks``): a keyword may not ch
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import keys
 from archspec.lower.copies import names_read, target_expressions
-from archspec.lower.functions import FUNCTIONS
+from archspec.lower.evaluate import makes_layer
 from archspec.lower.inputs import input_names
-from archspec.ops.base import Op
+
+if TYPE_CHECKING:
+    from archspec.lower.lowerer import Lowerer
 
 
 def sole_depths(tree: s.SpecTree) -> frozenset[str]:
@@ -34,9 +37,7 @@ def sole_depths(tree: s.SpecTree) -> frozenset[str]:
     return frozenset((counted - read) & _parameters(tree) - input_names(str(tree.input.value)))
 
 
-def whole_arguments(
-    tree: s.SpecTree, definitions: Mapping[str, s.Definition], ops: Mapping[str, type[Op]]
-) -> frozenset[str]:
+def whole_arguments(tree: s.SpecTree, lowerer: Lowerer) -> frozenset[str]:
     """The parameters the network's own expressions read only as a whole argument
     (``fc(num_classes)``, ``conv(width, 3)``) or an input size: never in a default, a
     ``let``, a computation, a count, a stride or a condition; and where one is a block's
@@ -45,7 +46,7 @@ def whole_arguments(
     items = [*(tree.stem or ()), *(tree.head or ())]
     calls = [*_calls(items), *(stage.call for _, stage in tree.stages if stage is not None)]
     read = _names_read(tree, bare_arguments=False, bare_depths=True, lets=False)
-    whole = WholeFormals(definitions, ops).whole(_parameters(tree), tree.lets, read, calls)
+    whole = WholeFormals(lowerer).whole(_parameters(tree), tree.lets, read, calls)
     return frozenset(whole)
 
 
@@ -54,11 +55,10 @@ class WholeFormals:
     blocks that read them only so, and nowhere else (defaults, ``let``s, computations,
     counts, strides, conditions). Such a formal's value is, unchanged, every field it sets."""
 
-    def __init__(
-        self, definitions: Mapping[str, s.Definition], ops: Mapping[str, type[Op]]
-    ) -> None:
-        self.definitions = definitions
-        self.ops = ops
+    def __init__(self, lowerer: Lowerer) -> None:
+        self.definitions = lowerer.definitions
+        self.ops = lowerer.ops
+        self.layers = lowerer.layers
         self.known: dict[str, frozenset[str]] = {}
 
     def of(self, block: s.BlockDef) -> frozenset[str]:
@@ -86,25 +86,19 @@ class WholeFormals:
         held = {
             let.name: let.value
             for let in lets
-            if isinstance(let.value, s.Apply) and self.holds_layer(let.value, in_scope)
+            if isinstance(let.value, s.Apply)
+            and let.value.function not in in_scope
+            and makes_layer(let.value, self.layers)
         }
         read = read | names_read([let.value for let in lets if let.name not in held])
-        computed = [a.value for v in held.values() for a in v.arguments]
-        read |= names_read([value for value in computed if not isinstance(value, s.Name)])
+        arguments = [a.value for v in held.values() for a in v.arguments]
+        read |= names_read([value for value in arguments if not isinstance(value, s.Name)])
         called = set(held) - read - self.spoiled(calls, held, in_scope)
         for name, layer in held.items():
             passed = {a.value.name for a in layer.arguments if isinstance(a.value, s.Name)}
             as_call = s.Call(layer.function, layer.arguments, layer.span, layer.name_span)
             read |= self.spoiled([as_call], names, in_scope) if name in called else passed
         return names - read - self.spoiled(calls, names, in_scope)
-
-    def holds_layer(self, value: s.Apply, in_scope: Collection[str]) -> bool:
-        """Whether a ``let``'s value is a layer or block with arguments (``bn(eps=e)``)."""
-        return (
-            value.function not in FUNCTIONS
-            and value.function not in in_scope
-            and (value.function in self.ops or value.function in self.definitions)
-        )
 
     def spoiled(
         self, calls: list[s.Call], names: Collection[str], in_scope: Collection[str]

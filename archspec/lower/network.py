@@ -222,7 +222,7 @@ def lower_network(
         file=source.name,
         description=tree.description,
         display_name=display_name,
-        whole_arguments=tuple(sorted(whole_arguments(tree, lowerer.definitions, lowerer.ops))),
+        whole_arguments=tuple(sorted(whole_arguments(tree, lowerer))),
         shortcut_blocks=tuple(sorted(shortcut_blocks(lowerer.definitions))),
     )
     if blocks is not None:
