@@ -227,6 +227,34 @@ def assert_same_model(emitted: Any, built: Any, shape: ir.Shape) -> None:
         torch.testing.assert_close(emitted.eval()(x), built.eval()(x), rtol=0, atol=0)
 
 
+def assert_same_network(emitted: Any, built: Any, shape: ir.Shape) -> None:
+    """Two models of one network built apart (an emitted class with keywords, the spec
+    compiled with them): the same state_dict layout, the same settings no tensor shows
+    (``module_settings``), and, holding the same weights, equal outputs."""
+    import torch
+
+    layout = [(k, t.shape) for k, t in emitted.state_dict().items()]
+    assert layout == [(k, t.shape) for k, t in built.state_dict().items()]
+    assert module_settings(emitted) == module_settings(built) != []
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        assert torch.equal(emitted.eval()(x), built.eval()(x))
+
+
+SETTINGS = ("p", "groups", "kernel_size", "stride", "padding", "num_heads", "eps", "momentum")
+"""Module attributes a state_dict does not show: rates, windows, head counts, norms'."""
+
+
+def module_settings(model: Any) -> list[tuple[str, str, object]]:
+    found = []
+    for name, module in model.named_modules():
+        for attribute in SETTINGS:
+            if hasattr(module, attribute) and not callable(getattr(module, attribute)):
+                found.append((name, attribute, getattr(module, attribute)))
+    return found
+
+
 def torch_layer(module: Any) -> str:
     """A layer's class and settings (``ReLU(inplace=True)``); containers give ''."""
     return "" if list(module.children()) else repr(module)
