@@ -313,7 +313,7 @@ class Emitter:
         )
         lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
-        bound = {place: k.name for k in self.knobs for place in k.places}
+        bound = {place: identifier(k.name) for k in self.knobs for place in k.places}
         for k in self.knobs:  # class arguments: named as this file's classes name them
             bound.update(self.class_arguments(k))
 
@@ -342,7 +342,7 @@ class Emitter:
             assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
             changed = changed_arguments(self.classes, old, new, knob.default, knob.probe)
             assert changed is not None, "a knob's class call resolves as the knob found it"
-            found.update(((path, v.name), knob.name) for v in changed)
+            found.update(((path, v.name), identifier(knob.name)) for v in changed)
         return found
 
     def add_depths(self, knob: Knob) -> bool:
