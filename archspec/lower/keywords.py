@@ -113,6 +113,8 @@ class WholeFormals:
                 for position, a in enumerate(call.arguments)
                 if isinstance(a.value, s.Name) and a.value.name in names
             ]
+            if not passed:
+                continue
             op = None if call.name in in_scope else self.ops.get(call.name)
             block = None if call.name in in_scope else self.definitions.get(call.name)
             if op is not None:
