@@ -57,6 +57,16 @@ class Architecture:
         default=None, compare=False, repr=False
     )
     """Compiles the same spec text (and input override) with other parameters."""
+    tracer: Callable[[dict[str, Any]], tuple[ir.Network, frozenset[str]] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Lowers the same spec on traced numbers (``archspec.symbolic``): the network whose
+    fields hold their expressions, and the parameters its structure was decided on."""
+
+    @cached_property
+    def traced(self) -> tuple[ir.Network, frozenset[str]] | None:
+        """This network lowered on traced numbers (``tracer``), where that lowers."""
+        return None if self.tracer is None else self.tracer(self.arguments)
 
     def with_parameters(self, /, **parameters: Any) -> Architecture:
         """The same spec compiled with these parameters changed: ``num_classes=10``.
@@ -176,6 +186,7 @@ class Architecture:
     def knobs(self) -> tuple[Knob, ...]:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
+        from archspec.codegen.formulas import formula_knob
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
         from archspec.diagnostics import SpecError
 
@@ -187,9 +198,14 @@ class Architecture:
                 except SpecError:  # the probe's value is not allowed: try the next
                     continue
                 assert isinstance(value, int | float)
-                found_knob = knob(name, value, probe, self.network, probed)
+                decided = self.traced is not None and name in self.traced[1]
+                found_knob = None if decided else knob(name, value, probe, self.network, probed)
                 if found_knob is None and type(value) is int and probe == value + 1:
                     found_knob = depth_knob(name, value, self.network, probed)
+                if found_knob is None and self.traced is not None:
+                    found_knob = formula_knob(
+                        name, value, probe, self.network, probed, *self.traced
+                    )
                 if found_knob is not None:
                     found.append(found_knob)
                 break

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from archspec import ir, symbolic
 from archspec.analysis.budget import check_totals
 from archspec.architecture import Architecture
 from archspec.cache import SpecCache, spec_key
@@ -149,10 +150,34 @@ def _compile(
         arguments=dict(network.parameters),
         files=files,
         recompile=partial(_cached, source, input=input),
+        tracer=partial(trace, source, input=input),
     )
     check_totals(network, report, arch.counts)  # counted once: the Architecture keeps them
     report.raise_if_any(sources)
     return arch, tuple(s for s in sources.values() if s is not source)
+
+
+def trace(
+    source: Source, parameters: dict[str, Any] | None, input: str | None
+) -> tuple[ir.Network, frozenset[str]] | None:
+    """The spec lowered again on traced numbers (``archspec.symbolic``): its IR, whose
+    fields hold the terms they were computed by, and the parameters its structure was
+    decided on; None where that fails (it lowers as the compile it follows did, so only a
+    spec too large to lower without caches fails)."""
+    report = Collector()
+    read = _read(source, report, {source.name: source})
+    if read is None:
+        return None
+    with _without_cycle_collection(), symbolic.tracing() as seen:
+        try:
+            network, _ = lower_network(
+                read.tree, source, report, dict(parameters or {}), input, tracing=True
+            )
+        except TooManyErrors:
+            return None
+    if network is None or report.diagnostics:
+        return None
+    return network, frozenset(seen.decided)
 
 
 def _read(source: Source, report: Collector, sources: dict[str, Source]) -> Read | None:

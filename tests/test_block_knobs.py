@@ -47,19 +47,39 @@ def test_a_parameter_a_block_reads_whole_is_a_keyword() -> None:
 
 
 @pytest.mark.parametrize(
-    ("define", "kept"),
+    "define",
     [
-        (UNIT.replace("groups=groups", "groups=max(groups, 1)"), {"p"}),  # 1 at 0
-        (UNIT.replace("dropout(rate)", "dropout(rate / 2)"), {"k"}),
-        (UNIT.replace("rate) =", "rate, g=groups) =").replace("groups=groups", "groups=g"), {"p"}),
-        (UNIT.replace(") = conv", ") = let r = rate\n    conv").replace("(rate)", "(r)"), {"k"}),
-        (UNIT + "\nblock outer(g, r) = unit(8, g * 1, r + 0.0) relu", set()),
+        UNIT.replace("groups=groups", "groups=max(groups, 1)"),
+        UNIT.replace("dropout(rate)", "dropout(rate / 2)"),
+        UNIT.replace("rate) =", "rate, g=groups) =").replace("groups=groups", "groups=g"),
+        UNIT.replace(") = conv", ") = let r = rate\n    conv").replace("(rate)", "(r)"),
+        UNIT + "\nblock outer(g, r) = unit(8, g * 1, r + 0.0) relu",
     ],
     ids=["function", "arithmetic", "default", "let", "passed-computed"],
 )
-def test_a_parameter_a_block_computes_on_is_no_keyword(define: str, kept: set[str]) -> None:
+def test_a_parameter_a_block_computes_on_is_a_keyword_the_call_computes(
+    define: str, tmp_path: Path
+) -> None:
+    """What a block computes from a parameter, the network class computes too, from the
+    spec lowered on traced numbers (``codegen.formulas``)."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
     stem = "conv(8, 3) g=outer(k, p)" if "outer" in define else RUN
-    assert knobs(spec(define, stem, "k: 2, p: 0.1")) == kept
+    text = spec(define, stem, "k: 2, p: 0.1")
+    assert knobs(text) == {"k", "p"}
+    cls = emitted_class(archspec.loads(text), tmp_path, "torch")
+    for values in ({"k": 4, "p": 0.3}, {"k": 1, "p": 0.0}):
+        assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))
+
+
+def test_a_parameter_decided_on_is_no_keyword() -> None:
+    """A condition on it (the structure could differ at another value), in a block or in
+    the network, leaves it a build-time value."""
+    decided = UNIT.replace("groups=groups", "groups=groups if groups > 1 else 1")
+    assert knobs(spec(decided, RUN, "k: 2, p: 0.1")) == {"p"}
+    assert knobs(spec(UNIT, RUN.replace("x 3", "x (3 if k > 1 else 2)"), "k: 2, p: 0.1")) == {"p"}
 
 
 def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_no_keyword() -> None:
@@ -82,12 +102,14 @@ def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_no_keyword() 
     assert knobs(plain) == {"w"}
 
 
-def test_a_kernel_whose_padding_is_computed_from_it_is_no_keyword() -> None:
+def test_a_kernel_whose_padding_is_computed_from_it_writes_the_padding_computed() -> None:
     """``conv(8, k)`` pads by ``(k - 1) // 2``: 1 at 3 and at 4, so one probe cannot tell
-    the kernel from a whole argument; the op declares the default it computes
-    (``Op.COMPUTED_DEFAULTS``), and the kernel is a keyword only where the padding is given."""
+    the kernel from a whole argument (``Op.COMPUTED_DEFAULTS``). Traced, the padding is
+    written as computed. Inside a class the padding does not change at the probe, so it
+    would be a literal there: no keyword."""
     network = "name: t\ninput: 3x8x8\nparams: {k: 3}\nstem: conv(8, k) relu\n" + HEAD
-    assert knobs(network) == set()
+    assert knobs(network) == {"k"}
+    assert "kernel_size=k, padding=(k - 1) // 2" in archspec.loads(network).source("torch")
     assert knobs(network.replace("conv(8, k)", "conv(8, k, padding=1)")) == {"k"}
     inside = spec("block b(a) = conv(8, a) relu", "conv(8, 3) g=b(k)", "k: 3")
     assert knobs(inside) == set()
@@ -98,9 +120,9 @@ def test_a_kernel_whose_padding_is_computed_from_it_is_no_keyword() -> None:
     [
         ("bn(eps=e)", "g=b(8, nl=norm)", {"e"}),  # passed whole to a block that calls it
         ("bn(eps=e)", "g=b(8, nl=norm) norm", {"e"}),  # called here too
-        ("bn(eps=e * 2)", "g=b(8, nl=norm)", set()),  # computed on
-        ("bn(eps=e)", "g=b(8, nl=norm) relu if norm == norm", set()),  # the layer read
-        ("conv(8, k)", "norm", set()),  # the padding is computed from the kernel
+        ("bn(eps=e * 2)", "g=b(8, nl=norm)", {"e"}),  # computed on: written as computed
+        ("bn(eps=e)", "g=b(8, nl=norm) relu if norm == bn(eps=0.001)", set()),  # decided on
+        ("conv(8, k)", "norm", {"k"}),  # the padding computed from the kernel, written
         ("conv(8, k, padding=1)", "norm", {"k"}),
     ],
 )

@@ -44,11 +44,16 @@ def test_shipped_stage_depths_are_knobs() -> None:
     cifar = {k.name: sorted(k.groups) for k in archspec.load("cifar/resnet20").knobs()}
     assert cifar == {"n": ["layer1", "layer2", "layer3"], "num_classes": [], "in_channels": []}
     resnet50 = {k.name: sorted(k.groups) for k in archspec.load("torchvision/resnet50").knobs()}
-    widths: dict[str, list[str]] = {"num_classes": [], "in_channels": []}
+    widths: dict[str, list[str]] = {
+        "groups": [],
+        "width_per_group": [],
+        "num_classes": [],
+        "in_channels": [],
+    }
     assert resnet50 == {f"n{i}": [f"layer{i}"] for i in range(1, 5)} | widths
     # DenseNet's blocks grow the channels copy by copy: its depths are no knobs
     densenet = archspec.load("torchvision/densenet121").knobs()
-    assert [k.name for k in densenet] == ["num_classes", "in_channels"]
+    assert [k.name for k in densenet] == ["bn_size", "num_classes", "in_channels"]
 
 
 def test_a_depth_is_a_knob_only_as_the_bare_parameter_read_nowhere_else() -> None:

@@ -140,7 +140,8 @@ def test_a_stem_that_is_a_block_class_takes_in_channels_too(tmp_path: Path) -> N
     x = torch.randn(2, 5, 16, 16)
     assert torch.equal(emitted(x), built(x))
     # passed whole to a block that reads it whole, the keyword is that class's argument
-    # too (the tail's channels and the classifier's inputs); computed on, it is none
+    # too (the tail's channels and the classifier's inputs); computed on, the class is
+    # passed what the spec computes
     whole = CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels, 1)")
     arch = archspec.loads(whole)
     assert [k.name for k in arch.knobs()] == ["in_channels", "num_classes"]
@@ -149,8 +150,14 @@ def test_a_stem_that_is_a_block_class_takes_in_channels_too(tmp_path: Path) -> N
     built = arch.to_torch(in_channels=5).eval()
     built.load_state_dict(emitted.state_dict(), strict=True)
     assert torch.equal(emitted(x), built(x)) and emitted.fc.in_features == 5
-    doubled = CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels * 2, 1)")
-    assert [k.name for k in archspec.loads(doubled).knobs()] == ["num_classes"]
+    doubled = archspec.loads(CLASS_STEM.replace("tail=cbr(16, 1)", "tail=cbr(in_channels * 2, 1)"))
+    assert [k.name for k in doubled.knobs()] == ["in_channels", "num_classes"]
+    path.write_text(doubled.source("torch"))
+    assert "in_channels * 2" in path.read_text()
+    emitted = import_file(path, "classy_doubled").Classy(in_channels=5).eval()
+    built = doubled.to_torch(in_channels=5).eval()
+    built.load_state_dict(emitted.state_dict(), strict=True)
+    assert torch.equal(emitted(x), built(x)) and emitted.fc.in_features == 10
 
 
 @pytest.mark.parametrize("name", ["torchvision/mobilenet_v2", "torchvision/efficientnet_b0"])

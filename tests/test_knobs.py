@@ -75,16 +75,20 @@ def test_flax_emitted_class_and_to_flax_take_num_classes(tmp_path: Path) -> None
     assert output_shapes(arch, tmp_path, (2, 32, 32, 3), num_classes=7) == ((2, 7), (2, 7))
 
 
-def test_a_parameter_computed_on_is_no_knob_though_one_probe_would_pass() -> None:
-    # fc(max(classes, 2)) is fc(classes) at 10 and at 11, not at 1: the emitted
-    # ``Net(classes=1)`` would build fc(1) where the spec builds fc(2)
+def test_a_parameter_computed_on_is_written_as_its_expression_not_probed() -> None:
+    # fc(max(classes, 2)) is fc(classes) at 10 and at 11, not at 1: a probe alone would
+    # take it for fc(classes); the traced lowering writes what the spec computes
     spec = "name: t\ninput: 3x8x8\nparams: {classes: 10, width: 8}\nstem: conv(width, 3)\n"
     assert knob_names(spec + HEAD) == ["classes", "width"]
-    for computed in ("max(classes, 2)", "classes if classes > 1 else 2", "classes + 0"):
-        assert knob_names(spec + HEAD.replace("fc(classes)", f"fc({computed})")) == ["width"]
-    # read by a `let`, even where that changes nothing
-    computed = spec + "let: {w: classes // 100}\n" + HEAD
-    assert knob_names(computed) == ["width"]
+    for computed, written in (("max(classes, 2)", "max(classes, 2)"), ("classes + 0", "classes")):
+        arch = archspec.loads(spec + HEAD.replace("fc(classes)", f"fc({computed})"))
+        assert [k.name for k in arch.knobs()] == ["classes", "width"]
+        assert f"nn.Linear(width, {written})" in arch.source("torch")
+    # a condition decides on it: the structure could differ at another value
+    decided = HEAD.replace("fc(classes)", "fc(classes if classes > 1 else 2)")
+    assert knob_names(spec + decided) == ["width"]
+    # read by a `let` that nothing uses: what it computes sets no field
+    assert knob_names(spec + "let: {w: classes // 100}\n" + HEAD) == ["classes", "width"]
 
 
 def test_rates_and_switches_are_keywords_too(tmp_path: Path) -> None:
@@ -105,6 +109,7 @@ def test_rates_and_switches_are_keywords_too(tmp_path: Path) -> None:
     built = arch.to_torch(p=0.5, bias=False)
     assert list(emitted.state_dict()) == list(built.state_dict())
     assert "fc.bias" not in emitted.state_dict() and emitted.drop.p == built.drop.p == 0.5
-    # computed on, a rate is no keyword
-    halved = head.replace("dropout(p)", "dropout(p / 2)")
-    assert [k.name for k in archspec.loads(spec + halved).knobs()] == ["bias"]
+    # computed on, a rate is a keyword written as the spec computes it
+    halved = archspec.loads(spec + head.replace("dropout(p)", "dropout(p / 2)"))
+    assert [k.name for k in halved.knobs()] == ["p", "bias"]
+    assert "nn.Dropout(p=p / 2)" in halved.source("torch")

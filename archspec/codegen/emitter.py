@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.codegen import pysource as py
 from archspec.codegen.checks import check_source
 from archspec.codegen.classes import (
@@ -27,6 +27,7 @@ from archspec.codegen.classes import (
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
+from archspec.codegen.formulas import reads_name, traced_arguments
 from archspec.codegen.knobs import Knob, call_probes, changed_arguments
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
@@ -313,7 +314,7 @@ class Emitter:
         )
         lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
-        bound = {place: identifier(k.name) for k in self.knobs for place in k.places}
+        bound = {place: self.keyword_expression(k, place) for k in self.knobs for place in k.places}
         for k in self.knobs:  # class arguments: named as this file's classes name them
             bound.update(self.class_arguments(k))
 
@@ -332,14 +333,46 @@ class Emitter:
         lines += [*writer.lines, f"        return {result}"]
         return lines + dialect.network_methods(self)
 
+    def keyword_expression(self, knob: Knob, place: tuple[str, str]) -> str:
+        """What a field ``knob`` sets is written as: its name, or the expression the spec
+        computes the field by (``codegen.formulas``)."""
+        if knob.traced is None:
+            return identifier(knob.name)
+        path, op_field = place
+        layer = ir.find(knob.traced, path)
+        assert isinstance(layer, ir.Layer)
+        return self.formula(getattr(layer.op, op_field))
+
+    def formula(self, value: object) -> str:
+        """A traced value as Python: the network's keywords by name, other parameters as
+        the literals they were built with."""
+        term = symbolic.term_of(value)
+        if term is None:
+            return literal(value)
+        keywords = {k.name: identifier(k.name) for k in self.knobs}
+        values = dict(self.network.parameters)
+        return symbolic.render(term, keywords, values, literal)  # type: ignore[arg-type]
+
     def class_arguments(self, knob: Knob) -> dict[tuple[str, str], str]:
         """The class arguments ``knob`` sets, by (call path, argument) as this file's
-        classes name them: found again as ``codegen.knobs`` found them, from its probe."""
+        classes name them: found again as ``codegen.knobs`` found them, from its probe,
+        or as the expressions of its traced network (``codegen.formulas``)."""
         found: dict[tuple[str, str], str] = {}
         for path, _ in knob.calls:
             assert knob.probed is not None
             old, new = ir.find(self.network, path), ir.find(knob.probed, path)
             assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
+            if knob.traced is not None:
+                twin = ir.find(knob.traced, path)
+                assert isinstance(twin, ir.Group)
+                values = traced_arguments(self.classes[id(old)], old, twin, self.classes)
+                assert values is not None, "a knob's class call resolves as the knob found it"
+                found.update(
+                    ((path, k), self.formula(v))
+                    for k, v in values.items()
+                    if reads_name(v, knob.name)
+                )
+                continue
             changed = changed_arguments(self.classes, old, new, knob.default, knob.probe)
             assert changed is not None, "a knob's class call resolves as the knob found it"
             found.update(((path, v.name), identifier(knob.name)) for v in changed)

@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.codegen.classes import BlockClass, Variable, is_class, numbered, shortcut_member
 from archspec.codegen.resolve import Probe, block_classes
 
@@ -64,6 +64,9 @@ class Knob:
     probed: ir.Network | None = field(default=None, compare=False)
     """The network compiled with ``probe``: the classes it sets arguments of are resolved
     with its instances too (``resolve.block_classes``)."""
+    traced: ir.Network | None = field(default=None, compare=False)
+    """The network lowered on traced numbers, for a keyword the class computes with
+    (``codegen.formulas``): the fields it sets hold their expressions."""
     later: tuple[tuple[str, int, tuple[ir.Member, ...]], ...] = field(default=(), compare=False)
     """For each run of one copy: its group's path, its first member's position and the
     copy the network compiled one larger adds (what every later copy is)."""
@@ -252,6 +255,8 @@ def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) 
                 start = run.first + (0 if lone else run.size)
                 end = run.first + run.size * run.count
                 paths = {f"{path}.{members[k].name}": members[k].node for k in range(start, end)}
+                if not lone and width.traced is not None and alike(width.traced, list(paths)):
+                    continue  # the later copies compute every field alike, at any value
                 inside = tuple(f"{p}." for p in paths)
                 first = f"{path}.{members[run.first].name}"
                 # a call's keywords (no channels) are the same in every later copy
@@ -263,6 +268,21 @@ def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) 
                     if place in paths and not opens:
                         return False
     return True
+
+
+def alike(traced: ir.Network, paths: list[str]) -> bool:
+    """Whether the copies at ``paths`` hold the same expression in every field of the
+    network lowered on traced numbers (``codegen.formulas``): equal at any value."""
+    found = [
+        [
+            (place.path, symbolic.term_of(getattr(layer.op, f.name)))
+            for place in ir.walk(ir.find(traced, path))
+            if isinstance(layer := place.node, ir.Layer)
+            for f in fields(layer.op)
+        ]
+        for path in paths
+    ]
+    return all(terms == found[0] for terms in found[1:])
 
 
 def input_field(node: ir.Node, field_name: str) -> bool:

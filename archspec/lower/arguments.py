@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from archspec import symbolic
 from archspec.frontend import syntax as s
 from archspec.lower.evaluate import describe
 from archspec.ops.base import Argument
@@ -176,13 +177,20 @@ def check_value(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         lowerer.error("E303", f"{name} must be a number, found {describe(value)}", call.span)
         return None
+    with symbolic.checking():  # refusing a value decides nothing about the network
+        return _checked_number(lowerer, value, argument, name, call)
+
+
+def _checked_number(
+    lowerer: Lowerer, value: int | float, argument: Argument, name: str, call: s.Call
+) -> int | float | None:
     if argument.kind is int:
         if isinstance(value, float) and not value.is_integer():
             lowerer.error("E315", f"{name} must be a whole number, found {value}", call.span)
             return None
-        value = int(value)
+        value = symbolic.as_int(value)
     else:
-        value = float(value)
+        value = symbolic.as_float(value)
     if argument.minimum is not None and value < argument.minimum:
         lowerer.error(
             "E312", f"{name} must be at least {argument.minimum:g}, found {value}", call.span

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope, bind_definition
 from archspec.lower.context import Namespace, Shape
@@ -117,8 +117,12 @@ def build_block(
 
 
 def scalar(value: s.Value) -> ir.Scalar:
-    """A value as the IR records it: a layer taken as a value by its text (``silu``)."""
-    return str(value) if isinstance(value, s.LayerRef) else value
+    """A value as the IR records it: a layer taken as a value by its text (``silu``). The
+    text records the numbers in it and decides nothing (``archspec.symbolic``)."""
+    if not isinstance(value, s.LayerRef):
+        return value
+    with symbolic.checking():
+        return str(value)
 
 
 def add_shortcut(
@@ -322,6 +326,11 @@ def combined_shape(
     """The shape branches combine to: equal for add, broadcast for mul, summed channels
     (the first axis of a feature map, the last of tokens) for concat; None, reported,
     when they cannot combine."""
+    with symbolic.checking():  # a combination only checks its shapes (``archspec.symbolic``)
+        return _combined(lowerer, branches, outputs)
+
+
+def _combined(lowerer: Lowerer, branches: s.Branches, outputs: list[ir.Shape]) -> ir.Shape | None:
     first = outputs[0]
     same_rank = all(len(o) == len(first) for o in outputs)
     if branches.combine == "concat":

@@ -11,6 +11,7 @@ import operator
 from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
+from archspec import symbolic
 from archspec.diagnostics import did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.functions import FUNCTIONS
@@ -113,10 +114,11 @@ def evaluate(
         return _COMPARE[expr.operator](left_value, right_value)
     _require_number(left_value, expr.left.span)
     _require_number(right_value, expr.right.span)
-    if expr.operator in ("//", "/", "%") and right_value == 0:
-        raise EvalProblem("E316", "division by zero", expr.right.span)
-    if expr.operator == "**":
-        return _power(left_value, right_value, expr)  # type: ignore[arg-type]
+    with symbolic.checking():
+        if expr.operator in ("//", "/", "%") and right_value == 0:
+            raise EvalProblem("E316", "division by zero", expr.right.span)
+        if expr.operator == "**":
+            return _power(left_value, right_value, expr)  # type: ignore[arg-type]
     return _bounded(_ARITHMETIC[expr.operator](left_value, right_value), expr.span)
 
 
@@ -179,7 +181,7 @@ def _apply(expr: s.Apply, arguments: list[tuple[str | None, s.Value]]) -> s.Valu
     for value, argument in zip(values, expr.arguments, strict=True):
         _require_number(value, argument.span)
     try:
-        result = function.apply(*values)
+        result = symbolic.apply(expr.function, function.apply, *values)
     except (ValueError, ZeroDivisionError, OverflowError) as error:
         raise EvalProblem(
             "E316", f"{expr.function} cannot take these arguments: {error}", expr.span
@@ -189,6 +191,12 @@ def _apply(expr: s.Apply, arguments: list[tuple[str | None, s.Value]]) -> s.Valu
 
 def _bounded(value: s.Value, span: Span) -> s.Value:
     """Numbers stay finite and below MAX_MAGNITUDE (values from YAML and -D come here too)."""
+    with symbolic.checking():
+        _check_bounds(value, span)
+    return value
+
+
+def _check_bounds(value: s.Value, span: Span) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise EvalProblem("E313", f"{describe(value)} is not a finite number", span)
     if (
@@ -197,7 +205,6 @@ def _bounded(value: s.Value, span: Span) -> s.Value:
         and abs(value) > MAX_MAGNITUDE
     ):
         raise EvalProblem("E313", f"value {describe(value)} is absurdly large", span)
-    return value
 
 
 def _require_number(value: s.Value, span: Span) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.ops.base import MAX_CHANNELS
@@ -50,7 +50,7 @@ def input_shape(
                 help=did_you_mean(part, scope) or f"declare it: params: {{{part}: 3}}",
             )
             return None
-        elif type(value := scope[part]) is not int:
+        elif isinstance(value := scope[part], bool) or not isinstance(value, int):
             report.error(
                 "E315",
                 f"input size '{part}' must be a whole number, found {value!r}",
@@ -63,7 +63,9 @@ def input_shape(
     if len(sizes) != 3:
         report.error("E204", f"input must be CxHxW, found '{text}'", span, help=EXAMPLE)
         return None
-    if min(sizes) < 1 or sizes[0] > MAX_CHANNELS or max(sizes[1:]) > MAX_INPUT_SIZE:
+    with symbolic.checking():
+        refused = min(sizes) < 1 or sizes[0] > MAX_CHANNELS or max(sizes[1:]) > MAX_INPUT_SIZE
+    if refused:
         shown = "x".join(map(str, sizes))
         report.error(
             "E313",

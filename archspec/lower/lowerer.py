@@ -9,7 +9,8 @@ in ``archspec.lower.shortcuts`` alone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from archspec import ir
 from archspec.diagnostics import Collector, ErrorKey, did_you_mean
@@ -38,6 +39,19 @@ BuiltBlock = tuple[ir.Group, int, frozenset[str]]
 definitions its build instantiated (marked at every use, for ``unused``)."""
 
 
+class Unkept(dict[Any, Any]):
+    """A cache that keeps nothing, and never hashes a key."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
 class Lowerer:
     def __init__(
         self,
@@ -45,6 +59,7 @@ class Lowerer:
         report: Collector,
         stdlib_file: str,
         built_blocks: Mapping[BlockKey, BuiltBlock] | None = None,
+        tracing: bool = False,
     ) -> None:
         self.definitions = definitions
         self.report = report
@@ -56,12 +71,17 @@ class Lowerer:
             name for name, d in definitions.items() if isinstance(d, s.BlockDef)
         }
         """What an expression may take as a layer value (``act=silu``)."""
-        self.built_blocks: dict[BlockKey, BuiltBlock] = dict(built_blocks or {})
+        self.memo: Callable[[], dict[Any, Any]] = Unkept if tracing else dict
+        """The caches of copies lowered once: none when tracing (``lower.symbolic``), where
+        equal numbers may hold different terms and a key must not decide on one."""
+        self.built_blocks: dict[BlockKey, BuiltBlock] = self.memo()
+        if not tracing:
+            self.built_blocks.update(built_blocks or {})
         """Each distinct block, built once; ``built_blocks`` gives those of earlier compiles
         of the same syntax tree (a build is a function of its key alone)."""
-        self.built_calls: dict[tuple[object, ...], tuple[BuiltBlock, Scope]] = {}
+        self.built_calls: dict[tuple[object, ...], tuple[BuiltBlock, Scope]] = self.memo()
         """The same, keyed by the call itself, to skip binding its arguments again."""
-        self.built_layers: dict[tuple[object, ...], tuple[ir.Layer, s.Call, Scope]] = {}
+        self.built_layers: dict[tuple[object, ...], tuple[ir.Layer, s.Call, Scope]] = self.memo()
         """Each distinct layer call, built once."""
         self.instantiated: set[str] = set()
         """Definitions lowering used; ``unused`` checks the others."""
@@ -169,8 +189,8 @@ class Lowerer:
         # Unnamed copies are lowered once for each input shape: a layer is then shared and
         # a mistake reported again, and a run of identical copies that keeps its shape
         # (`relu x 60000`, `foo x 100000`) is added at once, so size limits stay cheap.
-        layers: dict[tuple[int, int, Shape], ir.Member] = {}
-        failed: dict[tuple[int, int, Shape], list[ErrorKey]] = {}
+        layers: dict[tuple[int, int, Shape], ir.Member] = self.memo()
+        failed: dict[tuple[int, int, Shape], list[ErrorKey]] = self.memo()
         position = 0
         while position < len(entries):
             entry = entries[position]

@@ -6,7 +6,7 @@ import keyword
 import re
 from typing import Any
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.grammar import KEYWORDS
@@ -170,6 +170,7 @@ def lower_network(
     overrides: dict[str, Any],
     input: str | None,
     blocks: dict[BlockKey, BuiltBlock] | None = None,
+    tracing: bool = False,
 ) -> tuple[ir.Network | None, dict[str, s.Value]]:
     """The network's IR (None when anything was wrong) and its parameter values.
     ``blocks``: the blocks built by earlier compiles of this tree, which this one reuses
@@ -192,8 +193,13 @@ def lower_network(
     display_name = checked_display_name(tree.display_name, report)
     default_option = str(tree.shortcut.value) if tree.shortcut else "B"
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
-    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME, blocks)
+    lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME, blocks, tracing)
     parameters = network_parameters(tree, overrides, report, lowerer.layers)
+    if tracing:  # every number computed from a parameter remembers how (``lower.symbolic``)
+        parameters = {
+            k: symbolic.traced(v, symbolic.name(k)) if isinstance(v, (int, float)) else v
+            for k, v in parameters.items()
+        }
     if not known_option(lowerer, option, tree.shortcut.span if tree.shortcut else tree.name.span):
         return None, parameters
     try:
@@ -217,7 +223,7 @@ def lower_network(
         output=current,
         flow=ir.Chain(tuple(steps)),
         shortcut=option,
-        parameters=tuple((k, scalar(v)) for k, v in parameters.items()),
+        parameters=tuple((k, scalar(symbolic.plain(v))) for k, v in parameters.items()),
         paper=paper,
         file=source.name,
         description=tree.description,

@@ -26,6 +26,7 @@ from archspec.ops.base import (
     Shape,
     ShapeProblem,
     Tensor,
+    divisible,
     elements,
     flag,
     fraction,
@@ -56,7 +57,7 @@ class SelfAttention(Op):
 
     def shape(self, input: Shape) -> Shape:
         _, features = token_sequence(input, self.NAME)
-        if features % self.heads:
+        if not divisible(features, self.heads):
             raise ShapeProblem(
                 "E310",
                 f"{self.heads} heads do not divide {features} features",

@@ -17,9 +17,11 @@ Every rule is abstract here: an op that forgets one fails at its first use, and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from archspec import symbolic
 from archspec.counts import Counts
 
 Shape = tuple[int, ...]
@@ -183,6 +185,18 @@ def found(shape: Shape) -> str:
     return kinds.get(len(shape), "") + describe(shape)
 
 
+def refused(check: Callable[[], object]) -> bool:
+    """Whether a check refuses the input. A check decides nothing about the network built,
+    so it may read a traced number (``archspec.symbolic``) without making it structural."""
+    with symbolic.checking():
+        return bool(check())
+
+
+def divisible(count: int, by: int) -> bool:
+    """Whether ``by`` divides ``count``: a check (see ``refused``)."""
+    return not refused(lambda: count % by)
+
+
 def feature_map(shape: Shape, what: str) -> tuple[int, int, int]:
     """The (C, H, W) of a feature map, or a located complaint about what came instead."""
     if len(shape) != 3:
@@ -213,7 +227,7 @@ def window_output(
     """Output length of a sliding window, with PyTorch's rounding (ceil_mode included)."""
     span = dilation * (kernel - 1) + 1
     room = size + 2 * padding - span
-    if room < 0:
+    if refused(lambda: room < 0):
         raise ShapeProblem(
             "E308",
             f"kernel {kernel} is larger than its padded input ({size} + 2x{padding})",

@@ -12,6 +12,7 @@ from archspec.ops.base import (
     Shape,
     ShapeProblem,
     Tensor,
+    divisible,
     feature_map,
     flag,
     size,
@@ -71,7 +72,7 @@ class Conv2d(Op):
     def shape(self, input: Shape) -> Shape:
         channels, height, width = feature_map(input, "conv")
         for count, side in ((channels, "input"), (self.out_channels, "output")):
-            if count % self.groups:
+            if not divisible(count, self.groups):
                 raise ShapeProblem(
                     "E310",
                     f"groups={self.groups} does not divide the {side} channels ({count})",

@@ -15,6 +15,7 @@ from archspec.ops.base import (
     elements,
     feature_map,
     flag,
+    refused,
     size,
     strided,
     window_output,
@@ -58,7 +59,7 @@ class Window(Free):
 
     def shape(self, input: Shape) -> Shape:
         channels, height, width = feature_map(input, self.NAME)
-        if self.padding * 2 > self.kernel:
+        if refused(lambda: self.padding * 2 > self.kernel):
             raise ShapeProblem(
                 "E312", f"{self.NAME} padding {self.padding} is more than half its kernel"
             )

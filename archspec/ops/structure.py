@@ -12,9 +12,11 @@ from archspec.ops.base import (
     Shape,
     ShapeProblem,
     choice,
+    divisible,
     elements,
     feature_map,
     fraction,
+    refused,
     size,
     strided,
 )
@@ -110,7 +112,7 @@ class Chunk(Free):
 
     def shape(self, input: Shape) -> Shape:
         channels, height, width = feature_map(input, self.NAME)
-        if channels % self.chunks or self.index >= self.chunks:
+        if not divisible(channels, self.chunks) or refused(lambda: self.index >= self.chunks):
             raise ShapeProblem(
                 "E310",
                 f"chunk({self.chunks}, {self.index}) needs {self.chunks} equal slices of "
@@ -140,7 +142,7 @@ class ChannelShuffle(Free):
 
     def shape(self, input: Shape) -> Shape:
         channels, _, _ = feature_map(input, self.NAME)
-        if channels % self.groups:
+        if not divisible(channels, self.groups):
             raise ShapeProblem(
                 "E310",
                 f"channel_shuffle({self.groups}) needs channels in {self.groups} equal "

@@ -20,6 +20,7 @@ from archspec.ops.base import (
     choice,
     elements,
     feature_map,
+    refused,
     size,
     token_sequence,
 )
@@ -99,7 +100,7 @@ class PositionEmbedding(Op):
 
     def shape(self, input: Shape) -> Shape:
         length, _ = token_sequence(input, self.NAME)
-        if length != self.length:
+        if refused(lambda: length != self.length):
             raise ShapeProblem(
                 "E322",
                 f"position_embedding holds {self.length} positions, the sequence has {length}",
@@ -141,7 +142,7 @@ class TokenPool(Free):
 
     def shape(self, input: Shape) -> Shape:
         length, features = token_sequence(input, self.NAME)
-        if self.mode == "mean" and self.skip >= length:
+        if self.mode == "mean" and refused(lambda: self.skip >= length):
             raise ShapeProblem(
                 "E312",
                 f"token_pool skips {self.skip} of {length} tokens, leaving none to average",
