@@ -1,0 +1,133 @@
+"""Keywords the emitted class computes with (``archspec.symbolic``, ``codegen.formulas``).
+
+Lowering runs again on traced numbers: each field computed from a spec parameter holds
+its expression, and every parameter something was decided on (a condition, a count, a
+shortcut choice) is recorded. An undecided parameter whose expressions give the spec's
+fields at a probe is a keyword, and the emitted class writes those expressions.
+"""
+
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+
+import pytest
+
+import archspec
+from archspec import symbolic
+from archspec.symbolic import Term
+
+
+def traced(name: str, value: int | float) -> int | float:
+    return symbolic.traced(value, symbolic.name(name))
+
+
+def spelled(value: object, *keywords: str) -> str:
+    term = symbolic.term_of(value)
+    assert term is not None
+    return symbolic.render(term, {k: k for k in keywords}, {"w": 64, "g": 2, "r": 0.5}, repr)
+
+
+def test_arithmetic_on_traced_numbers_keeps_the_value_and_the_expression() -> None:
+    w, g = traced("w", 64), traced("g", 2)
+    width = 128 * w // 64 * g
+    assert width == 256 and isinstance(width, int)
+    assert spelled(width, "w", "g") == "128 * w // 64 * g"
+    assert spelled((w + 3) * (g - 1), "w", "g") == "(w + 3) * (g - 1)"
+    assert spelled(-(w - g), "w", "g") == "-(w - g)"
+    assert spelled(2 ** (w // 32), "w") == "2 ** (w // 32)"
+    # a parameter that is no keyword is written as its value, and so is all it computes
+    assert spelled(w * g + 1, "w") == "w * 2 + 1"
+    assert spelled(w * g, "g") == "64 * g"
+    # the value at other parameters is computed as lowering computes it
+    term = symbolic.term_of(128 * w // 64 * g)
+    assert term is not None and symbolic.value_at(term, {"w": 4, "g": 32}) == 256
+
+
+def test_the_shape_rules_arithmetic_is_simplified_exactly() -> None:
+    """``1 * x``, ``x + 0`` and a whole number's constants fold away; a sum of copies is
+    a multiple (DenseNet's channels); a float's ``(x - 1) + 1`` is left as written."""
+    p = traced("p", 16)
+    assert spelled(224 - (1 * (p - 1) + 1), "p") == "224 - p"
+    assert spelled(((p + p) + p) + p, "p") == "4 * p"
+    assert spelled(64 + p + p + p, "p") == "64 + 3 * p"
+    r = traced("r", 0.5)
+    assert spelled((r - 1) + 1, "r") == "r - 1 + 1"
+
+
+def test_decisions_are_recorded_and_checks_are_not() -> None:
+    with symbolic.tracing() as seen:
+        w, g = traced("w", 64), traced("g", 2)
+        with symbolic.checking():
+            assert w % g == 0 and w > 1  # a check that only refuses a value
+        assert seen.decided == set()
+        _ = {w: 1}  # a key decides (two keys could merge at another value)
+        assert seen.decided == {"w"}
+        if g > 1:  # a condition decides
+            pass
+        assert seen.decided == {"w", "g"}
+    # outside a trace a traced number is a number
+    assert traced("w", 3) == 3 and hash(traced("w", 3)) == hash(3)
+
+
+def test_functions_are_traced_and_python_writes_the_builtins() -> None:
+    from archspec.lower.functions import FUNCTIONS
+
+    w = traced("w", 10)
+    biggest = symbolic.apply("max", FUNCTIONS["max"].apply, w, 16)
+    assert biggest == 16 and spelled(biggest, "w") == "max(w, 16)"
+    divisible = symbolic.apply("make_divisible", FUNCTIONS["make_divisible"].apply, w, 8)
+    term = symbolic.term_of(divisible)
+    assert term is not None and not symbolic.renderable(term)  # no keyword then
+    assert symbolic.renderable(Term("+", (symbolic.name("w"), symbolic.constant(1))))
+    assert symbolic.apply("+", operator.add, 2, 3) == 5  # plain numbers stay plain
+
+
+def test_resnext_takes_groups_and_width_per_group(tmp_path: Path) -> None:
+    """torchvision's bottleneck computes ``width * base_width // 64 * groups``: the
+    network class passes that, and builds what the spec builds at other values."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    arch = archspec.load("torchvision/resnext50_32x4d", n1=1, n2=1, n3=1, n4=1, num_classes=10)
+    names = [k.name for k in arch.knobs()]
+    assert {"groups", "width_per_group"} <= set(names)
+    source = arch.source("torch")
+    assert "128 * width_per_group // 64 * groups" in source
+    cls = emitted_class(arch, tmp_path)
+    for values in ({"groups": 2, "width_per_group": 16}, {"groups": 1, "width_per_group": 64}):
+        built = arch.with_parameters(**values).to_torch()
+        assert_same_network(cls(**values), built, arch.network.input)
+
+
+def test_flax_computes_the_same_expressions(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+    from test_depth_knobs import emitted_class
+
+    text = (
+        "name: t\ninput: 3x8x8\nparams: {w: 8, p: 0.2}\n"
+        "define: |\n  block unit(c, r) = conv(c * 2, 3) bn relu dropout(r / 2)\n"
+        "stem: conv(w, 3) g=unit(w + 4, p)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert {k.name for k in arch.knobs()} == {"w", "p"}
+    cls = emitted_class(arch, tmp_path, "flax")
+    assert "(w + 4) * 2" in Path(tmp_path / "t_flax.py").read_text()
+    assert_emitted_builds_as_spec(cls, arch.with_parameters(w=12, p=0.4), w=12, p=0.4)
+
+
+def test_a_width_that_chooses_a_shortcut_is_no_keyword() -> None:
+    """Option B adds a projection where the channels change: at another width they might
+    not; the choice is a decision on the width."""
+    text = (
+        "name: t\ninput: 3x8x8\nshortcut: B\nparams: {w: 8}\n"
+        "define: |\n  block res(c) = conv(c, 3) bn + shortcut -> relu\n"
+        "stem: conv(w * 2, 3) g=res(16)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert arch.traced is not None and "w" in arch.traced[1]
+    assert [k.name for k in arch.knobs()] == []
