@@ -78,7 +78,8 @@ def value_at(term: Term, values: Mapping[str, Number]) -> Number:
     if term.kind in _BINARY:
         return _BINARY[term.kind](*operands)  # type: ignore[no-any-return]
     assert term.function is not None, "a function term holds its function"
-    return term.function(*operands)
+    result: Number = term.function(*operands)
+    return result
 
 
 def renderable(term: Term) -> bool:
@@ -167,7 +168,8 @@ def _times(term: Term, of: Term) -> int | None:
     if term.kind != "*":
         return None
     factor, other = term.operands
-    return factor.value if other == of and _is(factor, factor.value) else None  # type: ignore[return-value]
+    whole = factor.kind == "const" and type(factor.value) is int
+    return int(factor.value) if whole and other == of else None
 
 
 def _is(term: Term, value: int) -> bool:
@@ -255,9 +257,10 @@ def apply(kind: str, function: Callable[..., Any], *operands: Any) -> Any:
     terms = tuple(_as_term(o) for o in operands)
     if kind in _BINARY:
         whole = isinstance(result, int) and all(isinstance(plain(o), int) for o in operands)
-        return traced(result, simplified(kind, *terms, whole=whole))
-    function = None if kind == "neg" else function
-    return traced(result, Term(kind, terms, function=function))
+        left, right = terms
+        return traced(result, simplified(kind, left, right, whole=whole))
+    computes = None if kind == "neg" else function
+    return traced(result, Term(kind, terms, function=computes))
 
 
 def as_int(value: Any) -> Any:

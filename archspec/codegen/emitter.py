@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from archspec import ir, symbolic
+from archspec import ir
 from archspec.codegen import pysource as py
 from archspec.codegen.checks import check_source
 from archspec.codegen.classes import (
@@ -27,7 +27,7 @@ from archspec.codegen.classes import (
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.formulas import reads_name, traced_arguments
+from archspec.codegen.formulas import reads_name, traced_arguments, written
 from archspec.codegen.knobs import Knob, call_probes, changed_arguments
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
@@ -344,14 +344,7 @@ class Emitter:
         return self.formula(getattr(layer.op, op_field))
 
     def formula(self, value: object) -> str:
-        """A traced value as Python: the network's keywords by name, other parameters as
-        the literals they were built with."""
-        term = symbolic.term_of(value)
-        if term is None:
-            return literal(value)
-        keywords = {k.name: identifier(k.name) for k in self.knobs}
-        values = dict(self.network.parameters)
-        return symbolic.render(term, keywords, values, literal)  # type: ignore[arg-type]
+        return written(value, [k.name for k in self.knobs], self.network)
 
     def class_arguments(self, knob: Knob) -> dict[tuple[str, str], str]:
         """The class arguments ``knob`` sets, by (call path, argument) as this file's

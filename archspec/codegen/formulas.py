@@ -23,6 +23,7 @@ from typing import Any
 
 from archspec import ir, symbolic
 from archspec.codegen.classes import BlockClass, is_class
+from archspec.codegen.escape import identifier, literal
 from archspec.codegen.knobs import Knob, network_level, shortcuts_kept
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.symbolic import Term
@@ -85,7 +86,7 @@ def formula_knob(
             assert isinstance(new.node, ir.Layer) and isinstance(twin.node, ir.Layer)
             for op_field in fields(old.node.op):
                 term = symbolic.term_of(getattr(twin.node.op, op_field.name))
-                was, now = (getattr(n.node.op, op_field.name) for n in (old, new))  # type: ignore[union-attr]
+                was, now = (getattr(n.node.op, op_field.name) for n in (old, new))
                 if not follows(term, name, was, now, at_probe):
                     return None
                 if term is not None and name in term.parameters():
@@ -185,3 +186,13 @@ def traced_arguments(
             return None
         found.setdefault(expression, value)
     return found
+
+
+def written(value: object, keywords: list[str], network: ir.Network) -> str:
+    """A traced value as Python: the network class's keywords by name, the other
+    parameters as the values it was built with, and whatever reads none of them as one."""
+    term = symbolic.term_of(value)
+    if term is None:
+        return literal(value)  # type: ignore[arg-type]
+    spelled = {name: identifier(name) for name in keywords}
+    return symbolic.render(term, spelled, dict(network.parameters), literal)  # type: ignore[arg-type]
