@@ -54,7 +54,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "**": operator.pow,
 }
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "neg": 3, "**": 4}
-RENDERED_FUNCTIONS = frozenset({"int", "round", "abs", "min", "max"})
+RENDERED_FUNCTIONS = frozenset({"int", "float", "round", "abs", "min", "max"})
 """The built-ins an emitted file writes as Python's own (the others have no keyword)."""
 
 
@@ -197,18 +197,26 @@ def tracing() -> Iterator[Trace]:
         _TRACE.reset(token)
 
 
-@contextmanager
-def checking() -> Iterator[None]:
+class _Checking:
+    """The context of ``checking()``: cheap where nothing is traced (every compile)."""
+
+    def __enter__(self) -> None:
+        trace = _TRACE.get()
+        if trace is not None:
+            trace.checking += 1
+
+    def __exit__(self, *exception: object) -> None:
+        trace = _TRACE.get()
+        if trace is not None:
+            trace.checking -= 1
+
+
+_CHECKING = _Checking()
+
+
+def checking() -> _Checking:
     """Reads that only refuse a value (a range, a divisibility): they decide nothing."""
-    trace = _TRACE.get()
-    if trace is None:
-        yield
-        return
-    trace.checking += 1
-    try:
-        yield
-    finally:
-        trace.checking -= 1
+    return _CHECKING
 
 
 def _decide(*values: object) -> None:
@@ -242,9 +250,10 @@ def traced(value: Number, term: Term) -> Number:
 
 def plain(value: Any) -> Any:
     """The number itself, without its term."""
-    if isinstance(value, SymInt):
+    kind = type(value)  # compared, not isinstance: this runs for every number lowered
+    if kind is SymInt:
         return int.__int__(value)
-    if isinstance(value, SymFloat):
+    if kind is SymFloat:
         return float.__float__(value)
     return value
 
@@ -264,15 +273,22 @@ def apply(kind: str, function: Callable[..., Any], *operands: Any) -> Any:
 
 
 def as_int(value: Any) -> Any:
-    """``int(value)`` for a whole number, keeping its term."""
-    term = term_of(value)
-    return int(plain(value)) if term is None else SymInt(int(plain(value)), term)
+    """``int(value)`` for a whole number; a traced float becomes ``int(term)``, so the
+    emitted expression is a whole number too."""
+    return _converted(value, int)
 
 
 def as_float(value: Any) -> Any:
-    """``float(value)``, keeping its term."""
+    """``float(value)``; a traced whole number becomes ``float(term)``."""
+    return _converted(value, float)
+
+
+def _converted(value: Any, kind: type) -> Any:
+    number = plain(value)
     term = term_of(value)
-    return float(plain(value)) if term is None else SymFloat(float(plain(value)), term)
+    if term is None or type(number) is kind:
+        return kind(number) if term is None else value
+    return traced(kind(number), Term(kind.__name__, (term,), function=kind))
 
 
 def _binary(kind: str, reflected: bool = False) -> Callable[[Any, Any], Any]:

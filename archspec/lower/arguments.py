@@ -177,13 +177,6 @@ def check_value(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         lowerer.error("E303", f"{name} must be a number, found {describe(value)}", call.span)
         return None
-    with symbolic.checking():  # refusing a value decides nothing about the network
-        return _checked_number(lowerer, value, argument, name, call)
-
-
-def _checked_number(
-    lowerer: Lowerer, value: int | float, argument: Argument, name: str, call: s.Call
-) -> int | float | None:
     if argument.kind is int:
         if isinstance(value, float) and not value.is_integer():
             lowerer.error("E315", f"{name} must be a whole number, found {value}", call.span)
@@ -191,15 +184,16 @@ def _checked_number(
         value = symbolic.as_int(value)
     else:
         value = symbolic.as_float(value)
-    if argument.minimum is not None and value < argument.minimum:
+    number = symbolic.plain(value)  # the checks below refuse a value and decide nothing
+    if argument.minimum is not None and number < argument.minimum:
         lowerer.error(
-            "E312", f"{name} must be at least {argument.minimum:g}, found {value}", call.span
+            "E312", f"{name} must be at least {argument.minimum:g}, found {number}", call.span
         )
         return None
-    if argument.maximum is not None and value > argument.maximum:
+    if argument.maximum is not None and number > argument.maximum:
         lowerer.error(
             "E313",
-            f"{name} is absurdly large: {value} (the limit is {argument.maximum:g})",
+            f"{name} is absurdly large: {number} (the limit is {argument.maximum:g})",
             call.span,
         )
         return None

@@ -114,19 +114,19 @@ def evaluate(
         return _COMPARE[expr.operator](left_value, right_value)
     _require_number(left_value, expr.left.span)
     _require_number(right_value, expr.right.span)
-    with symbolic.checking():
-        if expr.operator in ("//", "/", "%") and right_value == 0:
-            raise EvalProblem("E316", "division by zero", expr.right.span)
-        if expr.operator == "**":
-            return _power(left_value, right_value, expr)  # type: ignore[arg-type]
+    if expr.operator in ("//", "/", "%") and symbolic.plain(right_value) == 0:  # a check
+        raise EvalProblem("E316", "division by zero", expr.right.span)
+    if expr.operator == "**":
+        return _power(left_value, right_value, expr)  # type: ignore[arg-type]
     return _bounded(_ARITHMETIC[expr.operator](left_value, right_value), expr.span)
 
 
 def _power(base: float, exponent: float, expr: s.Binary) -> s.Value:
     """``base ** exponent``, bounded before it is computed (``9 ** 9 ** 9`` is refused)."""
-    if base == 0 and exponent < 0:
+    low, high = symbolic.plain(base), symbolic.plain(exponent)  # checks: they decide nothing
+    if low == 0 and high < 0:
         raise EvalProblem("E316", "division by zero", expr.span)
-    if abs(base) > 1 and abs(exponent) * math.log2(abs(base)) > 62:
+    if abs(low) > 1 and abs(high) * math.log2(abs(low)) > 62:
         raise EvalProblem("E313", "the power is absurdly large", expr.span)
     result = base**exponent
     if isinstance(result, complex):
@@ -190,21 +190,18 @@ def _apply(expr: s.Apply, arguments: list[tuple[str | None, s.Value]]) -> s.Valu
 
 
 def _bounded(value: s.Value, span: Span) -> s.Value:
-    """Numbers stay finite and below MAX_MAGNITUDE (values from YAML and -D come here too)."""
-    with symbolic.checking():
-        _check_bounds(value, span)
-    return value
-
-
-def _check_bounds(value: s.Value, span: Span) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise EvalProblem("E313", f"{describe(value)} is not a finite number", span)
+    """Numbers stay finite and below MAX_MAGNITUDE (values from YAML and -D come here too).
+    A check: it reads a traced number's value (``archspec.symbolic``) and decides nothing."""
+    number = symbolic.plain(value)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise EvalProblem("E313", f"{describe(number)} is not a finite number", span)
     if (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and abs(value) > MAX_MAGNITUDE
+        isinstance(number, (int, float))
+        and not isinstance(number, bool)
+        and abs(number) > MAX_MAGNITUDE
     ):
-        raise EvalProblem("E313", f"value {describe(value)} is absurdly large", span)
+        raise EvalProblem("E313", f"value {describe(number)} is absurdly large", span)
+    return value
 
 
 def _require_number(value: s.Value, span: Span) -> None:

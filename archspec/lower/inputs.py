@@ -63,9 +63,8 @@ def input_shape(
     if len(sizes) != 3:
         report.error("E204", f"input must be CxHxW, found '{text}'", span, help=EXAMPLE)
         return None
-    with symbolic.checking():
-        refused = min(sizes) < 1 or sizes[0] > MAX_CHANNELS or max(sizes[1:]) > MAX_INPUT_SIZE
-    if refused:
+    plain = [symbolic.plain(size) for size in sizes]  # a check: it decides nothing
+    if min(plain) < 1 or plain[0] > MAX_CHANNELS or max(plain[1:]) > MAX_INPUT_SIZE:
         shown = "x".join(map(str, sizes))
         report.error(
             "E313",
