@@ -95,11 +95,13 @@ def render(
     keywords: Mapping[str, str],
     values: Mapping[str, Number],
     literal: Callable[[Number], str],
+    named: Mapping[Term, str] | None = None,
 ) -> str:
-    """Python source for the term: a parameter in ``keywords`` as the name given there, and
-    a part that reads none of them as its value (a literal); the fewest parentheses that
-    keep the order of operations."""
-    return _render(term, keywords, values, literal)[0]
+    """Python source for the term: a parameter in ``keywords`` as the name given there, a
+    part that reads none of them as its value (a literal), a part in ``named`` as that
+    name (a local computed before); the fewest parentheses that keep the order of
+    operations."""
+    return _render(term, keywords, values, literal, named or {})[0]
 
 
 def _render(
@@ -107,14 +109,17 @@ def _render(
     keywords: Mapping[str, str],
     values: Mapping[str, Number],
     literal: Callable[[Number], str],
+    named: Mapping[Term, str],
 ) -> tuple[str, int]:
     atom = 9
+    if term in named:
+        return named[term], atom
     if term.kind == "name" and term.name in keywords:
         return keywords[term.name], atom
     if term.kind == "const" or not term.parameters() & keywords.keys():
         value = value_at(term, values)
         return literal(value), (atom if value >= 0 else 0)
-    parts = [_render(o, keywords, values, literal) for o in term.operands]
+    parts = [_render(o, keywords, values, literal, named) for o in term.operands]
     if term.kind == "neg":
         text, level = parts[0]
         return "-" + (text if level >= 3 else f"({text})"), 3
@@ -136,6 +141,8 @@ def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
     reads as the spec's, not as the shape rule's arithmetic."""
     if kind == "*" and _is(left, 1):
         return right
+    if kind == "*" and whole and left == right and left.kind != "const":
+        return Term("**", (left, constant(2)))
     if kind in ("*", "//") and _is(right, 1) and whole:
         return left
     if kind == "+" and _is(left, 0):
@@ -343,7 +350,7 @@ class _Traced:
         return apply("abs", abs, self)
 
 
-_DECIDING = (
+_DECIDING = [
     "__eq__",
     "__ne__",
     "__lt__",
@@ -364,7 +371,7 @@ _DECIDING = (
     "__round__",
     "__divmod__",
     "__rdivmod__",
-)
+]
 
 
 class SymInt(_Traced, int):

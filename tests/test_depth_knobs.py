@@ -53,7 +53,7 @@ def test_shipped_stage_depths_are_knobs() -> None:
     assert resnet50 == {f"n{i}": [f"layer{i}"] for i in range(1, 5)} | widths
     # DenseNet's blocks grow the channels copy by copy: its depths are no knobs
     densenet = archspec.load("torchvision/densenet121").knobs()
-    assert [k.name for k in densenet] == ["bn_size", "num_classes", "in_channels"]
+    assert [k.name for k in densenet] == ["growth", "init", "bn_size", "num_classes", "in_channels"]
 
 
 def test_a_depth_is_a_knob_only_as_the_bare_parameter_read_nowhere_else() -> None:

@@ -51,6 +51,7 @@ def test_the_shape_rules_arithmetic_is_simplified_exactly() -> None:
     assert spelled(224 - (1 * (p - 1) + 1), "p") == "224 - p"
     assert spelled(((p + p) + p) + p, "p") == "4 * p"
     assert spelled(64 + p + p + p, "p") == "64 + 3 * p"
+    assert spelled(p * p + 1, "p") == "p ** 2 + 1"
     r = traced("r", 0.5)
     assert spelled((r - 1) + 1, "r") == "r - 1 + 1"
 
@@ -131,3 +132,43 @@ def test_a_width_that_chooses_a_shortcut_is_no_keyword() -> None:
     arch = archspec.loads(text)
     assert arch.traced is not None and "w" in arch.traced[1]
     assert [k.name for k in arch.knobs()] == []
+
+
+def test_a_long_expression_is_a_local_named_after_the_field_that_holds_it(
+    tmp_path: Path,
+) -> None:
+    """DenseNet's channels grow by ``growth`` per layer and halve at each transition: the
+    long expressions become locals, each part named after the transition that computes
+    it, and the class builds what the spec builds at other growth rates."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    arch = archspec.load("torchvision/densenet121", b1=2, b2=2, b3=2, b4=2, num_classes=10)
+    assert {"growth", "init", "bn_size"} <= {k.name for k in arch.knobs()}
+    source = arch.source("torch")
+    assert (
+        "transition2_conv_out_channels = ((init + 2 * growth) // 2 + 2 * growth) // 2\n" in source
+    )
+    assert "transition3_norm_channels = transition2_conv_out_channels + 2 * growth\n" in source
+    cls = emitted_class(arch, tmp_path)
+    for values in ({"growth": 8, "init": 16}, {"growth": 12, "init": 24, "bn_size": 2}):
+        small = arch.with_parameters(**values)
+        assert_same_network(cls(**values), small.to_torch(), small.network.input)
+
+
+def test_a_vit_takes_its_patch_size(tmp_path: Path) -> None:
+    """The position embedding's length comes from the input and the patch size: the
+    patches per side squared plus the class token, as the spec computes it."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    arch = archspec.load("timm/vit_small_patch16_224", depth=1, embed_dim=96, num_heads=2)
+    assert "patch_size" in {k.name for k in arch.knobs()}
+    source = arch.source("torch")
+    assert "((224 - patch_size) // patch_size + 1) ** 2 + 1" in source
+    cls = emitted_class(arch, tmp_path)
+    for patch in (32, 28):
+        built = arch.with_parameters(patch_size=patch).to_torch()
+        assert_same_network(cls(patch_size=patch), built, arch.network.input)

@@ -27,8 +27,8 @@ from archspec.codegen.classes import (
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.formulas import reads_name, traced_arguments, written
-from archspec.codegen.knobs import Knob, call_probes, changed_arguments
+from archspec.codegen.formulas import Locals, knob_bindings
+from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
@@ -66,6 +66,7 @@ class Emitter:
         # a keyword may not hide a name the constructor uses: a global, a class, `self`
         taken = {*dialect.reserved_globals(), self.class_name}
         taken.update(cls.name for cls in self.classes.values())
+        self.taken = taken
         self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
         self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
         self.knobs = tuple(
@@ -314,9 +315,8 @@ class Emitter:
         )
         lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
-        bound = {place: self.keyword_expression(k, place) for k in self.knobs for place in k.places}
-        for k in self.knobs:  # class arguments: named as this file's classes name them
-            bound.update(self.class_arguments(k))
+        computed = Locals(net, self.knobs, self.taken)
+        bound = knob_bindings(net, self.knobs, self.classes, computed)
 
         def bind(path: str, field: str) -> str | None:
             return bound.get((path, field))
@@ -324,6 +324,7 @@ class Emitter:
         for knob in self.knobs:
             if knob.groups:
                 lines += py.lay_out(py.call(CHECK, literal(knob.name), identifier(knob.name)), 2)
+        lines += ["        " + line for line in computed.lines]
         for member in net.members:
             lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)
         lines += ["        " + line for line in dialect.network_init_end()]
@@ -332,44 +333,6 @@ class Emitter:
         result = writer.chain([net.flow], "x", "x")
         lines += [*writer.lines, f"        return {result}"]
         return lines + dialect.network_methods(self)
-
-    def keyword_expression(self, knob: Knob, place: tuple[str, str]) -> str:
-        """What a field ``knob`` sets is written as: its name, or the expression the spec
-        computes the field by (``codegen.formulas``)."""
-        if knob.traced is None:
-            return identifier(knob.name)
-        path, op_field = place
-        layer = ir.find(knob.traced, path)
-        assert isinstance(layer, ir.Layer)
-        return self.formula(getattr(layer.op, op_field))
-
-    def formula(self, value: object) -> str:
-        return written(value, [k.name for k in self.knobs], self.network)
-
-    def class_arguments(self, knob: Knob) -> dict[tuple[str, str], str]:
-        """The class arguments ``knob`` sets, by (call path, argument) as this file's
-        classes name them: found again as ``codegen.knobs`` found them, from its probe,
-        or as the expressions of its traced network (``codegen.formulas``)."""
-        found: dict[tuple[str, str], str] = {}
-        for path, _ in knob.calls:
-            assert knob.probed is not None
-            old, new = ir.find(self.network, path), ir.find(knob.probed, path)
-            assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
-            if knob.traced is not None:
-                twin = ir.find(knob.traced, path)
-                assert isinstance(twin, ir.Group)
-                values = traced_arguments(self.classes[id(old)], old, twin, self.classes)
-                assert values is not None, "a knob's class call resolves as the knob found it"
-                found.update(
-                    ((path, k), self.formula(v))
-                    for k, v in values.items()
-                    if reads_name(v, knob.name)
-                )
-                continue
-            changed = changed_arguments(self.classes, old, new, knob.default, knob.probe)
-            assert changed is not None, "a knob's class call resolves as the knob found it"
-            found.update(((path, v.name), identifier(knob.name)) for v in changed)
-        return found
 
     def add_depths(self, knob: Knob) -> bool:
         """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.

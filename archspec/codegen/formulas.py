@@ -24,15 +24,15 @@ from typing import Any
 from archspec import ir, symbolic
 from archspec.codegen.classes import BlockClass, is_class
 from archspec.codegen.escape import identifier, literal
-from archspec.codegen.knobs import Knob, network_level, shortcuts_kept
+from archspec.codegen.knobs import Knob, changed_arguments, network_level, shortcuts_kept
 from archspec.codegen.resolve import Probe, block_classes
+from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.symbolic import Term
 
-MAX_FORMULA = 40
-"""The longest expression an argument of the emitted class is written as (the parameter
-by name, the others as values): one line of the laid-out call at any depth (``codegen.pysource``).
-A longer one (a ViT's position count from its patch size) keeps the parameter a
-build-time value."""
+MAX_FORMULA = 120
+"""The longest expression the emitted class computes a field by (the parameter by name,
+the others as values; a long one is split into locals, ``Locals``). A longer one keeps
+the parameter a build-time value: the file stays readable."""
 
 
 def formula_knob(
@@ -188,11 +188,113 @@ def traced_arguments(
     return found
 
 
-def written(value: object, keywords: list[str], network: ir.Network) -> str:
-    """A traced value as Python: the network class's keywords by name, the other
-    parameters as the values it was built with, and whatever reads none of them as one."""
-    term = symbolic.term_of(value)
-    if term is None:
-        return literal(value)  # type: ignore[arg-type]
-    spelled = {name: identifier(name) for name in keywords}
-    return symbolic.render(term, spelled, dict(network.parameters), literal)  # type: ignore[arg-type]
+INLINE = 48
+"""The longest expression written in place, as an argument: one line of the laid-out
+call at any depth (``codegen.pysource``). A longer one is a local of the constructor."""
+LINE = 88 - len("        ") - len(" = ")
+"""Room on a local's line, ruff's line length less the indent and `` = ``."""
+
+
+class Locals:
+    """What the network class's constructor computes before it builds its members: an
+    expression too long for an argument is a local, named after the first field that
+    takes it (``pos_embed_length = ((224 - patch_size) // patch_size + 1) ** 2 + 1``),
+    computed once; one too long for its own line is split at its longest operand, named
+    after the field that holds that part where one does (DenseNet's transitions)."""
+
+    def __init__(self, network: ir.Network, knobs: tuple[Knob, ...], taken: set[str]) -> None:
+        traced = next((k.traced for k in knobs if k.traced is not None), None)
+        self.spelled = {k.name: identifier(k.name) for k in knobs}
+        self.values = dict(network.parameters)
+        self.taken = taken | set(self.spelled.values())
+        self.named: dict[Term, str] = {}
+        self.lines: list[str] = []
+        self.holders: dict[Term, str] = {}
+        """Each term a field of the traced network holds, by the first such field's name."""
+        for place in ir.walk(traced) if traced is not None else ():
+            if isinstance(place.node, ir.Layer):
+                for op_field in fields(place.node.op):
+                    term = symbolic.term_of(getattr(place.node.op, op_field.name))
+                    if term is not None and term.kind not in ("name", "const"):
+                        self.holders.setdefault(term, hint(place.path, op_field.name))
+
+    def text(self, value: object, path: str, key: str) -> str:
+        """A traced value as Python, written in place or as a local."""
+        term = symbolic.term_of(value)
+        if term is None:
+            return literal(value)  # type: ignore[arg-type]
+        spelled = self.render(term)
+        if len(spelled) <= INLINE:
+            return spelled
+        return self.local(term, hint(path, key))
+
+    def render(self, term: Term) -> str:
+        return symbolic.render(term, self.spelled, self.values, literal, self.named)  # type: ignore[arg-type]
+
+    def local(self, term: Term, name_hint: str) -> str:
+        if term in self.named:
+            return self.named[term]
+        name = self.fresh(self.holders.get(term, name_hint))
+        spelled = self.render(term)
+        while len(spelled) > LINE - len(name):
+            parts = [o for o in term.operands if o not in self.named and o.operands]
+            longest = max(parts, key=lambda part: len(self.render(part)))
+            self.local(longest, f"{name}_part")
+            spelled = self.render(term)
+        self.named[term] = name
+        self.lines.append(f"{name} = {spelled}")
+        return name
+
+    def fresh(self, name: str) -> str:
+        while name in self.taken or shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS):
+            name += "_"
+        self.taken.add(name)
+        return name
+
+
+def hint(path: str, key: str) -> str:
+    """A local's name from a field: the last two parts of its path and the field
+    (``transition1_conv_out_channels``), a letter first."""
+    name = "_".join([*path.split(".")[-2:], key]).replace("-", "_")
+    return identifier(name if name[:1].isalpha() else f"v_{name}")
+
+
+def knob_bindings(
+    network: ir.Network,
+    knobs: tuple[Knob, ...],
+    classes: dict[int, BlockClass],
+    computed: Locals,
+) -> dict[tuple[str, str], str]:
+    """What the network class writes for each (path, field or class argument) a keyword
+    sets: its name, or the expression the spec computes it by; in the network's order
+    (the locals are made in it). A class call's arguments are named as this file's
+    classes name them, found again as the keyword was found (``codegen.knobs``)."""
+    order = {place.path: index for index, place in enumerate(ir.walk(network))}
+    bound: dict[tuple[str, str], str] = {}
+    for knob in knobs:
+        for path, key in sorted(knob.places, key=lambda place: (order[place[0]], place[1])):
+            if knob.traced is None:
+                bound[(path, key)] = identifier(knob.name)
+                continue
+            layer = ir.find(knob.traced, path)
+            assert isinstance(layer, ir.Layer)
+            bound[(path, key)] = computed.text(getattr(layer.op, key), path, key)
+        for path, _ in sorted(knob.calls, key=lambda call: order[call[0]]):
+            assert knob.probed is not None
+            old, new = ir.find(network, path), ir.find(knob.probed, path)
+            assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
+            if knob.traced is None:
+                changed = changed_arguments(classes, old, new, knob.default, knob.probe)
+                assert changed is not None, "a knob's class call resolves as it was found"
+                bound.update(((path, v.name), identifier(knob.name)) for v in changed)
+                continue
+            twin = ir.find(knob.traced, path)
+            assert isinstance(twin, ir.Group)
+            values = traced_arguments(classes[id(old)], old, twin, classes)
+            assert values is not None, "a knob's class call resolves as it was found"
+            bound.update(
+                ((path, key), computed.text(value, path, key))
+                for key, value in values.items()
+                if reads_name(value, knob.name)
+            )
+    return bound

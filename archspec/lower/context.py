@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from archspec import ir
 from archspec.frontend import syntax as s
@@ -49,3 +50,16 @@ class Namespace:
 
     def child(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
+
+
+class Unkept(dict[Any, Any]):
+    """A cache that keeps nothing, and never hashes a key."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass

@@ -24,6 +24,7 @@ from archspec.lower.context import (
     Entry,
     Namespace,
     Shape,
+    Unkept,
 )
 from archspec.lower.copies import copy_names, copy_scopes, expand, repeat
 from archspec.lower.evaluate import EvalProblem, describe, evaluate
@@ -37,19 +38,6 @@ BlockKey = tuple[object, ...]
 BuiltBlock = tuple[ir.Group, int, frozenset[str]]
 """A block built once: its group, the layers it holds (charged at every use) and the
 definitions its build instantiated (marked at every use, for ``unused``)."""
-
-
-class Unkept(dict[Any, Any]):
-    """A cache that keeps nothing, and never hashes a key."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return default
-
-    def __contains__(self, key: object) -> bool:
-        return False
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        pass
 
 
 class Lowerer:
