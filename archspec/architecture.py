@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -45,6 +46,10 @@ class LayerRow:
         }
 
 
+MAX_TRACED = 20_000
+"""The most layers a network is lowered again on traced numbers for its keywords."""
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A compiled spec: the resolved IR and everything analysed from it."""
@@ -65,8 +70,12 @@ class Architecture:
 
     @cached_property
     def traced(self) -> tuple[ir.Network, frozenset[str]] | None:
-        """This network lowered on traced numbers (``tracer``), where that lowers."""
-        return None if self.tracer is None else self.tracer(self.arguments)
+        """This network lowered on traced numbers (``tracer``), where that lowers: not
+        past MAX_TRACED layers (a traced lowering shares no copies, so it is slower)."""
+        layers = itertools.islice(ir.layers(self.network), MAX_TRACED + 1)
+        if self.tracer is None or sum(1 for _ in layers) > MAX_TRACED:
+            return None
+        return self.tracer(self.arguments)
 
     def with_parameters(self, /, **parameters: Any) -> Architecture:
         """The same spec compiled with these parameters changed: ``num_classes=10``.

@@ -162,8 +162,10 @@ def trace(
 ) -> tuple[ir.Network, frozenset[str]] | None:
     """The spec lowered again on traced numbers (``archspec.symbolic``): its IR, whose
     fields hold the terms they were computed by, and the parameters its structure was
-    decided on; None where that fails (it lowers as the compile it follows did, so only a
-    spec too large to lower without caches fails)."""
+    decided on. None where that fails: it lowers as the compile it follows did, so that
+    is a spec too large to lower without caches, or a rule that cannot take a traced
+    number; either way the emitted class then takes only the keywords found without it
+    (``codegen.knobs``), which need no trace."""
     report = Collector()
     read = _read(source, report, {source.name: source})
     if read is None:
@@ -173,7 +175,7 @@ def trace(
             network, _ = lower_network(
                 read.tree, source, report, dict(parameters or {}), input, tracing=True
             )
-        except TooManyErrors:
+        except Exception:  # noqa: BLE001 - a refinement that is allowed to be missing
             return None
     if network is None or report.diagnostics:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,46 @@ def test_a_vit_takes_its_patch_size(tmp_path: Path) -> None:
     for patch in (32, 28):
         built = arch.with_parameters(patch_size=patch).to_torch()
         assert_same_network(cls(patch_size=patch), built, arch.network.input)
+
+
+def test_flax_writes_the_same_locals(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+    from test_depth_knobs import emitted_class
+
+    small = {"b1": 2, "b2": 2, "b3": 2, "b4": 2, "num_classes": 10}
+    arch = archspec.load("torchvision/densenet121", **small, input="3x64x64")
+    cls = emitted_class(arch, tmp_path, "flax")
+    assert "transition3_conv_out_channels = " in (tmp_path / "densenet121_flax.py").read_text()
+    values = {"growth": 8, "init": 16, "bn_size": 2}
+    assert_emitted_builds_as_spec(cls, arch.with_parameters(**values), **values)
+    vit = archspec.load("timm/vit_small_patch16_224", depth=2, num_classes=10)
+    values = {"patch_size": 32, "embed_dim": 192}
+    cls = emitted_class(vit, tmp_path, "flax")
+    assert_emitted_builds_as_spec(cls, vit.with_parameters(**values), **values)
+
+
+def test_without_a_trace_the_keywords_found_without_one_remain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past MAX_TRACED layers, or where a traced lowering fails, the class takes only the
+    keywords the probe finds (``codegen.knobs``): a refinement, never an error."""
+    from archspec import compiler
+
+    head = "head: pool=global_avgpool flatten=flatten fc=fc(classes)\n"
+    long = archspec.loads(
+        f"name: t\ninput: 3x8x8\nparams: {{classes: 10}}\nstem: conv(8, 3) relu x 30000\n{head}"
+    )
+    assert long.traced is None and [k.name for k in long.knobs()] == ["classes"]
+
+    lower = compiler.lower_network
+
+    def broken(*arguments: Any, **keywords: Any) -> Any:
+        if keywords.get("tracing"):
+            raise TypeError("a rule that cannot take a traced number")
+        return lower(*arguments, **keywords)
+
+    text = f"name: u\ninput: 3x8x8\nparams: {{classes: 10, w: 8}}\nstem: conv(w * 2, 3)\n{head}"
+    plain = compiler.compile_text(text)
+    monkeypatch.setattr(compiler, "lower_network", broken)
+    assert plain.traced is None and [k.name for k in plain.knobs()] == ["classes"]
