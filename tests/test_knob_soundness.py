@@ -36,14 +36,17 @@ WIDTH_USES = [
     "inner(a)",
     "inner(a + 0)",
     "inner(c=a)",
+    "conv(a * a, 1)",  # written a ** 2
+    "conv((a + 1) // 2 * 2, 1)",
+    "conv((a * 3 + 1) // 2 * 5 - (a + 7) // 3 * 2 + a * a * 2, 1)",  # a local of the class
 ]
 RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl"]
 NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "bn(momentum=e)"]
 """What a ``let`` ``nl`` holds: a layer taking the parameters ``e`` and ``k``."""
 INNER = "block inner(c) = conv(c, 1) bn"
-STEMS = ["conv(8, 3)", "conv(w, 3) bn relu conv(8, 1)"]
+STEMS = ["conv(8, 3)", "conv(w, 3) bn relu conv(8, 1)", "conv(w + w, 3) bn relu conv(8, 1)"]
 RUNS = ["g=b(p, q)", "g=b(p, q) x 2", "g=b(p, q, nl) x n", "g=(conv(8, 1) b(p, q, nl) x n)"]
-HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)"]
+HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)", "fc(w * 3 // 2)", "fc(int(w * 1.5))"]
 OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01)}
 
 
