@@ -216,3 +216,21 @@ def test_without_a_trace_the_keywords_found_without_one_remain(
     plain = compiler.compile_text(text)
     monkeypatch.setattr(compiler, "lower_network", broken)
     assert plain.traced is None and [k.name for k in plain.knobs()] == ["classes"]
+
+
+def test_a_local_takes_more_of_its_path_where_its_name_is_taken() -> None:
+    from archspec.codegen.formulas import hint
+
+    assert hint("features.transition1.conv", "out_channels") == (
+        "transition1_conv_out_channels",
+        "features_transition1_conv_out_channels",
+    )
+    # a name starts with a letter: ``3_branch2_0_...`` is skipped for the stage's name
+    assert hint("stage2.3.branch2.0", "in_channels") == (
+        "branch2_0_in_channels",
+        "stage2_3_branch2_0_in_channels",
+    )
+    source = archspec.load("torchvision/shufflenet_v2_x1_0").source("torch")
+    assert (
+        "        stage4_2_branch2_0_in_channels = (2 * (c4 // 2) // 2 + c4 // 2) // 2\n" in source
+    )

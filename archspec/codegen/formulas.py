@@ -209,7 +209,7 @@ class Locals:
         self.taken = taken | set(self.spelled.values())
         self.named: dict[Term, str] = {}
         self.lines: list[str] = []
-        self.holders: dict[Term, str] = {}
+        self.holders: dict[Term, tuple[str, ...]] = {}
         """Each term a field of the traced network holds, by the first such field's name."""
         for place in ir.walk(traced) if traced is not None else ():
             if isinstance(place.node, ir.Layer):
@@ -231,32 +231,42 @@ class Locals:
     def render(self, term: Term) -> str:
         return symbolic.render(term, self.spelled, self.values, literal, self.named)  # type: ignore[arg-type]
 
-    def local(self, term: Term, name_hint: str) -> str:
+    def local(self, term: Term, name_hints: tuple[str, ...]) -> str:
         if term in self.named:
             return self.named[term]
-        name = self.fresh(self.holders.get(term, name_hint))
+        name = self.fresh(self.holders.get(term, name_hints))
         spelled = self.render(term)
         while len(spelled) > LINE - len(name):
             parts = [o for o in term.operands if o not in self.named and o.operands]
             longest = max(parts, key=lambda part: len(self.render(part)))
-            self.local(longest, f"{name}_part")
+            self.local(longest, (f"{name}_part",))
             spelled = self.render(term)
         self.named[term] = name
         self.lines.append(f"{name} = {spelled}")
         return name
 
-    def fresh(self, name: str) -> str:
-        while name in self.taken or shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS):
+    def fresh(self, names: tuple[str, ...]) -> str:
+        """The first of ``names`` that is free, else the last with ``_`` appended."""
+        free = [n for n in names if n not in self.taken and not self.shadows(n)]
+        name = free[0] if free else names[-1]
+        while name in self.taken or self.shadows(name):
             name += "_"
         self.taken.add(name)
         return name
 
+    @staticmethod
+    def shadows(name: str) -> bool:
+        return shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS)
 
-def hint(path: str, key: str) -> str:
-    """A local's name from a field: the last two parts of its path and the field
-    (``transition1_conv_out_channels``), a letter first."""
-    name = "_".join([*path.split(".")[-2:], key]).replace("-", "_")
-    return identifier(name if name[:1].isalpha() else f"v_{name}")
+
+def hint(path: str, key: str) -> tuple[str, ...]:
+    """Names for a local from a field: the last two parts of its path and the field
+    (``transition1_conv_out_channels``), then more of the path where that is taken
+    (``stage3_0_branch2_0_in_channels``); a letter first."""
+    parts = path.split(".")
+    names = ["_".join([*parts[-k:], key]).replace("-", "_") for k in range(2, len(parts) + 1)]
+    readable = [identifier(n) for n in names if n[:1].isalpha()]
+    return tuple(readable) or (identifier(f"v_{names[-1] if names else key}"),)
 
 
 def knob_bindings(
