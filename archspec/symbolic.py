@@ -37,11 +37,15 @@ class Term:
     value: Number = 0
     function: Callable[..., Any] | None = field(default=None, compare=False)
     """What a built-in function term computes (``lower.functions``)."""
+    reads: frozenset[str] = field(init=False, compare=False)
+    """The parameters the term reads, found once (rendering asks at every part)."""
+
+    def __post_init__(self) -> None:
+        reads = frozenset((self.name,)) if self.kind == "name" else frozenset()
+        object.__setattr__(self, "reads", reads.union(*(o.reads for o in self.operands)))
 
     def parameters(self) -> frozenset[str]:
-        if self.kind == "name":
-            return frozenset((self.name,))
-        return frozenset().union(*(o.parameters() for o in self.operands))
+        return self.reads
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
@@ -150,14 +154,12 @@ def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
     if kind in ("+", "-") and _is(right, 0):
         return left
     if whole and kind == "+":
-        if left == right:
-            return Term("*", (constant(2), right))
-        if left.kind == "*" and _times(left, right) is not None:
-            return Term("*", (constant(_times(left, right) + 1), right))  # type: ignore[operator]
-        if left.kind == "+" and (left.operands[1] == right or _times(left.operands[1], right)):
-            first, last = left.operands
-            times = 1 if last == right else _times(last, right)
-            return Term("+", (first, Term("*", (constant(times + 1), right))))  # type: ignore[operator]
+        times = _times(left, right)
+        if times is not None:  # x + x, 3 * x + x
+            return Term("*", (constant(times + 1), right))
+        last = _times(left.operands[1], right) if left.kind == "+" else None
+        if last is not None:  # a + x + x, a + 3 * x + x
+            return Term("+", (left.operands[0], Term("*", (constant(last + 1), right))))
     if whole and kind in ("+", "-") and right.kind == "const" and left.kind in ("+", "-"):
         inner, offset = left.operands
         if offset.kind == "const" and isinstance(offset.value, int):
@@ -171,7 +173,9 @@ def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
 
 
 def _times(term: Term, of: Term) -> int | None:
-    """``k`` where ``term`` is ``k * of`` (a whole ``k``)."""
+    """``k`` where ``term`` is ``k * of`` (a whole ``k``), 1 where it is ``of`` itself."""
+    if term == of:
+        return 1
     if term.kind != "*":
         return None
     factor, other = term.operands
@@ -248,11 +252,9 @@ def traced(value: Number, term: Term) -> Number:
     """``value`` remembering ``term`` (booleans stay plain: they are switches)."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        return SymInt(value, term)
-    if isinstance(value, float):
-        return SymFloat(value, term)
-    return value
+    kind = SymInt if isinstance(value, int) else SymFloat if isinstance(value, float) else None
+    made: Number = value if kind is None else kind(value, term)
+    return made
 
 
 def plain(value: Any) -> Any:
@@ -291,10 +293,11 @@ def as_float(value: Any) -> Any:
 
 
 def _converted(value: Any, kind: type) -> Any:
-    number = plain(value)
-    term = term_of(value)
-    if term is None or type(number) is kind:
-        return kind(number) if term is None else value
+    number, term = plain(value), term_of(value)
+    if term is None:
+        return kind(number)
+    if type(number) is kind:
+        return value
     return traced(kind(number), Term(kind.__name__, (term,), function=kind))
 
 
@@ -324,6 +327,12 @@ class _Traced:
     """The operators of a traced number (mixed into ``SymInt`` and ``SymFloat``)."""
 
     term: Term
+
+    def __new__(cls, value: Number, term: Term) -> Any:
+        made = super().__new__(cls, value)  # type: ignore[call-arg]
+        made.term = term
+        return made
+
     __add__ = _binary("+")
     __radd__ = _binary("+", reflected=True)
     __sub__ = _binary("-")
@@ -377,19 +386,9 @@ _DECIDING = [
 class SymInt(_Traced, int):
     """A whole number and the term it was computed by."""
 
-    def __new__(cls, value: int, term: Term) -> SymInt:
-        made = super().__new__(cls, value)
-        made.term = term
-        return made
-
 
 class SymFloat(_Traced, float):
     """A number and the term it was computed by."""
-
-    def __new__(cls, value: float, term: Term) -> SymFloat:
-        made = super().__new__(cls, value)
-        made.term = term
-        return made
 
 
 for _cls, _base in ((SymInt, int), (SymFloat, float)):

@@ -22,6 +22,7 @@ from dataclasses import fields
 from typing import Any
 
 from archspec import ir, symbolic
+from archspec.codegen import pysource as py
 from archspec.codegen.classes import BlockClass, is_class
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.knobs import Knob, changed_arguments, network_level, shortcuts_kept
@@ -191,7 +192,7 @@ def traced_arguments(
 INLINE = 48
 """The longest expression written in place, as an argument: one line of the laid-out
 call at any depth (``codegen.pysource``). A longer one is a local of the constructor."""
-LINE = 88 - len("        ") - len(" = ")
+LINE = py.WIDTH - len(2 * py.INDENT) - len(" = ")
 """Room on a local's line, ruff's line length less the indent and `` = ``."""
 
 

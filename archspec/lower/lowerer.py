@@ -60,7 +60,7 @@ class Lowerer:
         }
         """What an expression may take as a layer value (``act=silu``)."""
         self.memo: Callable[[], dict[Any, Any]] = Unkept if tracing else dict
-        """The caches of copies lowered once: none when tracing (``lower.symbolic``), where
+        """The caches of copies lowered once: none when tracing (``archspec.symbolic``), where
         equal numbers may hold different terms and a key must not decide on one."""
         self.built_blocks: dict[BlockKey, BuiltBlock] = self.memo()
         if not tracing:

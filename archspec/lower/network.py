@@ -195,7 +195,7 @@ def lower_network(
     option = str(overrides.pop("shortcut", default_option))  # -D shortcut=B compares options
     lowerer = Lowerer(definitions_of(tree, report), report, STDLIB_NAME, blocks, tracing)
     parameters = network_parameters(tree, overrides, report, lowerer.layers)
-    if tracing:  # every number computed from a parameter remembers how (``lower.symbolic``)
+    if tracing:  # every number computed from a parameter remembers how (``archspec.symbolic``)
         parameters = {
             k: symbolic.traced(v, symbolic.name(k)) if isinstance(v, (int, float)) else v
             for k, v in parameters.items()
