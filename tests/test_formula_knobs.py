@@ -234,3 +234,23 @@ def test_a_local_takes_more_of_its_path_where_its_name_is_taken() -> None:
     assert (
         "        stage4_2_branch2_0_in_channels = (2 * (c4 // 2) // 2 + c4 // 2) // 2\n" in source
     )
+
+
+def test_a_local_of_long_names_alone_is_one_long_line(tmp_path: Path) -> None:
+    """Only names and values left to split: the local stays one line (valid Python, built
+    and compared), not an internal error."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    a, b = "w" * 45, "v" * 45
+    text = (
+        f"name: t\ninput: 3x8x8\nparams: {{{a}: 8, {b}: 8}}\nstem: conv({a} + {b}, 3)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert {k.name for k in arch.knobs()} == {a, b}
+    assert f"= {a} + {b}\n" in arch.source("torch")
+    values = {a: 4, b: 12}
+    cls = emitted_class(arch, tmp_path)
+    assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))

@@ -239,6 +239,8 @@ class Locals:
         spelled = self.render(term)
         while len(spelled) > LINE - len(name):
             parts = [o for o in term.operands if o not in self.named and o.operands]
+            if not parts:  # only names and values left: a long line, still Python
+                break
             longest = max(parts, key=lambda part: len(self.render(part)))
             self.local(longest, (f"{name}_part",))
             spelled = self.render(term)
