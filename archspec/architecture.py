@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the frameworks stay unimported: `import archspec` loads non
 
     from archspec.codegen.knobs import Knob
     from archspec.memory import Memory
+    from archspec.terms import Term
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,20 @@ MAX_TRACED = 20_000
 
 
 @dataclass(frozen=True)
+class Traced:
+    """A spec lowered on traced numbers (``archspec.symbolic``): the network whose fields
+    hold their expressions, the parameters a decision pinned, and the comparisons its
+    structure was chosen by (each holds at the spec's values)."""
+
+    network: ir.Network
+    decided: frozenset[str]
+    guards: tuple[Term, ...]
+
+    def guarded(self, name: str) -> tuple[Term, ...]:
+        return tuple(guard for guard in self.guards if name in guard.reads)
+
+
+@dataclass(frozen=True)
 class Architecture:
     """A compiled spec: the resolved IR and everything analysed from it."""
 
@@ -62,14 +77,13 @@ class Architecture:
         default=None, compare=False, repr=False
     )
     """Compiles the same spec text (and input override) with other parameters."""
-    tracer: Callable[[dict[str, Any]], tuple[ir.Network, frozenset[str]] | None] | None = field(
+    tracer: Callable[[dict[str, Any]], Traced | None] | None = field(
         default=None, compare=False, repr=False
     )
-    """Lowers the same spec on traced numbers (``archspec.symbolic``): the network whose
-    fields hold their expressions, and the parameters its structure was decided on."""
+    """Lowers the same spec on traced numbers (``archspec.symbolic``)."""
 
     @cached_property
-    def traced(self) -> tuple[ir.Network, frozenset[str]] | None:
+    def traced(self) -> Traced | None:
         """This network lowered on traced numbers (``tracer``), where that lowers: not
         past MAX_TRACED layers (a traced lowering shares no copies, so it is slower)."""
         layers = itertools.islice(ir.layers(self.network), MAX_TRACED + 1)
@@ -207,14 +221,13 @@ class Architecture:
                 except SpecError:  # the probe's value is not allowed: try the next
                     continue
                 assert isinstance(value, int | float)
-                decided = self.traced is not None and name in self.traced[1]
+                traced = self.traced
+                decided = traced is not None and (name in traced.decided or traced.guarded(name))
                 found_knob = None if decided else knob(name, value, probe, self.network, probed)
                 if found_knob is None and type(value) is int and probe == value + 1:
                     found_knob = depth_knob(name, value, self.network, probed)
-                if found_knob is None and self.traced is not None:
-                    found_knob = formula_knob(
-                        name, value, probe, self.network, probed, *self.traced
-                    )
+                if found_knob is None and traced is not None:
+                    found_knob = formula_knob(name, value, probe, self.network, probed, traced)
                 if found_knob is not None:
                     found.append(found_knob)
                 break

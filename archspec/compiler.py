@@ -14,9 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archspec import ir, symbolic
+from archspec import symbolic
 from archspec.analysis.budget import check_totals
-from archspec.architecture import Architecture
+from archspec.architecture import Architecture, Traced
 from archspec.cache import SpecCache, spec_key
 from archspec.catalog import is_spec_path, shipped_spec
 from archspec.diagnostics import Collector, Diagnostic, SpecError, TooManyErrors
@@ -157,12 +157,10 @@ def _compile(
     return arch, tuple(s for s in sources.values() if s is not source)
 
 
-def trace(
-    source: Source, parameters: dict[str, Any] | None, input: str | None
-) -> tuple[ir.Network, frozenset[str]] | None:
+def trace(source: Source, parameters: dict[str, Any] | None, input: str | None) -> Traced | None:
     """The spec lowered again on traced numbers (``archspec.symbolic``): its IR, whose
-    fields hold the terms they were computed by, and the parameters its structure was
-    decided on. None where that fails: it lowers as the compile it follows did, so that
+    fields hold the terms they were computed by, and what its structure was decided on.
+    None where that fails: it lowers as the compile it follows did, so that
     is a spec too large to lower without caches, or a rule that cannot take a traced
     number; either way the emitted class then takes only the keywords found without it
     (``codegen.knobs``), which need no trace."""
@@ -179,7 +177,7 @@ def trace(
             return None
     if network is None or report.diagnostics:
         return None
-    return network, frozenset(seen.decided)
+    return Traced(network, frozenset(seen.decided), tuple(seen.guards))
 
 
 def _read(source: Source, report: Collector, sources: dict[str, Source]) -> Read | None:

@@ -7,191 +7,36 @@ expressions by running on traced numbers: each parameter enters as a ``SymInt`` 
 ``SymFloat`` holding its ``Term``, arithmetic and the built-in functions give traced
 results, and every field of the IR built from them holds the expression it came from.
 
-A value is fine to compute, not to decide on: a condition, a count, a comparison, a
-dictionary key, a name or an exact conversion that reads a traced number makes the
-structure depend on it, so the parameters it reads are recorded (``Trace.decided``) and
-are no keyword. Checks that only refuse a value (a width at least 1, a head count that
-divides the width) run under ``checking()``: they decide nothing about the network built.
+A value is fine to compute; a decision on it is recorded. A comparison of two numbers
+(a condition ``if e != in_channels``, option ``same``'s residual where two widths agree)
+is recorded as the comparison that held (``Trace.guards``): wherever every guard holds,
+lowering takes the same path and builds the same structure, so the emitted class may take
+the parameter and check its guards (``codegen.formulas``). Any other decision (a count, a
+truth value, a dictionary key, a name, an exact conversion) pins the parameters it reads
+to their values (``Trace.decided``): they are no keyword. Checks that only refuse a value
+(a width at least 1, a head count that divides the width) run under ``checking()``: they
+decide nothing about the network built.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-Number = int | float
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """An expression over the spec's parameters: a ``name``, a constant (``value``), a
-    unary minus, an operator or a built-in function applied to ``operands``."""
-
-    kind: str
-    operands: tuple[Term, ...] = ()
-    name: str = ""
-    value: Number = 0
-    function: Callable[..., Any] | None = field(default=None, compare=False)
-    """What a built-in function term computes (``lower.functions``)."""
-    reads: frozenset[str] = field(init=False, compare=False)
-    """The parameters the term reads, found once (rendering asks at every part)."""
-
-    def __post_init__(self) -> None:
-        reads = frozenset((self.name,)) if self.kind == "name" else frozenset()
-        object.__setattr__(self, "reads", reads.union(*(o.reads for o in self.operands)))
-
-    def parameters(self) -> frozenset[str]:
-        return self.reads
-
-
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "//": operator.floordiv,
-    "%": operator.mod,
-    "**": operator.pow,
-}
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "neg": 3, "**": 4}
-RENDERED_FUNCTIONS = frozenset({"int", "float", "round", "abs", "min", "max"})
-"""The built-ins an emitted file writes as Python's own (the others have no keyword)."""
-
-
-def constant(value: Number) -> Term:
-    return Term("const", value=value)
-
-
-def name(parameter: str) -> Term:
-    return Term("name", name=parameter)
-
-
-def value_at(term: Term, values: Mapping[str, Number]) -> Number:
-    """The term's value with the parameters at ``values``, computed as lowering does."""
-    if term.kind == "const":
-        return term.value
-    if term.kind == "name":
-        return values[term.name]
-    operands = [value_at(o, values) for o in term.operands]
-    if term.kind == "neg":
-        return -operands[0]
-    if term.kind in _BINARY:
-        return _BINARY[term.kind](*operands)  # type: ignore[no-any-return]
-    assert term.function is not None, "a function term holds its function"
-    result: Number = term.function(*operands)
-    return result
-
-
-def renderable(term: Term) -> bool:
-    """Whether Python writes the term with builtins alone."""
-    if term.kind in ("const", "name"):
-        return True
-    known = term.kind in _BINARY or term.kind == "neg" or term.kind in RENDERED_FUNCTIONS
-    return known and all(renderable(o) for o in term.operands)
-
-
-def render(
-    term: Term,
-    keywords: Mapping[str, str],
-    values: Mapping[str, Number],
-    literal: Callable[[Number], str],
-    named: Mapping[Term, str] | None = None,
-) -> str:
-    """Python source for the term: a parameter in ``keywords`` as the name given there, a
-    part that reads none of them as its value (a literal), a part in ``named`` as that
-    name (a local computed before); the fewest parentheses that keep the order of
-    operations."""
-    return _render(term, keywords, values, literal, named or {})[0]
-
-
-def _render(
-    term: Term,
-    keywords: Mapping[str, str],
-    values: Mapping[str, Number],
-    literal: Callable[[Number], str],
-    named: Mapping[Term, str],
-) -> tuple[str, int]:
-    atom = 9
-    if term in named:
-        return named[term], atom
-    if term.kind == "name" and term.name in keywords:
-        return keywords[term.name], atom
-    if term.kind == "const" or not term.parameters() & keywords.keys():
-        value = value_at(term, values)
-        return literal(value), (atom if value >= 0 else 0)
-    parts = [_render(o, keywords, values, literal, named) for o in term.operands]
-    if term.kind == "neg":
-        text, level = parts[0]
-        return "-" + (text if level >= 3 else f"({text})"), 3
-    if term.kind in _BINARY:
-        level = _PRECEDENCE[term.kind]
-        (left, left_level), (right, right_level) = parts
-        right_assoc = term.kind == "**"
-        left_ok = left_level > level or (left_level == level and not right_assoc)
-        right_ok = right_level > level or (right_level == level and right_assoc)
-        left = left if left_ok else f"({left})"
-        right = right if right_ok else f"({right})"
-        return f"{left} {term.kind} {right}", level
-    return f"{term.kind}({', '.join(text for text, _ in parts)})", atom
-
-
-def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
-    """``left kind right``, without what adds nothing (``1 * x``, ``x + 0``) and with a
-    whole number's constants added up (``(x - 1) + 1`` is ``x``): the emitted expression
-    reads as the spec's, not as the shape rule's arithmetic."""
-    if kind == "*" and _is(left, 1):
-        return right
-    if kind == "*" and whole and left == right and left.kind != "const":
-        return Term("**", (left, constant(2)))
-    if kind in ("*", "//") and _is(right, 1) and whole:
-        return left
-    if kind == "+" and _is(left, 0):
-        return right
-    if kind in ("+", "-") and _is(right, 0):
-        return left
-    if whole and kind == "+":
-        times = _times(left, right)
-        if times is not None:  # x + x, 3 * x + x
-            return Term("*", (constant(times + 1), right))
-        last = _times(left.operands[1], right) if left.kind == "+" else None
-        if last is not None:  # a + x + x, a + 3 * x + x
-            return Term("+", (left.operands[0], Term("*", (constant(last + 1), right))))
-    if whole and kind in ("+", "-") and right.kind == "const" and left.kind in ("+", "-"):
-        inner, offset = left.operands
-        if offset.kind == "const" and isinstance(offset.value, int):
-            total = (offset.value if left.kind == "+" else -offset.value) + (
-                right.value if kind == "+" else -right.value
-            )
-            if total == 0:
-                return inner
-            return Term("+" if total > 0 else "-", (inner, constant(abs(total))))
-    return Term(kind, (left, right))
-
-
-def _times(term: Term, of: Term) -> int | None:
-    """``k`` where ``term`` is ``k * of`` (a whole ``k``), 1 where it is ``of`` itself."""
-    if term == of:
-        return 1
-    if term.kind != "*":
-        return None
-    factor, other = term.operands
-    whole = factor.kind == "const" and type(factor.value) is int
-    return int(factor.value) if whole and other == of else None
-
-
-def _is(term: Term, value: int) -> bool:
-    return term.kind == "const" and type(term.value) is int and term.value == value
+from archspec.terms import BINARY, COMPARISONS, NEGATED, Number, Term, constant, simplified
 
 
 @dataclass
 class Trace:
-    """What one traced lowering saw: the parameters something was decided on."""
+    """What one traced lowering saw: the parameters a decision pinned, and the comparisons
+    that held (each once, in the order met)."""
 
     decided: set[str] = field(default_factory=set)
+    guards: dict[Term, None] = field(default_factory=dict)
     checking: int = 0
 
 
@@ -239,6 +84,54 @@ def _decide(*values: object) -> None:
             trace.decided.update(value.term.parameters())
 
 
+def compare(kind: str, left: Any, right: Any) -> bool:
+    """``left kind right`` on numbers, recorded as the comparison that held where either
+    is traced (a plain float meets a traced whole number here, not in its methods:
+    ``0.5 < w`` is ``float.__lt__``'s, which would see only the number)."""
+    held = COMPARISONS[kind](plain(left), plain(right))
+    trace = _TRACE.get()
+    if trace is None or trace.checking or not (is_traced(left) or is_traced(right)):
+        return held
+    if not (isinstance(left, (int, float)) and isinstance(right, (int, float))):
+        return held  # a number is never text: the same at every value
+    terms = _as_term(left), _as_term(right)
+    if terms[0] != terms[1]:  # x == x holds at every value
+        trace.guards[Term(kind if held else NEGATED[kind], terms)] = None
+    return held
+
+
+def pinned(value: int) -> int:
+    """A traced whole number used as a count (``x n``): the structure is made for this
+    value alone. Python takes an ``int`` subclass as a size or an index without calling
+    its methods (``range(n)``, ``[s] * n``), so a count says so here."""
+    _decide(value)
+    return plain(value)  # type: ignore[no-any-return]
+
+
+def equal(left: tuple[Any, ...], right: tuple[Any, ...]) -> bool:
+    """``left == right`` for shapes, the untraced places compared first: where a map's
+    size differs, no comparison of traced widths is recorded (it decided nothing)."""
+    if len(left) != len(right):
+        return False
+    pairs = list(zip(left, right, strict=True))
+    untraced = [(a, b) for a, b in pairs if not (is_traced(a) or is_traced(b))]
+    return all(a == b for a, b in untraced) and all(a == b for a, b in pairs)
+
+
+def is_traced(value: object) -> bool:
+    kind = type(value)  # compared, not isinstance: this runs for every number evaluated
+    return kind is SymInt or kind is SymFloat
+
+
+def _comparing(kind: str) -> Callable[[Any, Any], Any]:
+    def method(self: Any, other: Any) -> Any:
+        if not isinstance(other, (int, float)):
+            return NotImplemented
+        return compare(kind, self, other)
+
+    return method
+
+
 def term_of(value: object) -> Term | None:
     return value.term if isinstance(value, (SymInt, SymFloat)) else None
 
@@ -267,18 +160,31 @@ def plain(value: Any) -> Any:
     return value
 
 
+_WHOLE_ALREADY = frozenset({"round", "int", "floor", "ceil"})
+"""The functions that give a whole number back unchanged."""
+
+
 def apply(kind: str, function: Callable[..., Any], *operands: Any) -> Any:
     """``function`` on the operands, traced where any of them is."""
     result = function(*(plain(o) for o in operands))
     if not any(term_of(o) is not None for o in operands) or isinstance(result, bool):
         return result
     terms = tuple(_as_term(o) for o in operands)
-    if kind in _BINARY:
+    if kind in BINARY:
         whole = isinstance(result, int) and all(isinstance(plain(o), int) for o in operands)
         left, right = terms
         return traced(result, simplified(kind, left, right, whole=whole))
+    if kind in _WHOLE_ALREADY and len(operands) == 1 and type(plain(operands[0])) is int:
+        return operands[0]  # round(n) is n: the expression stays the spec's width
+    if kind == "make_divisible" and len(terms) == 2 and _rounded_by(terms[0], terms[1]):
+        return operands[0]  # a multiple of d, at least d, is its own rounding
     computes = None if kind == "neg" else function
     return traced(result, Term(kind, terms, function=computes))
+
+
+def _rounded_by(term: Term, divisor: Term) -> bool:
+    """Whether ``term`` is ``make_divisible(x, divisor)`` (no minimum given)."""
+    return term.kind == "make_divisible" and term.operands[1:] == (divisor,)
 
 
 def as_int(value: Any) -> Any:
@@ -302,7 +208,7 @@ def _converted(value: Any, kind: type) -> Any:
 
 
 def _binary(kind: str, reflected: bool = False) -> Callable[[Any, Any], Any]:
-    function = _BINARY[kind]
+    function = BINARY[kind]
 
     def method(self: Any, other: Any) -> Any:
         if not isinstance(other, (int, float)):
@@ -358,14 +264,15 @@ class _Traced:
     def __abs__(self) -> Any:
         return apply("abs", abs, self)
 
+    __eq__ = _comparing("==")
+    __ne__ = _comparing("!=")
+    __lt__ = _comparing("<")
+    __le__ = _comparing("<=")
+    __gt__ = _comparing(">")
+    __ge__ = _comparing(">=")
+
 
 _DECIDING = [
-    "__eq__",
-    "__ne__",
-    "__lt__",
-    "__le__",
-    "__gt__",
-    "__ge__",
     "__bool__",
     "__hash__",
     "__str__",

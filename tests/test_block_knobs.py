@@ -2,9 +2,9 @@
 
 A parameter passed whole to a block that reads it only as whole arguments (of its layers,
 or of blocks that do the same) is a keyword: the block's class takes it as a constructor
-argument and the network class passes it on (``ViTB16(num_heads=6)``). Anything the
-block computes from it, and any change to the shapes a shortcut is chosen from, leaves
-it a build-time value.
+argument and the network class passes it on (``ViTB16(num_heads=6)``). What the block
+computes from it the network class computes too; a shortcut or branch chosen by it is a
+guard the class checks; a count made from it leaves it a build-time value.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import archspec
+from archspec import terms
 
 HEAD = "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
 
@@ -74,32 +75,57 @@ def test_a_parameter_a_block_computes_on_is_a_keyword_the_call_computes(
         assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))
 
 
-def test_a_parameter_decided_on_is_no_keyword() -> None:
-    """A condition on it (the structure could differ at another value), in a block or in
-    the network, leaves it a build-time value."""
-    decided = UNIT.replace("groups=groups", "groups=groups if groups > 1 else 1")
-    assert knobs(spec(decided, RUN, "k: 2, p: 0.1")) == {"p"}
-    assert knobs(spec(UNIT, RUN.replace("x 3", "x (3 if k > 1 else 2)"), "k: 2, p: 0.1")) == {"p"}
+def guards(text: str) -> dict[str, list[str]]:
+    """Each keyword's guards as the emitted class writes them."""
+    arch = archspec.loads(text)
+    names = {name: name for name in arch.arguments}
+    written = {k.name: [terms.render(g, names, {}, repr) for g in k.guards] for k in arch.knobs()}
+    return {name: found for name, found in written.items() if found}
 
 
-def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_no_keyword() -> None:
+def test_a_condition_on_a_parameter_is_a_guard_the_class_checks() -> None:
+    """A condition on it, in a block or in the network, chose the structure: the class
+    takes it and checks that the condition still holds (``check_structure``); a count
+    made from it pins it."""
+    chosen = UNIT.replace("groups=groups", "groups=groups if groups > 1 else 1")
+    assert guards(spec(chosen, RUN, "k: 2, p: 0.1")) == {"k": ["k > 1"]}
+    counted = RUN.replace("x 3", "x (3 if k > 1 else 2)")
+    assert guards(spec(UNIT, counted, "k: 2, p: 0.1")) == {"k": ["k > 1"]}
+    assert knobs(spec(UNIT, RUN.replace("x 3", "x (k + 1)"), "k: 2, p: 0.1")) == {"p"}
+
+
+def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_guarded(
+    tmp_path: Path,
+) -> None:
     """Under option ``same`` a block keeps a residual addition only where its shape stays:
-    the stem's width 8 feeding ``res(16)`` has none, 16 would; the emitted class could
-    not follow, so the width stays a build-time value (it was a keyword before)."""
+    the stem's width 8 feeding ``res(16)`` has none, 16 would. The class writes none and
+    refuses ``w=16``; at any other width it is the spec's network."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
     res = "block res(w) = conv(w, 3) bn + shortcut -> relu"
     text = spec(res, "conv(w, 3) g=res(16)", "w: 8", shortcut="same")
-    assert knobs(text) == set()
+    assert guards(text) == {"w": ["w != 16"]}
     steps = archspec.loads(text, w=16).network.members[1].node.flow.steps  # type: ignore[union-attr]
     assert any(type(step).__name__ == "Parallel" for step in steps)
+    cls = emitted_class(archspec.loads(text), tmp_path)
+    assert_same_network(cls(w=12), archspec.loads(text, w=12).to_torch(), (3, 8, 8))
+    with pytest.raises(ValueError, match="w=16 changes the network's structure"):
+        cls(w=16)
     # `+ identity` too: under option same it is dropped where the shapes differ, whether
     # the keyword reaches the block's arguments or only its input
     pooled = "block pooled(a) = maxpool(a, stride=1, padding=0) conv(8, 1) + identity"
-    assert knobs(spec(pooled, "conv(8, 3) g=pooled(k)", "k: 3", shortcut="same")) == set()
+    assert guards(spec(pooled, "conv(8, 3) g=pooled(k)", "k: 3", shortcut="same")) == {
+        "k": ["8 - k + 1 != 8"]
+    }
     kept = "block kept(c) = conv(c, 3) bn + identity -> relu"
-    assert knobs(spec(kept, "conv(w, 3) g=kept(16)", "w: 8", shortcut="same")) == set()
-    # a width around a block without a shortcut is still one
+    assert guards(spec(kept, "conv(w, 3) g=kept(16)", "w: 8", shortcut="same")) == {
+        "w": ["w != 16"]
+    }
+    # a width around a block without a shortcut has no guard
     plain = spec("block plain(w) = conv(w, 3) bn relu", "conv(w, 3) g=plain(16)", "w: 8")
-    assert knobs(plain) == {"w"}
+    assert knobs(plain) == {"w"} and guards(plain) == {}
 
 
 def test_a_kernel_whose_padding_is_computed_from_it_writes_the_padding_computed() -> None:

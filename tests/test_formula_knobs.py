@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 
 import archspec
-from archspec import symbolic
-from archspec.symbolic import Term
+from archspec import symbolic, terms
+from archspec.terms import Term
 
 
 def traced(name: str, value: int | float) -> int | float:
-    return symbolic.traced(value, symbolic.name(name))
+    return symbolic.traced(value, terms.name(name))
 
 
 def spelled(value: object, *keywords: str) -> str:
     term = symbolic.term_of(value)
     assert term is not None
-    return symbolic.render(term, {k: k for k in keywords}, {"w": 64, "g": 2, "r": 0.5}, repr)
+    return terms.render(term, {k: k for k in keywords}, {"w": 64, "g": 2, "r": 0.5}, repr)
 
 
 def test_arithmetic_on_traced_numbers_keeps_the_value_and_the_expression() -> None:
@@ -42,7 +42,7 @@ def test_arithmetic_on_traced_numbers_keeps_the_value_and_the_expression() -> No
     assert spelled(w * g, "g") == "64 * g"
     # the value at other parameters is computed as lowering computes it
     term = symbolic.term_of(128 * w // 64 * g)
-    assert term is not None and symbolic.value_at(term, {"w": 4, "g": 32}) == 256
+    assert term is not None and terms.value_at(term, {"w": 4, "g": 32}) == 256
 
 
 def test_the_shape_rules_arithmetic_is_simplified_exactly() -> None:
@@ -62,14 +62,33 @@ def test_decisions_are_recorded_and_checks_are_not() -> None:
         w, g = traced("w", 64), traced("g", 2)
         with symbolic.checking():
             assert w % g == 0 and w > 1  # a check that only refuses a value
-        assert seen.decided == set()
-        _ = {w: 1}  # a key decides (two keys could merge at another value)
+        assert seen.decided == set() and seen.guards == {}
+        _ = {w: 1}  # a key pins (two keys could merge at another value)
         assert seen.decided == {"w"}
-        if g > 1:  # a condition decides
-            pass
+        assert symbolic.pinned(g * 2) == 4  # so does a count: range(n) asks no method
         assert seen.decided == {"w", "g"}
     # outside a trace a traced number is a number
     assert traced("w", 3) == 3 and hash(traced("w", 3)) == hash(3)
+
+
+def test_comparisons_are_recorded_as_the_guards_that_held() -> None:
+    """A comparison is kept as the comparison that held, a plain float on the left too
+    (``float.__lt__`` would see only the number); ``x == x`` holds at every value and a
+    shape's untraced sizes are compared first, so neither records anything."""
+    with symbolic.tracing() as seen:
+        w, g = traced("w", 64), traced("g", 2)
+        held = w // g == 32
+        assert held is True  # a plain bool, and the comparison recorded
+        assert symbolic.compare("<", 0.5, w) and not symbolic.compare(">", w, 100)
+        assert w + 1 == w + 1
+        assert not symbolic.equal((w, 8, 8), (g, 4, 4))  # the map's size settles it
+        assert symbolic.equal((w, 8), (w, 8))
+    written = [terms.render(t, {"w": "w", "g": "g"}, {}, repr) for t in seen.guards]
+    assert written == ["w // g == 32", "0.5 < w", "w <= 100"]
+    assert [terms.value_at(t, {"w": 6, "g": 2}) for t in seen.guards] == [False, True, True]
+    # a comparison is never chained, and binds last: (a < b) == c, not a < b == c
+    nested = Term("==", (Term("<", (terms.name("a"), terms.name("b"))), terms.constant(True)))
+    assert terms.render(nested, {"a": "a", "b": "b"}, {}, repr) == "(a < b) == True"
 
 
 def test_functions_are_traced_and_python_writes_the_builtins() -> None:
@@ -78,10 +97,18 @@ def test_functions_are_traced_and_python_writes_the_builtins() -> None:
     w = traced("w", 10)
     biggest = symbolic.apply("max", FUNCTIONS["max"].apply, w, 16)
     assert biggest == 16 and spelled(biggest, "w") == "max(w, 16)"
-    divisible = symbolic.apply("make_divisible", FUNCTIONS["make_divisible"].apply, w, 8)
-    term = symbolic.term_of(divisible)
-    assert term is not None and not symbolic.renderable(term)  # no keyword then
-    assert symbolic.renderable(Term("+", (symbolic.name("w"), symbolic.constant(1))))
+    divisible = symbolic.apply("make_divisible", FUNCTIONS["make_divisible"].apply, w * 3, 8)
+    used: set[str] = set()
+    term = symbolic.term_of(symbolic.apply("ceil", FUNCTIONS["ceil"].apply, divisible / 3))
+    assert term is not None and terms.renderable(term)
+    written = terms.render(term, {"w": "w"}, {}, repr, used=used)
+    assert written == "math.ceil(make_divisible(w * 3, 8) / 3)"  # as the emitted file calls them
+    assert used == {"math.ceil", "make_divisible"}
+    # exact simplifications: a whole number's rounding, a multiple of 8 rounded to 8 again
+    assert symbolic.apply("round", FUNCTIONS["round"].apply, w) is w
+    again = symbolic.apply("make_divisible", FUNCTIONS["make_divisible"].apply, divisible, 8)
+    assert again is divisible
+    assert not terms.renderable(Term("sum", (terms.name("w"),)))  # a function no file has
     assert symbolic.apply("+", operator.add, 2, 3) == 5  # plain numbers stay plain
 
 
@@ -121,9 +148,9 @@ def test_flax_computes_the_same_expressions(tmp_path: Path) -> None:
     assert_emitted_builds_as_spec(cls, arch.with_parameters(w=12, p=0.4), w=12, p=0.4)
 
 
-def test_a_width_that_chooses_a_shortcut_is_no_keyword() -> None:
-    """Option B adds a projection where the channels change: at another width they might
-    not; the choice is a decision on the width."""
+def test_a_width_whose_shortcut_holds_at_its_value_alone_is_no_keyword() -> None:
+    """Option B adds a projection where the channels change: the comparison is a guard,
+    ``w * 2 == 16`` here, which the probe breaks (it holds at 8 alone)."""
     text = (
         "name: t\ninput: 3x8x8\nshortcut: B\nparams: {w: 8}\n"
         "define: |\n  block res(c) = conv(c, 3) bn + shortcut -> relu\n"
@@ -131,7 +158,9 @@ def test_a_width_that_chooses_a_shortcut_is_no_keyword() -> None:
         "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
     )
     arch = archspec.loads(text)
-    assert arch.traced is not None and "w" in arch.traced[1]
+    assert arch.traced is not None and "w" not in arch.traced.decided
+    guards = [terms.render(g, {"w": "w"}, {}, repr) for g in arch.traced.guarded("w")]
+    assert guards == ["w * 2 == 16"]
     assert [k.name for k in arch.knobs()] == []
 
 
@@ -236,9 +265,9 @@ def test_a_local_takes_more_of_its_path_where_its_name_is_taken() -> None:
     )
 
 
-def test_a_local_of_long_names_alone_is_one_long_line(tmp_path: Path) -> None:
-    """Only names and values left to split: the local stays one line (valid Python, built
-    and compared), not an internal error."""
+def test_a_local_of_long_names_alone_is_put_in_parentheses(tmp_path: Path) -> None:
+    """Only names and values left to split: the local is put in parentheses as ruff
+    formats it (built and compared), not an internal error."""
     pytest.importorskip("torch")
     from test_depth_knobs import emitted_class
     from torch_helpers import assert_same_network
@@ -250,7 +279,7 @@ def test_a_local_of_long_names_alone_is_one_long_line(tmp_path: Path) -> None:
     )
     arch = archspec.loads(text)
     assert {k.name for k in arch.knobs()} == {a, b}
-    assert f"= {a} + {b}\n" in arch.source("torch")
+    assert f"= (\n            {a} + {b}\n        )\n" in arch.source("torch")
     values = {a: 4, b: 12}
     cls = emitted_class(arch, tmp_path)
     assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))

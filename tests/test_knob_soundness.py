@@ -4,7 +4,9 @@ Specs are generated from pieces that read a parameter whole or compute on it, in
 network or in a block (nested, repeated, under a shortcut, in a condition); for each
 keyword archspec finds, the emitted class built at other values must be the network the
 spec compiles to at those values: the same state_dict layout, the same settings of the
-modules that hold no tensor (rates, kernels, strides), and the same outputs.
+modules that hold no tensor (rates, kernels, strides), and the same outputs. Where the
+class refuses a value (``check_structure``), one of the keyword's guards must be false
+there: a structure chosen by a comparison that no longer holds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
+from archspec import terms
 from archspec.diagnostics import SpecError
 
 torch = pytest.importorskip("torch")
@@ -39,6 +42,8 @@ WIDTH_USES = [
     "conv(a * a, 1)",  # written a ** 2
     "conv((a + 1) // 2 * 2, 1)",
     "conv((a * 3 + 1) // 2 * 5 - (a + 7) // 3 * 2 + a * a * 2, 1)",  # a local of the class
+    "conv(make_divisible(a * 3, 8), 1)",  # copied into the file
+    "conv(ceil(a * 1.5), 1) conv(8, 1) if a != 3",  # math.ceil; the guard a != 3
 ]
 RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl"]
 NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "bn(momentum=e)"]
@@ -53,7 +58,8 @@ OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01)}
 @st.composite
 def specs(draw: Any) -> str:
     uses = draw(st.lists(st.sampled_from(WIDTH_USES), min_size=1, max_size=2))
-    body = " ".join([*uses, draw(st.sampled_from(RATE_USES)), "conv(8, 1)"])
+    last = draw(st.sampled_from(["conv(8, 1)", "conv(4 * a, 1)"]))  # a residual where a is 2
+    body = " ".join([*uses, draw(st.sampled_from(RATE_USES)), last])
     residual = draw(st.sampled_from(["", " + shortcut -> relu", " + identity"]))
     option = draw(st.sampled_from(["B", "same"]))
     p = draw(st.sampled_from([2, 3, 4]))  # a kernel of 3 looks like one of 4: padding 1
@@ -92,6 +98,13 @@ def test_every_keyword_builds_the_spec_at_other_values(tmp_path_factory: Any, te
                 spec = archspec.loads(text, **{knob.name: value})
             except SpecError:
                 continue
+            values = {**arch.arguments, knob.name: value}
+            broken = [g for g in knob.guards if not terms.value_at(g, values)]
+            try:
+                emitted = emitted_class(**{knob.name: value})
+            except ValueError as refusal:
+                assert broken and "changes the network's structure" in str(refusal)
+                continue
+            assert not broken, "a guard that does not hold was not checked"
             torch.manual_seed(0)
-            built = spec.to_torch()
-            assert_same_network(emitted_class(**{knob.name: value}), built, spec.network.input)
+            assert_same_network(emitted, spec.to_torch(), spec.network.input)

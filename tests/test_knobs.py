@@ -84,9 +84,14 @@ def test_a_parameter_computed_on_is_written_as_its_expression_not_probed() -> No
         arch = archspec.loads(spec + HEAD.replace("fc(classes)", f"fc({computed})"))
         assert [k.name for k in arch.knobs()] == ["classes", "width"]
         assert f"nn.Linear(width, {written})" in arch.source("torch")
-    # a condition decides on it: the structure could differ at another value
-    decided = HEAD.replace("fc(classes)", "fc(classes if classes > 1 else 2)")
-    assert knob_names(spec + decided) == ["width"]
+    # a condition chose the branch: the class checks that it holds (codegen.formulas)
+    chosen = HEAD.replace("fc(classes)", "fc(classes if classes > 1 else 2)")
+    assert knob_names(spec + chosen) == ["classes", "width"]
+    source = archspec.loads(spec + chosen).source("torch")
+    assert "check_structure(classes > 1, classes=classes)" in source
+    assert "nn.Linear(width, classes)" in source
+    # one that is pinned (a count) is none
+    assert knob_names(spec + HEAD.replace("fc(classes)", "fc(10) relu x classes")) == ["width"]
     # read by a `let` that nothing uses: what it computes sets no field
     assert knob_names(spec + "let: {w: classes // 100}\n" + HEAD) == ["classes", "width"]
 

@@ -1,7 +1,9 @@
 """Checks an emitted network class makes of its keyword arguments, copied into the file.
 
 They are real functions, so that the copy is code that runs and is type-checked here; an
-emitted file refuses what ``archspec build -D`` refuses, with a ValueError.
+emitted file refuses what ``archspec build -D`` refuses, with a ValueError. The built-in
+functions of expressions a class computes with are copied the same way, from
+``lower.functions`` (``COPIED_FUNCTIONS``): one definition, the same numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,24 @@ def check_depth(name: str, value: int, most: int = 100_000) -> None:
         raise ValueError(f"depth {name} {value:,} is over the limit of {most:,}")
 
 
+def check_structure(holds: bool, /, **values: object) -> None:
+    """A comparison the spec chose the network's structure by, at the values the file was
+    built with (a residual addition where two widths agree): elsewhere the spec builds
+    another network, which ``archspec build -D`` writes."""
+    if not holds:
+        given = ", ".join(f"{name}={value!r}" for name, value in values.items())
+        raise ValueError(
+            f"{given} changes the network's structure (a block, branch or shortcut the spec "
+            "chooses by these values): build the spec at them with archspec build -D"
+        )
+
+
+COPIED_FUNCTIONS = ("make_divisible",)
+"""The functions of ``lower.functions`` an emitted class may call (``terms.SPELLED``)."""
+
+
 def check_source(name: str) -> str:
-    """The source of one check, for an emitted file."""
-    return py.top_level_source(files("archspec.codegen").joinpath("checks.py").read_text(), name)
+    """The source of one check or copied function, for an emitted file."""
+    module = "archspec.lower" if name in COPIED_FUNCTIONS else "archspec.codegen"
+    text = files(module).joinpath("functions.py" if name in COPIED_FUNCTIONS else "checks.py")
+    return py.top_level_source(text.read_text(), name)

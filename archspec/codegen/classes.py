@@ -90,6 +90,17 @@ def shortcut_member(holder: ir.Node, name: str) -> ir.Member | None:
     return next((m for owner, m in shortcut_members(holder) if not owner and m.name == name), None)
 
 
+def built_shortcuts(cls: BlockClass, group: ir.Group) -> Iterator[tuple[Shortcut, str, ir.Member]]:
+    """The shortcut modules the network class builds for an instance and passes in
+    (``downsample=nn.Sequential(...)``), each with its path in the instance."""
+    for shortcut in cls.shortcuts:
+        holder = ir.find(group, shortcut.owner) if shortcut.owner else group
+        member = shortcut_member(holder, shortcut.member)
+        if member is not None:
+            path = f"{shortcut.owner}.{member.name}" if shortcut.owner else member.name
+            yield shortcut, path, member
+
+
 def shortcut_slot(parallels: list[ir.Parallel]) -> tuple[str, bool] | None:
     """The same residual addition in every instance of a class: its shortcut module's
     name and whether every instance has one; None where all add the identity."""

@@ -15,19 +15,19 @@ from collections.abc import Callable
 
 from archspec import ir
 from archspec.codegen import pysource as py
-from archspec.codegen.checks import check_source
+from archspec.codegen.checks import COPIED_FUNCTIONS, check_source
 from archspec.codegen.classes import (
     BlockClass,
+    built_shortcuts,
     is_class,
     numbered,
     own_branches,
-    shortcut_member,
     shortcut_slot,
 )
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.formulas import Locals, knob_bindings
+from archspec.codegen.formulas import CHECK_STRUCTURE, Locals, knob_bindings
 from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
@@ -35,7 +35,7 @@ from archspec.counts import Counts
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.lower.names import class_name as camel_case
 
-Binder = Callable[[str, str], "str | None"]
+Binder = Callable[[str, str], "py.Expr | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
 
 
@@ -67,6 +67,7 @@ class Emitter:
         taken = {*dialect.reserved_globals(), self.class_name}
         taken.update(cls.name for cls in self.classes.values())
         self.taken = taken
+        self.checks: list[str] = []  # the checks and functions copied into the file
         self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
         self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
         self.knobs = tuple(
@@ -99,7 +100,7 @@ class Emitter:
         head += self.dialect.imports(self.network, self.helpers, self.uses)
         head += ["", f"__all__ = [{literal(self.class_name)}]"]
         helpers = self.dialect.helper_sources(self.helpers)
-        checks = [check_source(CHECK)] if self.runs else []
+        checks = [check_source(name) for name in self.checks]
         parts = ["\n".join(head), *helpers, *checks, *classes, network]
         return "\n\n\n".join(parts) + "\n"
 
@@ -161,7 +162,7 @@ class Emitter:
             text = bind(path, argument.field)
             if text is not None and argument.spelled:  # a parameter: spelled as it varies
                 pairs = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in argument.spelled)
-                text = f"{{{pairs}}}[{text}]"
+                text = f"{{{pairs}}}[{py.flat(text)}]"
             if text is None:
                 default = argument.default
                 is_default = value == default and type(value) is type(default)
@@ -169,7 +170,7 @@ class Emitter:
                     continue
                 text = literal(value)
             if argument.pair:
-                text = f"({text}, {text})"
+                text = f"({py.flat(text)}, {py.flat(text)})"
             if argument.positional and lowering.module:
                 positional.append(text)
             else:
@@ -199,11 +200,9 @@ class Emitter:
         for variable in cls.parameters:  # a keyword of the network: passed on, even at its default
             if not variable.channels and (knob := bind(path, variable.name)) is not None:
                 keywords[variable.name] = knob
-        for shortcut in cls.shortcuts:
-            holder = ir.find(group, shortcut.owner) if shortcut.owner else group
-            member = shortcut_member(holder, shortcut.member)
-            if member is not None:
-                keywords[shortcut.argument] = self.construct(member, "", literal_binder)
+        for shortcut, inside, member in built_shortcuts(cls, group):  # a keyword may set them
+            at = join(path, inside) if path else ""
+            keywords[shortcut.argument] = self.construct(member, at, bind if at else literal_binder)
         keywords.update(self.dialect.call_extras)
         return py.call(cls.name, *args, **keywords)
 
@@ -318,13 +317,20 @@ class Emitter:
         computed = Locals(net, self.knobs, self.taken)
         bound = knob_bindings(net, self.knobs, self.classes, computed)
 
-        def bind(path: str, field: str) -> str | None:
+        def bind(path: str, field: str) -> py.Expr | None:
             return bound.get((path, field))
 
         for knob in self.knobs:
             if knob.groups:
                 lines += py.lay_out(py.call(CHECK, literal(knob.name), identifier(knob.name)), 2)
-        lines += ["        " + line for line in computed.lines]
+        guards = computed.guards(self.knobs)
+        lines += computed.lines
+        for guard in guards:
+            lines += py.lay_out(guard, 2)
+        self.checks = [CHECK] if self.runs else []
+        self.checks += [CHECK_STRUCTURE] if guards else []
+        self.checks += [f for f in COPIED_FUNCTIONS if f in computed.used]
+        self.uses.update("math" for f in computed.used if f.startswith("math."))
         for member in net.members:
             lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)
         lines += ["        " + line for line in dialect.network_init_end()]

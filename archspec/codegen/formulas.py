@@ -19,21 +19,27 @@ share one expression; a shortcut module passed in built may not read it.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archspec import ir, symbolic
+from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
-from archspec.codegen.classes import BlockClass, is_class
+from archspec.codegen.classes import BlockClass, built_shortcuts, is_class
 from archspec.codegen.escape import identifier, literal
-from archspec.codegen.knobs import Knob, changed_arguments, network_level, shortcuts_kept
+from archspec.codegen.knobs import Knob, changed_arguments, network_level
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
-from archspec.symbolic import Term
+from archspec.terms import Term
+
+if TYPE_CHECKING:
+    from archspec.architecture import Traced
 
 MAX_FORMULA = 120
 """The longest expression the emitted class computes a field by (the parameter by name,
 the others as values; a long one is split into locals, ``Locals``). A longer one keeps
 the parameter a build-time value: the file stays readable."""
+MAX_GUARDS = 16
+"""The most comparisons one keyword's structure may have been chosen by: each is a check
+in the emitted constructor (``check_structure``)."""
 
 
 def formula_knob(
@@ -42,18 +48,22 @@ def formula_knob(
     probe: int | float,
     base: ir.Network,
     probed: ir.Network,
-    traced: ir.Network,
-    decided: frozenset[str],
+    trace: Traced,
 ) -> Knob | None:
-    """``name`` as a keyword the emitted class computes with; None where lowering decided
-    anything on it, or an expression does not give what the spec gives at ``probe``."""
-    if name in decided:
+    """``name`` as a keyword the emitted class computes with; None where a decision
+    pinned it, a comparison its structure was chosen by cannot be checked in the class,
+    or an expression does not give what the spec gives at ``probe``."""
+    at_probe = {**dict(base.parameters), name: probe}
+    guards = trace.guarded(name)
+    if name in trace.decided or not all(follows(g, name, True, True, at_probe) for g in guards):
         return None
+    if len(guards) > MAX_GUARDS:
+        return None
+    traced = trace.network
     walks = [list(ir.walk(network)) for network in (base, probed, traced)]
     shapes = [[(p.path, type(p.node)) for p in walk] for walk in walks]
     if shapes[0] != shapes[1] or shapes[0] != shapes[2]:
         return None
-    at_probe = {**dict(base.parameters), name: probe}
     classes = block_classes(base, set(), (Probe(name, value, probe, probed),))
     own = network_level(base)
     places: set[tuple[str, str]] = set()
@@ -67,9 +77,14 @@ def formula_knob(
             ):
                 return None
             if old.path not in own:
-                continue
-            if not shortcuts_kept(base, old.node, new.node):
-                return None
+                continue  # a shortcut chosen by shapes is guarded: its comparison held
+            for _, inside, _ in built_shortcuts(cls, old.node):  # the network class builds
+                for relative in layer_paths(old.node, inside):
+                    nodes = tuple(ir.find(n.node, relative) for n in (old, new, twin))
+                    found = follows_layer(name, f"{old.path}.{relative}", nodes, at_probe)
+                    if found is None:
+                        return None
+                    places.update(found)
             arguments = traced_arguments(cls, old.node, twin.node, classes)
             if arguments is None:
                 return None
@@ -84,14 +99,10 @@ def formula_knob(
             if changed:
                 calls.add((old.path, any(variable.channels for variable in changed)))
         elif isinstance(old.node, ir.Layer) and old.path in own:
-            assert isinstance(new.node, ir.Layer) and isinstance(twin.node, ir.Layer)
-            for op_field in fields(old.node.op):
-                term = symbolic.term_of(getattr(twin.node.op, op_field.name))
-                was, now = (getattr(n.node.op, op_field.name) for n in (old, new))
-                if not follows(term, name, was, now, at_probe):
-                    return None
-                if term is not None and name in term.parameters():
-                    places.add((old.path, op_field.name))
+            found = follows_layer(name, old.path, (old.node, new.node, twin.node), at_probe)
+            if found is None:
+                return None
+            places.update(found)
         elif isinstance(old.node, ir.Group) and old.path in own | {""}:
             assert isinstance(new.node, ir.Group)
             if old.node.arguments != new.node.arguments:
@@ -106,7 +117,33 @@ def formula_knob(
         probe=probe,
         probed=probed,
         traced=traced,
+        guards=guards,
     )
+
+
+def layer_paths(group: ir.Group, inside: str) -> list[str]:
+    """The paths of the layers of the member at ``inside`` (a layer, or a group's)."""
+    node = ir.find(group, inside)
+    return [inside] if isinstance(node, ir.Layer) else [path for path, _ in ir.layers(node, inside)]
+
+
+def follows_layer(
+    name: str, path: str, nodes: tuple[ir.Node, ...], at_probe: dict[str, Any]
+) -> set[tuple[str, str]] | None:
+    """The fields of the layer at ``path`` (``nodes``: in the network, the probed one and
+    the traced twin) that read ``name``; None where one does not follow its expression."""
+    base, probed, traced = nodes
+    assert isinstance(base, ir.Layer) and isinstance(probed, ir.Layer)
+    assert isinstance(traced, ir.Layer)
+    found = set()
+    for op_field in fields(base.op):
+        term = symbolic.term_of(getattr(traced.op, op_field.name))
+        was, now = getattr(base.op, op_field.name), getattr(probed.op, op_field.name)
+        if not follows(term, name, was, now, at_probe):
+            return None
+        if term is not None and name in term.parameters():
+            found.add((path, op_field.name))
+    return found
 
 
 def follows(
@@ -116,13 +153,13 @@ def follows(
     is its expression at the probe where it does (the same type too)."""
     if term is None or name not in term.parameters():
         return was == now and type(was) is type(now)
-    if not symbolic.renderable(term) or type(symbolic.plain(was)) is not type(now):
+    if not terms.renderable(term) or type(symbolic.plain(was)) is not type(now):
         return False
-    spelled = symbolic.render(term, {name: name}, at_probe, repr)
+    spelled = terms.render(term, {name: name}, at_probe, repr)
     if len(spelled) > MAX_FORMULA:
         return False
     try:
-        return bool(symbolic.value_at(term, at_probe) == now)
+        return bool(terms.value_at(term, at_probe) == now)
     except (ArithmeticError, ValueError):
         return False
 
@@ -132,10 +169,15 @@ def inside_bound(
 ) -> bool:
     """Whether everything in one class instance that reads ``name`` is a constructor
     argument of its class: layer fields and the arguments of classes nested in it (their
-    own insides are checked as instances of their own), shortcut modules included."""
+    own insides are checked as instances of their own). Its shortcut modules are built
+    by the network class and passed in: ``formula_knob`` checks them there."""
     inner = "\0"  # a nested class being skipped (a walk lists its descendants after it)
+    built = {path for _, path, _ in built_shortcuts(cls, group)}
+    inside_built = tuple(f"{path}." for path in built)
     for place, copy in zip(ir.walk(group), ir.walk(twin), strict=True):
-        if place.path.startswith(inner):
+        if place.path.startswith(inner) or place.path in built:
+            continue
+        if place.path.startswith(inside_built):
             continue
         if isinstance(place.node, ir.Group) and is_class(place.node):
             inner = place.path + "."
@@ -194,6 +236,11 @@ INLINE = 48
 call at any depth (``codegen.pysource``). A longer one is a local of the constructor."""
 LINE = py.WIDTH - len(2 * py.INDENT) - len(" = ")
 """Room on a local's line, ruff's line length less the indent and `` = ``."""
+GUARD_LINE = py.WIDTH - len(3 * py.INDENT) - len(",")
+"""Room for a comparison the class checks: the first argument of a laid-out call."""
+CHECK_STRUCTURE = "check_structure"
+"""The emitted check of a comparison a keyword's structure was chosen by
+(``codegen.checks``)."""
 
 
 class Locals:
@@ -210,6 +257,8 @@ class Locals:
         self.taken = taken | set(self.spelled.values())
         self.named: dict[Term, str] = {}
         self.lines: list[str] = []
+        self.used: set[str] = set()
+        """The functions the expressions call, as spelled (``math.ceil``)."""
         self.holders: dict[Term, tuple[str, ...]] = {}
         """Each term a field of the traced network holds, by the first such field's name."""
         for place in ir.walk(traced) if traced is not None else ():
@@ -219,34 +268,77 @@ class Locals:
                     if term is not None and term.kind not in ("name", "const"):
                         self.holders.setdefault(term, hint(place.path, op_field.name))
 
-    def text(self, value: object, path: str, key: str) -> str:
+    def text(self, value: object, path: str, key: str) -> py.Expr:
         """A traced value as Python, written in place or as a local."""
         term = symbolic.term_of(value)
         if term is None:
             return literal(value)  # type: ignore[arg-type]
-        spelled = self.render(term)
-        if len(spelled) <= INLINE:
-            return spelled
+        if len(self.render(term)) <= INLINE:
+            return self.expression(term)
         return self.local(term, hint(path, key))
 
+    def expression(self, term: Term) -> py.Expr:
+        """The term in place; a call as a call, which the layout splits where it is deep
+        (``make_divisible(\n    776,\n    min(group_width, 776),\n)``)."""
+        written_whole = term in self.named or not term.reads & self.spelled.keys()  # a value
+        if term.kind not in terms.SPELLED or written_whole:
+            return self.render(term)
+        return py.call(terms.SPELLED[term.kind], *(self.expression(o) for o in term.operands))
+
     def render(self, term: Term) -> str:
-        return symbolic.render(term, self.spelled, self.values, literal, self.named)  # type: ignore[arg-type]
+        return terms.render(term, self.spelled, self.values, literal, self.named, self.used)  # type: ignore[arg-type]
 
     def local(self, term: Term, name_hints: tuple[str, ...]) -> str:
         if term in self.named:
             return self.named[term]
         name = self.fresh(self.holders.get(term, name_hints))
+        lines = self.assignment(name, term)
+        self.named[term] = name
+        self.lines += lines
+        return name
+
+    def assignment(self, name: str, term: Term) -> list[str]:
+        """``name = <term>`` in the constructor. Where one line is not enough, a call's
+        arguments go one a line (a magic trailing comma keeps them so at any line length),
+        an argument too long for its line a local; an operator's longest operand is a
+        local until the line fits. Only names and values left, it is put in parentheses,
+        as ruff formats it."""
+        indent = 2 * py.INDENT
         spelled = self.render(term)
+        if len(spelled) <= LINE - len(name):
+            return [f"{indent}{name} = {spelled}"]
+        if term.kind in terms.SPELLED:
+            arguments = [
+                self.local(o, (f"{name}_argument",)) if len(self.render(o)) > GUARD_LINE else ""
+                for o in term.operands
+            ]
+            texts = [
+                text or self.render(o) for text, o in zip(arguments, term.operands, strict=True)
+            ]
+            call = py.call(terms.SPELLED[term.kind], *texts)
+            return py.lay_out(call, 2, prefix=f"{name} = ")
         while len(spelled) > LINE - len(name):
             parts = [o for o in term.operands if o not in self.named and o.operands]
-            if not parts:  # only names and values left: a long line, still Python
-                break
+            if not parts:
+                return [f"{indent}{name} = (", f"{indent}{py.INDENT}{spelled}", f"{indent})"]
             longest = max(parts, key=lambda part: len(self.render(part)))
             self.local(longest, (f"{name}_part",))
             spelled = self.render(term)
-        self.named[term] = name
-        self.lines.append(f"{name} = {spelled}")
-        return name
+        return [f"{indent}{name} = {spelled}"]
+
+    def guards(self, knobs: tuple[Knob, ...]) -> list[py.Bracket]:
+        """The class's checks of the comparisons its keywords' structure was chosen by,
+        each once: ``check_structure(make_divisible(16 * w, 8) != 32, w=w)``; a side too
+        long for the line is a local."""
+        checks: list[py.Bracket] = []
+        for guard in dict.fromkeys(g for knob in knobs for g in knob.guards):
+            names = [self.spelled[k.name] for k in knobs if k.name in guard.reads]
+            for side in guard.operands:
+                if len(self.render(guard)) > GUARD_LINE and side.operands:
+                    self.local(side, ("guard_operand",))
+            if names:
+                checks.append(py.call(CHECK_STRUCTURE, self.render(guard), **{n: n for n in names}))
+        return checks
 
     def fresh(self, names: tuple[str, ...]) -> str:
         """The first of ``names`` that is free, else the last with ``_`` appended."""
@@ -277,13 +369,13 @@ def knob_bindings(
     knobs: tuple[Knob, ...],
     classes: dict[int, BlockClass],
     computed: Locals,
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, str], py.Expr]:
     """What the network class writes for each (path, field or class argument) a keyword
     sets: its name, or the expression the spec computes it by; in the network's order
     (the locals are made in it). A class call's arguments are named as this file's
     classes name them, found again as the keyword was found (``codegen.knobs``)."""
     order = {place.path: index for index, place in enumerate(ir.walk(network))}
-    bound: dict[tuple[str, str], str] = {}
+    bound: dict[tuple[str, str], py.Expr] = {}
     for knob in knobs:
         for path, key in sorted(knob.places, key=lambda place: (order[place[0]], place[1])):
             if knob.traced is None:

@@ -44,6 +44,7 @@ from typing import Any
 from archspec import ir, symbolic
 from archspec.codegen.classes import BlockClass, Variable, is_class, numbered, shortcut_member
 from archspec.codegen.resolve import Probe, block_classes
+from archspec.terms import Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class Knob:
     traced: ir.Network | None = field(default=None, compare=False)
     """The network lowered on traced numbers, for a keyword the class computes with
     (``codegen.formulas``): the fields it sets hold their expressions."""
+    guards: tuple[Term, ...] = ()
+    """The comparisons that read it which the network's structure was chosen by: the
+    class checks each (``codegen.formulas``)."""
     later: tuple[tuple[str, int, tuple[ir.Member, ...]], ...] = field(default=(), compare=False)
     """For each run of one copy: its group's path, its first member's position and the
     copy the network compiled one larger adds (what every later copy is)."""

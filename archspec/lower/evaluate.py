@@ -16,6 +16,7 @@ from archspec.diagnostics import did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.functions import FUNCTIONS
 from archspec.source import Span
+from archspec.terms import COMPARISONS
 
 MAX_MAGNITUDE = 1 << 62
 
@@ -37,14 +38,6 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "//": _floordiv,
     "/": operator.truediv,
     "%": operator.mod,
-}
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
 }
 
 
@@ -99,7 +92,7 @@ def evaluate(
         return _truth(evaluate(expr.right, scope, layers), expr.right.span)
     left_value = evaluate(expr.left, scope, layers)
     right_value = evaluate(expr.right, scope, layers)
-    if expr.operator in _COMPARE:
+    if expr.operator in COMPARISONS:
         ordered = expr.operator not in ("==", "!=")
         if ordered and not (
             (_is_number(left_value) and _is_number(right_value))
@@ -111,14 +104,21 @@ def evaluate(
                 expr.span,
                 "compare numbers with numbers, or strings with strings",
             )
-        return _COMPARE[expr.operator](left_value, right_value)
+        if symbolic.is_traced(left_value) or symbolic.is_traced(right_value):  # 0.5 < w too
+            return symbolic.compare(expr.operator, left_value, right_value)
+        return COMPARISONS[expr.operator](left_value, right_value)
     _require_number(left_value, expr.left.span)
     _require_number(right_value, expr.right.span)
     if expr.operator in ("//", "/", "%") and symbolic.plain(right_value) == 0:  # a check
         raise EvalProblem("E316", "division by zero", expr.right.span)
     if expr.operator == "**":
         return _power(left_value, right_value, expr)  # type: ignore[arg-type]
-    return _bounded(_ARITHMETIC[expr.operator](left_value, right_value), expr.span)
+    arithmetic = _ARITHMETIC[expr.operator]
+    if symbolic.is_traced(left_value) or symbolic.is_traced(right_value):  # 0.5 * w too
+        result = symbolic.apply(expr.operator, arithmetic, left_value, right_value)
+    else:
+        result = arithmetic(left_value, right_value)
+    return _bounded(result, expr.span)
 
 
 def _power(base: float, exponent: float, expr: s.Binary) -> s.Value:
@@ -128,7 +128,8 @@ def _power(base: float, exponent: float, expr: s.Binary) -> s.Value:
         raise EvalProblem("E316", "division by zero", expr.span)
     if abs(low) > 1 and abs(high) * math.log2(abs(low)) > 62:
         raise EvalProblem("E313", "the power is absurdly large", expr.span)
-    result = base**exponent
+    traced = symbolic.is_traced(base) or symbolic.is_traced(exponent)
+    result = symbolic.apply("**", operator.pow, base, exponent) if traced else base**exponent
     if isinstance(result, complex):
         raise EvalProblem("E316", "a negative number to a fractional power", expr.span)
     return _bounded(result, expr.span)

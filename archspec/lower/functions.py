@@ -14,10 +14,11 @@ from dataclasses import dataclass
 Number = int | float
 
 
-def make_divisible(value: Number, divisor: Number, minimum: Number | None = None) -> int:
+def make_divisible(value: float, divisor: float, minimum: float | None = None) -> int:
     """The nearest multiple of ``divisor`` to ``value``, at least ``minimum`` (default the
     divisor) and never below 90% of ``value``: torchvision's and the TensorFlow models'
-    ``_make_divisible``, which MobileNet and EfficientNet widths go through."""
+    ``_make_divisible``, which MobileNet and EfficientNet widths go through. An emitted
+    class that computes a width with it carries this definition (``codegen.checks``)."""
     floor = divisor if minimum is None else minimum
     rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
     return int(rounded + divisor if rounded < 0.9 * value else rounded)

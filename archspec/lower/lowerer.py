@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.diagnostics import Collector, ErrorKey, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
@@ -139,15 +139,16 @@ class Lowerer:
         if not isinstance(value, int) or isinstance(value, bool):
             self.error("E303", f"{what} must be a whole number, found {describe(value)}", expr.span)
             return None
-        if value < 1:
-            self.error("E312", f"{what} must be at least 1, found {value}", expr.span)
+        number = symbolic.pinned(value)  # the structure is made for this count
+        if number < 1:
+            self.error("E312", f"{what} must be at least 1, found {number}", expr.span)
             return None
-        if value > maximum:
+        if number > maximum:
             self.error(
-                "E313", f"{what} {value} is absurdly large (the limit is {maximum:,})", expr.span
+                "E313", f"{what} {number} is absurdly large (the limit is {maximum:,})", expr.span
             )
             return None
-        return value
+        return number
 
     # ---- sequences ----
     def is_layer(self, target: s.Call | s.Group | s.Branches, scope: Scope) -> bool:

@@ -6,7 +6,7 @@ import keyword
 import re
 from typing import Any
 
-from archspec import ir, symbolic
+from archspec import ir, symbolic, terms
 from archspec.diagnostics import Collector, did_you_mean
 from archspec.frontend import syntax as s
 from archspec.frontend.grammar import KEYWORDS
@@ -197,7 +197,7 @@ def lower_network(
     parameters = network_parameters(tree, overrides, report, lowerer.layers)
     if tracing:  # every number computed from a parameter remembers how (``archspec.symbolic``)
         parameters = {
-            k: symbolic.traced(v, symbolic.name(k)) if isinstance(v, (int, float)) else v
+            k: symbolic.traced(v, terms.name(k)) if isinstance(v, (int, float)) else v
             for k, v in parameters.items()
         }
     if not known_option(lowerer, option, tree.shortcut.span if tree.shortcut else tree.name.span):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from archspec import symbolic
 from archspec.ops.base import Shape, describe
 
 OPTIONS = ("A", "B", "C", "same", "none")
@@ -51,7 +52,7 @@ def decide(
     ``stride`` is the branch's own (the product of its layers' strides): a shortcut
     subsamples by it and no more. ``where`` names the block in messages.
     """
-    same = input == branch
+    same = symbolic.equal(input, branch)
     if option == "none" or (option == "same" and not same):
         return Decision("none")
     if addition == "identity" or (same and option != "C"):

@@ -259,7 +259,7 @@ class FlaxDialect(Dialect):
         return [name for name in HELPERS if name in needed]
 
     def imports(self, network: ir.Network, helpers: list[str], uses: set[str]) -> list[str]:
-        first = []
+        first = ["import math"] if "math" in uses else []
         if "NamedSequential" in helpers or "shortcut_type" in uses:
             first.append("from collections.abc import Callable")
         if "partial" in uses:

@@ -240,7 +240,9 @@ class TorchDialect(Dialect):
         return [name for name in HELPERS if name in needed or name == "init_as_he_et_al"]
 
     def imports(self, network: ir.Network, helpers: list[str], uses: set[str]) -> list[str]:
-        lines = ["from collections import OrderedDict", ""] if "named_sequential" in uses else []
+        first = ["import math"] if "math" in uses else []
+        first += ["from collections import OrderedDict"] if "named_sequential" in uses else []
+        lines = [*first, ""] if first else []
         lines.append("import torch")
         if any("F." in py_source for py_source in self.helper_sources(helpers)):
             lines.append("import torch.nn.functional as F")

@@ -1,0 +1,200 @@
+"""Expressions over a spec's parameters: what a traced number was computed by.
+
+A ``Term`` is data: a parameter's name, a constant, an operator, a comparison or a
+built-in function applied to terms. ``value_at`` computes one at other values as lowering
+computes it; ``render`` writes it as Python for the emitted class, a built-in function as
+the emitted file spells it (``math.ceil``, ``make_divisible``: ``SPELLED``).
+``archspec.symbolic`` makes terms as lowering runs on traced numbers.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Number = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """An expression over the spec's parameters: a ``name``, a constant (``value``), a
+    unary minus, an operator or a built-in function applied to ``operands``."""
+
+    kind: str
+    operands: tuple[Term, ...] = ()
+    name: str = ""
+    value: Number = 0
+    function: Callable[..., Any] | None = field(default=None, compare=False)
+    """What a built-in function term computes (``lower.functions``)."""
+    reads: frozenset[str] = field(init=False, compare=False)
+    """The parameters the term reads, found once (rendering asks at every part)."""
+
+    def __post_init__(self) -> None:
+        reads = frozenset((self.name,)) if self.kind == "name" else frozenset()
+        object.__setattr__(self, "reads", reads.union(*(o.reads for o in self.operands)))
+
+    def parameters(self) -> frozenset[str]:
+        return self.reads
+
+
+BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+}
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "neg": 3, "**": 4}
+_PRECEDENCE.update(dict.fromkeys(COMPARISONS, 0))
+SPELLED = {
+    **{name: name for name in ("int", "float", "round", "abs", "min", "max")},
+    **{name: f"math.{name}" for name in ("floor", "ceil", "log", "sqrt")},
+    "make_divisible": "make_divisible",
+}
+"""The built-in functions (``lower.functions``) an emitted file can write, as it writes
+them: Python's own, ``math``'s, and ``make_divisible`` copied into the file. Each computes
+as lowering computes: ``round`` is Python's, halves to even."""
+
+
+def constant(value: Number) -> Term:
+    return Term("const", value=value)
+
+
+def name(parameter: str) -> Term:
+    return Term("name", name=parameter)
+
+
+def value_at(term: Term, values: Mapping[str, Number]) -> Number:
+    """The term's value with the parameters at ``values``, computed as lowering does."""
+    if term.kind == "const":
+        return term.value
+    if term.kind == "name":
+        return values[term.name]
+    operands = [value_at(o, values) for o in term.operands]
+    if term.kind == "neg":
+        return -operands[0]
+    if term.kind in BINARY:
+        return BINARY[term.kind](*operands)  # type: ignore[no-any-return]
+    if term.kind in COMPARISONS:
+        return COMPARISONS[term.kind](*operands)
+    assert term.function is not None, "a function term holds its function"
+    result: Number = term.function(*operands)
+    return result
+
+
+def renderable(term: Term) -> bool:
+    """Whether an emitted file can write the term (its functions are in ``SPELLED``)."""
+    if term.kind in ("const", "name"):
+        return True
+    known = term.kind in _PRECEDENCE or term.kind in SPELLED
+    return known and all(renderable(o) for o in term.operands)
+
+
+def render(
+    term: Term,
+    keywords: Mapping[str, str],
+    values: Mapping[str, Number],
+    literal: Callable[[Number], str],
+    named: Mapping[Term, str] | None = None,
+    used: set[str] | None = None,
+) -> str:
+    """Python source for the term: a parameter in ``keywords`` as the name given there, a
+    part that reads none of them as its value (a literal), a part in ``named`` as that
+    name (a local computed before); the fewest parentheses that keep the order of
+    operations. The functions it calls, as spelled, are added to ``used``."""
+    return _render(term, keywords, values, literal, named or {}, set() if used is None else used)[0]
+
+
+def _render(
+    term: Term,
+    keywords: Mapping[str, str],
+    values: Mapping[str, Number],
+    literal: Callable[[Number], str],
+    named: Mapping[Term, str],
+    used: set[str],
+) -> tuple[str, int]:
+    atom = 9
+    if term in named:
+        return named[term], atom
+    if term.kind == "name" and term.name in keywords:
+        return keywords[term.name], atom
+    if term.kind == "const" or not term.parameters() & keywords.keys():
+        value = value_at(term, values)
+        return literal(value), (atom if value >= 0 else 0)
+    parts = [_render(o, keywords, values, literal, named, used) for o in term.operands]
+    if term.kind == "neg":
+        text, level = parts[0]
+        return "-" + (text if level >= 3 else f"({text})"), 3
+    if term.kind in _PRECEDENCE:
+        level = _PRECEDENCE[term.kind]
+        (left, left_level), (right, right_level) = parts
+        right_assoc = term.kind == "**"
+        chained = term.kind in COMPARISONS  # never chained: ``a < b < c`` means two
+        left_ok = left_level > level or (left_level == level and not right_assoc and not chained)
+        right_ok = right_level > level or (right_level == level and right_assoc)
+        left = left if left_ok else f"({left})"
+        right = right if right_ok else f"({right})"
+        return f"{left} {term.kind} {right}", level
+    used.add(SPELLED[term.kind])
+    return f"{SPELLED[term.kind]}({', '.join(text for text, _ in parts)})", atom
+
+
+def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
+    """``left kind right``, without what adds nothing (``1 * x``, ``x + 0``) and with a
+    whole number's constants added up (``(x - 1) + 1`` is ``x``): the emitted expression
+    reads as the spec's, not as the shape rule's arithmetic."""
+    if kind == "*" and _is(left, 1):
+        return right
+    if kind == "*" and whole and left == right and left.kind != "const":
+        return Term("**", (left, constant(2)))
+    if kind in ("*", "//") and _is(right, 1) and whole:
+        return left
+    if kind == "+" and _is(left, 0):
+        return right
+    if kind in ("+", "-") and _is(right, 0):
+        return left
+    if whole and kind == "+":
+        times = _times(left, right)
+        if times is not None:  # x + x, 3 * x + x
+            return Term("*", (constant(times + 1), right))
+        last = _times(left.operands[1], right) if left.kind == "+" else None
+        if last is not None:  # a + x + x, a + 3 * x + x
+            return Term("+", (left.operands[0], Term("*", (constant(last + 1), right))))
+    if whole and kind in ("+", "-") and right.kind == "const" and left.kind in ("+", "-"):
+        inner, offset = left.operands
+        if offset.kind == "const" and isinstance(offset.value, int):
+            total = (offset.value if left.kind == "+" else -offset.value) + (
+                right.value if kind == "+" else -right.value
+            )
+            if total == 0:
+                return inner
+            return Term("+" if total > 0 else "-", (inner, constant(abs(total))))
+    return Term(kind, (left, right))
+
+
+def _times(term: Term, of: Term) -> int | None:
+    """``k`` where ``term`` is ``k * of`` (a whole ``k``), 1 where it is ``of`` itself."""
+    if term == of:
+        return 1
+    if term.kind != "*":
+        return None
+    factor, other = term.operands
+    whole = factor.kind == "const" and type(factor.value) is int
+    return int(factor.value) if whole and other == of else None
+
+
+def _is(term: Term, value: int) -> bool:
+    return term.kind == "const" and type(term.value) is int and term.value == value
