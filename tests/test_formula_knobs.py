@@ -248,7 +248,7 @@ def test_without_a_trace_the_keywords_found_without_one_remain(
 
 
 def test_a_local_takes_more_of_its_path_where_its_name_is_taken() -> None:
-    from archspec.codegen.formulas import hint
+    from archspec.codegen.expressions import hint
 
     assert hint("features.transition1.conv", "out_channels") == (
         "transition1_conv_out_channels",

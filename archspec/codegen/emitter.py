@@ -26,8 +26,8 @@ from archspec.codegen.classes import (
 )
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
+from archspec.codegen.expressions import CHECK_STRUCTURE, Locals, knob_bindings
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.formulas import CHECK_STRUCTURE, Locals, knob_bindings
 from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes

@@ -1,0 +1,191 @@
+"""How the network class writes what its keywords compute (``codegen.formulas``): an
+expression in place, or a local of the constructor named after the field that holds it,
+laid out as ``ruff format`` lays it out; the comparisons its structure was chosen by,
+checked first (``check_structure``); the bindings of every keyword, in network order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from archspec import ir, symbolic, terms
+from archspec.codegen import pysource as py
+from archspec.codegen.classes import BlockClass
+from archspec.codegen.escape import identifier, literal
+from archspec.codegen.formulas import reads_name, traced_arguments
+from archspec.codegen.knobs import Knob, changed_arguments
+from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
+from archspec.terms import Term
+
+INLINE = 48
+"""The longest expression written in place, as an argument: one line of the laid-out
+call at any depth (``codegen.pysource``). A longer one is a local of the constructor."""
+LINE = py.WIDTH - len(2 * py.INDENT) - len(" = ")
+"""Room on a local's line, ruff's line length less the indent and `` = ``."""
+GUARD_LINE = py.WIDTH - len(3 * py.INDENT) - len(",")
+"""Room for a comparison the class checks: the first argument of a laid-out call."""
+CHECK_STRUCTURE = "check_structure"
+"""The emitted check of a comparison a keyword's structure was chosen by
+(``codegen.checks``)."""
+
+
+class Locals:
+    """What the network class's constructor computes before it builds its members: an
+    expression too long for an argument is a local, named after the first field that
+    takes it (``pos_embed_length = ((224 - patch_size) // patch_size + 1) ** 2 + 1``),
+    computed once; one too long for its own line is split at its longest operand, named
+    after the field that holds that part where one does (DenseNet's transitions)."""
+
+    def __init__(self, network: ir.Network, knobs: tuple[Knob, ...], taken: set[str]) -> None:
+        traced = next((k.traced for k in knobs if k.traced is not None), None)
+        self.spelled = {k.name: identifier(k.name) for k in knobs}
+        self.values = dict(network.parameters)
+        self.taken = taken | set(self.spelled.values())
+        self.named: dict[Term, str] = {}
+        self.lines: list[str] = []
+        self.used: set[str] = set()
+        """The functions the expressions call, as spelled (``math.ceil``)."""
+        self.holders: dict[Term, tuple[str, ...]] = {}
+        """Each term a field of the traced network holds, by the first such field's name."""
+        for place in ir.walk(traced) if traced is not None else ():
+            if isinstance(place.node, ir.Layer):
+                for op_field in fields(place.node.op):
+                    term = symbolic.term_of(getattr(place.node.op, op_field.name))
+                    if term is not None and term.kind not in ("name", "const"):
+                        self.holders.setdefault(term, hint(place.path, op_field.name))
+
+    def text(self, value: object, path: str, key: str) -> py.Expr:
+        """A traced value as Python, written in place or as a local."""
+        term = symbolic.term_of(value)
+        if term is None:
+            return literal(value)  # type: ignore[arg-type]
+        if len(self.render(term)) <= INLINE:
+            return self.expression(term)
+        return self.local(term, hint(path, key))
+
+    def expression(self, term: Term) -> py.Expr:
+        """The term in place; a call as a call, which the layout splits where it is deep
+        (``make_divisible(\n    776,\n    min(group_width, 776),\n)``)."""
+        written_whole = term in self.named or not term.reads & self.spelled.keys()  # a value
+        if term.kind not in terms.SPELLED or written_whole:
+            return self.render(term)
+        return py.call(terms.SPELLED[term.kind], *(self.expression(o) for o in term.operands))
+
+    def render(self, term: Term) -> str:
+        return terms.render(term, self.spelled, self.values, literal, self.named, self.used)  # type: ignore[arg-type]
+
+    def local(self, term: Term, name_hints: tuple[str, ...]) -> str:
+        if term in self.named:
+            return self.named[term]
+        name = self.fresh(self.holders.get(term, name_hints))
+        lines = self.assignment(name, term)
+        self.named[term] = name
+        self.lines += lines
+        return name
+
+    def assignment(self, name: str, term: Term) -> list[str]:
+        """``name = <term>`` in the constructor. Where one line is not enough, a call's
+        arguments go one a line (a magic trailing comma keeps them so at any line length),
+        an argument too long for its line a local; an operator's longest operand is a
+        local until the line fits. Only names and values left, it is put in parentheses,
+        as ruff formats it."""
+        indent = 2 * py.INDENT
+        spelled = self.render(term)
+        if len(spelled) <= LINE - len(name):
+            return [f"{indent}{name} = {spelled}"]
+        if term.kind in terms.SPELLED:
+            arguments = [
+                self.local(o, (f"{name}_argument",)) if len(self.render(o)) > GUARD_LINE else ""
+                for o in term.operands
+            ]
+            texts = [
+                text or self.render(o) for text, o in zip(arguments, term.operands, strict=True)
+            ]
+            call = py.call(terms.SPELLED[term.kind], *texts)
+            return py.lay_out(call, 2, prefix=f"{name} = ")
+        while len(spelled) > LINE - len(name):
+            parts = [o for o in term.operands if o not in self.named and o.operands]
+            if not parts:
+                return [f"{indent}{name} = (", f"{indent}{py.INDENT}{spelled}", f"{indent})"]
+            longest = max(parts, key=lambda part: len(self.render(part)))
+            self.local(longest, (f"{name}_part",))
+            spelled = self.render(term)
+        return [f"{indent}{name} = {spelled}"]
+
+    def guards(self, knobs: tuple[Knob, ...]) -> list[py.Bracket]:
+        """The class's checks of the comparisons its keywords' structure was chosen by,
+        each once: ``check_structure(make_divisible(16 * w, 8) != 32, w=w)``; a side too
+        long for the line is a local."""
+        checks: list[py.Bracket] = []
+        for guard in dict.fromkeys(g for knob in knobs for g in knob.guards):
+            names = [self.spelled[k.name] for k in knobs if k.name in guard.reads]
+            for side in guard.operands:
+                if len(self.render(guard)) > GUARD_LINE and side.operands:
+                    self.local(side, ("guard_operand",))
+            if names:
+                checks.append(py.call(CHECK_STRUCTURE, self.render(guard), **{n: n for n in names}))
+        return checks
+
+    def fresh(self, names: tuple[str, ...]) -> str:
+        """The first of ``names`` that is free, else the last with ``_`` appended."""
+        free = [n for n in names if n not in self.taken and not self.shadows(n)]
+        name = free[0] if free else names[-1]
+        while name in self.taken or self.shadows(name):
+            name += "_"
+        self.taken.add(name)
+        return name
+
+    @staticmethod
+    def shadows(name: str) -> bool:
+        return shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS)
+
+
+def hint(path: str, key: str) -> tuple[str, ...]:
+    """Names for a local from a field: the last two parts of its path and the field
+    (``transition1_conv_out_channels``), then more of the path where that is taken
+    (``stage3_0_branch2_0_in_channels``); a letter first."""
+    parts = path.split(".")
+    names = ["_".join([*parts[-k:], key]).replace("-", "_") for k in range(2, len(parts) + 1)]
+    readable = [identifier(n) for n in names if n[:1].isalpha()]
+    return tuple(readable) or (identifier(f"v_{names[-1] if names else key}"),)
+
+
+def knob_bindings(
+    network: ir.Network,
+    knobs: tuple[Knob, ...],
+    classes: dict[int, BlockClass],
+    computed: Locals,
+) -> dict[tuple[str, str], py.Expr]:
+    """What the network class writes for each (path, field or class argument) a keyword
+    sets: its name, or the expression the spec computes it by; in the network's order
+    (the locals are made in it). A class call's arguments are named as this file's
+    classes name them, found again as the keyword was found (``codegen.knobs``)."""
+    order = {place.path: index for index, place in enumerate(ir.walk(network))}
+    bound: dict[tuple[str, str], py.Expr] = {}
+    for knob in knobs:
+        for path, key in sorted(knob.places, key=lambda place: (order[place[0]], place[1])):
+            if knob.traced is None:
+                bound[(path, key)] = identifier(knob.name)
+                continue
+            layer = ir.find(knob.traced, path)
+            assert isinstance(layer, ir.Layer)
+            bound[(path, key)] = computed.text(getattr(layer.op, key), path, key)
+        for path, _ in sorted(knob.calls, key=lambda call: order[call[0]]):
+            assert knob.probed is not None
+            old, new = ir.find(network, path), ir.find(knob.probed, path)
+            assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
+            if knob.traced is None:
+                changed = changed_arguments(classes, old, new, knob.default, knob.probe)
+                assert changed is not None, "a knob's class call resolves as it was found"
+                bound.update(((path, v.name), identifier(knob.name)) for v in changed)
+                continue
+            twin = ir.find(knob.traced, path)
+            assert isinstance(twin, ir.Group)
+            values = traced_arguments(classes[id(old)], old, twin, classes)
+            assert values is not None, "a knob's class call resolves as it was found"
+            bound.update(
+                ((path, key), computed.text(value, path, key))
+                for key, value in values.items()
+                if reads_name(value, knob.name)
+            )
+    return bound
