@@ -110,3 +110,25 @@ def test_shortcut_modules_the_network_class_builds_take_the_keyword(tmp_path: Pa
     cls = emitted_class(arch, tmp_path)
     built = arch.with_parameters(width=16).to_torch()
     assert_same_network(cls(width=16), built, arch.network.input)
+
+
+def test_a_plain_float_on_the_left_is_traced_too(tmp_path: Path) -> None:
+    """``2.5 < w`` and ``0.5 * w`` are float's methods, which would see only a number:
+    the spec's evaluation records the comparison and keeps the expression."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    text = (
+        "name: t\ninput: 3x8x8\nparams: {w: 8}\n"
+        "stem: conv(w, 3) bn if 2.5 < w conv(int(0.5 * w), 1)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    source = arch.source("torch")
+    assert "check_structure(2.5 < w, w=w)" in source
+    assert "nn.Conv2d(w, int(0.5 * w), kernel_size=1, bias=False)" in source
+    cls = emitted_class(arch, tmp_path)
+    assert_same_network(cls(w=6), archspec.loads(text, w=6).to_torch(), (3, 8, 8))
+    with pytest.raises(ValueError, match="w=2 changes"):
+        cls(w=2)
