@@ -65,7 +65,7 @@ class Locals:
 
     def expression(self, term: Term) -> py.Expr:
         """The term in place; a call as a call, which the layout splits where it is deep
-        (``make_divisible(\n    776,\n    min(group_width, 776),\n)``)."""
+        (RegNet's ``make_divisible(776, min(group_width, 776))``, 52 columns in)."""
         written_whole = term in self.named or not term.reads & self.spelled.keys()  # a value
         if term.kind not in terms.SPELLED or written_whole:
             return self.render(term)
@@ -122,8 +122,7 @@ class Locals:
             for side in guard.operands:
                 if len(self.render(guard)) > GUARD_LINE and side.operands:
                     self.local(side, ("guard_operand",))
-            if names:
-                checks.append(py.call(CHECK_STRUCTURE, self.render(guard), **{n: n for n in names}))
+            checks.append(py.call(CHECK_STRUCTURE, self.render(guard), **{n: n for n in names}))
         return checks
 
     def fresh(self, names: tuple[str, ...]) -> str:
