@@ -7,9 +7,10 @@ module and ``to_torch()`` load its state_dict strictly and give its eval outputs
 parameters are equal; archspec's multiply-adds equal ``FlopCounterMode``'s on the
 reference, and its fvcore total fvcore's. Checked at 64x64 (16 patches and the class
 token): nothing but the counts depends on the image size, and the counts at 224 are
-checked against the references' figures without torch. ViT-B/16 runs at full depth;
-ViT-B/32 and ViT-L/16 at two layers (their widths and heads as the member's), as the
-same blocks repeated cost seconds and prove nothing more.
+checked against the references' figures without torch. ViT-B/16 and the timm members
+run at full depth in torch; ViT-B/32 and ViT-L/16 at two layers (their widths and heads
+as the member's), and every spec at two layers in Flax, as the same blocks repeated cost
+seconds (a minute of XLA compiling, in Flax) and prove nothing more.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ def torchvision_vit(name: str, **arguments: Any) -> Callable[[], Any]:
     return make
 
 
-def timm_vit(name: str) -> Callable[[], Any]:
+def timm_vit(name: str, **arguments: Any) -> Callable[[], Any]:
     def make() -> Any:
         timm = pytest.importorskip("timm")
-        return timm.create_model(name, pretrained=False, img_size=SIZE)
+        return timm.create_model(name, pretrained=False, img_size=SIZE, **arguments)
 
     return make
 
@@ -94,6 +95,16 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[], Any]]] = {
         "specs/timm/deit_tiny_patch16_224.yaml",
         {},
         timm_vit("deit_tiny_patch16_224"),
+    ),
+    "vit_small_patch16_224 (2 layers)": (
+        "specs/timm/vit_small_patch16_224.yaml",
+        {"depth": 2},
+        timm_vit("vit_small_patch16_224", depth=2),
+    ),
+    "deit_tiny_patch16_224 (2 layers)": (
+        "specs/timm/deit_tiny_patch16_224.yaml",
+        {"depth": 2},
+        timm_vit("deit_tiny_patch16_224", depth=2),
     ),
 }
 """id -> (spec, its parameters, the reference at 64x64 with those parameters)."""
@@ -163,11 +174,11 @@ FLAX_OUTPUTS = (
     "vit_b_16 (2 layers)",
     "vit_b_32",
     "vit_l_16",
-    "vit_small_patch16_224",
-    "deit_tiny_patch16_224",
+    "vit_small_patch16_224 (2 layers)",
+    "deit_tiny_patch16_224 (2 layers)",
 )
-"""Every spec, ViT-B/16 at two layers (its twelve compile for 20 s; the torch test runs
-all twelve)."""
+"""Every spec at two layers (ViT-B/16's twelve compile for 20 s, the timm members' for
+50 s each; the torch test runs them all at full depth)."""
 
 
 @pytest.mark.parametrize("name", FLAX_OUTPUTS)
