@@ -215,22 +215,27 @@ class Architecture:
 
         found = []
         for name, value in self.arguments.items():
+            traced = self.traced
+            decided = traced is not None and (name in traced.decided or traced.guarded(name))
+            first = True
             for probe in probe_values(value):
                 try:
                     probed = self.with_parameters(**{name: probe}).network
                 except SpecError:  # the probe's value is not allowed: try the next
                     continue
                 assert isinstance(value, int | float)
-                traced = self.traced
-                decided = traced is not None and (name in traced.decided or traced.guarded(name))
-                found_knob = None if decided else knob(name, value, probe, self.network, probed)
-                if found_knob is None and type(value) is int and probe == value + 1:
+                found_knob = None
+                if first:
+                    found_knob = None if decided else knob(name, value, probe, self.network, probed)
+                if found_knob is None and first and type(value) is int and probe == value + 1:
                     found_knob = depth_knob(name, value, self.network, probed)
                 if found_knob is None and traced is not None:
                     found_knob = formula_knob(name, value, probe, self.network, probed, traced)
                 if found_knob is not None:
                     found.append(found_knob)
-                break
+                if found_knob is not None or traced is None or name in traced.decided:
+                    break
+                first = False  # a computed width may need a probe that changes it: c // 2
         depths = tuple(k for k in found if k.groups)
         return tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
 

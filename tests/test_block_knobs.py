@@ -131,14 +131,17 @@ def test_a_width_that_sets_the_shapes_a_shortcut_is_chosen_from_is_guarded(
 def test_a_kernel_whose_padding_is_computed_from_it_writes_the_padding_computed() -> None:
     """``conv(8, k)`` pads by ``(k - 1) // 2``: 1 at 3 and at 4, so one probe cannot tell
     the kernel from a whole argument (``Op.COMPUTED_DEFAULTS``). Traced, the padding is
-    written as computed. Inside a class the padding does not change at the probe, so it
-    would be a literal there: no keyword."""
+    written as computed. Inside a class the padding does not change at ``k + 1``: the
+    probe ``2 * k`` tells it from the kernel, and the class takes it as an argument."""
     network = "name: t\ninput: 3x8x8\nparams: {k: 3}\nstem: conv(8, k) relu\n" + HEAD
     assert knobs(network) == {"k"}
     assert "kernel_size=k, padding=(k - 1) // 2" in archspec.loads(network).source("torch")
     assert knobs(network.replace("conv(8, k)", "conv(8, k, padding=1)")) == {"k"}
     inside = spec("block b(a) = conv(8, a) relu", "conv(8, 3) g=b(k)", "k: 3")
-    assert knobs(inside) == set()
+    assert knobs(inside) == {"k"}
+    assert "PlainBBlock(8, 8, a=k, conv0_padding=(k - 1) // 2)" in archspec.loads(inside).source(
+        "torch"
+    )
 
 
 @pytest.mark.parametrize(

@@ -283,3 +283,27 @@ def test_a_local_of_long_names_alone_is_put_in_parentheses(tmp_path: Path) -> No
     values = {a: 4, b: 12}
     cls = emitted_class(arch, tmp_path)
     assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))
+
+
+def test_a_width_one_larger_does_not_change_is_probed_at_twice_its_value(
+    tmp_path: Path,
+) -> None:
+    """``conv(c // 2, 1)`` inside a block after 8 channels: at 16 and at 17 its width is
+    the block's input width, and one class argument would stand for both (ShuffleNet-0.5x's
+    ``c2``). Twice the value tells them apart: the network passes ``c // 2``."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    text = (
+        "name: t\ninput: 3x8x8\nparams: {c: 16}\n"
+        "define: |\n  block half(w) = conv(w // 2, 1) bn relu conv(8, 1)\n"
+        "stem: conv(8, 3) g=half(c)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert {k.name for k in arch.knobs()} == {"c"}
+    assert "PlainHalfBlock(8, 8, c // 2)" in arch.source("torch")
+    cls = emitted_class(arch, tmp_path)
+    for c in (10, 40):
+        assert_same_network(cls(c=c), archspec.loads(text, c=c).to_torch(), (3, 8, 8))
