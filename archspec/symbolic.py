@@ -164,8 +164,9 @@ _WHOLE_ALREADY = frozenset({"round", "int", "floor", "ceil"})
 """The functions that give a whole number back unchanged."""
 
 
-def apply(kind: str, function: Callable[..., Any], *operands: Any) -> Any:
-    """``function`` on the operands, traced where any of them is."""
+def apply(kind: str, function: Callable[..., Any], *operands: Any, spelling: str = "") -> Any:
+    """``function`` on the operands, traced where any of them is; ``spelling``: how an
+    emitted file calls a built-in function (``Term.spelling``)."""
     result = function(*(plain(o) for o in operands))
     if not any(term_of(o) is not None for o in operands) or isinstance(result, bool):
         return result
@@ -179,7 +180,7 @@ def apply(kind: str, function: Callable[..., Any], *operands: Any) -> Any:
     if kind == "make_divisible" and len(terms) == 2 and _rounded_by(terms[0], terms[1]):
         return operands[0]  # a multiple of d, at least d, is its own rounding
     computes = None if kind == "neg" else function
-    return traced(result, Term(kind, terms, function=computes))
+    return traced(result, Term(kind, terms, function=computes, spelling=spelling))
 
 
 def _rounded_by(term: Term, divisor: Term) -> bool:
@@ -204,7 +205,8 @@ def _converted(value: Any, kind: type) -> Any:
         return kind(number)
     if type(number) is kind:
         return value
-    return traced(kind(number), Term(kind.__name__, (term,), function=kind))
+    name = kind.__name__
+    return traced(kind(number), Term(name, (term,), function=kind, spelling=name))
 
 
 def _binary(kind: str, reflected: bool = False) -> Callable[[Any, Any], Any]:

@@ -3,7 +3,8 @@
 A ``Term`` is data: a parameter's name, a constant, an operator, a comparison or a
 built-in function applied to terms. ``value_at`` computes one at other values as lowering
 computes it; ``render`` writes it as Python for the emitted class, a built-in function as
-the emitted file spells it (``math.ceil``, ``make_divisible``: ``SPELLED``).
+the emitted file calls it (``math.ceil``, ``make_divisible``: ``Term.spelling``, from the
+function's entry in ``lower.functions``).
 ``archspec.symbolic`` makes terms as lowering runs on traced numbers.
 """
 
@@ -28,6 +29,8 @@ class Term:
     value: Number = 0
     function: Callable[..., Any] | None = field(default=None, compare=False)
     """What a built-in function term computes (``lower.functions``)."""
+    spelling: str = field(default="", compare=False)
+    """How an emitted file calls that function; '' where it cannot."""
     reads: frozenset[str] = field(init=False, compare=False)
     """The parameters the term reads, found once (rendering asks at every part)."""
 
@@ -59,14 +62,6 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "neg": 3, "**": 4}
 _PRECEDENCE.update(dict.fromkeys(COMPARISONS, 0))
-SPELLED = {
-    **{name: name for name in ("int", "float", "round", "abs", "min", "max")},
-    **{name: f"math.{name}" for name in ("floor", "ceil", "log", "sqrt")},
-    "make_divisible": "make_divisible",
-}
-"""The built-in functions (``lower.functions``) an emitted file can write, as it writes
-them: Python's own, ``math``'s, and ``make_divisible`` copied into the file. Each computes
-as lowering computes: ``round`` is Python's, halves to even."""
 
 
 def constant(value: Number) -> Term:
@@ -96,10 +91,11 @@ def value_at(term: Term, values: Mapping[str, Number]) -> Number:
 
 
 def renderable(term: Term) -> bool:
-    """Whether an emitted file can write the term (its functions are in ``SPELLED``)."""
+    """Whether an emitted file can write the term (each function it calls has a
+    ``spelling``)."""
     if term.kind in ("const", "name"):
         return True
-    known = term.kind in _PRECEDENCE or term.kind in SPELLED
+    known = term.kind in _PRECEDENCE or bool(term.spelling)
     return known and all(renderable(o) for o in term.operands)
 
 
@@ -148,8 +144,8 @@ def _render(
         left = left if left_ok else f"({left})"
         right = right if right_ok else f"({right})"
         return f"{left} {term.kind} {right}", level
-    used.add(SPELLED[term.kind])
-    return f"{SPELLED[term.kind]}({', '.join(text for text, _ in parts)})", atom
+    used.add(term.spelling)
+    return f"{term.spelling}({', '.join(text for text, _ in parts)})", atom
 
 
 def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:

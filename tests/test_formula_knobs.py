@@ -91,24 +91,30 @@ def test_comparisons_are_recorded_as_the_guards_that_held() -> None:
     assert terms.render(nested, {"a": "a", "b": "b"}, {}, repr) == "(a < b) == True"
 
 
-def test_functions_are_traced_and_python_writes_the_builtins() -> None:
-    from archspec.lower.functions import FUNCTIONS
+def test_functions_are_traced_and_written_as_their_entries_say() -> None:
+    """Each function's entry in ``lower.functions`` says how an emitted file calls it:
+    a builtin, ``math``'s, or ``make_divisible``, which the file carries."""
+    from archspec.lower.functions import COPIED, FUNCTIONS
+
+    def call(name: str, *arguments: Any) -> Any:
+        entry = FUNCTIONS[name]
+        return symbolic.apply(name, entry.apply, *arguments, spelling=entry.python)
 
     w = traced("w", 10)
-    biggest = symbolic.apply("max", FUNCTIONS["max"].apply, w, 16)
+    biggest = call("max", w, 16)
     assert biggest == 16 and spelled(biggest, "w") == "max(w, 16)"
-    divisible = symbolic.apply("make_divisible", FUNCTIONS["make_divisible"].apply, w * 3, 8)
+    divisible = call("make_divisible", w * 3, 8)
     used: set[str] = set()
-    term = symbolic.term_of(symbolic.apply("ceil", FUNCTIONS["ceil"].apply, divisible / 3))
+    term = symbolic.term_of(call("ceil", divisible / 3))
     assert term is not None and terms.renderable(term)
     written = terms.render(term, {"w": "w"}, {}, repr, used=used)
     assert written == "math.ceil(make_divisible(w * 3, 8) / 3)"  # as the emitted file calls them
-    assert used == {"math.ceil", "make_divisible"}
+    assert used == {"math.ceil", "make_divisible"} and used & COPIED == {"make_divisible"}
     # exact simplifications: a whole number's rounding, a multiple of 8 rounded to 8 again
-    assert symbolic.apply("round", FUNCTIONS["round"].apply, w) is w
-    again = symbolic.apply("make_divisible", FUNCTIONS["make_divisible"].apply, divisible, 8)
-    assert again is divisible
-    assert not terms.renderable(Term("sum", (terms.name("w"),)))  # a function no file has
+    assert call("round", w) is w
+    assert call("make_divisible", divisible, 8) is divisible
+    unwritten = symbolic.term_of(symbolic.apply("sum", FUNCTIONS["max"].apply, w, 1))
+    assert unwritten is not None and not terms.renderable(unwritten)  # no spelling: no keyword
     assert symbolic.apply("+", operator.add, 2, 3) == 5  # plain numbers stay plain
 
 

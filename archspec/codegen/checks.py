@@ -3,7 +3,7 @@
 They are real functions, so that the copy is code that runs and is type-checked here; an
 emitted file refuses what ``archspec build -D`` refuses, with a ValueError. The built-in
 functions of expressions a class computes with are copied the same way, from
-``lower.functions`` (``COPIED_FUNCTIONS``): one definition, the same numbers.
+``lower.functions`` (``functions.COPIED``): one definition, the same numbers.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 from archspec.codegen import pysource as py
+from archspec.lower.functions import COPIED
 
 
 def check_depth(name: str, value: int, most: int = 100_000) -> None:
@@ -34,12 +35,9 @@ def check_structure(holds: bool, /, **values: object) -> None:
         )
 
 
-COPIED_FUNCTIONS = ("make_divisible",)
-"""The functions of ``lower.functions`` an emitted class may call (``terms.SPELLED``)."""
-
-
 def check_source(name: str) -> str:
-    """The source of one check or copied function, for an emitted file."""
-    module = "archspec.lower" if name in COPIED_FUNCTIONS else "archspec.codegen"
-    text = files(module).joinpath("functions.py" if name in COPIED_FUNCTIONS else "checks.py")
+    """The source of one check, or of a function of ``lower.functions`` the file carries
+    (``functions.COPIED``), for an emitted file."""
+    module = "archspec.lower" if name in COPIED else "archspec.codegen"
+    text = files(module).joinpath("functions.py" if name in COPIED else "checks.py")
     return py.top_level_source(text.read_text(), name)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from archspec import ir
 from archspec.codegen import pysource as py
-from archspec.codegen.checks import COPIED_FUNCTIONS, check_source
+from archspec.codegen.checks import check_source
 from archspec.codegen.classes import (
     BlockClass,
     built_shortcuts,
@@ -32,6 +32,7 @@ from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
 from archspec.counts import Counts
+from archspec.lower.functions import COPIED
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.lower.names import class_name as camel_case
 
@@ -329,7 +330,7 @@ class Emitter:
             lines += py.lay_out(guard, 2)
         self.checks = [CHECK] if self.runs else []
         self.checks += [CHECK_STRUCTURE] if guards else []
-        self.checks += [f for f in COPIED_FUNCTIONS if f in computed.used]
+        self.checks += sorted(computed.used & COPIED)
         self.uses.update("math" for f in computed.used if f.startswith("math."))
         for member in net.members:
             lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)

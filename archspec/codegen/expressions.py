@@ -67,9 +67,9 @@ class Locals:
         """The term in place; a call as a call, which the layout splits where it is deep
         (RegNet's ``make_divisible(776, min(group_width, 776))``, 52 columns in)."""
         written_whole = term in self.named or not term.reads & self.spelled.keys()  # a value
-        if term.kind not in terms.SPELLED or written_whole:
+        if not term.spelling or written_whole:
             return self.render(term)
-        return py.call(terms.SPELLED[term.kind], *(self.expression(o) for o in term.operands))
+        return py.call(term.spelling, *(self.expression(o) for o in term.operands))
 
     def render(self, term: Term) -> str:
         return terms.render(term, self.spelled, self.values, literal, self.named, self.used)  # type: ignore[arg-type]
@@ -93,7 +93,7 @@ class Locals:
         spelled = self.render(term)
         if len(spelled) <= LINE - len(name):
             return [f"{indent}{name} = {spelled}"]
-        if term.kind in terms.SPELLED:
+        if term.spelling:
             arguments = [
                 self.local(o, (f"{name}_argument",)) if len(self.render(o)) > GUARD_LINE else ""
                 for o in term.operands
@@ -101,7 +101,7 @@ class Locals:
             texts = [
                 text or self.render(o) for text, o in zip(arguments, term.operands, strict=True)
             ]
-            call = py.call(terms.SPELLED[term.kind], *texts)
+            call = py.call(term.spelling, *texts)
             return py.lay_out(call, 2, prefix=f"{name} = ")
         while len(spelled) > LINE - len(name):
             parts = [o for o in term.operands if o not in self.named and o.operands]

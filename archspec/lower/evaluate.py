@@ -182,7 +182,7 @@ def _apply(expr: s.Apply, arguments: list[tuple[str | None, s.Value]]) -> s.Valu
     for value, argument in zip(values, expr.arguments, strict=True):
         _require_number(value, argument.span)
     try:
-        result = symbolic.apply(expr.function, function.apply, *values)
+        result = symbolic.apply(expr.function, function.apply, *values, spelling=function.python)
     except (ValueError, ZeroDivisionError, OverflowError) as error:
         raise EvalProblem(
             "E316", f"{expr.function} cannot take these arguments: {error}", expr.span

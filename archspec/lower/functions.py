@@ -31,29 +31,40 @@ def round_half_even(value: Number, digits: int = 0) -> Number:
 
 @dataclass(frozen=True)
 class Function:
-    """A built-in: its arity (fewest and most arguments), what it does, and its help."""
+    """A built-in: its arity (fewest and most arguments), what it does, its help, and how
+    an emitted class calls it (``python``: a builtin, ``math``'s, or one of this module's
+    that the file carries, ``copied``), computing the same numbers."""
 
     least: int
     most: int
     apply: Callable[..., Number]
     doc: str
+    python: str
+    copied: bool = False
 
 
 FUNCTIONS: dict[str, Function] = {
-    "round": Function(1, 2, round_half_even, "round(x[, digits]): to the nearest, halves to even"),
-    "floor": Function(1, 1, math.floor, "floor(x): the largest whole number <= x"),
-    "ceil": Function(1, 1, math.ceil, "ceil(x): the smallest whole number >= x"),
-    "int": Function(1, 1, int, "int(x): x without its fraction, toward zero"),
-    "abs": Function(1, 1, abs, "abs(x)"),
-    "min": Function(2, 16, min, "min(a, b, ...)"),
-    "max": Function(2, 16, max, "max(a, b, ...)"),
-    "log": Function(1, 1, math.log, "log(x): the natural logarithm, x > 0"),
-    "sqrt": Function(1, 1, math.sqrt, "sqrt(x), x >= 0"),
+    "round": Function(
+        1, 2, round_half_even, "round(x[, digits]): to the nearest, halves to even", "round"
+    ),
+    "floor": Function(1, 1, math.floor, "floor(x): the largest whole number <= x", "math.floor"),
+    "ceil": Function(1, 1, math.ceil, "ceil(x): the smallest whole number >= x", "math.ceil"),
+    "int": Function(1, 1, int, "int(x): x without its fraction, toward zero", "int"),
+    "abs": Function(1, 1, abs, "abs(x)", "abs"),
+    "min": Function(2, 16, min, "min(a, b, ...)", "min"),
+    "max": Function(2, 16, max, "max(a, b, ...)", "max"),
+    "log": Function(1, 1, math.log, "log(x): the natural logarithm, x > 0", "math.log"),
+    "sqrt": Function(1, 1, math.sqrt, "sqrt(x), x >= 0", "math.sqrt"),
     "make_divisible": Function(
         2,
         3,
         make_divisible,
         "make_divisible(x, divisor[, minimum]): torchvision's width rounding",
+        "make_divisible",
+        copied=True,
     ),
 }
 """Every function an expression may call, by name."""
+
+COPIED = frozenset(f.python for f in FUNCTIONS.values() if f.copied)
+"""The functions an emitted class that calls them carries, copied from this module."""
