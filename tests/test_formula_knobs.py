@@ -1,9 +1,11 @@
 """Keywords the emitted class computes with (``archspec.symbolic``, ``codegen.formulas``).
 
 Lowering runs again on traced numbers: each field computed from a spec parameter holds
-its expression, and every parameter something was decided on (a condition, a count, a
-shortcut choice) is recorded. An undecided parameter whose expressions give the spec's
-fields at a probe is a keyword, and the emitted class writes those expressions.
+its expression, each comparison (a condition, a shortcut choice) is recorded as the one
+that held, and every parameter another decision read (a count, a key) is pinned. A
+parameter nothing pinned whose expressions give the spec's fields at a probe is a
+keyword; the emitted class writes those expressions and checks the comparisons
+(``tests/test_structure_guards.py``).
 """
 
 from __future__ import annotations
