@@ -94,7 +94,7 @@ def compare(kind: str, left: Any, right: Any) -> bool:
         return held
     if not (isinstance(left, (int, float)) and isinstance(right, (int, float))):
         return held  # a number is never text: the same at every value
-    terms = _as_term(left), _as_term(right)
+    terms = as_term(left), as_term(right)
     if terms[0] != terms[1]:  # x == x holds at every value
         trace.guards[Term(kind if held else NEGATED[kind], terms)] = None
     return held
@@ -136,7 +136,8 @@ def term_of(value: object) -> Term | None:
     return value.term if isinstance(value, (SymInt, SymFloat)) else None
 
 
-def _as_term(value: object) -> Term:
+def as_term(value: object) -> Term:
+    """A traced number's term, a plain number's constant."""
     found = term_of(value)
     return found if found is not None else constant(value)  # type: ignore[arg-type]
 
@@ -160,32 +161,19 @@ def plain(value: Any) -> Any:
     return value
 
 
-_WHOLE_ALREADY = frozenset({"round", "int", "floor", "ceil"})
-"""The functions that give a whole number back unchanged."""
-
-
 def apply(kind: str, function: Callable[..., Any], *operands: Any, spelling: str = "") -> Any:
     """``function`` on the operands, traced where any of them is; ``spelling``: how an
     emitted file calls a built-in function (``Term.spelling``)."""
     result = function(*(plain(o) for o in operands))
     if not any(term_of(o) is not None for o in operands) or isinstance(result, bool):
         return result
-    terms = tuple(_as_term(o) for o in operands)
+    terms = tuple(as_term(o) for o in operands)
     if kind in BINARY:
         whole = isinstance(result, int) and all(isinstance(plain(o), int) for o in operands)
         left, right = terms
         return traced(result, simplified(kind, left, right, whole=whole))
-    if kind in _WHOLE_ALREADY and len(operands) == 1 and type(plain(operands[0])) is int:
-        return operands[0]  # round(n) is n: the expression stays the spec's width
-    if kind == "make_divisible" and len(terms) == 2 and _rounded_by(terms[0], terms[1]):
-        return operands[0]  # a multiple of d, at least d, is its own rounding
     computes = None if kind == "neg" else function
     return traced(result, Term(kind, terms, function=computes, spelling=spelling))
-
-
-def _rounded_by(term: Term, divisor: Term) -> bool:
-    """Whether ``term`` is ``make_divisible(x, divisor)`` (no minimum given)."""
-    return term.kind == "make_divisible" and term.operands[1:] == (divisor,)
 
 
 def as_int(value: Any) -> Any:

@@ -112,9 +112,13 @@ def test_functions_are_traced_and_written_as_their_entries_say() -> None:
     written = terms.render(term, {"w": "w"}, {}, repr, used=used)
     assert written == "math.ceil(make_divisible(w * 3, 8) / 3)"  # as the emitted file calls them
     assert used == {"math.ceil", "make_divisible"} and used & COPIED == {"make_divisible"}
-    # exact simplifications: a whole number's rounding, a multiple of 8 rounded to 8 again
-    assert call("round", w) is w
-    assert call("make_divisible", divisible, 8) is divisible
+    # exact simplifications, each function's own (lower.functions): a whole number's
+    # rounding, a multiple of 8 rounded to 8 again (not with a minimum: 5 rounds to 8)
+    assert FUNCTIONS["round"].unchanged == FUNCTIONS["ceil"].unchanged
+    assert FUNCTIONS["round"].unchanged((w,)) is w and FUNCTIONS["round"].unchanged((2.5,)) is None
+    rounded_again = FUNCTIONS["make_divisible"].unchanged
+    assert rounded_again is not None and rounded_again((divisible, 8)) is divisible
+    assert rounded_again((divisible, 16)) is None and rounded_again((divisible, 8, 5)) is None
     unwritten = symbolic.term_of(symbolic.apply("sum", FUNCTIONS["max"].apply, w, 1))
     assert unwritten is not None and not terms.renderable(unwritten)  # no spelling: no keyword
     assert symbolic.apply("+", operator.add, 2, 3) == 5  # plain numbers stay plain

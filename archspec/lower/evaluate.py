@@ -181,6 +181,9 @@ def _apply(expr: s.Apply, arguments: list[tuple[str | None, s.Value]]) -> s.Valu
         )
     for value, argument in zip(values, expr.arguments, strict=True):
         _require_number(value, argument.span)
+    same: s.Value | None = function.unchanged(tuple(values)) if function.unchanged else None
+    if same is not None:
+        return same
     try:
         result = symbolic.apply(expr.function, function.apply, *values, spelling=function.python)
     except (ValueError, ZeroDivisionError, OverflowError) as error:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from archspec import symbolic
 
 Number = int | float
 
@@ -29,11 +32,30 @@ def round_half_even(value: Number, digits: int = 0) -> Number:
     return round(value) if digits == 0 else round(value, digits)
 
 
+def whole_already(operands: tuple[Any, ...]) -> Any:
+    """``round(n)``, ``floor(n)``, ``ceil(n)``, ``int(n)`` of a whole number: ``n`` itself,
+    so that a traced width keeps the spec's expression; None otherwise."""
+    only = operands[0] if len(operands) == 1 else None
+    return only if type(symbolic.plain(only)) is int else None
+
+
+def rounded_already(operands: tuple[Any, ...]) -> Any:
+    """``make_divisible(m, d)`` of ``m = make_divisible(x, d)``: a multiple of ``d``, at
+    least ``d``, is its own rounding (not so with a minimum given); None otherwise."""
+    if len(operands) != 2:
+        return None
+    inner = symbolic.term_of(operands[0])
+    if inner is None or inner.kind != "make_divisible":
+        return None
+    return operands[0] if inner.operands[1:] == (symbolic.as_term(operands[1]),) else None
+
+
 @dataclass(frozen=True)
 class Function:
     """A built-in: its arity (fewest and most arguments), what it does, its help, and how
     an emitted class calls it (``python``: a builtin, ``math``'s, or one of this module's
-    that the file carries, ``copied``), computing the same numbers."""
+    that the file carries, ``copied``), computing the same numbers. ``unchanged``: the
+    operand the result is, where it gives one back as it is (``whole_already``)."""
 
     least: int
     most: int
@@ -41,15 +63,37 @@ class Function:
     doc: str
     python: str
     copied: bool = False
+    unchanged: Callable[[tuple[Any, ...]], Any] | None = None
 
 
 FUNCTIONS: dict[str, Function] = {
     "round": Function(
-        1, 2, round_half_even, "round(x[, digits]): to the nearest, halves to even", "round"
+        1,
+        2,
+        round_half_even,
+        "round(x[, digits]): to the nearest, halves to even",
+        "round",
+        unchanged=whole_already,
     ),
-    "floor": Function(1, 1, math.floor, "floor(x): the largest whole number <= x", "math.floor"),
-    "ceil": Function(1, 1, math.ceil, "ceil(x): the smallest whole number >= x", "math.ceil"),
-    "int": Function(1, 1, int, "int(x): x without its fraction, toward zero", "int"),
+    "floor": Function(
+        1,
+        1,
+        math.floor,
+        "floor(x): the largest whole number <= x",
+        "math.floor",
+        unchanged=whole_already,
+    ),
+    "ceil": Function(
+        1,
+        1,
+        math.ceil,
+        "ceil(x): the smallest whole number >= x",
+        "math.ceil",
+        unchanged=whole_already,
+    ),
+    "int": Function(
+        1, 1, int, "int(x): x without its fraction, toward zero", "int", unchanged=whole_already
+    ),
     "abs": Function(1, 1, abs, "abs(x)", "abs"),
     "min": Function(2, 16, min, "min(a, b, ...)", "min"),
     "max": Function(2, 16, max, "max(a, b, ...)", "max"),
@@ -62,6 +106,7 @@ FUNCTIONS: dict[str, Function] = {
         "make_divisible(x, divisor[, minimum]): torchvision's width rounding",
         "make_divisible",
         copied=True,
+        unchanged=rounded_already,
     ),
 }
 """Every function an expression may call, by name."""
