@@ -211,33 +211,44 @@ class Architecture:
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
         from archspec.codegen.formulas import formula_knob
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
-        from archspec.diagnostics import SpecError
 
         found = []
         for name, value in self.arguments.items():
+            compiled = (  # lazily: a probe is compiled only where the one before found none
+                (probe, network)
+                for probe in probe_values(value)
+                if (network := self._probed(name, probe)) is not None
+            )
+            first = next(compiled, None)
+            if first is None:
+                continue
+            assert isinstance(value, int | float)
+            probe, probed = first
             traced = self.traced
             decided = traced is not None and (name in traced.decided or traced.guarded(name))
-            first = True
-            for probe in probe_values(value):
-                try:
-                    probed = self.with_parameters(**{name: probe}).network
-                except SpecError:  # the probe's value is not allowed: try the next
-                    continue
-                assert isinstance(value, int | float)
-                found_knob = None
-                if first:
-                    found_knob = None if decided else knob(name, value, probe, self.network, probed)
-                if found_knob is None and first and type(value) is int and probe == value + 1:
-                    found_knob = depth_knob(name, value, self.network, probed)
-                if found_knob is None and traced is not None:
+            found_knob = None if decided else knob(name, value, probe, self.network, probed)
+            if found_knob is None and type(value) is int and probe == value + 1:
+                found_knob = depth_knob(name, value, self.network, probed)
+            if found_knob is None and traced is not None and name not in traced.decided:
+                # a computed width may need the next probe to change: c // 2 at 16 and 17
+                for probe, probed in itertools.chain([first], compiled):
                     found_knob = formula_knob(name, value, probe, self.network, probed, traced)
-                if found_knob is not None:
-                    found.append(found_knob)
-                if found_knob is not None or traced is None or name in traced.decided:
-                    break
-                first = False  # a computed width may need a probe that changes it: c // 2
+                    if found_knob is not None:
+                        break
+            if found_knob is not None:
+                found.append(found_knob)
         depths = tuple(k for k in found if k.groups)
         return tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
+
+    def _probed(self, name: str, probe: ir.Scalar) -> ir.Network | None:
+        """The network compiled with ``name`` at ``probe``; None where the spec refuses
+        that value (a head count must divide the width: the next probe is tried)."""
+        from archspec.diagnostics import SpecError
+
+        try:
+            return self.with_parameters(**{name: probe}).network
+        except SpecError:
+            return None
 
     def source(self, backend: str) -> str:
         """The standalone module a backend emits for this network (within the limits)."""
