@@ -81,7 +81,7 @@ def _decide(*values: object) -> None:
         return
     for value in values:
         if isinstance(value, (SymInt, SymFloat)):
-            trace.decided.update(value.term.parameters())
+            trace.decided.update(value.term.reads)
 
 
 def compare(kind: str, left: Any, right: Any) -> bool:
@@ -262,7 +262,7 @@ class _Traced:
     __ge__ = _comparing(">=")
 
 
-_DECIDING = [
+_DECIDING = (
     "__bool__",
     "__hash__",
     "__str__",
@@ -277,7 +277,7 @@ _DECIDING = [
     "__round__",
     "__divmod__",
     "__rdivmod__",
-]
+)
 
 
 class SymInt(_Traced, int):

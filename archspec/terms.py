@@ -38,9 +38,6 @@ class Term:
         reads = frozenset((self.name,)) if self.kind == "name" else frozenset()
         object.__setattr__(self, "reads", reads.union(*(o.reads for o in self.operands)))
 
-    def parameters(self) -> frozenset[str]:
-        return self.reads
-
 
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
@@ -127,7 +124,7 @@ def _render(
         return named[term], atom
     if term.kind == "name" and term.name in keywords:
         return keywords[term.name], atom
-    if term.kind == "const" or not term.parameters() & keywords.keys():
+    if term.kind == "const" or not term.reads & keywords.keys():
         value = value_at(term, values)
         return literal(value), (atom if value >= 0 else 0)
     parts = [_render(o, keywords, values, literal, named, used) for o in term.operands]

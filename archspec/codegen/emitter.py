@@ -202,8 +202,7 @@ class Emitter:
             if not variable.channels and (knob := bind(path, variable.name)) is not None:
                 keywords[variable.name] = knob
         for shortcut, inside, member in built_shortcuts(cls, group):  # a keyword may set them
-            at = join(path, inside) if path else ""
-            keywords[shortcut.argument] = self.construct(member, at, bind if at else literal_binder)
+            keywords[shortcut.argument] = self.construct(member, join(path, inside), bind)
         keywords.update(self.dialect.call_extras)
         return py.call(cls.name, *args, **keywords)
 

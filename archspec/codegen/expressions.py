@@ -94,15 +94,12 @@ class Locals:
         if len(spelled) <= LINE - len(name):
             return [f"{indent}{name} = {spelled}"]
         if term.spelling:
-            arguments = [
-                self.local(o, (f"{name}_argument",)) if len(self.render(o)) > GUARD_LINE else ""
-                for o in term.operands
-            ]
-            texts = [
-                text or self.render(o) for text, o in zip(arguments, term.operands, strict=True)
-            ]
-            call = py.call(term.spelling, *texts)
-            return py.lay_out(call, 2, prefix=f"{name} = ")
+            arguments = []
+            for operand in term.operands:
+                text = self.render(operand)
+                long = len(text) > GUARD_LINE  # too long for its own line of the call
+                arguments.append(self.local(operand, (f"{name}_argument",)) if long else text)
+            return py.lay_out(py.call(term.spelling, *arguments), 2, prefix=f"{name} = ")
         while len(spelled) > LINE - len(name):
             parts = [o for o in term.operands if o not in self.named and o.operands]
             if not parts:

@@ -90,10 +90,11 @@ def formula_knob(
             was, now = dict(cls.values(old.node)), dict(cls.values(new.node))
             changed = []
             for variable in cls.parameters:
-                term = symbolic.term_of(arguments.get(variable.name))
+                argument = arguments.get(variable.name)
+                term = symbolic.term_of(argument)
                 if not follows(term, name, was[variable], now[variable], at_probe):
                     return None
-                if term is not None and name in term.parameters():
+                if reads_name(argument, name):
                     changed.append(variable)
             if changed:
                 calls.add((old.path, any(variable.channels for variable in changed)))
@@ -136,11 +137,11 @@ def follows_layer(
     assert isinstance(traced, ir.Layer)
     found = set()
     for op_field in fields(base.op):
-        term = symbolic.term_of(getattr(traced.op, op_field.name))
+        value = getattr(traced.op, op_field.name)
         was, now = getattr(base.op, op_field.name), getattr(probed.op, op_field.name)
-        if not follows(term, name, was, now, at_probe):
+        if not follows(symbolic.term_of(value), name, was, now, at_probe):
             return None
-        if term is not None and name in term.parameters():
+        if reads_name(value, name):
             found.add((path, op_field.name))
     return found
 
@@ -150,7 +151,7 @@ def follows(
 ) -> bool:
     """Whether a field keeps its value where its expression does not read ``name``, and
     is its expression at the probe where it does (the same type too)."""
-    if term is None or name not in term.parameters():
+    if term is None or name not in term.reads:
         return was == now and type(was) is type(now)
     if not terms.renderable(term) or type(symbolic.plain(was)) is not type(now):
         return False
@@ -201,7 +202,7 @@ def inside_bound(
 
 def reads_name(value: object, name: str) -> bool:
     term = symbolic.term_of(value)
-    return term is not None and name in term.parameters()
+    return term is not None and name in term.reads
 
 
 def traced_arguments(
