@@ -319,3 +319,37 @@ def test_a_width_one_larger_does_not_change_is_probed_at_twice_its_value(
     cls = emitted_class(arch, tmp_path)
     for c in (10, 40):
         assert_same_network(cls(c=c), archspec.loads(text, c=c).to_torch(), (3, 8, 8))
+
+
+@pytest.mark.parametrize("length", [12, 16, 19, 22])
+def test_a_long_call_is_laid_out_as_ruff_keeps_it_at_88_and_100(
+    length: int, tmp_path: Path
+) -> None:
+    """A local whose call does not fit: its arguments one a line, an argument too long for
+    its line a local, split into parts until each line fits. A line of two names between
+    88 and 100 columns has no layout ruff keeps at both widths, so a part is named short
+    (``part1``) where its descriptive name would make one."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    a, b = "a" * length, "b" * length
+    text = (
+        f"name: t\ninput: 3x8x8\nparams: {{{a}: 2, {b}: 3}}\n"
+        f"stem: c=conv(max({a} * 3 + {b} * 5 + {a} * {b}, 8), 1)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert {k.name for k in arch.knobs()} == {a, b}
+    path = tmp_path / "t_torch.py"
+    path.write_text(arch.source("torch"))
+    for config in (["--isolated"], ["--config", "pyproject.toml"]):
+        command = [sys.executable, "-m", "ruff", "format", "--check", "--diff", *config, str(path)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+    values = {a: 7, b: 1}
+    cls = emitted_class(arch, tmp_path)
+    assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))

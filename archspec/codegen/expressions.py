@@ -6,6 +6,7 @@ checked first (``check_structure``); the bindings of every keyword, in network o
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import fields
 
 from archspec import ir, symbolic, terms
@@ -43,6 +44,7 @@ class Locals:
         self.taken = taken | set(self.spelled.values())
         self.named: dict[Term, str] = {}
         self.lines: list[str] = []
+        self.parts = itertools.count(1)  # short names of the parts of long expressions
         self.used: set[str] = set()
         """The functions the expressions call, as spelled (``math.ceil``)."""
         self.holders: dict[Term, tuple[str, ...]] = {}
@@ -102,10 +104,14 @@ class Locals:
             return py.lay_out(py.call(term.spelling, *arguments), 2, prefix=f"{name} = ")
         while len(spelled) > LINE - len(name):
             parts = [o for o in term.operands if o not in self.named and o.operands]
-            if not parts:
+            if not parts:  # parameters' names alone: as ruff writes it at 88 (not always 100)
                 return [f"{indent}{name} = (", f"{indent}{py.INDENT}{spelled}", f"{indent})"]
             longest = max(parts, key=lambda part: len(self.render(part)))
-            self.local(longest, (f"{name}_part",))
+            room = LINE - len(name) - len(spelled) + len(self.render(longest))
+            # named after this local where that leaves the line short enough; else short:
+            # a line of two names between 88 and 100 columns has no layout ruff keeps at both
+            part = f"{name}_part" if len(name) + 5 <= room else f"part{next(self.parts)}"
+            self.local(longest, (part,))
             spelled = self.render(term)
         return [f"{indent}{name} = {spelled}"]
 
