@@ -2,7 +2,7 @@
 
 The emitted network class takes a spec parameter as a keyword only where it can compute
 what the spec computes from it (``ResNeXt(groups=32, width_per_group=4)`` writes
-``Bottleneck(256, 128 * width_per_group // 64 * groups, ...)``). Lowering finds those
+``Bottleneck(256, 256, 2 * width_per_group * groups, ...)``). Lowering finds those
 expressions by running on traced numbers: each parameter enters as a ``SymInt`` or
 ``SymFloat`` holding its ``Term``, arithmetic and the built-in functions give traced
 results, and every field of the IR built from them holds the expression it came from.
@@ -27,7 +27,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.terms import BINARY, COMPARISONS, NEGATED, Number, Term, constant, simplified
+from archspec.terms import (
+    BINARY,
+    COMPARISONS,
+    NEGATED,
+    Number,
+    Term,
+    compared,
+    constant,
+    simplified,
+)
 
 
 @dataclass
@@ -96,7 +105,8 @@ def compare(kind: str, left: Any, right: Any) -> bool:
         return held  # a number is never text: the same at every value
     terms = as_term(left), as_term(right)
     if terms[0] != terms[1]:  # x == x holds at every value
-        trace.guards[Term(kind if held else NEGATED[kind], terms)] = None
+        whole = all(isinstance(plain(side), int) for side in (left, right))
+        trace.guards[compared(kind if held else NEGATED[kind], *terms, whole=whole)] = None
     return held
 
 

@@ -159,6 +159,10 @@ def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
         return right
     if kind in ("+", "-") and _is(right, 0):
         return left
+    if whole and kind == "//" and left.kind == "*" and _whole(right) and right.value:
+        factor, other = left.operands  # (k * x) // m is (k // m) * x where m divides k
+        if _whole(factor) and factor.value % right.value == 0:
+            return simplified("*", constant(factor.value // right.value), other, whole)
     if whole and kind == "+":
         times = _times(left, right)
         if times is not None:  # x + x, 3 * x + x
@@ -178,16 +182,35 @@ def simplified(kind: str, left: Term, right: Term, whole: bool) -> Term:
     return Term(kind, (left, right))
 
 
+def compared(kind: str, left: Term, right: Term, whole: bool) -> Term:
+    """``left kind right``; for whole numbers, ``a * x == b * x`` (a and b distinct) is
+    ``x == 0``, and so for ``!=``: ResNet-D's projection, chosen where ``width * 4``
+    differs from ``width``, is checked as ``width != 0``."""
+    if whole and kind in ("==", "!="):
+        for of in (left, right, *left.operands, *right.operands):
+            times = _times(left, of), _times(right, of)
+            if None not in times and times[0] != times[1]:
+                return Term(kind, (of, constant(0)))
+    return Term(kind, (left, right))
+
+
 def _times(term: Term, of: Term) -> int | None:
-    """``k`` where ``term`` is ``k * of`` (a whole ``k``), 1 where it is ``of`` itself."""
+    """``k`` where ``term`` is ``k * of`` or ``of * k`` (a whole ``k``), 1 where it is
+    ``of`` itself."""
     if term == of:
         return 1
     if term.kind != "*":
         return None
-    factor, other = term.operands
-    whole = factor.kind == "const" and type(factor.value) is int
-    return int(factor.value) if whole and other == of else None
+    for factor, other in (term.operands, term.operands[::-1]):
+        if _whole(factor) and other == of:
+            return int(factor.value)
+    return None
 
 
 def _is(term: Term, value: int) -> bool:
-    return term.kind == "const" and type(term.value) is int and term.value == value
+    return _whole(term) and term.value == value
+
+
+def _whole(term: Term) -> bool:
+    """Whether the term is a whole-number constant."""
+    return term.kind == "const" and type(term.value) is int

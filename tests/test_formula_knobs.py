@@ -35,7 +35,7 @@ def test_arithmetic_on_traced_numbers_keeps_the_value_and_the_expression() -> No
     w, g = traced("w", 64), traced("g", 2)
     width = 128 * w // 64 * g
     assert width == 256 and isinstance(width, int)
-    assert spelled(width, "w", "g") == "128 * w // 64 * g"
+    assert spelled(width, "w", "g") == "2 * w * g"  # 128 * w // 64, exactly
     assert spelled((w + 3) * (g - 1), "w", "g") == "(w + 3) * (g - 1)"
     assert spelled(-(w - g), "w", "g") == "-(w - g)"
     assert spelled(2 ** (w // 32), "w") == "2 ** (w // 32)"
@@ -49,14 +49,37 @@ def test_arithmetic_on_traced_numbers_keeps_the_value_and_the_expression() -> No
 
 def test_the_shape_rules_arithmetic_is_simplified_exactly() -> None:
     """``1 * x``, ``x + 0`` and a whole number's constants fold away; a sum of copies is
-    a multiple (DenseNet's channels); a float's ``(x - 1) + 1`` is left as written."""
+    a multiple (DenseNet's channels); a whole ``(k * x) // m`` where m divides k is
+    ``(k // m) * x`` (ShuffleNet's halves joined and halved again); a float's
+    ``(x - 1) + 1`` and ``(2 * x) // 2`` are left as written."""
     p = traced("p", 16)
     assert spelled(224 - (1 * (p - 1) + 1), "p") == "224 - p"
     assert spelled(((p + p) + p) + p, "p") == "4 * p"
     assert spelled(64 + p + p + p, "p") == "64 + 3 * p"
     assert spelled(p * p + 1, "p") == "p ** 2 + 1"
+    assert spelled((p // 2 + p // 2) // 2, "p") == "p // 2"
+    assert spelled(128 * p // 64, "p") == "2 * p"
+    assert spelled(64 * p // 64, "p") == "p"
+    assert spelled(6 * p // 4, "p") == "6 * p // 4"  # 4 does not divide 6
     r = traced("r", 0.5)
     assert spelled((r - 1) + 1, "r") == "r - 1 + 1"
+    assert spelled(2 * r // 2, "r") == "2 * r // 2"  # 0.5, not 0.0
+
+
+def test_a_comparison_of_two_multiples_of_one_term_is_against_zero() -> None:
+    """For whole numbers ``a * x == b * x`` (a and b distinct) is ``x == 0``, on either
+    side and with the factor on either side; equal multiples and floats stay written."""
+    with symbolic.tracing() as seen:
+        w, r = traced("w", 64), traced("r", 0.5)
+        assert w != w * 4 and 3 * w != 2 * w and w * 2 != w * 3
+        equal = 2 * (w + 1) == w + 1  # an == that failed is recorded as the != that held
+        assert equal is False and r != r * 4
+    # the first three are one guard now (the factor on either side of either term)
+    assert [str_of(guard) for guard in seen.guards] == ["w != 0", "w + 1 != 0", "r != r * 4"]
+
+
+def str_of(guard: terms.Term) -> str:
+    return terms.render(guard, {name: name for name in guard.reads}, {}, repr)
 
 
 def test_decisions_are_recorded_and_checks_are_not() -> None:
@@ -126,7 +149,8 @@ def test_functions_are_traced_and_written_as_their_entries_say() -> None:
 
 def test_resnext_takes_groups_and_width_per_group(tmp_path: Path) -> None:
     """torchvision's bottleneck computes ``width * base_width // 64 * groups``: the
-    network class passes that, and builds what the spec builds at other values."""
+    network class passes that, exactly simplified (``128 * w // 64`` is ``2 * w``), and
+    builds what the spec builds at other values."""
     pytest.importorskip("torch")
     from test_depth_knobs import emitted_class
     from torch_helpers import assert_same_network
@@ -135,7 +159,7 @@ def test_resnext_takes_groups_and_width_per_group(tmp_path: Path) -> None:
     names = [k.name for k in arch.knobs()]
     assert {"groups", "width_per_group"} <= set(names)
     source = arch.source("torch")
-    assert "128 * width_per_group // 64 * groups" in source
+    assert "2 * width_per_group * groups" in source
     cls = emitted_class(arch, tmp_path)
     for values in ({"groups": 2, "width_per_group": 16}, {"groups": 1, "width_per_group": 64}):
         built = arch.with_parameters(**values).to_torch()
@@ -271,10 +295,9 @@ def test_a_local_takes_more_of_its_path_where_its_name_is_taken() -> None:
         "branch2_0_in_channels",
         "stage2_3_branch2_0_in_channels",
     )
-    source = archspec.load("torchvision/shufflenet_v2_x1_0").source("torch")
-    assert (
-        "        stage4_2_branch2_0_in_channels = (2 * (c4 // 2) // 2 + c4 // 2) // 2\n" in source
-    )
+    source = archspec.load("torchvision/mobilenet_v2").source("torch")
+    assert "        conv_0_0_out_channels = make_divisible(\n" in source
+    assert "        features_3_conv_0_0_out_channels = make_divisible(\n" in source
 
 
 def test_a_local_of_long_names_alone_is_put_in_parentheses(tmp_path: Path) -> None:
@@ -353,3 +376,22 @@ def test_a_long_call_is_laid_out_as_ruff_keeps_it_at_88_and_100(
     values = {a: 7, b: 1}
     cls = emitted_class(arch, tmp_path)
     assert_same_network(cls(**values), archspec.loads(text, **values).to_torch(), (3, 8, 8))
+
+
+def test_shufflenet_takes_every_stage_width_odd_ones_too(tmp_path: Path) -> None:
+    """A unit halves its input and joins the halves: at an odd width the stage carries
+    ``2 * (c3 // 2)`` channels, not ``c3``. The halving, written out unit by unit, was
+    130 characters; exactly simplified it is ``c3 // 2`` in every unit, and the class
+    builds what the spec builds at odd and even widths."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    arch = archspec.load("torchvision/shufflenet_v2_x0_5", num_classes=10)
+    assert {"c2", "c3", "c4", "c5"} <= {k.name for k in arch.knobs()}
+    source = arch.source("torch")
+    assert "2 * (c3 // 2)," in source and "// 2 + " not in source
+    cls = emitted_class(arch, tmp_path)
+    for values in ({"c3": 97}, {"c3": 64, "c2": 25}, {"c4": 51}):
+        built = arch.with_parameters(**values).to_torch()
+        assert_same_network(cls(**values), built, (3, 64, 64))

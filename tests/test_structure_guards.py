@@ -97,7 +97,8 @@ def test_mobilenet_v2_takes_width_mult_as_torchvision_does(tmp_path: Path) -> No
 def test_shortcut_modules_the_network_class_builds_take_the_keyword(tmp_path: Path) -> None:
     """ResNet-D's projections are built by the network class and passed in
     (``downsample=nn.Sequential(...)``): a width keyword writes their channels too; the
-    projection itself was chosen by ``width != width * 4``, checked."""
+    projection itself was chosen by ``width != width * 4``, checked as ``width != 0``
+    (for whole numbers, ``a * x != b * x`` with a and b distinct is exactly that)."""
     pytest.importorskip("torch")
     from test_depth_knobs import emitted_class
     from torch_helpers import assert_same_network
@@ -106,7 +107,7 @@ def test_shortcut_modules_the_network_class_builds_take_the_keyword(tmp_path: Pa
     assert "width" in {k.name for k in arch.knobs()}
     source = arch.source("torch")
     assert "nn.Conv2d(width, width * 4, kernel_size=1, bias=False)" in source
-    assert "check_structure(width != width * 4, width=width)" in source
+    assert "check_structure(width != 0, width=width)" in source
     cls = emitted_class(arch, tmp_path)
     built = arch.with_parameters(width=16).to_torch()
     assert_same_network(cls(width=16), built, arch.network.input)
