@@ -305,6 +305,40 @@ def test_block_class_arguments_are_named_after_the_spec() -> None:
     assert paper.bindings[("conv1", "stride")] == "stride"  # v1: on the first 1x1
 
 
+def test_channels_equal_in_every_instance_are_one_argument(tmp_path: Path) -> None:
+    """A width that several fields take in every instance is one constructor argument:
+    MobileNetV2's expansion is the depthwise convolution's input and output and the
+    projection's input (four arguments before, always equal). Widths that differ in one
+    instance stay apart; either way the class builds every instance."""
+    network = archspec.load("torchvision/mobilenet_v2").network
+    expanding = block_classes(network, set())[id(ir.find(network, "features.2"))]
+    assert [v.name for v in expanding.parameters if v.channels] == [
+        "in_channels",
+        "out_channels",
+        "conv_0_out_channels",
+    ]
+    text = (
+        "name: t\ninput: 3x8x8\ndefine: |\n"
+        "  block twice(w) = conv(w * 2, 1) bn relu conv(w * 2, 3) bn relu conv(8, 1)\n"
+        "  block apart(w) = conv(w * 2, 1) bn relu conv(w * 3, 3) bn relu conv(8, 1)\n"
+        "stem: conv(8, 3) a=twice(4) b=twice(8) c=apart(4) d=apart(8)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    classes = block_classes(arch.network, set())
+    twice, apart = (classes[id(ir.find(arch.network, path))] for path in "ac")
+    assert [v.name for v in twice.parameters] == [
+        "in_channels",
+        "out_channels",
+        "conv0_out_channels",
+    ]
+    assert [v.name for v in apart.parameters][2:] == ["conv0_out_channels", "conv3_out_channels"]
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, tmp_path)
+    torch.manual_seed(0)
+    assert_same_model(emitted, arch.to_torch(), (3, 8, 8))
+
+
 def test_module_names_that_shadow_nn_module_are_refused() -> None:
     network = hand_cifar(1)
     first, *rest = network.members

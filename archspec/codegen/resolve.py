@@ -5,7 +5,9 @@ argument: the block's own spec argument of the same name when their values agree
 (``stride``), else a new one named after the member (``conv2_padding``). Channel counts
 (fields the op marks ``in``/``out``) follow the data flow: a batch norm takes the channels
 of the convolution before it, a concatenation the sum of its branches; they are named
-``in_channels``, ``out_channels`` or a spec argument with the same values (``width``).
+``in_channels``, ``out_channels``, a spec argument with the same values (``width``) or
+the argument of a field before them with the same values in every instance (MobileNet's
+expansion: one argument for the four fields that take it).
 Every instance is rebuilt exactly from its arguments, by construction.
 """
 
@@ -217,9 +219,10 @@ class Resolver:
         """A known name for these values: channels may take any spec argument that is not
         named like another op field, other fields only the spec argument of their name."""
         spec_arguments = self.pool[1:-1]
-        if role is not None:
+        if role is not None:  # or the channels of a field before, where equal everywhere
             candidates = [v for v in spec_arguments if v.name not in non_channel_fields()]
             candidates += [self.pool[-1], self.pool[0]]
+            candidates += [v for v in self.extra if v.channels]
         elif len(set(values)) == 1:
             return None
         else:
