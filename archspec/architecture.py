@@ -238,15 +238,36 @@ class Architecture:
             if found_knob is not None:
                 found.append(found_knob)
         depths = tuple(k for k in found if k.groups)
-        return tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
+        kept = tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
+        order = list(self.arguments)  # the spec's order, switches among the others
+        return tuple(sorted(kept + self._switches(kept), key=lambda k: order.index(k.name)))
+
+    def _switches(self, knobs: tuple[Knob, ...]) -> tuple[Knob, ...]:
+        """The truth-value parameters that add layers, as keywords beside ``knobs``
+        (``codegen.switches``)."""
+        from archspec.codegen.switches import switch_knob
+
+        found, taken = [], {k.name for k in knobs}
+        for name, value in self.arguments.items():
+            if type(value) is not bool or name in taken:
+                continue
+            if probed := self._compiled({name: not value}):
+                switch = switch_knob(name, value, self, probed, knobs, self._compiled)
+                found += [] if switch is None else [switch]
+        return tuple(found)
 
     def _probed(self, name: str, probe: ir.Scalar) -> ir.Network | None:
         """The network compiled with ``name`` at ``probe``; None where the spec refuses
         that value (a head count must divide the width: the next probe is tried)."""
+        compiled = self._compiled({name: probe})
+        return None if compiled is None else compiled.network
+
+    def _compiled(self, parameters: dict[str, ir.Scalar]) -> Architecture | None:
+        """The spec compiled with ``parameters`` changed; None where it refuses them."""
         from archspec.diagnostics import SpecError
 
         try:
-            return self.with_parameters(**{name: probe}).network
+            return self.with_parameters(**parameters)
         except SpecError:
             return None
 

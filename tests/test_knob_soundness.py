@@ -1,7 +1,8 @@
 """Property: a keyword of the emitted network class is exact at every value.
 
 Specs are generated from pieces that read a parameter whole or compute on it, in the
-network or in a block (nested, repeated, under a shortcut, in a condition); for each
+network or in a block (nested, repeated, under a shortcut, in a condition), and from
+layers a truth value adds (a switch, with every other keyword changed beside it); for each
 keyword archspec finds, the emitted class built at other values must be the network the
 spec compiles to at those values: the same state_dict layout, the same settings of the
 modules that hold no tensor (rates, kernels, strides), and the same outputs. Where the
@@ -41,18 +42,34 @@ WIDTH_USES = [
     "inner(c=a)",
     "conv(a * a, 1)",  # written a ** 2
     "conv((a + 1) // 2 * 2, 1)",
+    "conv(a * 6 // 3, 1) conv(a * 6 // 4, 1)",  # 2 * a exactly; 6 * a // 4 as written
     "conv((a * 3 + 1) // 2 * 5 - (a + 7) // 3 * 2 + a * a * 2, 1)",  # a local of the class
     "conv(make_divisible(a * 3, 8), 1)",  # copied into the file
     "conv(ceil(a * 1.5), 1) conv(8, 1) if a != 3",  # math.ceil; the guard a != 3
 ]
-RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl"]
+RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl", "bn if s"]
 NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "bn(momentum=e)"]
 """What a ``let`` ``nl`` holds: a layer taking the parameters ``e`` and ``k``."""
 INNER = "block inner(c) = conv(c, 1) bn"
-STEMS = ["conv(8, 3)", "conv(w, 3) bn relu conv(8, 1)", "conv(w + w, 3) bn relu conv(8, 1)"]
-RUNS = ["g=b(p, q)", "g=b(p, q) x 2", "g=b(p, q, nl) x n", "g=(conv(8, 1) b(p, q, nl) x n)"]
+STEMS = [
+    "conv(8, 3)",
+    "conv(w, 3) bn relu conv(8, 1)",
+    "conv(w + w, 3) bn relu conv(8, 1)",
+    "conv(8, 3) bn if s relu",  # a switch (codegen/switches.py)
+    "conv(w, 3) bn if s relu conv(8, 1)",  # its batch norm reads the width
+]
+RUNS = [
+    "g=b(p, q)",
+    "g=b(p, q) x 2",
+    "g=b(p, q, nl) x n",
+    "g=(conv(8, 1) b(p, q, nl) x n)",
+    "g=((conv(8, 1) bn if s relu) x n)",  # switched layers inside counted copies
+    "g=((conv(8, 1) relu dropout(q) if s) x n)",  # at the seam of two copies
+    "g=((conv(w, 1) bn if s relu) (conv(8, 1) bn if s relu) x n)",  # reads w, before copies
+]
 HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)", "fc(w * 3 // 2)", "fc(int(w * 1.5))"]
-OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01)}
+HEADS += ["dropout(q) if s fc(10)"]
+OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01), bool: (True,)}
 
 
 @st.composite
@@ -65,7 +82,7 @@ def specs(draw: Any) -> str:
     p = draw(st.sampled_from([2, 3, 4]))  # a kernel of 3 looks like one of 4: padding 1
     return (
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
-        f"params: {{p: {p}, q: 0.25, w: 8, n: 2, e: 0.001, k: 3}}\n"
+        f"params: {{p: {p}, q: 0.25, w: 8, n: 2, e: 0.001, k: 3, s: false}}\n"
         f"let: {{nl: '{draw(st.sampled_from(NORMS))}'}}\n"
         f"define: |\n  {INNER}\n  block b(a, r, nl=relu) = {body}{residual}\n"
         f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}"
@@ -92,19 +109,26 @@ def test_every_keyword_builds_the_spec_at_other_values(tmp_path_factory: Any, te
     path = Path(tmp_path_factory.mktemp("knobs")) / "t_torch.py"
     path.write_text(arch.source("torch"))
     emitted_class = import_file(path, f"soundness_{next(counter)}").T
-    for knob in knobs:
-        for value in OTHER_VALUES[type(knob.default)]:
-            try:
-                spec = archspec.loads(text, **{knob.name: value})
-            except SpecError:
-                continue
-            values = {**arch.arguments, knob.name: value}
-            broken = [g for g in knob.guards if not terms.value_at(g, values)]
-            try:
-                emitted = emitted_class(**{knob.name: value})
-            except ValueError as refusal:
-                assert broken and "changes the network's structure" in str(refusal)
-                continue
-            assert not broken, "a guard that does not hold was not checked"
-            torch.manual_seed(0)
-            assert_same_network(emitted, spec.to_torch(), spec.network.input)
+    cases = [{k.name: value} for k in knobs for value in OTHER_VALUES[type(k.default)]]
+    for switch in (k for k in knobs if k.conditionals):  # with another keyword changed too
+        cases += [
+            {switch.name: True, k.name: OTHER_VALUES[type(k.default)][1]}
+            for k in knobs
+            if k is not switch and type(k.default) is not bool
+        ]
+    for changed in cases:
+        try:
+            spec = archspec.loads(text, **changed)
+        except SpecError:
+            continue
+        values = {**arch.arguments, **changed}
+        guards = [g for k in knobs if k.name in changed for g in k.guards]
+        broken = [g for g in guards if not terms.value_at(g, values)]
+        try:
+            emitted = emitted_class(**changed)
+        except ValueError as refusal:
+            assert broken and "changes the network's structure" in str(refusal)
+            continue
+        assert not broken, "a guard that does not hold was not checked"
+        torch.manual_seed(0)
+        assert_same_network(emitted, spec.to_torch(), spec.network.input)

@@ -40,7 +40,8 @@ def test_shipped_repeats_outside_stages_are_knobs() -> None:
     widths: dict[str, list[str]] = {"num_classes": [], "in_channels": []}
     for name in ("vgg11", "vgg16"):  # VGG-11's first two groups hold one convolution
         vgg = {k.name: sorted(k.groups) for k in archspec.load(name).knobs()}
-        assert vgg == {f"n{i}": ["features"] for i in range(1, 6)} | widths
+        switch: dict[str, list[str]] = {"batch_norm": []}  # tests/test_switch_knobs.py
+        assert vgg == {f"n{i}": ["features"] for i in range(1, 6)} | widths | switch
     resnetv2 = {k.name: sorted(k.groups) for k in archspec.load("timm/resnetv2_50").knobs()}
     depths = {f"depth{i + 1}": [f"stages.{i}.blocks"] for i in range(4)}
     assert resnetv2 == depths | widths
@@ -101,6 +102,18 @@ def test_a_width_in_a_later_copy_leaves_the_width_out() -> None:
     assert "nn.Conv2d(w, 8, kernel_size=3" in source and "for _ in range(n - 1)" in source
     stage = "name: t\ninput: 3x8x8\nparams: {n: 1, w: 8}\nstem: conv(8, 3)\n"
     assert knobs(stage + "stages:\n  s: conv(w, 1) x n\n" + HEAD) == {"n": frozenset({"s"})}
+
+
+def test_copies_are_alike_only_where_every_field_is() -> None:
+    """``knobs.alike`` compares every field of the copies on traced numbers, a copy that
+    is one layer included (a walk lists what is below a module, not the module: before
+    this was mended, two convolutions of different widths compared as alike)."""
+    from archspec.codegen.knobs import alike
+
+    traced = archspec.loads(spec("g=(conv(w, 1) conv(8, 1) conv(8, 1))", "w: 8")).traced
+    assert traced is not None
+    assert not alike(traced.network, ["g.1", "g.2"])  # Conv2d(w, 8) and Conv2d(8, 8)
+    assert alike(traced.network, ["g.2", "g.2"])
 
 
 def test_the_emitted_source_writes_each_run_once() -> None:

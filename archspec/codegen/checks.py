@@ -8,6 +8,7 @@ functions of expressions a class computes with are copied the same way, from
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 from archspec.codegen import pysource as py
@@ -35,9 +36,10 @@ def check_structure(holds: bool, /, **values: object) -> None:
         )
 
 
+@cache
 def check_source(name: str) -> str:
     """The source of one check, or of a function of ``lower.functions`` the file carries
-    (``functions.COPIED``), for an emitted file."""
+    (``functions.COPIED``), for an emitted file; read once a process."""
     module = "archspec.lower" if name in COPIED else "archspec.codegen"
     text = files(module).joinpath("functions.py" if name in COPIED else "checks.py")
     return py.top_level_source(text.read_text(), name)

@@ -11,7 +11,6 @@ absolute paths, sets never iterated), laid out by ``pysource`` so that ``ruff ch
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
 from archspec import ir
 from archspec.codegen import pysource as py
@@ -31,18 +30,11 @@ from archspec.codegen.flows import FlowWriter
 from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.resolve import block_classes
+from archspec.codegen.sequences import Binder, Sequences, join
 from archspec.counts import Counts
 from archspec.lower.functions import COPIED
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.lower.names import class_name as camel_case
-
-Binder = Callable[[str, str], "py.Expr | None"]
-"""(relative path, op field) -> the expression a class binds it to, or None: a literal."""
-
-
-def literal_binder(path: str, field: str) -> str | None:
-    return None
-
 
 CHECK = "check_depth"
 """The emitted check of a depth knob's value (``codegen.checks``)."""
@@ -63,26 +55,28 @@ class Emitter:
         self.classes = block_classes(network, taken, call_probes(knobs))
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
-        self.helpers = self.needed_helpers()
         # a keyword may not hide a name the constructor uses: a global, a class, `self`
         taken = {*dialect.reserved_globals(), self.class_name}
         taken.update(cls.name for cls in self.classes.values())
         self.taken = taken
         self.checks: list[str] = []  # the checks and functions copied into the file
-        self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
-        self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
+        self.sequences = Sequences(network, dialect, self.construct)
         self.knobs = tuple(
             k
             for k in knobs
             if k.name not in taken
             and not shadows_emitted_code(k.name, NETWORK_CONSTRUCTOR_LOCALS)
-            and self.add_depths(k)
+            and self.sequences.add_depths(k)
         )
+        for knob in self.knobs:
+            self.sequences.add_switch(knob)
+        self.helpers = self.needed_helpers()
 
     def needed_helpers(self) -> list[str]:
+        """The runtime helpers of the network's layers and of those a switch adds."""
         needed: set[str] = set()
-        for place in ir.walk(self.network):
-            node = place.node
+        added = self.sequences.added_layers()
+        for node in [p.node for p in ir.walk(self.network)] + added:
             if isinstance(node, ir.Layer):
                 needed.update(lowering_for(self.dialect.lowerings, node).helpers)
             elif not is_class(node) and not numbered(node):
@@ -122,37 +116,10 @@ class Emitter:
             if self.current is None:
                 return self.class_call(node, path, bind)
             return self.nested_call(node, path)
-        if self.current is None and path in self.runs:
-            return self.repeated(node, path, bind)
+        if self.current is None and numbered(node):  # runs a depth counts, a switch's layers
+            return self.sequences.sequence(node, path, bind)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
-
-    def repeated(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
-        """A group with runs that depth knobs count: each run its first copy, then the
-        last ``knob - 1`` times (``knob`` times where all are alike)."""
-        members = group.members
-
-        def code(span: range) -> list[py.Expr]:  # written members only, not every copy
-            return [self.construct(members[k], join(path, members[k].name), bind) for k in span]
-
-        items: list[tuple[str, py.Expr]] = []
-        done = 0
-        for run in sorted(self.runs[path], key=lambda r: r.first):
-            items += [("", expression) for expression in code(range(done, run.first))]
-            first = code(run.copy(0))
-            last_copy = tuple(members[k] for k in run.copy(run.count - 1))
-            later = self.later.get((path, run.first), last_copy)  # a lone copy's: another
-            if run.count > 1:  # a class call's keyword is the same in every later copy
-                last = [self.construct(m, join(path, m.name), bind) for m in later]
-            else:  # a lone copy stands for copies the network does not hold: no knob there
-                last = [self.construct(m, "", literal_binder) for m in later]
-            distinct = first != last
-            items += [("", expression) for expression in first] if distinct else []
-            count = identifier(run.parameter) + (" - 1" if distinct else "")
-            items.append(("", py.Repeat(tuple(last), count)))
-            done = run.first + run.size * run.count
-        items += [("", expression) for expression in code(range(done, len(members)))]
-        return self.dialect.sequential(items, numbered=True)
 
     def layer(self, member: ir.Member, layer: ir.Layer, path: str, bind: Binder) -> py.Expr:
         lowering = lowering_for(self.dialect.lowerings, layer)
@@ -316,6 +283,7 @@ class Emitter:
         lines += ["        " + line for line in dialect.init_prologue]
         computed = Locals(net, self.knobs, self.taken)
         bound = knob_bindings(net, self.knobs, self.classes, computed)
+        self.sequences.bind_added(computed.text, frozenset(k.name for k in self.knobs))
 
         def bind(path: str, field: str) -> py.Expr | None:
             return bound.get((path, field))
@@ -327,7 +295,7 @@ class Emitter:
         lines += computed.lines
         for guard in guards:
             lines += py.lay_out(guard, 2)
-        self.checks = [CHECK] if self.runs else []
+        self.checks = [CHECK] if self.sequences.runs else []
         self.checks += [CHECK_STRUCTURE] if guards else []
         self.checks += sorted(computed.used & COPIED)
         self.uses.update("math" for f in computed.used if f.startswith("math."))
@@ -339,36 +307,3 @@ class Emitter:
         result = writer.chain([net.flow], "x", "x")
         lines += [*writer.lines, f"        return {result}"]
         return lines + dialect.network_methods(self)
-
-    def add_depths(self, knob: Knob) -> bool:
-        """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.
-        False where a group is not numbered (``as "name{i}"``), or the code of the copies
-        after the first differs (torch's in-place ReLUs may tell equal layers apart): then
-        the knob is left out."""
-        runs: dict[str, list[ir.Repeat]] = {}
-        for path in sorted(knob.groups):
-            group = ir.find(self.network, path)
-            assert isinstance(group, ir.Group)
-            if not numbered(group):
-                return False
-            members = group.members
-            for run in group.repeats:
-                if run.parameter != knob.name:
-                    continue
-                copies = [  # none for a run of one copy (its later copies: Knob.later)
-                    [self.construct(members[k], "", literal_binder) for k in run.copy(c)]
-                    for c in range(1, run.count)
-                ]
-                if any(copy != copies[-1] for copy in copies):
-                    return False
-                runs.setdefault(path, []).append(run)
-        for path, found in runs.items():
-            self.runs.setdefault(path, []).extend(found)
-        for path, first, copy in knob.later:
-            self.dialect.take_in(ir.Chain(copy))
-            self.later[(path, first)] = copy
-        return True
-
-
-def join(path: str, tail: str) -> str:
-    return f"{path}.{tail}" if path and tail else path or tail

@@ -31,20 +31,44 @@ where its output is its input and it holds no block instance. The emitted class 
 writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses: a count
 that is no whole number from 1 to 100,000.
 
-Any other effect (a width that is doubled, here or in a block, a parameter that is both
-a width and a depth) leaves a parameter out: the file then states the value it was built
-with, and ``archspec build -D`` changes it.
+Two more rules live beside these: a width the class computes with (``codegen.formulas``)
+and a truth value that adds layers (``codegen.switches``). Any other effect (a parameter
+that is both a width and a depth, a switch inside a block) leaves a parameter out: the
+file then states the value it was built with, and ``archspec build -D`` changes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archspec import ir, symbolic
-from archspec.codegen.classes import BlockClass, Variable, is_class, numbered, shortcut_member
+from archspec.codegen.classes import BlockClass, Variable, built_shortcuts, is_class, numbered
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """Members of a numbered sequence the network class builds that exist at one value
+    of a truth-value keyword (``codegen.switches``): the probe's, standing before member
+    ``at`` of the group at ``path``, or (``own``) the network's own member ``at``; inside
+    the copy every later copy of the run starting at ``run`` is (``Knob.later``) where
+    ``run`` is not -1. ``context``: the sequence they were built in."""
+
+    path: str
+    at: int
+    members: tuple[ir.Member, ...]
+    when: bool
+    own: bool
+    context: ir.Chain = field(compare=False, repr=False)
+    run: int = -1
+    source: str = ""
+    """The path of the probe's group they stand in (the probe's numbering)."""
+    traced: tuple[ir.Node, ...] = field(default=(), compare=False, repr=False)
+    """The probe's members lowered on traced numbers: where a field reads a keyword, the
+    class writes its expression (``nn.BatchNorm2d(width)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +98,8 @@ class Knob:
     later: tuple[tuple[str, int, tuple[ir.Member, ...]], ...] = field(default=(), compare=False)
     """For each run of one copy: its group's path, its first member's position and the
     copy the network compiled one larger adds (what every later copy is)."""
+    conditionals: tuple[Conditional, ...] = field(default=(), compare=False)
+    """For a switch: the members that exist at one of its values only."""
 
 
 def probe_values(value: ir.Scalar) -> tuple[int | float | bool, ...]:
@@ -154,12 +180,11 @@ def changed_arguments(
     cls = classes[id(old)]
     if classes[id(new)] is not cls:
         return None
-    for shortcut in cls.shortcuts:
-        holders = [ir.find(g, shortcut.owner) if shortcut.owner else g for g in (old, new)]
-        built = [shortcut_member(holder, shortcut.member) for holder in holders]
-        was, now = (None if m is None else ir.to_data(m.node) for m in built)
-        if was != now:
-            return None
+    modules = [
+        {s.argument: ir.to_data(m.node) for s, _, m in built_shortcuts(cls, g)} for g in (old, new)
+    ]
+    if modules[0] != modules[1]:
+        return None
     changed = []
     for (variable, was), (_, now) in zip(cls.values(old), cls.values(new), strict=True):
         if was == now and type(was) is type(now):
@@ -277,16 +302,20 @@ def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) 
 def alike(traced: ir.Network, paths: list[str]) -> bool:
     """Whether the copies at ``paths`` hold the same expression in every field of the
     network lowered on traced numbers (``codegen.formulas``): equal at any value."""
-    found = [
-        [
-            (place.path, symbolic.term_of(getattr(layer.op, f.name)))
-            for place in ir.walk(ir.find(traced, path))
-            if isinstance(layer := place.node, ir.Layer)
-            for f in fields(layer.op)
-        ]
-        for path in paths
-    ]
+    found = [list(expressions_of(ir.find(traced, path))) for path in paths]
     return all(terms == found[0] for terms in found[1:])
+
+
+def expressions_of(node: ir.Node) -> Iterator[tuple[str, Term | None]]:
+    """Every field's expression in a module lowered on traced numbers, the module itself
+    included where it is a layer, with its path from there (None for a value computed
+    from no parameter)."""
+    places = [("", node)] + [(p.path, p.node) for p in ir.walk(node)]
+    for where, layer in places:
+        if isinstance(layer, ir.Layer):
+            for op_field in fields(layer.op):
+                value = getattr(layer.op, op_field.name)
+                yield f"{where}:{op_field.name}", symbolic.term_of(value)
 
 
 def input_field(node: ir.Node, field_name: str) -> bool:

@@ -52,18 +52,36 @@ class Repeat:
     items: tuple[Expr, ...]
     count: int | str
 
+    @property
+    def single(self) -> bool:
+        """One item that is a module (a starred item needs the loop over a tuple)."""
+        return len(self.items) == 1 and not isinstance(self.items[0], Present)
+
     def flat(self) -> str:
-        if len(self.items) == 1:
+        if self.single:
             return f"*({flat(self.items[0])} for _ in range({self.count}))"
-        copy = ", ".join(flat(item) for item in self.items)
+        copy = ", ".join(flat(item) for item in self.items) + ("," if len(self.items) == 1 else "")
         return f"*({REPEATED} for _ in range({self.count}) for {REPEATED} in ({copy}))"
+
+
+@dataclass(frozen=True)
+class Present:
+    """``*((a, b) if condition else ())``: items that exist at one value of a truth-value
+    keyword (``codegen.switches``), in a call's arguments or a repeat's copy."""
+
+    items: tuple[Expr, ...]
+    condition: str
+
+    def flat(self) -> str:
+        inner = ", ".join(flat(item) for item in self.items)
+        return f"*(({inner}{',' if len(self.items) == 1 else ''}) if {self.condition} else ())"
 
 
 REPEATED = "module"
 """The variable a repeat of several items per copy runs over (a constructor local)."""
 
 
-Expr = str | Bracket | Keyword | Repeat
+Expr = str | Bracket | Keyword | Repeat | Present
 
 
 def flat(expr: Expr) -> str:
@@ -94,7 +112,7 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
     if isinstance(expr, Repeat):  # split as ruff splits a generator, and kept split at any
         # line length by a magic trailing comma: the copy's, else one in range(...)
         loop = call("range", str(expr.count))
-        if len(expr.items) > 1:
+        if not expr.single:
             lines = [f"{INDENT * (depth + 1)}{REPEATED}"]
             lines += lay_out(loop, depth + 1, "for _ in ")
             lines += explode(Bracket("(", expr.items), depth + 1, f"for {REPEATED} in ")
@@ -103,6 +121,14 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
         else:
             lines = [*lay_out(expr.items[0], depth + 1), *explode(loop, depth + 1, "for _ in ")]
         return [f"{indent}{prefix}*(", *lines, f"{indent}){suffix}"]
+    if isinstance(expr, Present):  # as ruff splits it; a magic trailing comma keeps it
+        inner = INDENT * (depth + 1)
+        if len(expr.items) == 1 and isinstance(expr.items[0], Bracket) and expr.items[0].items:
+            rows = [f"{inner}(", *explode(expr.items[0], depth + 2, suffix=","), f"{inner})"]
+        else:
+            rows = explode(Bracket("(", expr.items), depth + 1)
+        ends = [f"{inner}if {expr.condition}", f"{inner}else ()", f"{indent}){suffix}"]
+        return [f"{indent}{prefix}*(", *rows, *ends]
     return explode(expr, depth, prefix, suffix)
 
 

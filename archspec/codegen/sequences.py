@@ -1,0 +1,183 @@
+"""The numbered sequences the network class builds, as its keywords make them.
+
+A depth keyword's runs are written once (``codegen.knobs``): each run's first copy, then
+its last ``range(n - 1)`` times. A switch's members (``codegen.switches``) are written
+where they stand, ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so a framework's
+sequential numbers them as the spec does at either value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+from archspec import ir, symbolic
+from archspec.codegen import pysource as py
+from archspec.codegen.classes import numbered
+from archspec.codegen.dialect import Dialect
+from archspec.codegen.escape import identifier
+from archspec.codegen.knobs import Conditional, Knob
+
+Binder = Callable[[str, str], "py.Expr | None"]
+"""(relative path, op field) -> the expression a class binds it to, or None: a literal."""
+
+Construct = Callable[[ir.Member, str, Binder], py.Expr]
+"""The emitter's construction of any member, at its path, with a binder."""
+
+Render = Callable[[object, str, str], py.Expr]
+"""How the network class writes a traced value for (path, field): ``Locals.text``."""
+
+
+def literal_binder(path: str, field: str) -> str | None:
+    return None
+
+
+def join(path: str, tail: str) -> str:
+    return f"{path}.{tail}" if path and tail else path or tail
+
+
+class Sequences:
+    """The runs depth keywords count and the members switches add, by group path."""
+
+    def __init__(self, network: ir.Network, dialect: Dialect, construct: Construct) -> None:
+        self.network = network
+        self.dialect = dialect
+        self.construct = construct
+        self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
+        self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
+        self.switched: dict[tuple[str, int, int], list[tuple[str, Conditional]]] = {}
+        """By (group path, first member of a lone copy's run or -1, position): each
+        conditional member's condition, ``batch_norm`` or ``not batch_norm``."""
+        self.added: dict[tuple[int, int, str], py.Expr] = {}
+        """By (id of the Conditional, member index, op field): what an added layer's field
+        is written as where it reads a keyword (``bind_added``)."""
+
+    def add_depths(self, knob: Knob) -> bool:
+        """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.
+        False where a group is not numbered (``as "name{i}"``), or the code of the copies
+        after the first differs (torch's in-place ReLUs may tell equal layers apart): then
+        the knob is left out."""
+        runs: dict[str, list[ir.Repeat]] = {}
+        for path in sorted(knob.groups):
+            group = ir.find(self.network, path)
+            assert isinstance(group, ir.Group)
+            if not numbered(group):
+                return False
+            members = group.members
+            for run in group.repeats:
+                if run.parameter != knob.name:
+                    continue
+                copies = [  # none for a run of one copy (its later copies: Knob.later)
+                    [self.construct(members[k], "", literal_binder) for k in run.copy(c)]
+                    for c in range(1, run.count)
+                ]
+                if any(copy != copies[-1] for copy in copies):
+                    return False
+                runs.setdefault(path, []).append(run)
+        for path, found in runs.items():
+            self.runs.setdefault(path, []).extend(found)
+        for path, first, copy in knob.later:
+            self.dialect.take_in(ir.Chain(copy))
+            self.later[(path, first)] = copy
+        return True
+
+    def add_switch(self, knob: Knob) -> None:
+        """Takes the members a switch adds or makes conditional (``Knob.conditionals``)."""
+        for c in knob.conditionals:
+            condition = identifier(knob.name) if c.when else f"not {identifier(knob.name)}"
+            self.switched.setdefault((c.path, c.run, c.at), []).append((condition, c))
+            if not c.own:
+                self.dialect.take_in(c.context)  # torch: which added ReLUs work in place
+
+    def bind_added(self, render: Render, keywords: frozenset[str]) -> None:
+        """Writes the fields of added layers that read a keyword as the spec computes them
+        (``nn.BatchNorm2d(width)``), before the constructor's locals are laid out."""
+        for found in self.switched.values():
+            for _, c in found:
+                for index, node in enumerate(c.traced):
+                    assert isinstance(node, ir.Layer), "a switch adds layers"
+                    for op_field in fields(node.op):
+                        value = getattr(node.op, op_field.name)
+                        term = symbolic.term_of(value)
+                        if term is not None and term.reads & keywords:
+                            key = (id(c), index, op_field.name)
+                            self.added[key] = render(value, c.path, op_field.name)
+
+    def added_binder(self, c: Conditional, index: int) -> Binder:
+        """How the fields of an added layer are written: ``bind_added``'s, else values."""
+        return lambda path, field: self.added.get((id(c), index, field))
+
+    def added_layers(self) -> list[ir.Node]:
+        """The nodes switches add: the file carries their runtime helpers too."""
+        return [m.node for found in self.switched.values() for _, c in found for m in c.members]
+
+    def sequence(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
+        """A numbered group of the network class: its runs, its switched members."""
+        if path in self.runs:
+            return self.repeated(group, path, bind)
+        members = group.members
+        written = self.written(path, members, range(len(members)), self.at(path, bind), tail=True)
+        return self.dialect.sequential([("", item) for item in written], numbered=True)
+
+    def at(self, path: str, bind: Binder) -> Callable[[ir.Member], py.Expr]:
+        """A member of the group at ``path`` built in place, with the network's keywords."""
+        return lambda member: self.construct(member, join(path, member.name), bind)
+
+    def written(
+        self,
+        path: str,
+        members: tuple[ir.Member, ...],
+        span: range,
+        build: Callable[[ir.Member], py.Expr],
+        run: int = -1,
+        leading: bool = True,
+        tail: bool = False,
+    ) -> list[py.Expr]:
+        """Members ``span`` of a numbered sequence, each with what a switch adds before it
+        (not before the first without ``leading``: a copy's, written before its run) or
+        makes of it; with ``tail``, what it adds before the member after the span."""
+        found: list[py.Expr] = []
+        for k in [*span, span.stop] if tail else span:
+            switched = self.switched.get((path, run, k), [])
+            for condition, c in switched if leading or k != span.start else ():
+                if not c.own:
+                    built = [
+                        self.construct(m, "", self.added_binder(c, index))
+                        for index, m in enumerate(c.members)
+                    ]
+                    found.append(py.Present(tuple(built), condition))
+            if k in span:
+                own = [condition for condition, c in switched if c.own]
+                expression = build(members[k])
+                found.append(py.Present((expression,), own[0]) if own else expression)
+        return found
+
+    def repeated(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
+        """A group with runs that depth knobs count: each run its first copy, then the
+        last ``knob - 1`` times (``knob`` times where all are alike)."""
+        members = group.members
+        in_place = self.at(path, bind)
+
+        def literally(member: ir.Member) -> py.Expr:  # no keyword: copies the network lacks
+            return self.construct(member, "", literal_binder)
+
+        items: list[py.Expr] = []
+        done = 0
+        for run in sorted(self.runs[path], key=lambda r: r.first):
+            items += self.written(path, members, range(done, run.first), in_place, tail=True)
+            first = self.written(path, members, run.copy(0), in_place, leading=False)
+            if run.count > 1:  # a class call's keyword is the same in every later copy
+                copy = run.copy(run.count - 1)
+                last = self.written(path, members, copy, in_place, leading=False)
+            elif (path, run.first) in self.later:  # a lone copy's later copies: another
+                later = self.later[(path, run.first)]
+                last = self.written(path, later, range(len(later)), literally, run.first)
+            else:
+                last = self.written(path, members, run.copy(0), literally, leading=False)
+            distinct = first != last
+            items += first if distinct else []
+            count = identifier(run.parameter) + (" - 1" if distinct else "")
+            items.append(py.Repeat(tuple(last), count))
+            done = run.first + run.size * run.count
+        items += self.written(path, members, range(done, len(members)), in_place, tail=True)
+        return self.dialect.sequential([("", item) for item in items], numbered=True)

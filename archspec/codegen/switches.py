@@ -1,0 +1,323 @@
+"""A truth-value parameter that adds layers to sequences the network builds, as a keyword.
+
+VGG's ``bn if batch_norm`` puts a batch norm after every convolution of ``features``:
+torchvision's ``vgg11`` and ``vgg11_bn`` are one network class with a switch,
+``VGG11(batch_norm=True)``. The rule has no guess in it. The spec compiled at the other
+value must be this network with layers added to, or taken from, numbered sequences the
+network class builds itself (not a block class, whose code serves every instance), every
+other member equal. The class writes those layers where they stand,
+``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so the numbering is the spec's at
+both values. Members are matched greedily (a member equal to the shorter network's next
+one is that member): any matching that rebuilds both networks is a right one.
+
+The switch and the other keywords must not depend on each other. On traced numbers
+(``archspec.symbolic``) the network at the other value must pin no keyword, hold the same
+guards over keywords, and give every member both networks hold the same expressions. A
+layer it adds that reads a keyword is written with its expression (``nn.BatchNorm2d(
+width)``), except among the copies a depth keyword counts, where it must read none
+(copies after the first are written once). The network at the other value must obey
+the depth rule too
+(``codegen.knobs.depth_knob``), so that every later copy is alike, and a layer added at
+a seam (before a copy, after the last), where the file could not say whether a copy
+holds it, refuses the switch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from archspec import ir, terms
+from archspec.codegen.classes import is_class, numbered
+from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of
+from archspec.terms import Term
+
+if TYPE_CHECKING:
+    from archspec.architecture import Architecture
+
+Compile = Callable[[dict[str, ir.Scalar]], "Architecture | None"]
+"""The spec compiled with these parameters changed; None where it refuses them."""
+
+
+class Alignment:
+    """The members of a shorter network matched with a longer one's; the longer one's
+    other layers are its extras, each with the position in the shorter sequence it
+    stands before."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []  # (shorter path, longer path) matched
+        self.extras: list[tuple[str, str, int, int, ir.Member, ir.Chain]] = []
+        """(shorter group's path, longer group's path, shorter position, longer position,
+        the member, the longer sequence)"""
+
+    def networks(self, short: ir.Network, long: ir.Network) -> bool:
+        names = [m.name for m in short.members] == [m.name for m in long.members]
+        pairs = zip(short.members, long.members, strict=names)
+        return names and all(self.member(a, b, a.name, b.name) for a, b in pairs)
+
+    def member(self, a: ir.Member, b: ir.Member, a_path: str, b_path: str) -> bool:
+        plain = [isinstance(m.node, ir.Group) and not is_class(m.node) for m in (a, b)]
+        if all(plain):
+            return self.group(a.node, b.node, a_path, b_path)  # type: ignore[arg-type]
+        if any(plain) or ir.to_data(a.node) != ir.to_data(b.node):
+            return False
+        self.pairs.append((a_path, b_path))
+        return True
+
+    def group(self, short: ir.Group, long: ir.Group, short_path: str, long_path: str) -> bool:
+        if (short.input, short.output) != (long.input, long.output):
+            return False
+        if numbered(short) and numbered(long):
+            return self.sequence(short.flow, long.flow, short_path, long_path)
+        names = [m.name for m in short.members] == [m.name for m in long.members]
+        pairs = zip(short.members, long.members, strict=names)
+        return names and all(
+            self.member(a, b, f"{short_path}.{a.name}", f"{long_path}.{b.name}") for a, b in pairs
+        )
+
+    def sequence(self, short: ir.Chain, long: ir.Chain, short_path: str, long_path: str) -> bool:
+        """Matches two numbered sequences; the longer one's other members must be layers."""
+        members = ir.members_of(short)
+        at = 0
+        for position, member in enumerate(ir.members_of(long)):
+            if at < len(members):
+                paths = f"{short_path}.{members[at].name}", f"{long_path}.{member.name}"
+                if self.member(members[at], member, *paths):
+                    at += 1
+                    continue
+            if isinstance(member.node, ir.Layer):
+                self.extras.append((short_path, long_path, at, position, member, long))
+            else:
+                return False
+        return at == len(members)
+
+
+def switch_knob(
+    name: str,
+    value: bool,
+    arch: Architecture,
+    probe: Architecture,
+    knobs: tuple[Knob, ...],
+    compile_with: Compile,
+) -> Knob | None:
+    """``name`` as a switch (see the module docstring); None where it is not one."""
+    adds = layer_count(probe.network) > layer_count(arch.network)
+    short, long = (arch, probe) if adds else (probe, arch)
+    alignment = Alignment()
+    if not alignment.networks(short.network, long.network) or not alignment.extras:
+        return None
+    keywords = frozenset(k.name for k in knobs)
+    if not independent(arch, probe, alignment, adds, keywords):
+        return None
+    when = not value if adds else value  # where the extras exist
+    found = conditionals(alignment.extras, adds, when)
+    depths = [k for k in knobs if k.groups and touches(k, found)]
+    if adds:  # the probe's layers: not at a seam; written with their expressions
+        if any(on_seam(arch.network, c, depths) for c in found):
+            return None
+        written = with_expressions(found, arch.network, probe, depths, keywords)
+        if written is None:
+            return None
+        found = written
+    for depth in depths:
+        assert isinstance(depth.default, int)
+        grown = compile_with({name: not value, depth.name: depth.default + 1})
+        later = None if grown is None else grown_later(depth, probe.network, grown)
+        if grown is None or later is None:
+            return None
+        for (path, first, copy), (_, _, other) in zip(depth.later, later, strict=True):
+            inside = copy_conditionals(copy, other, path, first, adds, when)
+            if inside is None or not reads_none(grown, path, other, inside, keywords):
+                return None
+            found += inside
+    return Knob(name, value, probe=not value, conditionals=tuple(found))
+
+
+def layer_count(network: ir.Network) -> int:
+    return sum(1 for _ in ir.layers(network))
+
+
+def independent(
+    arch: Architecture,
+    probe: Architecture,
+    alignment: Alignment,
+    adds: bool,
+    keywords: frozenset[str],
+) -> bool:
+    """Whether, on traced numbers, the other value pins no other keyword, holds the same
+    guards over keywords and gives every matched member the same expressions."""
+    base, other = arch.traced, probe.traced
+    if base is None or other is None or (other.decided - base.decided) & keywords:
+        return False  # a count pins a depth keyword at both values: its own rule holds
+    twins = ((arch.network, base.network), (probe.network, other.network))
+    if any(paths(network) != paths(traced) for network, traced in twins):
+        return False  # lowered alike on numbers and on traced numbers, as they should be
+    if guards_over(base.guards, keywords) != guards_over(other.guards, keywords):
+        return False
+    short, long = (base, other) if adds else (other, base)
+    return all(
+        list(expressions(short.network, a)) == list(expressions(long.network, b))
+        for a, b in alignment.pairs
+    )
+
+
+def with_expressions(
+    found: list[Conditional],
+    network: ir.Network,
+    probe: Architecture,
+    depths: list[Knob],
+    keywords: frozenset[str],
+) -> list[Conditional] | None:
+    """The probe's added layers with their twins on traced numbers, where the class can
+    write their expressions: each one Python can spell, over keywords the probe pins
+    none of, and none in copies a depth keyword counts (those are written once for
+    every copy); None where a layer reads a keyword otherwise."""
+    traced = probe.traced
+    assert traced is not None, "checked by independent()"
+    free = keywords - traced.decided
+    twins = []
+    for c in found:
+        nodes = tuple(ir.find(traced.network, f"{c.source}.{m.name}") for m in c.members)
+        read = [term for node in nodes for _, term in expressions_of(node) if term is not None]
+        reading = [term for term in read if term.reads & keywords]
+        counted = in_copies(network, c, depths)
+        if reading and (counted or not all(t.reads & keywords <= free for t in reading)):
+            return None
+        if not all(terms.renderable(term) for term in reading):
+            return None
+        twins.append(dataclasses.replace(c, traced=nodes))
+    return twins
+
+
+def paths(network: ir.Network) -> list[str]:
+    return [place.path for place in ir.walk(network)]
+
+
+def guards_over(guards: tuple[Term, ...], keywords: frozenset[str]) -> set[object]:
+    return {guard for guard in guards if guard.reads & keywords}
+
+
+def reads_keyword(traced: ir.Network, path: str, keywords: frozenset[str]) -> bool:
+    """Whether a field of the module at ``path`` of a traced network reads a keyword."""
+    found = expressions(traced, path)
+    return any(term is not None and term.reads & keywords for _, term in found)
+
+
+def expressions(traced: ir.Network, path: str) -> Iterator[tuple[str, Term | None]]:
+    """Every field's expression in the module at ``path`` of a traced network."""
+    return expressions_of(ir.find(traced, path))
+
+
+def conditionals(
+    extras: list[tuple[str, str, int, int, ir.Member, ir.Chain]],
+    adds: bool,
+    when: bool,
+    run: int = -1,
+) -> list[Conditional]:
+    """The extras as the network class writes them: the probe's layers standing before
+    one of its members, together where several stand before one; or its own members."""
+    found: list[Conditional] = []
+    for short_path, long_path, at, position, member, context in extras:
+        if not adds:
+            found.append(Conditional(long_path, position, (member,), when, True, context, run))
+            continue
+        members: tuple[ir.Member, ...] = (member,)
+        if found and (found[-1].path, found[-1].at) == (short_path, at):
+            members = (*found.pop().members, member)
+        added = Conditional(short_path, at, members, when, False, context, run, source=long_path)
+        found.append(added)
+    return found
+
+
+def touches(depth: Knob, found: list[Conditional]) -> bool:
+    """Whether a depth keyword counts copies in a group holding conditional members."""
+    return any(c.path == g or c.path.startswith(f"{g}.") for c in found for g in depth.groups)
+
+
+def in_copies(network: ir.Network, conditional: Conditional, depths: list[Knob]) -> bool:
+    """Whether added layers stand among, or inside, the copies of a run a depth keyword
+    counts (their seams included)."""
+    counted = {k.name for k in depths}
+    for path in {g for k in depths for g in k.groups}:
+        group = ir.find(network, path)
+        assert isinstance(group, ir.Group)
+        if conditional.path == path:
+            at = conditional.at
+        elif conditional.path.startswith(f"{path}."):
+            inner = conditional.path[len(path) + 1 :].split(".")[0]
+            at = next(k for k, m in enumerate(group.members) if m.name == inner)
+        else:
+            continue
+        for run in group.repeats:
+            if run.parameter in counted and run.first <= at <= run.first + run.size * run.count:
+                return True
+    return False
+
+
+def on_seam(network: ir.Network, conditional: Conditional, depths: list[Knob]) -> bool:
+    """Whether added layers stand before a copy of a run a depth keyword counts, or after
+    its last: the file could not say whether a copy holds them (a lone copy shows no
+    second to tell)."""
+    group = ir.find(network, conditional.path)
+    assert isinstance(group, ir.Group)
+    counted = {k.name for k in depths}
+    for run in group.repeats:
+        offset = conditional.at - run.first
+        inside = 0 <= offset <= run.size * run.count
+        if run.parameter in counted and inside and offset % run.size == 0:
+            return True
+    return False
+
+
+def grown_later(
+    depth: Knob, probed: ir.Network, grown: Architecture
+) -> tuple[tuple[str, int, tuple[ir.Member, ...]], ...] | None:
+    """At the switch's other value, the depth rule's lone copies (``Knob.later``), one for
+    each of the depth keyword's; None where the rule does not hold there."""
+    assert isinstance(depth.default, int)
+    found = depth_knob(depth.name, depth.default, probed, grown.network)
+    if found is None or found.groups != depth.groups or len(found.later) != len(depth.later):
+        return None
+    return found.later
+
+
+def copy_conditionals(
+    copy: tuple[ir.Member, ...],
+    other: tuple[ir.Member, ...],
+    path: str,
+    first: int,
+    adds: bool,
+    when: bool,
+) -> list[Conditional] | None:
+    """The conditional members of a lone copy's later copies (``Knob.later``): this
+    network's and the other value's matched; None where they do not match, a layer is
+    added at either end (a seam) or inside a group of the copy (the file builds those
+    copies from the network's own, with no path to find them by)."""
+    short, long = (copy, other) if adds else (other, copy)
+    alignment = Alignment()
+    if not alignment.sequence(ir.Chain(short), ir.Chain(long), path, path):
+        return None
+    for short_path, long_path, at, _, _, _ in alignment.extras:
+        if (short_path, long_path) != (path, path) or (adds and not 0 < at < len(copy)):
+            return None
+    return conditionals(alignment.extras, adds, when, run=first)
+
+
+def reads_none(
+    grown: Architecture,
+    path: str,
+    copy: tuple[ir.Member, ...],
+    inside: list[Conditional],
+    keywords: frozenset[str],
+) -> bool:
+    """Whether the layers a lone copy's later copies add read no keyword, on traced
+    numbers (they are written as literals)."""
+    added = {id(m) for c in inside if not c.own for m in c.members}
+    added_paths = [f"{path}.{member.name}" for member in copy if id(member) in added]
+    if not added_paths:
+        return True
+    traced = grown.traced  # lowered again only where it is asked
+    if traced is None or paths(traced.network) != paths(grown.network):
+        return False
+    return not any(reads_keyword(traced.network, at, keywords) for at in added_paths)
