@@ -339,6 +339,33 @@ def test_channels_equal_in_every_instance_are_one_argument(tmp_path: Path) -> No
     assert_same_model(emitted, arch.to_torch(), (3, 8, 8))
 
 
+def test_a_depthwise_convolutions_groups_are_its_channels_argument(tmp_path: Path) -> None:
+    """A field that equals a channel argument in every instance takes that argument, as
+    torchvision writes ``groups=hidden_dim``: MobileNetV2's classes lose their four
+    ``conv_1_groups`` arguments. Groups that differ from every width stay an argument of
+    their own; groups the same everywhere stay a literal."""
+    source = archspec.load("torchvision/mobilenet_v2").source("torch")
+    assert "groups=conv_0_out_channels," in source and "_groups: int" not in source
+    text = (
+        "name: t\ninput: 3x8x8\ndefine: |\n"
+        "  block dw(w, g) = conv(w, 1) bn relu conv(w, 3, groups=w) bn conv(w, 3, groups=g)\n"
+        "stem: conv(8, 3) a=dw(8, 8) b=dw(16, 4) c=dw(16, 4)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    cls = block_classes(arch.network, set())[id(ir.find(arch.network, "a"))]
+    assert [v.name for v in cls.parameters] == ["in_channels", "w", "conv5_groups"]
+    assert cls.bindings[("3", "groups")] == "w"
+    assert cls.bindings[("5", "groups")] == "conv5_groups"
+    same = archspec.loads(text.replace("b=dw(16, 4) c=dw(16, 4)", "b=dw(16, 8)"))
+    literal = block_classes(same.network, set())[id(ir.find(same.network, "a"))]
+    assert ("5", "groups") not in literal.bindings  # 8 in both: written as 8
+    torch.manual_seed(0)
+    emitted = emitted_model(arch, tmp_path)
+    torch.manual_seed(0)
+    assert_same_model(emitted, arch.to_torch(), (3, 8, 8))
+
+
 def test_module_names_that_shadow_nn_module_are_refused() -> None:
     network = hand_cifar(1)
     first, *rest = network.members

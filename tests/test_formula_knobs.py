@@ -142,6 +142,15 @@ def test_functions_are_traced_and_written_as_their_entries_say() -> None:
     rounded_again = FUNCTIONS["make_divisible"].unchanged
     assert rounded_again is not None and rounded_again((divisible, 8)) is divisible
     assert rounded_again((divisible, 16)) is None and rounded_again((divisible, 8, 5)) is None
+    # and a whole multiple of one, from 1 (MobileNet's expansion by 6), by a whole divisor
+    six, one = divisible * 6, 1 * divisible
+    assert rounded_again((six, 8)) is six
+    for refused in (divisible * 0, divisible * 6.0, divisible * w, divisible + 8):
+        assert rounded_again((refused, 8)) is None
+    assert rounded_again((one, 8)) is one
+    inexact = call("make_divisible", w * 3, 0.3)  # md(4.366, 0.3) is 4, md(4, 0.3) is 3
+    assert rounded_again((inexact, 0.3)) is None and FUNCTIONS["make_divisible"].apply(4, 0.3) == 3
+    assert rounded_again((call("make_divisible", w, 8.0) * 2, 8.0)) is not None
     unwritten = symbolic.term_of(symbolic.apply("sum", FUNCTIONS["max"].apply, w, 1))
     assert unwritten is not None and not terms.renderable(unwritten)  # no spelling: no keyword
     assert symbolic.apply("+", operator.add, 2, 3) == 5  # plain numbers stay plain
@@ -295,9 +304,9 @@ def test_a_local_takes_more_of_its_path_where_its_name_is_taken() -> None:
         "branch2_0_in_channels",
         "stage2_3_branch2_0_in_channels",
     )
-    source = archspec.load("torchvision/mobilenet_v2").source("torch")
-    assert "        conv_0_0_out_channels = make_divisible(\n" in source
-    assert "        features_3_conv_0_0_out_channels = make_divisible(\n" in source
+    source = archspec.load("torchvision/regnet").source("torch")
+    assert "        f_b_0_groups = make_divisible(64, min(group_width, 64)) // " in source
+    assert "        block3_0_f_b_0_groups = a_0_out_channels // min(group_width, 152)\n" in source
 
 
 def test_a_local_of_long_names_alone_is_put_in_parentheses(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ argument: the block's own spec argument of the same name when their values agree
 of the convolution before it, a concatenation the sum of its branches; they are named
 ``in_channels``, ``out_channels``, a spec argument with the same values (``width``) or
 the argument of a field before them with the same values in every instance (MobileNet's
-expansion: one argument for the four fields that take it).
-Every instance is rebuilt exactly from its arguments, by construction.
+expansion: one argument for the four fields that take it). Another field with the values
+of a channel argument in every instance takes it too (a depthwise convolution's
+``groups=hidden``, as torchvision writes it). Every instance is rebuilt exactly from its
+arguments, by construction.
 """
 
 from __future__ import annotations
@@ -225,8 +227,10 @@ class Resolver:
             candidates += [v for v in self.extra if v.channels]
         elif len(set(values)) == 1:
             return None
-        else:
+        else:  # or channels with these values everywhere: a depthwise convolution's groups
             candidates = [v for v in spec_arguments if v.spec == field]
+            flowing = [self.current.variable] if self.current.variable else []
+            candidates += flowing + [v for v in self.used if v.channels]
         found = next((v for v in candidates if same(values, v.values)), None)
         return found or self.keyword(values)
 

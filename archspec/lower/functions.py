@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec import symbolic
+from archspec.terms import Term
 
 Number = int | float
 
@@ -40,14 +41,28 @@ def whole_already(operands: tuple[Any, ...]) -> Any:
 
 
 def rounded_already(operands: tuple[Any, ...]) -> Any:
-    """``make_divisible(m, d)`` of ``m = make_divisible(x, d)``: a multiple of ``d``, at
-    least ``d``, is its own rounding (not so with a minimum given); None otherwise."""
-    if len(operands) != 2:
+    """``make_divisible(m, d)`` of ``m = k * make_divisible(x, d)``, ``k`` a whole number
+    from 1 (MobileNet's expansion of a rounded width by 6) or absent, ``d`` a constant
+    whole number above 0: a multiple of ``d``, at least ``d``, is its own rounding; None
+    otherwise. Not so with a minimum given, nor for a divisor such as 0.3, where the
+    rounding truncates to a number that is not a multiple (``make_divisible(4, 0.3)`` is
+    3)."""
+    if len(operands) != 2 or (outer := symbolic.term_of(operands[0])) is None:
         return None
-    inner = symbolic.term_of(operands[0])
-    if inner is None or inner.kind != "make_divisible":
+    divisor = symbolic.as_term(operands[1])
+    factors = outer.operands if outer.kind == "*" else (outer,)
+    rounded = [f for f in factors if f.kind == "make_divisible" and f.operands[1:] == (divisor,)]
+    others = [f for f in factors if f not in rounded]
+    if len(rounded) != 1 or not whole_above_zero(divisor, (int, float)):
         return None
-    return operands[0] if inner.operands[1:] == (symbolic.as_term(operands[1]),) else None
+    return operands[0] if all(whole_above_zero(k, (int,)) for k in others) else None
+
+
+def whole_above_zero(term: Term, kinds: tuple[type, ...]) -> bool:
+    """Whether the term is a constant whole number above 0 of one of these types (a
+    divisor may be ``8.0``; a factor of ``6.0`` would make the product a float)."""
+    value = term.value if term.kind == "const" and type(term.value) in kinds else 0
+    return value > 0 and float(value).is_integer()
 
 
 @dataclass(frozen=True)
