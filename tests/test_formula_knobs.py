@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import archspec
-from archspec import symbolic, terms
+from archspec import ir, symbolic, terms
 from archspec.terms import Term
 
 
@@ -404,3 +404,45 @@ def test_shufflenet_takes_every_stage_width_odd_ones_too(tmp_path: Path) -> None
     for values in ({"c3": 97}, {"c3": 64, "c2": 25}, {"c4": 51}):
         built = arch.with_parameters(**values).to_torch()
         assert_same_network(cls(**values), built, (3, 64, 64))
+
+
+@pytest.mark.parametrize(
+    ("block", "apart"),
+    [
+        # a 3x3 whose width is rounded, after a 1x1 whose width is not
+        ("conv(round(c * 2), 1) bn relu conv(make_divisible(c * 2, 8), 3)", "conv3_out_channels"),
+        # a depthwise convolution's groups, equal to its rounded channels
+        (
+            "conv(make_divisible(c * 2, 8), 1) bn relu conv(make_divisible(c * 2, 8), 3, "
+            "groups=round(c * 2))",
+            "conv3_groups",
+        ),  # fmt: skip
+    ],
+)
+def test_fields_equal_by_value_but_computed_apart_stay_apart_arguments(
+    tmp_path: Path, block: str, apart: str
+) -> None:
+    """A block class gives fields with equal values in every instance one argument
+    (``resolve``). Two fields can agree at every probe yet be computed differently: where
+    the class computes them from a keyword, they stay two arguments and the keyword
+    stays (it was refused while they were merged); without a keyword they are merged."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    from archspec.codegen.resolve import block_classes
+
+    text = (
+        "name: t\ninput: 3x32x32\nparams: {w: 1.0}\ndefine: |\n"
+        f"  block b(c) = {block} bn relu conv(c, 1)\n"
+        "stem: conv(round(32 * w), 3, stride=2) b(round(32 * w)) b(round(64 * w))\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert [k.name for k in arch.knobs()] == ["w"]
+    assert f"        {apart}: int" in arch.source("torch")
+    merged = block_classes(arch.network, set())[id(ir.find(arch.network, "1"))]
+    assert apart not in [variable.name for variable in merged.parameters]
+    cls = emitted_class(arch, tmp_path)
+    for w in (0.5, 0.75, 2.0):
+        assert_same_network(cls(w=w), archspec.loads(text, w=w).to_torch(), (3, 32, 32))

@@ -184,6 +184,8 @@ class BlockClass:
     parameters: list[Variable] = field(default_factory=list)
     bindings: dict[tuple[str, str], str] = field(default_factory=dict)
     shortcuts: list[Shortcut] = field(default_factory=list)
+    merged: bool = False
+    """Whether a field took another's argument by equal values alone (``resolve``)."""
 
     @property
     def own(self) -> int | None:

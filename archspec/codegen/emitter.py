@@ -27,9 +27,9 @@ from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.expressions import CHECK_STRUCTURE, Locals, knob_bindings
 from archspec.codegen.flows import FlowWriter
+from archspec.codegen.formulas import resolved_classes
 from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
-from archspec.codegen.resolve import block_classes
 from archspec.codegen.sequences import Binder, Sequences, join
 from archspec.counts import Counts
 from archspec.lower.functions import COPIED
@@ -52,7 +52,8 @@ class Emitter:
         self.current: BlockClass | None = None  # the class being written; None: the network
         self.class_name = camel_case(network.class_source)
         taken = {self.class_name, *dialect.reserved_globals()}
-        self.classes = block_classes(network, taken, call_probes(knobs))
+        traced = next((k.traced for k in knobs if k.traced is not None), None)
+        self.classes = resolved_classes(network, taken, call_probes(knobs), traced)
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
         # a keyword may not hide a name the constructor uses: a global, a class, `self`

@@ -63,8 +63,38 @@ def formula_knob(
     shapes = [[(p.path, type(p.node)) for p in walk] for walk in walks]
     if shapes[0] != shapes[1] or shapes[0] != shapes[2]:
         return None
-    classes = block_classes(base, set(), (Probe(name, value, probe, probed),))
-    own = network_level(base)
+    probes = (Probe(name, value, probe, probed),)
+    classes = block_classes(base, set(), probes)
+    found = bound_places(name, walks, classes, network_level(base), at_probe)
+    if found is None and any(cls.merged for cls in classes.values()):  # maybe merged apart
+        classes = block_classes(base, set(), probes, merge=False)
+        found = bound_places(name, walks, classes, network_level(base), at_probe)
+    if found is None:
+        return None
+    places, calls = found
+    if not places and not calls:
+        return None
+    return Knob(
+        name,
+        value,
+        frozenset(places),
+        calls=frozenset(calls),
+        probe=probe,
+        probed=probed,
+        traced=traced,
+        guards=guards,
+    )
+
+
+def bound_places(
+    name: str,
+    walks: list[list[ir.Place]],
+    classes: dict[int, BlockClass],
+    own: set[str],
+    at_probe: dict[str, Any],
+) -> tuple[set[tuple[str, str]], set[tuple[str, bool]]] | None:
+    """The network's own fields and the class calls that ``name`` sets, each following
+    its expression to the probe; None where one does not."""
     places: set[tuple[str, str]] = set()
     calls: set[tuple[str, bool]] = set()
     for old, new, twin in zip(*walks, strict=True):
@@ -107,18 +137,7 @@ def formula_knob(
             assert isinstance(new.node, ir.Group)
             if old.node.arguments != new.node.arguments:
                 return None
-    if not places and not calls:
-        return None
-    return Knob(
-        name,
-        value,
-        frozenset(places),
-        calls=frozenset(calls),
-        probe=probe,
-        probed=probed,
-        traced=traced,
-        guards=guards,
-    )
+    return places, calls
 
 
 def layer_paths(group: ir.Group, inside: str) -> list[str]:
@@ -198,6 +217,31 @@ def inside_bound(
         if any((place.path, key) not in cls.bindings for key in reads):
             return False
     return traced_arguments(cls, group, twin, classes) is not None
+
+
+def resolved_classes(
+    network: ir.Network, taken: set[str], probes: tuple[Probe, ...], traced: ir.Network | None
+) -> dict[int, BlockClass]:
+    """The classes with fields merged by equal values (``resolve.block_classes``) where
+    every instance's traced twin computes each merged argument one way, else apart."""
+    classes = block_classes(network, taken, probes)
+    merged = any(cls.merged for cls in classes.values())
+    if not merged or traced is None or consistent(classes, network, traced):
+        return classes
+    return block_classes(network, taken, probes, merge=False)
+
+
+def consistent(classes: dict[int, BlockClass], network: ir.Network, traced: ir.Network) -> bool:
+    """Whether every class instance's arguments have one expression each in its twin."""
+    twins = {place.path: place.node for place in ir.walk(traced)}
+    for place in ir.walk(network):
+        node, twin = place.node, twins.get(place.path)
+        if isinstance(node, ir.Group) and id(node) in classes:
+            if not isinstance(twin, ir.Group):
+                return False
+            if traced_arguments(classes[id(node)], node, twin, classes) is None:
+                return False
+    return True
 
 
 def reads_name(value: object, name: str) -> bool:

@@ -91,8 +91,10 @@ class Resolver:
         resolved: dict[int, BlockClass],
         class_names: frozenset[str],
         probes: tuple[Probe, ...] = (),
+        merge: bool = True,
     ) -> None:
         self.cls = cls
+        self.merge = merge  # fields may share an argument by equal values alone
         self.resolved = resolved  # the classes of groups nested in this one, by node id
         instances = cls.instances
         spec_names = list(dict(instances[0].arguments))
@@ -224,14 +226,17 @@ class Resolver:
         if role is not None:  # or the channels of a field before, where equal everywhere
             candidates = [v for v in spec_arguments if v.name not in non_channel_fields()]
             candidates += [self.pool[-1], self.pool[0]]
-            candidates += [v for v in self.extra if v.channels]
+            alike = [v for v in self.extra if v.channels]
         elif len(set(values)) == 1:
             return None
         else:  # or channels with these values everywhere: a depthwise convolution's groups
             candidates = [v for v in spec_arguments if v.spec == field]
             flowing = [self.current.variable] if self.current.variable else []
-            candidates += flowing + [v for v in self.used if v.channels]
+            alike = [v for v in flowing + self.used if v.channels]
         found = next((v for v in candidates if same(values, v.values)), None)
+        if found is None and self.merge:
+            found = next((v for v in alike if same(values, v.values)), None)
+            self.cls.merged = self.cls.merged or found is not None
         return found or self.keyword(values)
 
     def keyword(self, values: Values) -> Variable | None:
@@ -257,14 +262,19 @@ class Resolver:
 
 
 def block_classes(
-    network: ir.Network, taken: set[str], probes: tuple[Probe, ...] = ()
+    network: ir.Network, taken: set[str], probes: tuple[Probe, ...] = (), merge: bool = True
 ) -> dict[int, BlockClass]:
     """Every class instance's class, keyed by node identity; in dependency order (a class
     nested in another comes first), then network order. ``taken``: names already used.
 
     ``probes``: the network compiled again with a keyword's other value (``codegen.knobs``).
     Their instances join the network's, so what a keyword changes inside a class becomes
-    a constructor argument (``num_heads``) and one class serves every value."""
+    a constructor argument (``num_heads``) and one class serves every value.
+
+    ``merge``: whether a field may take an earlier field's argument or a channel argument
+    by equal values alone. That is exact for the numbers, but two fields equal at every
+    probe may be computed differently (``make_divisible(c * 2, 8)`` and ``c * 2``), which
+    an argument the class computes must not join (``formulas.resolved_classes``)."""
     groups: dict[tuple[object, ...], list[ir.Group]] = {}
     sources: dict[tuple[object, ...], list[int]] = {}
     seen: set[int] = set()
@@ -285,7 +295,7 @@ def block_classes(
     by_node: dict[int, BlockClass] = {}
     class_names = frozenset(taken)
     for key in dependency_order(groups):
-        resolver = Resolver(classes[key], by_node, class_names, probes)
+        resolver = Resolver(classes[key], by_node, class_names, probes, merge)
         resolver.resolve()
         classes[key].shortcuts = find_shortcuts(classes[key], by_node, resolver.fresh)
         by_node.update((id(g), classes[key]) for g in groups[key])
