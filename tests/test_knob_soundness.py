@@ -46,6 +46,9 @@ WIDTH_USES = [
     "conv((a * 3 + 1) // 2 * 5 - (a + 7) // 3 * 2 + a * a * 2, 1)",  # a local of the class
     "conv(make_divisible(a * 3, 8), 1)",  # copied into the file
     "conv(ceil(a * 1.5), 1) conv(8, 1) if a != 3",  # math.ceil; the guard a != 3
+    # equal at every value, computed apart: not one argument (resolve's merge)
+    "conv(a * 8, 1) conv(make_divisible(a * 8, 8), 3, padding=1)",
+    "conv(a * 8, 1) conv(make_divisible(a * 8, 8), 3, padding=1, groups=a * 8)",
 ]
 RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl", "bn if s"]
 NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "bn(momentum=e)"]
