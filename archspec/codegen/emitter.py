@@ -27,7 +27,7 @@ from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.expressions import CHECK_STRUCTURE, Locals, knob_bindings
 from archspec.codegen.flows import FlowWriter
-from archspec.codegen.formulas import resolved_classes
+from archspec.codegen.formulas import consistent, resolved_classes
 from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
 from archspec.codegen.sequences import Binder, Sequences, join
@@ -53,7 +53,12 @@ class Emitter:
         self.class_name = camel_case(network.class_source)
         taken = {self.class_name, *dialect.reserved_globals()}
         traced = next((k.traced for k in knobs if k.traced is not None), None)
-        self.classes = resolved_classes(network, taken, call_probes(knobs), traced)
+        self.classes, _ = resolved_classes(
+            network,
+            taken,
+            call_probes(knobs),
+            lambda classes: traced is None or consistent(classes, network, traced) or None,
+        )
         self.occurrences = Counter(id(p.node) for p in ir.walk(network))
         self.uses: set[str] = set()
         # a keyword may not hide a name the constructor uses: a global, a class, `self`

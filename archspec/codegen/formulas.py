@@ -21,8 +21,9 @@ share one expression; the shortcut modules the network class builds and passes i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from archspec import ir, symbolic, terms
 from archspec.codegen.classes import BlockClass, built_shortcuts, is_class
@@ -37,9 +38,13 @@ MAX_FORMULA = 120
 """The longest expression the emitted class computes a field by (the parameter by name,
 the others as values; a long one is split into locals, ``Locals``). A longer one keeps
 the parameter a build-time value: the file stays readable."""
+
 MAX_GUARDS = 16
 """The most comparisons one keyword's structure may have been chosen by: each is a check
 in the emitted constructor (``check_structure``)."""
+
+Accepted = TypeVar("Accepted")
+"""What a check makes of resolved classes (``resolved_classes``)."""
 
 
 def formula_knob(
@@ -63,12 +68,13 @@ def formula_knob(
     shapes = [[(p.path, type(p.node)) for p in walk] for walk in walks]
     if shapes[0] != shapes[1] or shapes[0] != shapes[2]:
         return None
-    probes = (Probe(name, value, probe, probed),)
-    classes = block_classes(base, set(), probes)
-    found = bound_places(name, walks, classes, network_level(base), at_probe)
-    if found is None and any(cls.merged for cls in classes.values()):  # maybe merged apart
-        classes = block_classes(base, set(), probes, merge=False)
-        found = bound_places(name, walks, classes, network_level(base), at_probe)
+    own = network_level(base)
+    _, found = resolved_classes(
+        base,
+        set(),
+        (Probe(name, value, probe, probed),),
+        lambda classes: bound_places(name, walks, classes, own, at_probe),
+    )
     if found is None:
         return None
     places, calls = found
@@ -220,23 +226,30 @@ def inside_bound(
 
 
 def resolved_classes(
-    network: ir.Network, taken: set[str], probes: tuple[Probe, ...], traced: ir.Network | None
-) -> dict[int, BlockClass]:
-    """The classes with fields merged by equal values (``resolve.block_classes``) where
-    every instance's traced twin computes each merged argument one way, else apart."""
+    network: ir.Network,
+    taken: set[str],
+    probes: tuple[Probe, ...],
+    accepts: Callable[[dict[int, BlockClass]], Accepted | None],
+) -> tuple[dict[int, BlockClass], Accepted | None]:
+    """The classes with fields merged by equal values (``resolve.block_classes``) and what
+    ``accepts`` makes of them; where it refuses them and a field was merged, the classes
+    resolved apart instead, and what it makes of those: two fields equal at every probe
+    may be computed differently, and one argument cannot stand for both."""
     classes = block_classes(network, taken, probes)
-    merged = any(cls.merged for cls in classes.values())
-    if not merged or traced is None or consistent(classes, network, traced):
-        return classes
-    return block_classes(network, taken, probes, merge=False)
+    found = accepts(classes)
+    if found is None and any(cls.merged for cls in classes.values()):
+        classes = block_classes(network, taken, probes, merge=False)
+        found = accepts(classes)
+    return classes, found
 
 
 def consistent(classes: dict[int, BlockClass], network: ir.Network, traced: ir.Network) -> bool:
-    """Whether every class instance's arguments have one expression each in its twin."""
+    """Whether each argument of a class that merged fields has one expression in every
+    instance's twin on traced numbers (``traced_arguments``)."""
     twins = {place.path: place.node for place in ir.walk(traced)}
     for place in ir.walk(network):
         node, twin = place.node, twins.get(place.path)
-        if isinstance(node, ir.Group) and id(node) in classes:
+        if isinstance(node, ir.Group) and id(node) in classes and classes[id(node)].merged:
             if not isinstance(twin, ir.Group):
                 return False
             if traced_arguments(classes[id(node)], node, twin, classes) is None:
