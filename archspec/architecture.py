@@ -251,9 +251,10 @@ class Architecture:
         for name, value in self.arguments.items():
             if type(value) is not bool or name in taken:
                 continue
-            if probed := self._compiled({name: not value}):
-                switch = switch_knob(name, value, self, probed, knobs, self._compiled)
-                found += [] if switch is None else [switch]
+            probed = self._compiled({name: not value})
+            switch = probed and switch_knob(name, value, self, probed, knobs, self._compiled)
+            if switch:
+                found.append(switch)
         return tuple(found)
 
     def _probed(self, name: str, probe: ir.Scalar) -> ir.Network | None:

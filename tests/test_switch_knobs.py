@@ -135,7 +135,8 @@ def test_a_long_switch_is_laid_out_as_ruff_keeps_it_at_88_and_100(tmp_path: Path
     source = arch.source("torch")
     path.write_text(source)
     assert f"                        if {name}\n" in source
-    for config in (["--isolated"], ["--config", "pyproject.toml"]):
+    pyproject = str(Path(__file__).resolve().parent.parent / "pyproject.toml")
+    for config in (["--isolated"], ["--config", pyproject]):
         command = [sys.executable, "-m", "ruff", "format", "--check", "--diff", *config]
         result = subprocess.run([*command, str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr

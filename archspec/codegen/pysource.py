@@ -58,10 +58,10 @@ class Repeat:
         return len(self.items) == 1 and not isinstance(self.items[0], Present)
 
     def flat(self) -> str:
+        copies = f"for _ in range({self.count})"
         if self.single:
-            return f"*({flat(self.items[0])} for _ in range({self.count}))"
-        copy = ", ".join(flat(item) for item in self.items) + ("," if len(self.items) == 1 else "")
-        return f"*({REPEATED} for _ in range({self.count}) for {REPEATED} in ({copy}))"
+            return f"*({flat(self.items[0])} {copies})"
+        return f"*({REPEATED} {copies} for {REPEATED} in ({tuple_of(self.items)}))"
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,12 @@ class Present:
     condition: str
 
     def flat(self) -> str:
-        inner = ", ".join(flat(item) for item in self.items)
-        return f"*(({inner}{',' if len(self.items) == 1 else ''}) if {self.condition} else ())"
+        return f"*(({tuple_of(self.items)}) if {self.condition} else ())"
+
+
+def tuple_of(items: tuple[Expr, ...]) -> str:
+    """The inside of a tuple's parentheses, on one line: ``a, b`` or ``a,``."""
+    return ", ".join(flat(item) for item in items) + ("," if len(items) == 1 else "")
 
 
 REPEATED = "module"

@@ -238,7 +238,6 @@ def touches(depth: Knob, found: list[Conditional]) -> bool:
 def in_copies(network: ir.Network, conditional: Conditional, depths: list[Knob]) -> bool:
     """Whether added layers stand among, or inside, the copies of a run a depth keyword
     counts (their seams included)."""
-    counted = {k.name for k in depths}
     for path in {g for k in depths for g in k.groups}:
         group = ir.find(network, path)
         assert isinstance(group, ir.Group)
@@ -249,9 +248,8 @@ def in_copies(network: ir.Network, conditional: Conditional, depths: list[Knob])
             at = next(k for k, m in enumerate(group.members) if m.name == inner)
         else:
             continue
-        for run in group.repeats:
-            if run.parameter in counted and run.first <= at <= run.first + run.size * run.count:
-                return True
+        if any(counted_runs(group, at, depths)):
+            return True
     return False
 
 
@@ -261,13 +259,19 @@ def on_seam(network: ir.Network, conditional: Conditional, depths: list[Knob]) -
     second to tell)."""
     group = ir.find(network, conditional.path)
     assert isinstance(group, ir.Group)
+    return any(
+        offset % run.size == 0 for run, offset in counted_runs(group, conditional.at, depths)
+    )
+
+
+def counted_runs(group: ir.Group, at: int, depths: list[Knob]) -> Iterator[tuple[ir.Repeat, int]]:
+    """The runs of ``group`` a depth keyword counts that position ``at`` stands in, from
+    before the first copy to after the last, each with ``at``'s offset from its start."""
     counted = {k.name for k in depths}
     for run in group.repeats:
-        offset = conditional.at - run.first
-        inside = 0 <= offset <= run.size * run.count
-        if run.parameter in counted and inside and offset % run.size == 0:
-            return True
-    return False
+        offset = at - run.first
+        if run.parameter in counted and 0 <= offset <= run.size * run.count:
+            yield run, offset
 
 
 def grown_later(
