@@ -89,13 +89,19 @@ class Repeat:
     """Members ``first`` to ``first + size * count`` of a group: ``count`` copies of
     ``size`` members each, written ``x parameter`` (a stage: ``size`` 1, every member),
     where the parameter appears in no other expression and no copy reads ``i``. ``reads``:
-    the names the copies' own expressions read."""
+    the names the copies' own expressions read; ``naming``: the ``as`` template that names
+    each copy (``"denselayer{n}"``), empty where they are numbered."""
 
     parameter: str
     first: int
     size: int
     count: int
     reads: frozenset[str] = frozenset()
+    naming: str = ""
+
+    def copy_name(self, index: int) -> str:
+        """The name ``naming`` gives copy ``index`` (from 0)."""
+        return copy_name(self.naming, index)
 
     def copy(self, index: int) -> range:
         """The member positions of copy ``index`` (from 0)."""
@@ -194,6 +200,12 @@ class Network:
 
 Node = Layer | Group
 Step = Member | Parallel
+
+
+def copy_name(template: str, index: int) -> str:
+    """Copy ``index`` (from 0) named by an ``as`` template: ``{i}`` counts from 0, ``{n}``
+    from 1 (``"denselayer{n}"``: ``denselayer1`` first)."""
+    return template.replace("{i}", str(index)).replace("{n}", str(index + 1))
 
 
 def members_of(flow: Chain) -> tuple[Member, ...]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import ast
 import io
+import subprocess
+import sys
 import tokenize
+from pathlib import Path
 
 
 def is_docstring(node: ast.stmt) -> bool:
@@ -67,3 +70,12 @@ def execute(text: str, name: str) -> dict[str, object]:
     namespace: dict[str, object] = {"__name__": name}
     exec(compile(text, name, "exec", dont_inherit=True), namespace)
     return namespace
+
+
+def assert_ruff_keeps(directory: Path) -> None:
+    """Every emitted file in ``directory`` is as ``ruff format`` lays it out at the line
+    lengths projects use (88, 100): a layout that holds at any line length."""
+    for width in ("88", "100"):
+        ruff = [sys.executable, "-m", "ruff", "format", "--check", "--isolated"]
+        done = subprocess.run([*ruff, "--line-length", width, str(directory)], capture_output=True)
+        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()

@@ -181,8 +181,7 @@ def test_a_depth_named_like_a_name_the_constructor_uses_is_left_out(name: str) -
 
 def test_a_long_repeat_is_split_as_ruff_keeps_it_at_any_line_length(tmp_path: Path) -> None:
     """Split, a repeat keeps a magic trailing comma: its block's, else one in range()."""
-    import subprocess
-    import sys
+    from emitted_checks import assert_ruff_keeps
 
     name = "a_depth_parameter_with_a_name_long_enough_to_split_the_line"
     stages = {"relu": f"  s: relu x {name}\n", "basic": f"  s: basic(8) x {name}\n"}
@@ -192,7 +191,69 @@ def test_a_long_repeat_is_split_as_ruff_keeps_it_at_any_line_length(tmp_path: Pa
             source = arch.source(backend)
             assert f"range(\n                    {name},\n" in source or kind == "basic"
             (tmp_path / f"{kind}_{backend}.py").write_text(source)
-    for width in ("88", "100"):
-        ruff = [sys.executable, "-m", "ruff", "format", "--check", "--isolated"]
-        done = subprocess.run([*ruff, "--line-length", width, str(tmp_path)], capture_output=True)
-        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    assert_ruff_keeps(tmp_path)
+
+
+# ---- copies named by a template
+
+
+NAMED = (
+    "name: named\ninput: 3x8x8\nparams: {n: 3, m: 2}\n"
+    "define: 'block unit(w) = conv(w, 3) bn relu'\n"
+    'stem: conv(8, 3) features=unit(16) x n as "unit{n}" more=unit(16) x m as "b{i}-x"\n' + HEAD
+)
+LONE = NAMED.replace("n: 3", "n: 1").replace("unit(16) x n", "(conv(16, 3) relu) x n")
+"""One copy: the class repeats the one the probe adds after it (``Knob.later``)."""
+
+
+def test_copies_named_by_a_template_are_counted_by_a_knob() -> None:
+    assert knobs(NAMED) == {"n": frozenset({"features"}), "m": frozenset({"more"})}
+    assert knobs(LONE)["n"] == frozenset({"features"})  # the one copy the probe adds
+    # a template with two holes, or one that names a framework attribute at some count
+    assert knobs(NAMED.replace('"b{i}-x"', '"b{i}-{n}"')) == {"n": frozenset({"features"})}
+    assert knobs(NAMED.replace('"b{i}-x"', '"bfloat{i}"')) == {"n": frozenset({"features"})}
+    for backend in ("torch", "flax"):
+        source = archspec.loads(NAMED).source(backend)
+        assert 'f"unit{i + 1}"' in source and "for i in range(1, n)" in source
+        assert 'f"b{i}-x"' in source and "for i in range(m)" in source
+
+
+@pytest.mark.parametrize("counts", [{"n": 1}, {"n": 4}, {"m": 1, "n": 2}, {"m": 5}])
+def test_emitted_named_copies_build_what_the_spec_builds(
+    counts: dict[str, int], tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    from torch_helpers import assert_same_network
+
+    cls = emitted_class(archspec.loads(NAMED), tmp_path)
+    spec_arch = archspec.loads(NAMED, **counts)
+    assert_same_network(cls(**counts), spec_arch.to_torch(), spec_arch.network.input)
+    lone = LONE.replace("name: named", "name: lone")
+    cls = emitted_class(archspec.loads(lone), tmp_path)
+    spec_arch = archspec.loads(lone, **counts)
+    assert_same_network(cls(**counts), spec_arch.to_torch(), spec_arch.network.input)
+
+
+def test_flax_emitted_named_copies_build_what_the_spec_builds(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+
+    cls = emitted_class(archspec.loads(NAMED), tmp_path, "flax")
+    assert_emitted_builds_as_spec(cls, archspec.loads(NAMED, n=4, m=1), n=4, m=1)
+
+
+def test_named_copies_are_laid_out_as_ruff_keeps_them(tmp_path: Path) -> None:
+    from emitted_checks import assert_ruff_keeps
+
+    long = "a_depth_parameter_with_a_name_long_enough_to_split_the_line"
+    texts = {
+        "named": NAMED,
+        "lone": LONE,
+        "long": NAMED.replace("m: 2", f"{long}: 2").replace("x m", f"x {long}"),
+    }
+    for name, text in texts.items():
+        arch = archspec.loads(text.replace("name: named", f"name: {name}"))
+        for backend in ("torch", "flax"):
+            (tmp_path / f"{name}_{backend}.py").write_text(arch.source(backend))
+    assert_ruff_keeps(tmp_path)

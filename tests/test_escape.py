@@ -18,6 +18,7 @@ from archspec.codegen import pysource as py
 from archspec.codegen.escape import (
     UnsafeName,
     comment_line,
+    formatted,
     identifier,
     is_identifier,
     literal,
@@ -79,6 +80,18 @@ def test_any_text_makes_a_docstring_and_a_comment_that_hold(text: str) -> None:
     tokens = list(tokenize.generate_tokens(StringIO(comment).readline))
     assert [t for t in tokens if canary in t.string][0].type == tokenize.COMMENT
     assert [t.string for t in tokens if t.type == tokenize.NAME] == ["x", "y"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(ANY_TEXT, st.sampled_from(["{i}", "{n}", "{", "}"])), max_size=6))
+def test_any_template_makes_an_f_string_of_its_holes(parts: list[str]) -> None:
+    """Named copies (``f"unit{i + 1}"``): the text around the holes is only text."""
+    template = "".join(parts)
+    source = formatted(template, {"{i}": "i", "{n}": "i + 1"})
+    assert source.isprintable() and isinstance(ast.parse(source).body[0], ast.Expr)
+    expected = template.replace("{i}", "7").replace("{n}", "8")
+    assert eval(compile(source, "<named>", "eval"), {"i": 7}) == expected
+    assert eval(formatted(template, {})) == template  # no hole: a plain string
 
 
 def test_docstring_shows_spec_text_as_written_apart_from_control_characters() -> None:

@@ -66,6 +66,8 @@ RUNS = [
     "g=b(p, q) x 2",
     "g=b(p, q, nl) x n",
     "g=(conv(8, 1) b(p, q, nl) x n)",
+    'g=b(p, q, nl) x n as "u{n}"',  # copies named by a template
+    'g=(conv(8, 1) h=b(p, q, nl) x n as "v-{i}")',
     "g=((conv(8, 1) bn if s relu) x n)",  # switched layers inside counted copies
     "g=((conv(8, 1) relu dropout(q) if s) x n)",  # at the seam of two copies
     "g=((conv(w, 1) bn if s relu) (conv(8, 1) bn if s relu) x n)",  # reads w, before copies

@@ -8,11 +8,10 @@ and the Flax model compiled once."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from emitted_checks import assert_ruff_keeps
 
 import archspec
 
@@ -72,8 +71,10 @@ def test_a_run_of_one_copy_repeats_the_copy_its_probe_adds() -> None:
 def test_a_run_the_class_cannot_write_as_a_repeat_is_no_knob() -> None:
     # unnamed copies at the top level are members of the network class itself
     assert knobs(spec("conv(8, 3) (conv(8, 3) relu) x n")) == {}
-    # copies named by a template: the class cannot number them
-    assert knobs(spec('conv(8, 3) b=basic(8) x n as "block{n}"')) == {}
+    # copies named by a template: with one hole a knob (tests/test_depth_knobs.py), with
+    # two no rule shows that every count names modules the frameworks accept
+    assert knobs(spec('conv(8, 3) b=basic(8) x n as "block{n}"')) == {"n": {"b"}}
+    assert knobs(spec('conv(8, 3) b=basic(8) x n as "block{i}_{n}"')) == {}
     # copies that read their index, or a count read elsewhere too
     assert knobs(spec("g=(conv(8, 3) (conv(8 if i < 5 else 4, 1)) x n)")) == {}
     assert knobs(spec("g=(conv(8, 3) (conv(8, 3) relu) x n conv(n, 1))", "n: 8")) == {}
@@ -130,10 +131,7 @@ def test_runs_are_laid_out_as_ruff_keeps_them(tmp_path: Path) -> None:
         arch = archspec.loads(text.replace("name: t", f"name: {kind}"))
         for backend in ("torch", "flax"):
             (tmp_path / f"{kind}_{backend}.py").write_text(arch.source(backend))
-    for width in ("88", "100"):
-        ruff = [sys.executable, "-m", "ruff", "format", "--check", "--isolated"]
-        done = subprocess.run([*ruff, "--line-length", width, str(tmp_path)], capture_output=True)
-        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    assert_ruff_keeps(tmp_path)
 
 
 # ---- end to end

@@ -14,10 +14,12 @@ framework's sequential container, built in place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from archspec import ir
+from archspec.lower.names import FRAMEWORK_ATTRIBUTES
 from archspec.lower.names import class_name as camel_case
 
 
@@ -25,6 +27,31 @@ def numbered(group: ir.Group) -> bool:
     """True when the members are named 0 .. n-1, as a framework's plain sequential numbers
     them (``nn.Sequential``, ``nnx.Sequential``)."""
     return [m.name for m in group.members] == [str(i) for i in range(len(group.members))]
+
+
+def named_run(group: ir.Group) -> ir.Repeat | None:
+    """The run of copies a group holds alone, named by a template with one ``{i}`` or
+    ``{n}`` (``blocks=unit(64) x n as "unit{n}"``) that names a module at any count: no
+    attribute of the frameworks has its form (``"bfloat{i}"`` would be ``bfloat16``)."""
+    if len(group.repeats) != 1:
+        return None
+    run = group.repeats[0]
+    holes = run.naming.count("{i}") + run.naming.count("{n}")
+    if holes != 1 or (run.first, run.size, run.count) != (0, 1, len(group.members)):
+        return None
+    prefix, _, suffix = run.naming.replace("{n}", "{i}").partition("{i}")
+    form = re.compile(re.escape(prefix) + "[0-9]+" + re.escape(suffix))
+    return None if any(form.fullmatch(name) for name in FRAMEWORK_ATTRIBUTES) else run
+
+
+def counted_names(group: ir.Group) -> Callable[[int], str] | None:
+    """How the members of a group whose copies a depth keyword counts are named at any
+    count: by position (``numbered``) or by the run's template (``named_run``); None
+    where neither."""
+    if numbered(group):
+        return str
+    run = named_run(group)
+    return None if run is None else run.copy_name
 
 
 def is_class(group: ir.Group) -> bool:

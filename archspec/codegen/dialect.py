@@ -101,8 +101,14 @@ class Dialect(ABC):
         """The expression that reads member ``name`` of ``self``."""
 
     @abstractmethod
-    def sequential(self, items: list[tuple[str, py.Expr]], numbered: bool) -> py.Expr:
-        """A container applying ``items`` in order; ``numbered``: named 0 .. n-1."""
+    def sequential(
+        self,
+        items: list[tuple[str, py.Expr]],
+        numbered: bool,
+        copies: py.NamedCopies | None = None,
+    ) -> py.Expr:
+        """A container applying ``items`` in order, then ``copies``; ``numbered``: named
+        0 .. n-1."""
 
     @abstractmethod
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:

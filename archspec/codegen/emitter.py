@@ -122,8 +122,8 @@ class Emitter:
             if self.current is None:
                 return self.class_call(node, path, bind)
             return self.nested_call(node, path)
-        if self.current is None and numbered(node):  # runs a depth counts, a switch's layers
-            return self.sequences.sequence(node, path, bind)
+        if self.current is None and (numbered(node) or path in self.sequences.runs):
+            return self.sequences.sequence(node, path, bind)  # counted runs, switched layers
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import re
 import unicodedata
 
 SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -82,6 +83,26 @@ def literal(value: bool | int | float | str) -> str:
     if isinstance(value, bool | int | float):
         return repr(value)
     raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def formatted(template: str, holes: dict[str, str]) -> str:
+    """An f-string whose value is ``template`` with each hole (a key of ``holes``, such as
+    ``{n}``) replaced by the value of its Python expression (``i + 1``), for any text: the
+    rest is escaped as in ``string``, braces doubled."""
+    pattern = "|".join(re.escape(hole) for hole in holes)
+    body = ""
+    for part in re.split(f"({pattern})", template) if holes else [template]:
+        if part in holes:
+            body += "{" + holes[part] + "}"
+            continue
+        for char in part:
+            if char in '\\"':
+                body += "\\" + char
+            elif char in "{}":
+                body += char * 2
+            else:
+                body += char if char.isprintable() else escaped(char)
+    return f'f"{body}"'
 
 
 def docstring_line(text: str) -> str:

@@ -23,13 +23,15 @@ depth, a named repeat, an unnamed item or group repeated in a stem), where that 
 appears in no other expression and the copies never read ``i``: every copy after the
 first is then made from its input shape alone (``ir.Repeat``). Compiled with ``n + 1``,
 each such run must gain one copy equal (as IR) to its last, and nothing else may change
-but the numbering of the members after it: so the last copy is a fixed point (its input
-is its output), every later copy equals it, and at any count the run is its first copy
-followed by copies of that one. The first must be the only distinct copy. A run of one
-copy shows no later copy: the one the probe adds stands for them all (``Knob.later``),
-where its output is its input and it holds no block instance. The emitted class then
-writes ``range(n - 1)`` (or ``range(n)``) and refuses what lowering refuses: a count
-that is no whole number from 1 to 100,000.
+but the numbering of the members after it (or the copies' names, where a template names
+them: ``classes.named_run``): so the last copy is a fixed point (its input is its
+output), every later copy equals it, and at any count the run is its first copy followed
+by copies of that one. The first must be the only distinct copy. A run of one copy shows
+no later copy: the one the probe adds stands for them all (``Knob.later``), where its
+output is its input and it holds no block instance. The emitted class then writes
+``range(n - 1)`` (or ``range(n)``; ``f"unit{i + 1}" ... for i in range(1, n)`` for named
+copies) and refuses what lowering refuses: a count that is no whole number from 1 to
+100,000.
 
 Two more rules live beside these: a width the class computes with (``codegen.formulas``)
 and a truth value that adds layers (``codegen.switches``). Any other effect (a parameter
@@ -44,7 +46,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archspec import ir, symbolic
-from archspec.codegen.classes import BlockClass, Variable, built_shortcuts, is_class, numbered
+from archspec.codegen.classes import BlockClass, Variable, built_shortcuts, counted_names, is_class
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
 
@@ -225,7 +227,8 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
     for path, group in groups.items():
         flow = flow_at(expected["flow"], path)
         grown = find_group(probed, path)
-        if not numbered(group) or grown is None:
+        names = counted_names(group)
+        if grown is None or names is None:
             return None
         added: list[tuple[int, list[Any]]] = []
         for run in sorted(group.repeats, key=lambda r: r.first):
@@ -249,7 +252,7 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
         for end, nodes in reversed(added):
             flow[end:end] = [{"node": node} for node in nodes]
         for index, step in enumerate(flow):
-            step["name"] = str(index)
+            step["name"] = names(index)
     if expected != found:
         return None
     return Knob(name, value, groups=frozenset(groups), later=tuple(later))

@@ -47,21 +47,48 @@ class Keyword:
 class Repeat:
     """``*(item for _ in range(count))``: ``count`` equal items in a call, written once;
     the count a number, or an expression of the constructor's arguments (``n - 1``).
-    Copies of several items each: ``*(module for _ in range(count) for module in (a, b))``."""
+    Copies of several items each: ``*(module for _ in range(count) for module in (a, b))``.
+    Copies that read their index: ``index`` names it, counted from ``start``; ``opener``
+    and ``closer`` make them a dict's entries (``**{f"unit{i + 1}": ... for i in ...}``)."""
 
     items: tuple[Expr, ...]
     count: int | str
+    index: str = "_"
+    start: int = 0
+    opener: str = "*("
+    closer: str = ")"
 
     @property
     def single(self) -> bool:
         """One item that is a module (a starred item needs the loop over a tuple)."""
         return len(self.items) == 1 and not isinstance(self.items[0], Present)
 
+    @property
+    def span(self) -> Bracket:
+        """``range(count)`` or ``range(start, count)``."""
+        return call("range", *([str(self.start)] if self.start else []), str(self.count))
+
     def flat(self) -> str:
-        copies = f"for _ in range({self.count})"
+        copies = f"for {self.index} in {self.span.flat()}"
         if self.single:
-            return f"*({flat(self.items[0])} {copies})"
+            return f"{self.opener}{flat(self.items[0])} {copies}{self.closer}"
         return f"*({REPEATED} {copies} for {REPEATED} in ({tuple_of(self.items)}))"
+
+
+@dataclass(frozen=True)
+class NamedCopies:
+    """Copies of one module in a named sequential, ``range(start, count)``, each named by
+    ``name``: an expression of the copy's index ``i`` (``escape.formatted``). Each dialect
+    writes them as its container's entries (``Repeat`` with ``index``)."""
+
+    name: str
+    module: Expr
+    count: str
+    start: int
+
+
+COPY_INDEX = "i"
+"""The variable named copies run over (a constructor local, as torchvision's ``for i``)."""
 
 
 @dataclass(frozen=True)
@@ -115,16 +142,16 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
         return [line for item in items for line in lay_out(item, depth, "", suffix)]
     if isinstance(expr, Repeat):  # split as ruff splits a generator, and kept split at any
         # line length by a magic trailing comma: the copy's, else one in range(...)
-        loop = call("range", str(expr.count))
+        loop, copies = expr.span, f"for {expr.index} in "
         if not expr.single:
             lines = [f"{INDENT * (depth + 1)}{REPEATED}"]
-            lines += lay_out(loop, depth + 1, "for _ in ")
+            lines += lay_out(loop, depth + 1, copies)
             lines += explode(Bracket("(", expr.items), depth + 1, f"for {REPEATED} in ")
         elif isinstance(expr.items[0], Bracket) and expr.items[0].items:
-            lines = [*explode(expr.items[0], depth + 1), *lay_out(loop, depth + 1, "for _ in ")]
+            lines = [*explode(expr.items[0], depth + 1), *lay_out(loop, depth + 1, copies)]
         else:
-            lines = [*lay_out(expr.items[0], depth + 1), *explode(loop, depth + 1, "for _ in ")]
-        return [f"{indent}{prefix}*(", *lines, f"{indent}){suffix}"]
+            lines = [*lay_out(expr.items[0], depth + 1), *explode(loop, depth + 1, copies)]
+        return [f"{indent}{prefix}{expr.opener}", *lines, f"{indent}{expr.closer}{suffix}"]
     if isinstance(expr, Present):  # as ruff splits it; a magic trailing comma keeps it
         inner = INDENT * (depth + 1)
         if len(expr.items) == 1 and isinstance(expr.items[0], Bracket) and expr.items[0].items:

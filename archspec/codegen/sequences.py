@@ -13,9 +13,9 @@ from dataclasses import fields
 
 from archspec import ir, symbolic
 from archspec.codegen import pysource as py
-from archspec.codegen.classes import numbered
+from archspec.codegen.classes import counted_names, numbered
 from archspec.codegen.dialect import Dialect
-from archspec.codegen.escape import identifier
+from archspec.codegen.escape import formatted, identifier
 from archspec.codegen.knobs import Conditional, Knob
 
 Binder = Callable[[str, str], "py.Expr | None"]
@@ -61,7 +61,7 @@ class Sequences:
         for path in sorted(knob.groups):
             group = ir.find(self.network, path)
             assert isinstance(group, ir.Group)
-            if not numbered(group):
+            if counted_names(group) is None:
                 return False
             members = group.members
             for run in group.repeats:
@@ -112,7 +112,10 @@ class Sequences:
         return [m.node for found in self.switched.values() for _, c in found for m in c.members]
 
     def sequence(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
-        """A numbered group of the network class: its runs, its switched members."""
+        """A numbered group of the network class, or one of named copies a depth keyword
+        counts: its runs, its switched members."""
+        if path in self.runs and not numbered(group):
+            return self.named(group, path, bind)
         if path in self.runs:
             return self.repeated(group, path, bind)
         members = group.members
@@ -157,10 +160,7 @@ class Sequences:
         last ``knob - 1`` times (``knob`` times where all are alike)."""
         members = group.members
         in_place = self.at(path, bind)
-
-        def literally(member: ir.Member) -> py.Expr:  # no keyword: copies the network lacks
-            return self.construct(member, "", literal_binder)
-
+        literally = self.literally
         items: list[py.Expr] = []
         done = 0
         for run in sorted(self.runs[path], key=lambda r: r.first):
@@ -181,3 +181,23 @@ class Sequences:
             done = run.first + run.size * run.count
         items += self.written(path, members, range(done, len(members)), in_place, tail=True)
         return self.dialect.sequential([("", item) for item in items], numbered=True)
+
+    def named(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
+        """A group of copies named by a template (``classes.named_run``): the first copy
+        where it differs from the later ones, then the last named by its index,
+        ``*((f"unit{i + 1}", Unit(32, 32)) for i in range(1, n))``."""
+        run, members = group.repeats[0], group.members
+        first = self.construct(members[0], join(path, members[0].name), bind)
+        if run.count > 1:
+            last = self.construct(members[-1], join(path, members[-1].name), bind)
+        else:  # a lone copy's later copies: the one the larger network adds, or itself
+            last = self.literally(self.later.get((path, 0), members)[0])
+        distinct = first != last
+        name = formatted(run.naming, {"{i}": py.COPY_INDEX, "{n}": f"{py.COPY_INDEX} + 1"})
+        copies = py.NamedCopies(name, last, identifier(run.parameter), int(distinct))
+        items = [(members[0].name, first)] if distinct else []
+        return self.dialect.sequential(items, numbered=False, copies=copies)
+
+    def literally(self, member: ir.Member) -> py.Expr:
+        """A member built with no keyword: a copy the network lacks (``Knob.later``)."""
+        return self.construct(member, "", literal_binder)

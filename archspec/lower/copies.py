@@ -38,6 +38,14 @@ def expand(
     for item in items:
         if item.condition is not None and not lowerer.holds(item.condition, scope):
             continue
+        if item.naming is not None and not item.name:
+            lowerer.error(
+                "E319",
+                f"the names template '{item.naming}' names no module: its copies are unnamed",
+                item.span,
+                f'name the module that holds the copies: blocks=... as "{item.naming}"',
+            )
+            continue
         times = 1 if item.repeat is None else lowerer.count(item.repeat, scope, "a repeat count")
         stride = (
             None if item.stride is None else lowerer.count(item.stride, scope, "a stride", 4096)
@@ -101,7 +109,7 @@ def expand(
 def repeat(item: s.Item, parameter: str, size: int, count: int) -> ir.Repeat:
     """The run of ``item``'s ``count`` copies of ``size`` members, counted from its first."""
     reads = frozenset(names_read(target_expressions(item.target)))
-    return ir.Repeat(parameter, 0, size, count, reads)
+    return ir.Repeat(parameter, 0, size, count, reads, item.naming or "")
 
 
 def too_many(lowerer: Lowerer, layers: int, item: s.Item) -> None:
@@ -176,7 +184,7 @@ def copy_names(lowerer: Lowerer, entry: Entry) -> list[str] | None:
             'e.g. as "denselayer{n}" (1, 2, ...) or as "block{i}" (0, 1, ...)',
         )
         return None
-    names = [template.replace("{i}", str(i)).replace("{n}", str(i + 1)) for i in range(entry.times)]
+    names = [ir.copy_name(template, i) for i in range(entry.times)]
     for name in names:
         if reason := refused_module_name(name):
             lowerer.error("E311", f"'{name}' cannot name a module: {reason}", entry.item.span)

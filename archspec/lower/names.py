@@ -226,10 +226,11 @@ def refused_network_name(name: str) -> str:
     return ""
 
 
-NETWORK_CONSTRUCTOR_LOCALS = frozenset({"self", "rngs", "_", "module"})
+NETWORK_CONSTRUCTOR_LOCALS = frozenset({"self", "rngs", "_", "module", "i"})
 """The names the network class's constructor uses besides the globals (``_`` counts a
-repeat, ``module`` runs over a copy of several members): its keywords may be anything
-else, ``in_channels`` included, which only the block classes' methods use."""
+repeat, ``module`` runs over a copy of several members, ``i`` over named copies): its
+keywords may be anything else, ``in_channels`` included, which only the block classes'
+methods use."""
 
 
 def shadows_emitted_code(name: str, local_names: frozenset[str] = EMITTED_LOCALS) -> bool:

@@ -284,11 +284,20 @@ class FlaxDialect(Dialect):
     def member(self, name: str) -> str:
         return f"self.{identifier(attribute_name(name))}"
 
-    def sequential(self, items: list[tuple[str, py.Expr]], numbered: bool) -> py.Expr:
+    def sequential(
+        self,
+        items: list[tuple[str, py.Expr]],
+        numbered: bool,
+        copies: py.NamedCopies | None = None,
+    ) -> py.Expr:
         if numbered:
             return py.Bracket("nnx.Sequential(", tuple(py.repeats([e for _, e in items])))
-        entries = tuple(entry(literal(name), e) for name, e in items)
-        return py.call("NamedSequential", py.Bracket("{", entries, "}"))
+        entries = [entry(literal(name), e) for name, e in items]
+        if copies is not None:  # **{f"unit{i + 1}": Unit(32, 32, rngs=rngs) for i in ...}
+            named = entry(copies.name, copies.module)
+            loop = py.Repeat((named,), copies.count, py.COPY_INDEX, copies.start, "**{", "}")
+            entries.append(loop)
+        return py.call("NamedSequential", py.Bracket("{", tuple(entries), "}"))
 
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:
         if parallel.combine == "concat":

@@ -264,10 +264,18 @@ class TorchDialect(Dialect):
     def member(self, name: str) -> str:
         return f"self.{name}" if identifier(name) else f"getattr(self, {literal(name)})"
 
-    def sequential(self, items: list[tuple[str, py.Expr]], numbered: bool) -> py.Expr:
+    def sequential(
+        self,
+        items: list[tuple[str, py.Expr]],
+        numbered: bool,
+        copies: py.NamedCopies | None = None,
+    ) -> py.Expr:
         if numbered:
             return py.Bracket("nn.Sequential(", tuple(py.repeats([e for _, e in items])))
-        pairs = [py.Bracket("(", (literal(name), e)) for name, e in items]
+        pairs: list[py.Expr] = [py.Bracket("(", (literal(name), e)) for name, e in items]
+        if copies is not None:  # *((f"unit{i + 1}", Unit(32, 32)) for i in range(1, n))
+            pair = py.Bracket("(", (copies.name, copies.module))
+            pairs.append(py.Repeat((pair,), copies.count, py.COPY_INDEX, copies.start))
         return py.call("nn.Sequential", py.call("OrderedDict", py.Bracket("[", tuple(pairs), "]")))
 
     def combine(self, parallel: ir.Parallel, values: list[str]) -> str:
