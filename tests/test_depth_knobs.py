@@ -170,7 +170,7 @@ def test_flax_emitted_depth_builds_what_the_spec_builds(tmp_path: Path) -> None:
     assert_emitted_builds_as_spec(cls, archspec.load(CIFAR, n=2, input="3x16x16"), n=2)
 
 
-@pytest.mark.parametrize("name", ["self", "rngs", "module", "BasicBlock", "check_depth"])
+@pytest.mark.parametrize("name", ["self", "rngs", "module", "i", "BasicBlock", "check_depth"])
 def test_a_depth_named_like_a_name_the_constructor_uses_is_left_out(name: str) -> None:
     arch = archspec.loads(spec(f"  s: basic(8) x {name}\n", params=f"{name}: 2"))
     assert [k.name for k in arch.knobs()] == [name]
