@@ -54,6 +54,8 @@ RATE_USES = ["dropout(r)", "dropout(r / 2)", "dropout(min(r, 0.3))", "relu", "nl
 NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "bn(momentum=e)"]
 """What a ``let`` ``nl`` holds: a layer taking the parameters ``e`` and ``k``."""
 INNER = "block inner(c) = conv(c, 1) bn"
+SWITCHED = "block sw(t=false) = conv(8, 3) sq=bn if t act=relu"
+"""A block a truth value adds a member to (``codegen.optional``)."""
 STEMS = [
     "conv(8, 3)",
     "conv(w, 3) bn relu conv(8, 1)",
@@ -68,6 +70,8 @@ RUNS = [
     "g=(conv(8, 1) b(p, q, nl) x n)",
     'g=b(p, q, nl) x n as "u{n}"',  # copies named by a template
     'g=(conv(8, 1) h=b(p, q, nl) x n as "v-{i}")',
+    "g=sw(s) x n",  # a switch inside blocks, counted copies of them
+    "g=(conv(w, 1) sw(t=s) b(p, q, nl))",
     "g=((conv(8, 1) bn if s relu) x n)",  # switched layers inside counted copies
     "g=((conv(8, 1) relu dropout(q) if s) x n)",  # at the seam of two copies
     "g=((conv(w, 1) bn if s relu) (conv(8, 1) bn if s relu) x n)",  # reads w, before copies
@@ -89,7 +93,7 @@ def specs(draw: Any) -> str:
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
         f"params: {{p: {p}, q: 0.25, w: 8, n: 2, e: 0.001, k: 3, s: false}}\n"
         f"let: {{nl: '{draw(st.sampled_from(NORMS))}'}}\n"
-        f"define: |\n  {INNER}\n  block b(a, r, nl=relu) = {body}{residual}\n"
+        f"define: |\n  {INNER}\n  {SWITCHED}\n  block b(a, r, nl=relu) = {body}{residual}\n"
         f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}"
         f" {draw(st.sampled_from(['', 'nl']))}\n"
         f"head: pool=global_avgpool flatten=flatten fc={draw(st.sampled_from(HEADS))}\n"

@@ -60,6 +60,37 @@ def is_class(group: ir.Group) -> bool:
     return bool(group.definition) or not group.is_chain or group.holds_tensors
 
 
+def network_groups(network: ir.Network) -> list[tuple[str, ir.Group]]:
+    """The groups the network class constructs itself (not a class, nor inside one),
+    with their paths."""
+    inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
+    found: list[tuple[str, ir.Group]] = []
+    for place in ir.walk(network):
+        if place.path.startswith(inside) or not isinstance(place.node, ir.Group):
+            continue
+        if is_class(place.node):
+            inside = place.path + "."
+        else:
+            found.append((place.path, place.node))
+    return found
+
+
+def network_level(network: ir.Network) -> set[str]:
+    """Paths of the layers and classes the network class constructs itself (not inside a
+    class)."""
+    inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
+    own: set[str] = set()
+    for place in ir.walk(network):
+        if place.path.startswith(inside):
+            continue
+        if isinstance(place.node, ir.Group) and is_class(place.node):
+            inside = place.path + "."
+            own.add(place.path)
+        elif isinstance(place.node, ir.Layer):
+            own.add(place.path)
+    return own
+
+
 @dataclass(frozen=True)
 class Built:
     """A module a class builds itself: its path relative to the class, and the node."""
@@ -213,6 +244,9 @@ class BlockClass:
     shortcuts: list[Shortcut] = field(default_factory=list)
     merged: bool = False
     """Whether a field took another's argument by equal values alone (``resolve``)."""
+    conditions: dict[str, str] = field(default_factory=dict)
+    """Members a switch adds (``codegen.optional``), each with the condition the class
+    builds it under: ``attn``."""
 
     @property
     def own(self) -> int | None:

@@ -132,9 +132,10 @@ class Dialect(ABC):
         """Extra keyword arguments for one layer (PyTorch: ``inplace``)."""
         return {}
 
-    def take_in(self, copy: ir.Chain) -> None:
+    def take_in(self, copy: ir.Chain, optional: frozenset[str] = frozenset()) -> None:
         """Members written that the network does not hold: the copy a depth knob repeats
-        where the network has one (``Knob.later``), to be decided like the network's."""
+        where the network has one (``Knob.later``), to be decided like the network's; a
+        class's flow where a switch may leave ``optional`` members out."""
         return None
 
     def add_in_place(self, parallel: ir.Parallel) -> bool:

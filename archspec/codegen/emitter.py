@@ -46,6 +46,9 @@ class Emitter:
     def __init__(
         self, network: ir.Network, counts: Counts, dialect: Dialect, knobs: tuple[Knob, ...] = ()
     ) -> None:
+        switch = next((k for k in knobs if k.added), None)  # one adds inside blocks
+        knobs = tuple(k for k in knobs if not k.added or k is switch)
+        network = switch.padded or network if switch else network  # codegen.optional
         self.network = network
         self.counts = counts
         self.dialect = dialect
@@ -76,6 +79,9 @@ class Emitter:
         )
         for knob in self.knobs:
             self.sequences.add_switch(knob)
+        for cls in self.classes.values():
+            if cls.conditions:  # torch: which ReLUs work in place with or without them
+                dialect.take_in(cls.first.flow, frozenset(cls.conditions))
         self.helpers = self.needed_helpers()
 
     def needed_helpers(self) -> list[str]:
@@ -246,6 +252,16 @@ class Emitter:
 
         for steps in zip(*(f.steps for f in flows), strict=True):
             step = steps[0]
+            optional = isinstance(step, ir.Member) and not prefix and step.name in cls.conditions
+            if isinstance(step, ir.Member) and optional:  # codegen.optional
+                condition = cls.conditions[step.name]
+                expression = self.construct(step, join(prefix, step.name), bind)
+                lines += [
+                    f"        if {condition}:",
+                    *self.dialect.assign(step.name, expression, 3),
+                ]
+                lines += ["        else:", *self.dialect.assign(step.name, "None", 3)]
+                continue
             if isinstance(step, ir.Member):
                 expression = self.construct(step, join(prefix, step.name), bind)
                 lines += self.dialect.assign(step.name, expression, 2)
@@ -264,7 +280,7 @@ class Emitter:
     def block_call_method(self, cls: BlockClass) -> list[str]:
         array = self.dialect.array_type
         lines = [f"    def {self.dialect.call_method}(self, x: {array}) -> {array}:"]
-        writer = FlowWriter(self.dialect)
+        writer = FlowWriter(self.dialect, frozenset(cls.conditions))
         result = writer.chain([g.flow for g in cls.instances], "x", "out")
         return lines + writer.lines + [f"        return {result}"]
 

@@ -20,8 +20,9 @@ class FlowWriter:
     """Collects the statements of one call method, for the flows of every instance of a
     class at once (they differ only in their shortcuts)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, optional: frozenset[str] = frozenset()) -> None:
         self.dialect = dialect
+        self.optional = optional  # members that may be None (codegen.optional)
         self.lines: list[str] = []
         self.taken = {"x", "out", "identity", "self"}
 
@@ -35,6 +36,11 @@ class FlowWriter:
             if isinstance(step, ir.Member) and how is not None:
                 self.lines.append(f"{INDENT}{target} = {self.dialect.bare(how, step.name, value)}")
                 value = target
+            elif isinstance(step, ir.Member) and step.name in self.optional:
+                assert value == target, "an optional member follows a step of its chain"
+                member = self.dialect.member(step.name)
+                self.lines.append(f"{INDENT}if {member} is not None:")
+                self.lines.append(f"{INDENT}    {target} = {member}({value})")
             elif isinstance(step, ir.Member):
                 self.lines.append(f"{INDENT}{target} = {self.dialect.member(step.name)}({value})")
                 value = target

@@ -26,8 +26,8 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from archspec import ir, symbolic, terms
-from archspec.codegen.classes import BlockClass, built_shortcuts, is_class
-from archspec.codegen.knobs import Knob, network_level
+from archspec.codegen.classes import BlockClass, built_shortcuts, is_class, network_level
+from archspec.codegen.knobs import Knob
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
 

@@ -34,21 +34,33 @@ copies) and refuses what lowering refuses: a count that is no whole number from 
 100,000.
 
 Two more rules live beside these: a width the class computes with (``codegen.formulas``)
-and a truth value that adds layers (``codegen.switches``). Any other effect (a parameter
-that is both a width and a depth, a switch inside a block) leaves a parameter out: the
-file then states the value it was built with, and ``archspec build -D`` changes it.
+and a truth value that adds layers (``codegen.switches``; inside blocks,
+``codegen.optional``). Any other effect (a parameter that is both a width and a depth)
+leaves a parameter out: the file then states the value it was built with, and
+``archspec build -D`` changes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archspec import ir, symbolic
-from archspec.codegen.classes import BlockClass, Variable, built_shortcuts, counted_names, is_class
+from archspec.codegen.classes import (
+    BlockClass,
+    Variable,
+    built_shortcuts,
+    counted_names,
+    is_class,
+    network_groups,
+    network_level,
+)
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
+
+if TYPE_CHECKING:
+    from archspec.codegen.optional import Added
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +114,10 @@ class Knob:
     copy the network compiled one larger adds (what every later copy is)."""
     conditionals: tuple[Conditional, ...] = field(default=(), compare=False)
     """For a switch: the members that exist at one of its values only."""
+    padded: ir.Network | None = field(default=None, compare=False)
+    added: tuple[Added, ...] = ()
+    """For a switch that adds members inside blocks (``codegen.optional``): the rule of
+    each block, and the network emitted in its stead where it has the fewer members."""
 
 
 def probe_values(value: ir.Scalar) -> tuple[int | float | bool, ...]:
@@ -330,21 +346,6 @@ def input_field(node: ir.Node, field_name: str) -> bool:
     return roles.get(field_name) == "in" and "out" in roles.values()
 
 
-def network_groups(network: ir.Network) -> list[tuple[str, ir.Group]]:
-    """The groups the network class constructs itself (not a class, nor inside one),
-    with their paths."""
-    inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
-    found: list[tuple[str, ir.Group]] = []
-    for place in ir.walk(network):
-        if place.path.startswith(inside) or not isinstance(place.node, ir.Group):
-            continue
-        if is_class(place.node):
-            inside = place.path + "."
-        else:
-            found.append((place.path, place.node))
-    return found
-
-
 def flow_at(flow: list[Any], path: str) -> list[Any]:
     """The member steps of the group at ``path``, in ``ir.to_data``'s form."""
     for part in path.split("."):
@@ -373,27 +374,11 @@ def find_group(network: ir.Network, path: str) -> ir.Group | None:
     return node if isinstance(node, ir.Group) else None
 
 
-def network_level(network: ir.Network) -> set[str]:
-    """Paths of the layers and classes the network class constructs itself (not inside a
-    class)."""
-    inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
-    own: set[str] = set()
-    for place in ir.walk(network):
-        if place.path.startswith(inside):
-            continue
-        if isinstance(place.node, ir.Group) and is_class(place.node):
-            inside = place.path + "."
-            own.add(place.path)
-        elif isinstance(place.node, ir.Layer):
-            own.add(place.path)
-    return own
-
-
 def call_probes(knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
     """The probes of the knobs that set arguments of class calls: they join the
     resolution of the classes (``resolve.block_classes``)."""
     return tuple(
-        Probe(k.name, k.default, k.probe, k.probed)
+        Probe(k.name, k.default, k.probe, k.probed, k.added)
         for k in knobs
         if k.calls and k.probed is not None and k.probe is not None
     )

@@ -33,6 +33,7 @@ from archspec.codegen.classes import (
     own_branches,
 )
 from archspec.codegen.escape import identifier, is_identifier, literal
+from archspec.codegen.optional import Added, namespace
 from archspec.lower.names import shadows_emitted_code
 from archspec.ops import OPS
 
@@ -67,6 +68,9 @@ class Probe:
     value: ir.Scalar
     probe: ir.Scalar
     network: ir.Network
+    added: tuple[Added, ...] = ()
+    """Members the keyword adds inside blocks (``codegen.optional``): built under the
+    block's condition."""
 
 
 @dataclasses.dataclass
@@ -118,6 +122,7 @@ class Resolver:
             for k, probe in enumerate(probes, start=1)
         ]
         self.named: dict[str, Variable] = {}  # the variables named after a keyword
+        self.added = [rule for probe in probes for rule in probe.added]
         self.used: list[Variable] = []
         self.current = Current("in_channels", self.pool[0].values, self.pool[0])
 
@@ -137,6 +142,13 @@ class Resolver:
 
     def resolve(self) -> None:
         self.flow([g.flow for g in self.cls.instances], "")
+        first = self.cls.first
+        for rule in self.added:  # the members a switch adds, under the block's argument
+            if rule.definition == first.definition and rule.members <= namespace(first.flow):
+                variable = next(v for v in self.pool if v.spec == rule.argument)
+                self.use(variable, channels=False)
+                condition = rule.condition(variable.name)
+                self.cls.conditions.update(dict.fromkeys(rule.members, condition))
         used = [v for v in self.pool + self.extra if any(v is u for u in self.used)]
         self.cls.parameters = [v for v in used if v.channels] + [v for v in used if not v.channels]
 

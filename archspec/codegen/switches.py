@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from archspec import ir, terms
-from archspec.codegen.classes import is_class, numbered
+from archspec.codegen.classes import is_class, network_level, numbered
 from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of
+from archspec.codegen.optional import Added, Twins, held_alike, padded_network, twins
 from archspec.terms import Term
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Alignment:
 
     def __init__(self) -> None:
         self.pairs: list[tuple[str, str]] = []  # (shorter path, longer path) matched
+        self.inside: list[Twins] = []  # block instances the longer adds members to
         self.extras: list[tuple[str, str, int, int, ir.Member, ir.Chain]] = []
         """(shorter group's path, longer group's path, shorter position, longer position,
         the member, the longer sequence)"""
@@ -60,8 +62,12 @@ class Alignment:
         plain = [isinstance(m.node, ir.Group) and not is_class(m.node) for m in (a, b)]
         if all(plain):
             return self.group(a.node, b.node, a_path, b_path)  # type: ignore[arg-type]
-        if any(plain) or ir.to_data(a.node) != ir.to_data(b.node):
+        if any(plain):
             return False
+        if ir.to_data(a.node) != ir.to_data(b.node):
+            found = twins(a_path, a.node, b.node)
+            self.inside += [found] if found is not None and a_path == b_path else []
+            return found is not None and a_path == b_path
         self.pairs.append((a_path, b_path))
         return True
 
@@ -105,10 +111,16 @@ def switch_knob(
     adds = layer_count(probe.network) > layer_count(arch.network)
     short, long = (arch, probe) if adds else (probe, arch)
     alignment = Alignment()
-    if not alignment.networks(short.network, long.network) or not alignment.extras:
+    if not alignment.networks(short.network, long.network):
+        return None
+    if not alignment.extras and not alignment.inside:
         return None
     keywords = frozenset(k.name for k in knobs)
     if not independent(arch, probe, alignment, adds, keywords):
+        return None
+    twinned = alignment.inside
+    added = blocks_added(twinned, (arch, probe), keywords)
+    if added is None:
         return None
     when = not value if adds else value  # where the extras exist
     found = conditionals(alignment.extras, adds, when)
@@ -131,7 +143,43 @@ def switch_knob(
             if inside is None or not reads_none(grown, path, other, inside, keywords):
                 return None
             found += inside
-    return Knob(name, value, probe=not value, conditionals=tuple(found))
+    if not twinned:
+        return Knob(name, value, probe=not value, conditionals=tuple(found))
+    padded = padded_network(short.network, twinned)  # one class for both structures
+    return Knob(
+        name,
+        value,
+        calls=frozenset((t.path, False) for t in twinned),
+        probe=not value,
+        probed=probe.network if adds else padded,
+        conditionals=tuple(found),
+        padded=padded if adds else None,
+        added=added,
+    )
+
+
+def blocks_added(
+    inside: list[Twins], compiled: tuple[Architecture, Architecture], keywords: frozenset[str]
+) -> tuple[Added, ...] | None:
+    """What a switch adds inside blocks (``codegen.optional``), one rule per block; None
+    where the network class does not build the instances itself, an instance of the
+    longer structure lacks the condition, or a keyword reads a field of an instance."""
+    rules: dict[str, Added] = {}
+    for found in inside:
+        rule = rules.setdefault(found.added.definition, found.added)
+        if rule != found.added:
+            return None
+    networks = tuple(a.network for a in compiled)
+    if not all(held_alike(rule, networks) for rule in rules.values()):
+        return None
+    for arch in compiled:
+        traced = arch.traced
+        assert traced is not None, "checked by independent()"
+        own = network_level(arch.network)
+        for found in inside:
+            if found.path not in own or reads_keyword(traced.network, found.path, keywords):
+                return None
+    return tuple(rules.values())
 
 
 def layer_count(network: ir.Network) -> int:

@@ -198,20 +198,35 @@ class InPlace:
         for group in groups.values():
             self.visit(group.flow)
 
-    def visit(self, chain: ir.Chain) -> None:
+    def visit(self, chain: ir.Chain, optional: frozenset[str] = frozenset()) -> None:
+        """Decides the chain's ReLUs and additions; with ``optional`` members (a block
+        may be built without them: ``codegen.optional``), as fresh with them and without."""
         steps = list(chain.steps)
         for index, step in enumerate(steps):
             if isinstance(step, ir.Member):
                 relu = isinstance(step.node, ir.Layer) and step.node.op.NAME == "relu"
-                if relu and index and fresh(steps[index - 1], steps[: index - 1]):
-                    self.relus.add(id(step))
+                decide(self.relus, id(step), relu and fresh_before(steps, index, optional))
                 continue
             body = list(step.branches[0].steps)
             pair = step.combine == "add" and len(step.branches) == 2
-            if pair and body and fresh(body[-1], body[:-1]):
-                self.adds.add(id(step))
+            decide(self.adds, id(step), pair and fresh_before(body, len(body), optional))
             for branch in step.branches:
-                self.visit(branch)
+                self.visit(branch, optional)
+
+
+def fresh_before(steps: list[ir.Step], index: int, optional: frozenset[str]) -> bool:
+    """Whether what reaches ``steps[index]`` is fresh, with the optional members and
+    without them."""
+    kept = [s for s in steps[:index] if not (isinstance(s, ir.Member) and s.name in optional)]
+    return all(seq and fresh(seq[-1], seq[:-1]) for seq in (steps[:index], kept))
+
+
+def decide(found: set[int], key: int, holds: bool) -> None:
+    """Adds ``key`` where it holds; takes it out where a later visit finds it does not."""
+    if holds:
+        found.add(key)
+    else:
+        found.discard(key)
 
 
 def runtime_source() -> str:
@@ -287,8 +302,8 @@ class TorchDialect(Dialect):
     def layer_keywords(self, member: ir.Member) -> dict[str, str]:
         return {"inplace": "True"} if id(member) in self.inplace.relus else {}
 
-    def take_in(self, copy: ir.Chain) -> None:
-        self.inplace.visit(copy)
+    def take_in(self, copy: ir.Chain, optional: frozenset[str] = frozenset()) -> None:
+        self.inplace.visit(copy, optional)
 
     def add_in_place(self, parallel: ir.Parallel) -> bool:
         return id(parallel) in self.inplace.adds
