@@ -257,3 +257,84 @@ def test_named_copies_are_laid_out_as_ruff_keeps_them(tmp_path: Path) -> None:
         for backend in ("torch", "flax"):
             (tmp_path / f"{name}_{backend}.py").write_text(arch.source(backend))
     assert_ruff_keeps(tmp_path)
+
+
+# ---- copies inside a class the network class builds
+
+TINY_VIT = {"hidden_dim": 32, "mlp_dim": 64, "num_heads": 2, "patch_size": 8, "num_classes": 10}
+IN_CLASSES = """\
+name: in_classes
+input: 3x8x8
+params: {n: 3}
+stem: >-
+  conv(8, 3)
+  e=(add(identity, relu) blocks=(conv(8, 3) relu) x n as "b{i}")
+  f=(add(identity, relu) blocks=(conv(8, 3) relu) x 2 as "b{i}")
+head: global_avgpool flatten fc(10)
+"""
+"""``e`` and ``f`` are one class where ``n`` is 2: then ``f`` too would take the count."""
+
+
+def test_a_depth_inside_a_class_is_an_argument_of_the_class() -> None:
+    arch = archspec.load("torchvision/vit_b_16")
+    assert "num_layers" in {k.name for k in arch.knobs()}
+    for backend in ("torch", "flax"):
+        source = arch.source(backend)
+        encoder = source[source.index("class EncoderBlock") : source.index("class ViTB16")]
+        assert "num_layers: int = 12," in encoder and "for i in range(1, num_layers)" in encoder
+        assert "num_layers=num_layers," in source[source.index("class ViTB16") :]
+    assert "n: int = 3" in archspec.loads(IN_CLASSES).source("torch")
+    assert "n: int" not in archspec.loads(IN_CLASSES, n=2).source("torch")
+    # copies in a class's own namespace (a class for its position embedding) are its
+    # attributes, not a sequence the class could count
+    own = IN_CLASSES.replace("input: 3x8x8", "input: 3x32x32").split("stem:")[0]
+    own += "stem: conv(8, 8, stride=8, padding=0) tokens e=((fc(8) relu) x n position_embedding)\n"
+    own += "head: token_pool fc(10)\n"
+    assert "n: int" not in archspec.loads(own).source("torch")
+
+
+def test_torchvision_vit_takes_num_layers(tmp_path: Path) -> None:
+    """The emitted ViT-B/16 class, small, at other depths: torchvision's weights load
+    strictly and give its outputs."""
+    torch = pytest.importorskip("torch")
+    vision_transformer = pytest.importorskip("torchvision.models.vision_transformer")
+    cls = emitted_class(archspec.load("torchvision/vit_b_16", input="3x32x32"), tmp_path)
+    for layers in (1, 3):
+        reference = vision_transformer.VisionTransformer(
+            image_size=32, num_layers=layers, **TINY_VIT
+        ).eval()
+        emitted = cls(num_layers=layers, **TINY_VIT).eval()
+        emitted.load_state_dict(reference.state_dict(), strict=True)
+        x = torch.randn(2, 3, 32, 32)
+        with torch.no_grad():
+            assert (emitted(x) - reference(x)).abs().max().item() <= 1e-5
+
+
+def test_flax_emitted_depth_inside_a_class_builds_what_the_spec_builds(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+
+    arch = archspec.load("torchvision/vit", input="3x32x32")
+    cls = emitted_class(arch, tmp_path, "flax")
+    values = {**TINY_VIT, "num_layers": 2}
+    assert_emitted_builds_as_spec(
+        cls, archspec.load("torchvision/vit", input="3x32x32", **values), **values
+    )
+    other = emitted_class(archspec.loads(IN_CLASSES), tmp_path, "flax")
+    assert_emitted_builds_as_spec(other, archspec.loads(IN_CLASSES, n=5), n=5)
+
+
+def test_vit_b_16_at_vit_l_16s_sizes_is_vit_l_16(tmp_path: Path) -> None:
+    """Built on the meta device (no memory): the state_dict layout of torchvision's
+    vit_l_16, so its weights load strictly."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    cls = emitted_class(archspec.load("torchvision/vit_b_16"), tmp_path)
+    sizes = {"num_layers": 24, "hidden_dim": 1024, "mlp_dim": 4096, "num_heads": 16}
+    with torch.device("meta"):
+        emitted = cls(**sizes).state_dict()
+        reference = torchvision.models.vit_l_16().state_dict()
+    assert [(k, t.shape) for k, t in emitted.items()] == [
+        (k, t.shape) for k, t in reference.items()
+    ]

@@ -71,6 +71,8 @@ RUNS = [
     'g=b(p, q, nl) x n as "u{n}"',  # copies named by a template
     'g=(conv(8, 1) h=b(p, q, nl) x n as "v-{i}")',
     "g=sw(s) x n",  # a switch inside blocks, counted copies of them
+    'g=(add(identity, relu) h=b(p, q, nl) x n as "w{i}")',  # counted inside a class
+    "g=(add(identity, relu) h=(b(p, q, nl) x n))",
     "g=(conv(w, 1) sw(t=s) b(p, q, nl))",
     "g=((conv(8, 1) bn if s relu) x n)",  # switched layers inside counted copies
     "g=((conv(8, 1) relu dropout(q) if s) x n)",  # at the seam of two copies

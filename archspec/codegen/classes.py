@@ -60,21 +60,6 @@ def is_class(group: ir.Group) -> bool:
     return bool(group.definition) or not group.is_chain or group.holds_tensors
 
 
-def network_groups(network: ir.Network) -> list[tuple[str, ir.Group]]:
-    """The groups the network class constructs itself (not a class, nor inside one),
-    with their paths."""
-    inside = "\0"  # the class being skipped (a walk lists a node's descendants after it)
-    found: list[tuple[str, ir.Group]] = []
-    for place in ir.walk(network):
-        if place.path.startswith(inside) or not isinstance(place.node, ir.Group):
-            continue
-        if is_class(place.node):
-            inside = place.path + "."
-        else:
-            found.append((place.path, place.node))
-    return found
-
-
 def network_level(network: ir.Network) -> set[str]:
     """Paths of the layers and classes the network class constructs itself (not inside a
     class)."""

@@ -69,7 +69,7 @@ class Emitter:
         taken.update(cls.name for cls in self.classes.values())
         self.taken = taken
         self.checks: list[str] = []  # the checks and functions copied into the file
-        self.sequences = Sequences(network, dialect, self.construct)
+        self.sequences = Sequences(network, dialect, self.construct, self.classes)
         self.knobs = tuple(
             k
             for k in knobs
@@ -130,6 +130,8 @@ class Emitter:
             return self.nested_call(node, path)
         if self.current is None and (numbered(node) or path in self.sequences.runs):
             return self.sequences.sequence(node, path, bind)  # counted runs, switched layers
+        if id(node) in self.sequences.in_classes:  # counted by an argument of the class
+            return self.sequences.in_class(node, path, bind)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
 
@@ -305,6 +307,7 @@ class Emitter:
         lines += ["        " + line for line in dialect.init_prologue]
         computed = Locals(net, self.knobs, self.taken)
         bound = knob_bindings(net, self.knobs, self.classes, computed)
+        bound.update(self.sequences.passed)  # a depth a class counts
         self.sequences.bind_added(computed.text, frozenset(k.name for k in self.knobs))
 
         def bind(path: str, field: str) -> py.Expr | None:
@@ -317,7 +320,7 @@ class Emitter:
         lines += computed.lines
         for guard in guards:
             lines += py.lay_out(guard, 2)
-        self.checks = [CHECK] if self.sequences.runs else []
+        self.checks = [CHECK] if any(k.groups for k in self.knobs) else []
         self.checks += [CHECK_STRUCTURE] if guards else []
         self.checks += sorted(computed.used & COPIED)
         self.uses.update("math" for f in computed.used if f.startswith("math."))

@@ -53,7 +53,6 @@ from archspec.codegen.classes import (
     built_shortcuts,
     counted_names,
     is_class,
-    network_groups,
     network_level,
 )
 from archspec.codegen.resolve import Probe, block_classes
@@ -229,10 +228,11 @@ def shortcuts_kept(base: ir.Network, old: ir.Group, new: ir.Group) -> bool:
 
 def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> Knob | None:
     """``name`` as a repeat count (see the module docstring); None when it is not one."""
-    groups = {
-        path: group
-        for path, group in network_groups(base)
-        if any(run.parameter == name for run in group.repeats)
+    groups = {  # the network class's own, or a class's it passes the count to
+        place.path: place.node
+        for place in ir.walk(base)
+        if isinstance(place.node, ir.Group)
+        and any(run.parameter == name for run in place.node.repeats)
     }
     if not groups or any(p.startswith(tuple(f"{q}." for q in groups)) for p in groups):
         return None  # none, or runs inside runs
@@ -246,10 +246,13 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
         names = counted_names(group)
         if grown is None or names is None:
             return None
+        classed = in_a_class(base, path)  # a class counts them: no copy alone, no attribute
         added: list[tuple[int, list[Any]]] = []
         for run in sorted(group.repeats, key=lambda r: r.first):
             if run.parameter != name:
                 continue
+            if classed and (run.count == 1 or is_class(group)):
+                return None
             end = run.first + run.size * run.count
             if run.count == 1:  # what every later copy is: the larger network's second
                 at = end + sum(len(nodes) for _, nodes in added)  # copies added before
@@ -272,6 +275,13 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
     if expected != found:
         return None
     return Knob(name, value, groups=frozenset(groups), later=tuple(later))
+
+
+def in_a_class(network: ir.Network, path: str) -> bool:
+    """Whether the group at ``path`` is a class instance or stands inside one."""
+    parts = path.split(".")
+    nodes = (ir.find(network, ".".join(parts[:end])) for end in range(1, len(parts) + 1))
+    return any(isinstance(node, ir.Group) and is_class(node) for node in nodes)
 
 
 def fixed_point(copy: tuple[ir.Member, ...]) -> bool:
@@ -365,7 +375,7 @@ def member_steps(flow: list[Any]) -> list[Any]:
     return found
 
 
-def find_group(network: ir.Network, path: str) -> ir.Group | None:
+def find_group(network: ir.Network | ir.Node, path: str) -> ir.Group | None:
     """The group at ``path``, if the network has one there."""
     try:
         node = ir.find(network, path)

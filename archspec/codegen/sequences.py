@@ -1,9 +1,11 @@
 """The numbered sequences the network class builds, as its keywords make them.
 
 A depth keyword's runs are written once (``codegen.knobs``): each run's first copy, then
-its last ``range(n - 1)`` times. A switch's members (``codegen.switches``) are written
-where they stand, ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so a framework's
-sequential numbers them as the spec does at either value.
+its last ``range(n - 1)`` times, or named by their template (``f"unit{i + 1}" ... for i
+in range(1, n)``); inside a class the network class builds, the class takes the count
+(``InClass``). A switch's members (``codegen.switches``) are written where they stand,
+``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so a framework's sequential numbers
+them as the spec does at either value.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from dataclasses import fields
 
 from archspec import ir, symbolic
 from archspec.codegen import pysource as py
-from archspec.codegen.classes import counted_names, numbered
+from archspec.codegen.classes import BlockClass, Variable, counted_names, network_level, numbered
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import formatted, identifier
-from archspec.codegen.knobs import Conditional, Knob
+from archspec.codegen.knobs import Conditional, Knob, find_group
+from archspec.codegen.optional import namespace
+from archspec.lower.names import shadows_emitted_code
 
 Binder = Callable[[str, str], "py.Expr | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
@@ -39,11 +43,23 @@ def join(path: str, tail: str) -> str:
 class Sequences:
     """The runs depth keywords count and the members switches add, by group path."""
 
-    def __init__(self, network: ir.Network, dialect: Dialect, construct: Construct) -> None:
+    def __init__(
+        self,
+        network: ir.Network,
+        dialect: Dialect,
+        construct: Construct,
+        classes: dict[int, BlockClass],
+    ) -> None:
         self.network = network
         self.dialect = dialect
         self.construct = construct
+        self.classes = classes
         self.runs: dict[str, list[ir.Repeat]] = {}  # the runs depth knobs count, by group
+        self.in_classes: dict[int, list[ir.Repeat]] = {}
+        """The runs inside a class instance, by the id of their group: the class takes
+        the count (``InClass``)."""
+        self.passed: dict[tuple[str, str], py.Expr] = {}
+        """(class instance's path, argument): the depth keyword the network passes on."""
         self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
         self.switched: dict[tuple[str, int, int], list[tuple[str, Conditional]]] = {}
         """By (group path, first member of a lone copy's run or -1, position): each
@@ -58,11 +74,14 @@ class Sequences:
         after the first differs (torch's in-place ReLUs may tell equal layers apart): then
         the knob is left out."""
         runs: dict[str, list[ir.Repeat]] = {}
+        inside = InClass(self.network, self.classes, self.dialect, knob)
         for path in sorted(knob.groups):
             group = ir.find(self.network, path)
             assert isinstance(group, ir.Group)
-            if counted_names(group) is None:
+            if counted_names(group) is None or not inside.take(path, group):
                 return False
+            if inside.holds(path):
+                continue
             members = group.members
             for run in group.repeats:
                 if run.parameter != knob.name:
@@ -74,6 +93,9 @@ class Sequences:
                 if any(copy != copies[-1] for copy in copies):
                     return False
                 runs.setdefault(path, []).append(run)
+        if not inside.settled():
+            return False
+        inside.register(self.in_classes, self.passed)
         for path, found in runs.items():
             self.runs.setdefault(path, []).extend(found)
         for path, first, copy in knob.later:
@@ -117,7 +139,7 @@ class Sequences:
         if path in self.runs and not numbered(group):
             return self.named(group, path, bind)
         if path in self.runs:
-            return self.repeated(group, path, bind)
+            return self.repeated(group, path, bind, self.runs[path])
         members = group.members
         written = self.written(path, members, range(len(members)), self.at(path, bind), tail=True)
         return self.dialect.sequential([("", item) for item in written], numbered=True)
@@ -125,6 +147,13 @@ class Sequences:
     def at(self, path: str, bind: Binder) -> Callable[[ir.Member], py.Expr]:
         """A member of the group at ``path`` built in place, with the network's keywords."""
         return lambda member: self.construct(member, join(path, member.name), bind)
+
+    def in_class(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
+        """A group of counted copies inside a class: the class's argument counts them."""
+        runs = self.in_classes[id(group)]
+        if numbered(group):
+            return self.repeated(group, path, bind, runs, switches=False)
+        return self.named(group, path, bind)
 
     def written(
         self,
@@ -135,13 +164,15 @@ class Sequences:
         run: int = -1,
         leading: bool = True,
         tail: bool = False,
+        switches: bool = True,
     ) -> list[py.Expr]:
         """Members ``span`` of a numbered sequence, each with what a switch adds before it
         (not before the first without ``leading``: a copy's, written before its run) or
-        makes of it; with ``tail``, what it adds before the member after the span."""
+        makes of it; with ``tail``, what it adds before the member after the span. Not
+        in a class (``switches`` false): switches add layers to the network's own."""
         found: list[py.Expr] = []
         for k in [*span, span.stop] if tail else span:
-            switched = self.switched.get((path, run, k), [])
+            switched = self.switched.get((path, run, k), []) if switches else []
             for condition, c in switched if leading or k != span.start else ():
                 if not c.own:
                     built = [
@@ -155,31 +186,43 @@ class Sequences:
                 found.append(py.Present((expression,), own[0]) if own else expression)
         return found
 
-    def repeated(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
+    def repeated(
+        self,
+        group: ir.Group,
+        path: str,
+        bind: Binder,
+        runs: list[ir.Repeat],
+        switches: bool = True,
+    ) -> py.Expr:
         """A group with runs that depth knobs count: each run its first copy, then the
         last ``knob - 1`` times (``knob`` times where all are alike)."""
         members = group.members
         in_place = self.at(path, bind)
         literally = self.literally
+
+        def written(
+            span: range, build: Callable[[ir.Member], py.Expr], **how: bool
+        ) -> list[py.Expr]:
+            return self.written(path, members, span, build, switches=switches, **how)
+
         items: list[py.Expr] = []
         done = 0
-        for run in sorted(self.runs[path], key=lambda r: r.first):
-            items += self.written(path, members, range(done, run.first), in_place, tail=True)
-            first = self.written(path, members, run.copy(0), in_place, leading=False)
+        for run in sorted(runs, key=lambda r: r.first):
+            items += written(range(done, run.first), in_place, tail=True)
+            first = written(run.copy(0), in_place, leading=False)
             if run.count > 1:  # a class call's keyword is the same in every later copy
-                copy = run.copy(run.count - 1)
-                last = self.written(path, members, copy, in_place, leading=False)
-            elif (path, run.first) in self.later:  # a lone copy's later copies: another
+                last = written(run.copy(run.count - 1), in_place, leading=False)
+            elif switches and (path, run.first) in self.later:  # a lone copy's: another
                 later = self.later[(path, run.first)]
                 last = self.written(path, later, range(len(later)), literally, run.first)
             else:
-                last = self.written(path, members, run.copy(0), literally, leading=False)
+                last = written(run.copy(0), literally, leading=False)
             distinct = first != last
             items += first if distinct else []
             count = identifier(run.parameter) + (" - 1" if distinct else "")
             items.append(py.Repeat(tuple(last), count))
             done = run.first + run.size * run.count
-        items += self.written(path, members, range(done, len(members)), in_place, tail=True)
+        items += written(range(done, len(members)), in_place, tail=True)
         return self.dialect.sequential([("", item) for item in items], numbered=True)
 
     def named(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
@@ -201,3 +244,119 @@ class Sequences:
     def literally(self, member: ir.Member) -> py.Expr:
         """A member built with no keyword: a copy the network lacks (``Knob.later``)."""
         return self.construct(member, "", literal_binder)
+
+
+class InClass:
+    """The runs of one depth keyword inside class instances the network class builds
+    (ViT's ``encoder``, a class for its position embedding, holds ``layers=... x
+    num_layers``): the class takes the count as an argument named after the keyword,
+    ``EncoderBlock(..., num_layers=num_layers)``, and writes the copies as the network
+    class writes its own. Every instance of such a class must hold the run at the same
+    place and the copies after the first must be written alike in the class's terms
+    (``knobs.depth_knob`` has refused a copy alone and copies that are attributes)."""
+
+    def __init__(
+        self, network: ir.Network, classes: dict[int, BlockClass], dialect: Dialect, knob: Knob
+    ) -> None:
+        self.network = network
+        self.classes = classes
+        self.knob = knob
+        self.owners = {p.path: p.node for p in ir.walk(network) if id(p.node) in classes}
+        self.found: dict[str, tuple[str, str]] = {}  # path: (owner's path, relative path)
+
+    def holds(self, path: str) -> bool:
+        return path in self.found
+
+    def take(self, path: str, group: ir.Group) -> bool:
+        """Notes a group inside a class instance; False where the class cannot count it."""
+        parts = path.split(".")
+        above = (".".join(parts[:end]) for end in range(len(parts) - 1, 0, -1))
+        owner = next((p for p in above if p in self.owners), None)
+        if owner is None:
+            return True
+        self.found[path] = (owner, path[len(owner) + 1 :])
+        return owner in network_level(self.network)
+
+    def by_class(self) -> dict[int, tuple[BlockClass, set[str], set[str]]]:
+        """Each class holding counted runs: the paths of its instances that hold them, and
+        the runs' paths inside it."""
+        found: dict[int, tuple[BlockClass, set[str], set[str]]] = {}
+        for owner, relative in self.found.values():
+            cls = self.classes[id(self.owners[owner])]
+            entry = found.setdefault(id(cls), (cls, set(), set()))
+            entry[1].add(owner)
+            entry[2].add(relative)
+        return found
+
+    def settled(self) -> bool:
+        """Whether every class holding a counted run can take the count."""
+        name = self.knob.name
+        for cls, owners, relatives in self.by_class().values():
+            own = cls.instances[: cls.own]
+            held = {id(self.owners[o]) for o in owners}
+            taken = {v.name for v in cls.parameters} | namespace(cls.first.flow)
+            if {id(g) for g in own} != held or name in taken or shadows_emitted_code(name):
+                return False
+            for relative in relatives:
+                groups = [find_group(g, relative) for g in cls.instances]
+                if any(g is None or not self.counted(g) for g in groups):
+                    return False
+                if not self.alike(cls, relative, groups[0]):  # type: ignore[arg-type]
+                    return False
+        return True
+
+    def counted(self, group: ir.Group) -> list[ir.Repeat]:
+        return [r for r in group.repeats if r.parameter == self.knob.name]
+
+    def alike(self, cls: BlockClass, relative: str, group: ir.Group) -> bool:
+        """Whether the copies after the first are written alike in the class's terms."""
+        for run in self.counted(group):
+            copies = [
+                [
+                    self.terms(cls, f"{relative}.{group.members[k].name}", group.members[k].node)
+                    for k in run.copy(c)
+                ]
+                for c in range(1, run.count)
+            ]
+            if any(copy != copies[0] for copy in copies):
+                return False
+        return True
+
+    def terms(self, cls: BlockClass, path: str, node: ir.Node) -> list[object]:
+        """How the class writes a member at ``path``: each field's or nested argument's
+        expression or value, by its place in the member."""
+        found: list[object] = []
+        inside = "\0"  # a nested class: its arguments stand for what it holds
+        places = [(path, node)] + [(f"{path}.{p.path}", p.node) for p in ir.walk(node)]
+        for at, item in places:
+            if at.startswith(inside):
+                continue
+            where = at[len(path) :]
+            if isinstance(item, ir.Layer):
+                for op_field in fields(item.op):
+                    bound = cls.bindings.get((at, op_field.name))
+                    found.append((where, op_field.name, bound, getattr(item.op, op_field.name)))
+            elif isinstance(item, ir.Group) and id(item) in self.classes:
+                inside = f"{at}."
+                inner = self.classes[id(item)]
+                for variable, value in inner.values(item):
+                    bound = cls.bindings.get((at, variable.name))
+                    found.append((where, inner.name, variable.name, bound, value))
+        return found
+
+    def register(
+        self, in_classes: dict[int, list[ir.Repeat]], passed: dict[tuple[str, str], py.Expr]
+    ) -> None:
+        """Gives each class its count argument, and the network class what it passes."""
+        name = self.knob.name
+        for cls, owners, relatives in self.by_class().values():
+            counts: list[ir.Scalar] = []
+            for instance in cls.instances:
+                groups = [find_group(instance, relative) for relative in sorted(relatives)]
+                runs = [run for group in groups if group for run in self.counted(group)]
+                counts.append(runs[0].count)
+                for group in groups:
+                    assert group is not None, "checked by settled()"
+                    in_classes.setdefault(id(group), []).extend(self.counted(group))
+            cls.parameters.append(Variable(name, tuple(counts), own=cls.own))
+            passed.update(((owner, name), identifier(name)) for owner in owners)
