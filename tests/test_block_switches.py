@@ -33,6 +33,11 @@ def test_timm_resnet50_and_seresnet50_are_one_class(tmp_path: Path) -> None:
     from test_depth_knobs import emitted_class
 
     x = torch.randn(1, 3, 64, 64)
+    sources = [archspec.load(spec).source("torch") for spec in ("timm/resnet50", "timm/seresnet50")]
+    se = [
+        text[text.index("class SeBlock") : text.index("class TimmBottleneck")] for text in sources
+    ]
+    assert se[0] == se[1]  # written alike (its ReLU in place) where the default leaves it out
     for spec, default in (("timm/resnet50", False), ("timm/seresnet50", True)):
         arch = archspec.load(spec)
         source = arch.source("torch")

@@ -48,7 +48,11 @@ class Emitter:
     ) -> None:
         switch = next((k for k in knobs if k.added), None)  # one adds inside blocks
         knobs = tuple(k for k in knobs if not k.added or k is switch)
-        network = switch.padded or network if switch else network  # codegen.optional
+        if switch is not None and switch.padded is not None:  # codegen.optional
+            network = switch.padded  # its classes hold what the switch adds
+            groups = [p.node for p in ir.walk(network) if isinstance(p.node, ir.Group)]
+            for flow in [network.flow, *(group.flow for group in groups)]:
+                dialect.take_in(flow)  # torch: decided as the network's own
         self.network = network
         self.counts = counts
         self.dialect = dialect
