@@ -107,3 +107,39 @@ def test_a_block_switch_beside_a_keyword_the_block_reads_keeps_the_value() -> No
     text = BLOCKY.replace("{s: false, n: 2}", "{s: false, n: 2, w: 8}")
     text = text.replace("conv(8, 3) g=c(8, t=s)", "conv(w, 3) g=c(w, t=s)")
     assert keywords(text) == {"n", "w"}
+
+
+BRANCHED = """\
+name: branched
+input: 3x8x8
+params: {s: false, n: 2}
+define: |
+  block inner(c) = conv(c, 1) bn
+  block c(t=false) =
+      concat(a=conv(8, 1) extra=bn if t, b=conv(8, 1) deep=inner(8) if t)
+      act=relu out=conv(8, 1)
+stem: conv(8, 3) g=c(t=s) x n
+head: global_avgpool flatten fc(10)
+"""
+
+
+def test_members_added_in_branches_and_as_nested_blocks(tmp_path: Path) -> None:
+    """Added in each branch of a concatenation, one a block of its own: both backends.
+    Unnamed, the last convolution would be numbered apart at the two values (its
+    state_dict key), and the truth value would stay a build-time value."""
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    assert keywords(BRANCHED) == {"s", "n"}
+    assert keywords(BRANCHED.replace("out=conv(8, 1)", "conv(8, 1)")) == {"n"}
+    source = archspec.loads(BRANCHED).source("torch")
+    assert "        if self.deep is not None:\n            b = self.deep(b)\n" in source
+    torch_class = emitted_class(archspec.loads(BRANCHED), tmp_path)
+    flax_class = emitted_class(archspec.loads(BRANCHED), tmp_path, "flax")
+    for values in ({"s": True}, {"s": True, "n": 3}, {"s": False}):
+        spec = archspec.loads(BRANCHED, **values)
+        assert_same_network(torch_class(**values), spec.to_torch(), spec.network.input)
+        assert_emitted_builds_as_spec(flax_class, spec, **values)
