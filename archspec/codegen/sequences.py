@@ -74,7 +74,7 @@ class Sequences:
         after the first differs (torch's in-place ReLUs may tell equal layers apart): then
         the knob is left out."""
         runs: dict[str, list[ir.Repeat]] = {}
-        inside = InClass(self.network, self.classes, self.dialect, knob)
+        inside = InClass(self.network, self.classes, knob)
         for path in sorted(knob.groups):
             group = ir.find(self.network, path)
             assert isinstance(group, ir.Group)
@@ -255,9 +255,7 @@ class InClass:
     place and the copies after the first must be written alike in the class's terms
     (``knobs.depth_knob`` has refused a copy alone and copies that are attributes)."""
 
-    def __init__(
-        self, network: ir.Network, classes: dict[int, BlockClass], dialect: Dialect, knob: Knob
-    ) -> None:
+    def __init__(self, network: ir.Network, classes: dict[int, BlockClass], knob: Knob) -> None:
         self.network = network
         self.classes = classes
         self.knob = knob
