@@ -240,22 +240,30 @@ class Architecture:
         depths = tuple(k for k in found if k.groups)
         kept = tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
         order = list(self.arguments)  # the spec's order, switches among the others
-        return tuple(sorted(kept + self._switches(kept), key=lambda k: order.index(k.name)))
+        return tuple(sorted(self._switches(kept), key=lambda k: order.index(k.name)))
 
     def _switches(self, knobs: tuple[Knob, ...]) -> tuple[Knob, ...]:
-        """The truth-value parameters that add layers, as keywords beside ``knobs``
-        (``codegen.switches``)."""
+        """``knobs`` with the truth values that add layers, and the numbers one comparison
+        of which does (``codegen.switches``, ``codegen.comparisons``). A width whose one
+        check compares it alone (``check_structure(p > 0, p=p)``) becomes such a switch
+        where it is one: the class then builds both sides of the comparison."""
+        from archspec.codegen.comparisons import checked_alone, comparison_knob
         from archspec.codegen.switches import switch_knob
 
-        found, taken = [], {k.name for k in knobs}
+        found = {k.name: k for k in knobs}
         for name, value in self.arguments.items():
-            if type(value) is not bool or name in taken:
+            if isinstance(value, str) or (name in found and not checked_alone(found[name])):
                 continue
-            probed = self._compiled({name: not value})
-            switch = probed and switch_knob(name, value, self, probed, knobs, self._compiled)
+            others = tuple(k for k in knobs if k.name != name)
+            if type(value) is not bool:
+                switch = comparison_knob(name, value, self, others, self._compiled)
+            elif (probed := self._compiled({name: not value})) is not None:
+                switch = switch_knob(name, value, self, probed, others, self._compiled)
+            else:
+                switch = None
             if switch:
-                found.append(switch)
-        return tuple(found)
+                found[name] = switch
+        return tuple(found.values())
 
     def _probed(self, name: str, probe: ir.Scalar) -> ir.Network | None:
         """The network compiled with ``name`` at ``probe``; None where the spec refuses

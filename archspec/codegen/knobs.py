@@ -35,9 +35,9 @@ copies) and refuses what lowering refuses: a count that is no whole number from 
 
 Two more rules live beside these: a width the class computes with (``codegen.formulas``)
 and a truth value that adds layers (``codegen.switches``; inside blocks,
-``codegen.optional``). Any other effect (a parameter that is both a width and a depth)
-leaves a parameter out: the file then states the value it was built with, and
-``archspec build -D`` changes it.
+``codegen.optional``; a number compared, ``codegen.comparisons``). Any other effect (a
+parameter that is both a width and a depth) leaves a parameter out: the file then
+states the value it was built with, and ``archspec build -D`` changes it.
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ class Knob:
     added: tuple[Added, ...] = ()
     """For a switch that adds members inside blocks (``codegen.optional``): the rule of
     each block, and the network emitted in its stead where it has the fewer members."""
+    condition: Term | None = None
+    """For a number a comparison switches (``p > 0``, ``codegen.switches``): that
+    comparison, as it holds at the default; a truth value is its own condition."""
 
 
 def probe_values(value: ir.Scalar) -> tuple[int | float | bool, ...]:

@@ -10,14 +10,15 @@ them as the spec does at either value.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import fields
 
-from archspec import ir, symbolic
+from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
 from archspec.codegen.classes import BlockClass, Variable, counted_names, network_level, numbered
 from archspec.codegen.dialect import Dialect
-from archspec.codegen.escape import formatted, identifier
+from archspec.codegen.escape import formatted, identifier, literal
 from archspec.codegen.knobs import Conditional, Knob, find_group
 from archspec.codegen.optional import namespace
 from archspec.lower.names import shadows_emitted_code
@@ -34,6 +35,16 @@ Render = Callable[[object, str, str], py.Expr]
 
 def literal_binder(path: str, field: str) -> str | None:
     return None
+
+
+def holds(switch: Knob, when: bool) -> str:
+    """The switch's condition where it is ``when``, as the class writes it:
+    ``batch_norm``, ``not batch_norm``; ``p > 0``, ``p <= 0`` (``Knob.condition``)."""
+    if switch.condition is None:
+        return identifier(switch.name) if when else f"not {identifier(switch.name)}"
+    kind = switch.condition.kind if when else terms.NEGATED[switch.condition.kind]
+    comparison = dataclasses.replace(switch.condition, kind=kind)
+    return terms.render(comparison, {switch.name: identifier(switch.name)}, {}, literal)
 
 
 def join(path: str, tail: str) -> str:
@@ -106,8 +117,7 @@ class Sequences:
     def add_switch(self, knob: Knob) -> None:
         """Takes the members a switch adds or makes conditional (``Knob.conditionals``)."""
         for c in knob.conditionals:
-            condition = identifier(knob.name) if c.when else f"not {identifier(knob.name)}"
-            self.switched.setdefault((c.path, c.run, c.at), []).append((condition, c))
+            self.switched.setdefault((c.path, c.run, c.at), []).append((holds(knob, c.when), c))
             if not c.own:
                 self.dialect.take_in(c.context)  # torch: which added ReLUs work in place
 

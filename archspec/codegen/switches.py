@@ -19,7 +19,9 @@ width)``), except among the copies a depth keyword counts, where it must read no
 the depth rule too
 (``codegen.knobs.depth_knob``), so that every later copy is alike, and a layer added at
 a seam (before a copy, after the last), where the file could not say whether a copy
-holds it, refuses the switch.
+holds it, refuses the switch. A number one comparison of which decides the layers
+(``dropout(p) if p > 0``) is a switch by this rule, the comparison in the truth value's
+stead (``codegen.comparisons``).
 """
 
 from __future__ import annotations
@@ -101,13 +103,19 @@ class Alignment:
 
 def switch_knob(
     name: str,
-    value: bool,
+    value: ir.Scalar,
     arch: Architecture,
     probe: Architecture,
     knobs: tuple[Knob, ...],
     compile_with: Compile,
+    condition: Term | None = None,
 ) -> Knob | None:
-    """``name`` as a switch (see the module docstring); None where it is not one."""
+    """``name`` as a switch (see the module docstring); None where it is not one. A
+    number is switched by its ``condition`` (``codegen.comparisons``), which holds at
+    ``value`` and not at the probe's; the class writes the fields that read it."""
+    flipped = probe.arguments[name]
+    assert isinstance(value, int | float) and isinstance(flipped, int | float)
+    holds = condition is not None or bool(value)
     adds = layer_count(probe.network) > layer_count(arch.network)
     short, long = (arch, probe) if adds else (probe, arch)
     alignment = Alignment()
@@ -118,39 +126,42 @@ def switch_knob(
     keywords = frozenset(k.name for k in knobs)
     if not independent(arch, probe, alignment, adds, keywords):
         return None
+    reading = keywords | {name} if condition is not None else keywords
     twinned = alignment.inside
+    if twinned and condition is not None:
+        return None  # a block class takes a truth value (codegen.optional), not a number
     added = blocks_added(twinned, (arch, probe), keywords)
     if added is None:
         return None
-    when = not value if adds else value  # where the extras exist
+    when = not holds if adds else holds  # where the extras exist
     found = conditionals(alignment.extras, adds, when)
     depths = [k for k in knobs if k.groups and touches(k, found)]
     if adds:  # the probe's layers: not at a seam; written with their expressions
         if any(on_seam(arch.network, c, depths) for c in found):
             return None
-        written = with_expressions(found, arch.network, probe, depths, keywords)
+        written = with_expressions(found, arch.network, probe, depths, reading)
         if written is None:
             return None
         found = written
     for depth in depths:
         assert isinstance(depth.default, int)
-        grown = compile_with({name: not value, depth.name: depth.default + 1})
+        grown = compile_with({name: flipped, depth.name: depth.default + 1})
         later = None if grown is None else grown_later(depth, probe.network, grown)
         if grown is None or later is None:
             return None
         for (path, first, copy), (_, _, other) in zip(depth.later, later, strict=True):
             inside = copy_conditionals(copy, other, path, first, adds, when)
-            if inside is None or not reads_none(grown, path, other, inside, keywords):
+            if inside is None or not reads_none(grown, path, other, inside, reading):
                 return None
             found += inside
     if not twinned:
-        return Knob(name, value, probe=not value, conditionals=tuple(found))
+        return Knob(name, value, probe=flipped, conditionals=tuple(found), condition=condition)
     padded = padded_network(short.network, twinned)  # one class for both structures
     return Knob(
         name,
         value,
         calls=frozenset((t.path, False) for t in twinned),
-        probe=not value,
+        probe=flipped,
         probed=probe.network if adds else padded,
         conditionals=tuple(found),
         padded=padded if adds else None,
