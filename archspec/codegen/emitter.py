@@ -83,6 +83,9 @@ class Emitter:
         )
         for knob in self.knobs:
             self.sequences.add_switch(knob)
+        flow, conditional = self.sequences.network_flow(network)
+        if conditional:  # torch: which of its ReLUs work in place with them and without
+            dialect.take_in(flow, frozenset(conditional))
         for cls in self.classes.values():
             if cls.conditions:  # torch: which ReLUs work in place with or without them
                 dialect.take_in(cls.first.flow, frozenset(cls.conditions))
@@ -328,11 +331,19 @@ class Emitter:
         self.checks += [CHECK_STRUCTURE] if guards else []
         self.checks += sorted(computed.used & COPIED)
         self.uses.update("math" for f in computed.used if f.startswith("math."))
-        for member in net.members:
-            lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)
+        flow, conditional = self.sequences.network_flow(net)
+        for member in ir.members_of(flow):
+            built = conditional.get(member.name)
+            if built is None:
+                lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)
+                continue
+            binder, path = (bind, member.name) if built.binder is None else (built.binder, "")
+            expression = self.construct(member, path, binder)
+            lines += [f"        if {built.condition}:", *dialect.assign(member.name, expression, 3)]
+            lines += ["        else:", *dialect.assign(member.name, "None", 3)]
         lines += ["        " + line for line in dialect.network_init_end()]
         lines += ["", f"    def {dialect.call_method}(self, x: {array}) -> {array}:"]
-        writer = FlowWriter(dialect)
-        result = writer.chain([net.flow], "x", "x")
+        writer = FlowWriter(dialect, frozenset(conditional))
+        result = writer.chain([flow], "x", "x")
         lines += [*writer.lines, f"        return {result}"]
         return lines + dialect.network_methods(self)

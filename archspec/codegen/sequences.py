@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
@@ -31,6 +31,15 @@ Construct = Callable[[ir.Member, str, Binder], py.Expr]
 
 Render = Callable[[object, str, str], py.Expr]
 """How the network class writes a traced value for (path, field): ``Locals.text``."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """A member of the network the class builds under ``condition``; an added one's
+    fields bound by ``binder``, else as the network's."""
+
+    condition: str
+    binder: Binder | None
 
 
 def literal_binder(path: str, field: str) -> str | None:
@@ -138,6 +147,23 @@ class Sequences:
     def added_binder(self, c: Conditional, index: int) -> Binder:
         """How the fields of an added layer are written: ``bind_added``'s, else values."""
         return lambda path, field: self.added.get((id(c), index, field))
+
+    def network_flow(self, network: ir.Network) -> tuple[ir.Chain, dict[str, Built]]:
+        """The network's own chain with the members switches add to it (path ''), and
+        how each conditional one is built: its condition and, for an added one, its
+        binder (the network's own are bound as the others are)."""
+        steps: list[ir.Step] = []
+        conditional: dict[str, Built] = {}
+        for k in range(len(network.flow.steps) + 1):
+            for condition, c in self.switched.get(("", -1, k), []):
+                if c.own:
+                    conditional[c.members[0].name] = Built(condition, None)
+                    continue
+                for index, member in enumerate(c.members):
+                    steps.append(member)
+                    conditional[member.name] = Built(condition, self.added_binder(c, index))
+            steps += network.flow.steps[k : k + 1]
+        return ir.Chain(tuple(steps)), conditional
 
     def added_layers(self) -> list[ir.Node]:
         """The nodes switches add: the file carries their runtime helpers too."""

@@ -5,10 +5,11 @@ torchvision's ``vgg11`` and ``vgg11_bn`` are one network class with a switch,
 ``VGG11(batch_norm=True)``. The rule has no guess in it. The spec compiled at the other
 value must be this network with layers added to, or taken from, numbered sequences the
 network class builds itself (not a block class, whose code serves every instance), every
-other member equal. The class writes those layers where they stand,
-``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so the numbering is the spec's at
-both values. Members are matched greedily (a member equal to the shorter network's next
-one is that member): any matching that rebuilds both networks is a right one.
+other member equal (``codegen.alignment``). The class writes those layers where they
+stand, ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so the numbering is the
+spec's at both values. The network's own members may be added too, each a named layer
+that keeps its shape (``norm=bn if batch_norm``): the class builds ``self.norm`` under
+the condition, else None, and its forward applies it where it is built.
 
 The switch and the other keywords must not depend on each other. On traced numbers
 (``archspec.symbolic``) the network at the other value must pin no keyword, hold the same
@@ -16,8 +17,8 @@ guards over keywords, and give every member both networks hold the same expressi
 layer it adds that reads a keyword is written with its expression (``nn.BatchNorm2d(
 width)``), except among the copies a depth keyword counts, where it must read none
 (copies after the first are written once). The network at the other value must obey
-the depth rule too
-(``codegen.knobs.depth_knob``), so that every later copy is alike, and a layer added at
+the depth rule too (``codegen.knobs.depth_knob``), so that every later copy is alike,
+and a layer added at
 a seam (before a copy, after the last), where the file could not say whether a copy
 holds it, refuses the switch. A number one comparison of which decides the layers
 (``dropout(p) if p > 0``) is a switch by this rule, the comparison in the truth value's
@@ -31,9 +32,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from archspec import ir, terms
-from archspec.codegen.classes import is_class, network_level, numbered
+from archspec.codegen.alignment import Alignment
+from archspec.codegen.classes import network_level
 from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of
-from archspec.codegen.optional import Added, Twins, held_alike, padded_network, twins
+from archspec.codegen.optional import Added, Twins, held_alike, padded_network
 from archspec.terms import Term
 
 if TYPE_CHECKING:
@@ -41,64 +43,6 @@ if TYPE_CHECKING:
 
 Compile = Callable[[dict[str, ir.Scalar]], "Architecture | None"]
 """The spec compiled with these parameters changed; None where it refuses them."""
-
-
-class Alignment:
-    """The members of a shorter network matched with a longer one's; the longer one's
-    other layers are its extras, each with the position in the shorter sequence it
-    stands before."""
-
-    def __init__(self) -> None:
-        self.pairs: list[tuple[str, str]] = []  # (shorter path, longer path) matched
-        self.inside: list[Twins] = []  # block instances the longer adds members to
-        self.extras: list[tuple[str, str, int, int, ir.Member, ir.Chain]] = []
-        """(shorter group's path, longer group's path, shorter position, longer position,
-        the member, the longer sequence)"""
-
-    def networks(self, short: ir.Network, long: ir.Network) -> bool:
-        names = [m.name for m in short.members] == [m.name for m in long.members]
-        pairs = zip(short.members, long.members, strict=names)
-        return names and all(self.member(a, b, a.name, b.name) for a, b in pairs)
-
-    def member(self, a: ir.Member, b: ir.Member, a_path: str, b_path: str) -> bool:
-        plain = [isinstance(m.node, ir.Group) and not is_class(m.node) for m in (a, b)]
-        if all(plain):
-            return self.group(a.node, b.node, a_path, b_path)  # type: ignore[arg-type]
-        if any(plain):
-            return False
-        if ir.to_data(a.node) != ir.to_data(b.node):
-            found = twins(a_path, a.node, b.node)
-            self.inside += [found] if found is not None and a_path == b_path else []
-            return found is not None and a_path == b_path
-        self.pairs.append((a_path, b_path))
-        return True
-
-    def group(self, short: ir.Group, long: ir.Group, short_path: str, long_path: str) -> bool:
-        if (short.input, short.output) != (long.input, long.output):
-            return False
-        if numbered(short) and numbered(long):
-            return self.sequence(short.flow, long.flow, short_path, long_path)
-        names = [m.name for m in short.members] == [m.name for m in long.members]
-        pairs = zip(short.members, long.members, strict=names)
-        return names and all(
-            self.member(a, b, f"{short_path}.{a.name}", f"{long_path}.{b.name}") for a, b in pairs
-        )
-
-    def sequence(self, short: ir.Chain, long: ir.Chain, short_path: str, long_path: str) -> bool:
-        """Matches two numbered sequences; the longer one's other members must be layers."""
-        members = ir.members_of(short)
-        at = 0
-        for position, member in enumerate(ir.members_of(long)):
-            if at < len(members):
-                paths = f"{short_path}.{members[at].name}", f"{long_path}.{member.name}"
-                if self.member(members[at], member, *paths):
-                    at += 1
-                    continue
-            if isinstance(member.node, ir.Layer):
-                self.extras.append((short_path, long_path, at, position, member, long))
-            else:
-                return False
-        return at == len(members)
 
 
 def switch_knob(
@@ -237,7 +181,8 @@ def with_expressions(
     free = keywords - traced.decided
     twins = []
     for c in found:
-        nodes = tuple(ir.find(traced.network, f"{c.source}.{m.name}") for m in c.members)
+        where = [f"{c.source}.{m.name}" if c.source else m.name for m in c.members]
+        nodes = tuple(ir.find(traced.network, path) for path in where)
         read = [term for node in nodes for _, term in expressions_of(node) if term is not None]
         reading = [term for term in read if term.reads & keywords]
         counted = in_copies(network, c, depths)
@@ -316,6 +261,8 @@ def on_seam(network: ir.Network, conditional: Conditional, depths: list[Knob]) -
     """Whether added layers stand before a copy of a run a depth keyword counts, or after
     its last: the file could not say whether a copy holds them (a lone copy shows no
     second to tell)."""
+    if not conditional.path:
+        return False  # the network's own members: no run counts them
     group = ir.find(network, conditional.path)
     assert isinstance(group, ir.Group)
     return any(

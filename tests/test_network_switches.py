@@ -1,0 +1,112 @@
+"""Members of the network itself that a switch adds: ``drop=dropout(p) if p > 0`` in a
+head of named members. The class builds ``self.drop`` under the condition (else None)
+and its forward applies it where it is built, as torchvision writes optional modules
+(``codegen/alignment.py``). Every class is built at each combination of its switches
+and compared with the spec compiled there; what the rule refuses would renumber or
+reshape the network."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+import archspec
+
+SPEC = """\
+name: t
+input: 3x16x16
+params: {{p: {p}, use_bn: {use_bn}, w: 8}}
+stem: conv1=conv(w, 3) norm=bn if use_bn act=relu
+head: pool=global_avgpool flatten=flatten drop=dropout(p) if p > 0 fc=fc(10)
+"""
+
+
+@pytest.mark.parametrize(("p", "use_bn"), [("0.0", "false"), ("0.5", "true")])
+def test_named_members_a_switch_adds_to_the_network(p: str, use_bn: str, tmp_path: Path) -> None:
+    """From the defaults without the members (the probe's, with their expressions) and
+    with them (the network's own), the class builds the spec at every combination of
+    the two switches beside the width, and loads its state_dict strictly."""
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    text = SPEC.format(p=p, use_bn=use_bn)
+    arch = archspec.loads(text)
+    assert {k.name for k in arch.knobs()} == {"p", "use_bn", "w"}
+    source = arch.source("torch")
+    assert "        if p > 0:\n            self.drop = nn.Dropout(p=p)\n" in source
+    assert "        else:\n            self.norm = None\n" in source
+    assert "        if self.drop is not None:\n            x = self.drop(x)\n" in source
+    cls = emitted_class(arch, tmp_path)
+    for rate, norm, width in itertools.product((0.0, 0.25), (False, True), (8, 12)):
+        values = {"p": rate, "use_bn": norm, "w": width}
+        built = archspec.loads(text, **values).to_torch()
+        assert_same_network(cls(**values), built, (3, 16, 16))
+        held = {name for name, _ in built.named_children()}
+        assert ("drop" in held, "norm" in held) == (rate > 0, norm)  # not vacuous
+
+
+def test_flax_builds_the_network_members_under_their_conditions(tmp_path: Path) -> None:
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+    from test_depth_knobs import emitted_class
+
+    arch = archspec.loads(SPEC.format(p="0.0", use_bn="false"))
+    assert "        if use_bn:\n" in arch.source("flax")
+    cls = emitted_class(arch, tmp_path, "flax")
+    for values in ({"p": 0.5, "use_bn": True, "w": 4}, {"p": 0.0, "use_bn": False}):
+        assert_emitted_builds_as_spec(cls, arch.with_parameters(**values), **values)
+
+
+def test_a_relu_after_an_optional_member_works_in_place_only_where_both_allow(
+    tmp_path: Path,
+) -> None:
+    """After the batch norm the spec's ReLU works in place; without it the ReLU would
+    meet the caller's tensor, so the class's must not overwrite it at either value."""
+    torch = pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+
+    text = (
+        "name: t\ninput: 3x8x8\nparams: {s: true}\n"
+        "stem: norm=bn if s act=relu conv1=conv(8, 3)\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    arch = archspec.loads(text)
+    assert arch.to_torch().act.inplace  # the network alone would
+    assert "s" in {k.name for k in arch.knobs()}
+    cls = emitted_class(arch, tmp_path)
+    x = torch.randn(2, 3, 8, 8)
+    kept = x.clone()
+    cls(s=False).eval()(x)
+    assert torch.equal(x, kept)
+
+
+@pytest.mark.parametrize(
+    ("stem", "expected"),
+    [
+        ("conv1=conv(8, 3) norm=bn if s act=relu", True),
+        ("conv(8, 3) bn if s relu", False),  # unnamed: the ReLU would be renumbered
+        ("conv1=conv(8, 3) pool=maxpool(2) if s act=relu", False),  # changes the shape
+        ("conv1=conv(8, 3) extra=(conv(8, 3) relu) if s", False),  # a group, no layer
+        ("conv1=conv(8, 3) relu1=relu if s act=relu", True),
+    ],
+)
+def test_a_network_member_is_switched_only_where_nothing_else_moves(
+    stem: str, expected: bool, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    text = (
+        "name: t\ninput: 3x16x16\nparams: {s: false}\n"
+        f"stem: {stem}\nhead: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    assert ("s" in {k.name for k in archspec.loads(text).knobs()}) is expected
+    if expected:
+        cls = emitted_class(archspec.loads(text), tmp_path)
+        for value in (False, True):
+            built = archspec.loads(text, s=value).to_torch()
+            assert_same_network(cls(s=value), built, (3, 16, 16))
