@@ -77,6 +77,7 @@ def test_flax_writes_the_same_comparison(tmp_path: Path) -> None:
         ("p: 0.0", "conv(8, 3) bn if p > 0 relu dropout(0.5) if p > 0.5", False),  # two
         ("p: 0.0, n: 2", "(conv(8, 3) dropout(0.1) relu) x n conv(8, 3) bn if p > 0 relu", True),
         ("p: 0.0, n: 2", "(conv(8, 3) dropout(p) relu) x n conv(8, 3) bn if p > 0 relu", False),
+        ("p: 0.25, n: 2", "(conv(8, 3) relu) x n conv(8, 3) dropout(p) if p < 0.5 relu", True),
         ("p: 0.0", "conv(8, 3) bn if p > 0 relu dropout(p)", False),  # in a member both hold
         ("p: 0.0", "conv(8, 3) relu drop=dropout(p) if p > 0", False),  # named: by name only
         ("p: 0.0", "conv(16 if p > 0 else 8, 3) relu", False),  # a width, not a layer
