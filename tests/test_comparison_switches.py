@@ -79,7 +79,8 @@ def test_flax_writes_the_same_comparison(tmp_path: Path) -> None:
         ("p: 0.0, n: 2", "(conv(8, 3) dropout(p) relu) x n conv(8, 3) bn if p > 0 relu", False),
         ("p: 0.25, n: 2", "(conv(8, 3) relu) x n conv(8, 3) dropout(p) if p < 0.5 relu", True),
         ("p: 0.0", "conv(8, 3) bn if p > 0 relu dropout(p)", False),  # in a member both hold
-        ("p: 0.0", "conv(8, 3) relu drop=dropout(p) if p > 0", False),  # named: by name only
+        ("p: 0.0", "conv(8, 3) relu drop=dropout(p) if p > 0", False),  # named: "2" at 0.0
+        ("p: 0.0", "c=conv(8, 3) relu drop=dropout(p / 4) if p > 0", True),  # a named item
         ("p: 0.0", "conv(16 if p > 0 else 8, 3) relu", False),  # a width, not a layer
     ],
 )

@@ -1,13 +1,16 @@
-"""Members of the network itself that a switch adds: ``drop=dropout(p) if p > 0`` in a
-head of named members. The class builds ``self.drop`` under the condition (else None)
-and its forward applies it where it is built, as torchvision writes optional modules
-(``codegen/alignment.py``). Every class is built at each combination of its switches
-and compared with the spec compiled there; what the rule refuses would renumber or
-reshape the network."""
+"""Named members that a switch adds, to the network itself or to a group of named members:
+``drop=dropout(p) if p > 0`` in a head. The class builds ``self.drop`` under the
+condition (else None) and its forward applies it where it is built, as torchvision
+writes optional modules; a group writes the item under the condition
+(``*((("drop", nn.Dropout(p=p)),) if p > 0 else ())``) (``codegen/alignment.py``).
+Every class is built at each combination of its switches and compared with the spec
+compiled there; what the rule refuses would renumber or reshape the network."""
 
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,45 +26,102 @@ head: pool=global_avgpool flatten=flatten drop=dropout(p) if p > 0 fc=fc(10)
 """
 
 
+GROUPED = """\
+name: t
+input: 3x16x16
+params: {{p: {p}, use_bn: {use_bn}, w: 8}}
+stem: features=(conv1=conv(w, 3) norm=bn if use_bn act=relu)
+head: pool=global_avgpool classifier=(flatten=flatten drop=dropout(p) if p > 0 fc=fc(10))
+"""
+
+
+WRITTEN = {  # how each spec's class writes its switched members
+    SPEC: (
+        "        if p > 0:\n            self.drop = nn.Dropout(p=p)\n",
+        "        else:\n            self.norm = None\n",
+        "        if self.drop is not None:\n            x = self.drop(x)\n",
+    ),
+    GROUPED: (
+        '*((("drop", nn.Dropout(p=p)),) if p > 0 else ()),',
+        '*((("norm", nn.BatchNorm2d(w)),) if use_bn else ()),',
+    ),
+}
+WHERE = {SPEC: ("drop", "norm"), GROUPED: ("classifier.drop", "features.norm")}
+
+
+@pytest.mark.parametrize("spec", [SPEC, GROUPED], ids=["network", "groups"])
 @pytest.mark.parametrize(("p", "use_bn"), [("0.0", "false"), ("0.5", "true")])
-def test_named_members_a_switch_adds_to_the_network(p: str, use_bn: str, tmp_path: Path) -> None:
+def test_named_members_a_switch_adds(spec: str, p: str, use_bn: str, tmp_path: Path) -> None:
     """From the defaults without the members (the probe's, with their expressions) and
     with them (the network's own), the class builds the spec at every combination of
-    the two switches beside the width, and loads its state_dict strictly."""
+    the two switches beside the width, and loads its state_dict strictly (the keys,
+    ``features.norm.weight``, the spec's at each)."""
     pytest.importorskip("torch")
     from test_depth_knobs import emitted_class
     from torch_helpers import assert_same_network
 
-    text = SPEC.format(p=p, use_bn=use_bn)
+    text = spec.format(p=p, use_bn=use_bn)
     arch = archspec.loads(text)
     assert {k.name for k in arch.knobs()} == {"p", "use_bn", "w"}
     source = arch.source("torch")
-    assert "        if p > 0:\n            self.drop = nn.Dropout(p=p)\n" in source
-    assert "        else:\n            self.norm = None\n" in source
-    assert "        if self.drop is not None:\n            x = self.drop(x)\n" in source
+    assert all(written in source for written in WRITTEN[spec])
     cls = emitted_class(arch, tmp_path)
     for rate, norm, width in itertools.product((0.0, 0.25), (False, True), (8, 12)):
         values = {"p": rate, "use_bn": norm, "w": width}
         built = archspec.loads(text, **values).to_torch()
         assert_same_network(cls(**values), built, (3, 16, 16))
-        held = {name for name, _ in built.named_children()}
-        assert ("drop" in held, "norm" in held) == (rate > 0, norm)  # not vacuous
+        held = {name for name, _ in built.named_modules()}
+        assert tuple(m in held for m in WHERE[spec]) == (rate > 0, norm)  # not vacuous
 
 
-def test_flax_builds_the_network_members_under_their_conditions(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("spec", "written"),
+    [
+        (SPEC, "        if use_bn:\n"),
+        (GROUPED, '**({"drop": nnx.Dropout(p, rngs=rngs)} if p > 0 else {}),'),
+    ],
+    ids=["network", "groups"],
+)
+def test_flax_builds_the_switched_members(spec: str, written: str, tmp_path: Path) -> None:
     pytest.importorskip("flax")
     from flax_helpers import assert_emitted_builds_as_spec
     from test_depth_knobs import emitted_class
 
-    arch = archspec.loads(SPEC.format(p="0.0", use_bn="false"))
-    assert "        if use_bn:\n" in arch.source("flax")
+    arch = archspec.loads(spec.format(p="0.5", use_bn="false"))
+    assert written in arch.source("flax")
     cls = emitted_class(arch, tmp_path, "flax")
-    for values in ({"p": 0.5, "use_bn": True, "w": 4}, {"p": 0.0, "use_bn": False}):
+    for values in ({"p": 0.0, "use_bn": True, "w": 4}, {"p": 0.5, "use_bn": False}):
         assert_emitted_builds_as_spec(cls, arch.with_parameters(**values), **values)
 
 
+def test_a_long_switched_item_is_laid_out_as_ruff_keeps_it(tmp_path: Path) -> None:
+    """Too long for its line, an item splits as ruff splits a conditional, exploded so
+    that the layout holds at 88 and at 100 columns, in both files."""
+    name = "with_an_extra_normalisation_after_every_convolution"
+    text = GROUPED.format(p="0.0", use_bn="false").replace("use_bn", name)
+    arch = archspec.loads(text.replace("drop=dropout", "a_rather_long_dropout_name=dropout"))
+    assert {k.name for k in arch.knobs()} == {"p", name, "w"}
+    pyproject = str(Path(__file__).resolve().parent.parent / "pyproject.toml")
+    for backend in ("torch", "flax"):
+        path = tmp_path / f"long_{backend}.py"
+        source = arch.source(backend)
+        path.write_text(source)
+        assert f"                    if {name}\n" in source
+        for config in (["--isolated"], ["--config", pyproject]):
+            command = [sys.executable, "-m", "ruff", "format", "--check", "--diff", *config]
+            result = subprocess.run([*command, str(path)], capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("stem", "relu"),
+    [
+        ("norm=bn if s act=relu conv1=conv(8, 3)", "act"),
+        ("f=(norm=bn if s act=relu) c=conv(8, 3)", "f.act"),
+    ],
+)
 def test_a_relu_after_an_optional_member_works_in_place_only_where_both_allow(
-    tmp_path: Path,
+    stem: str, relu: str, tmp_path: Path
 ) -> None:
     """After the batch norm the spec's ReLU works in place; without it the ReLU would
     meet the caller's tensor, so the class's must not overwrite it at either value."""
@@ -69,12 +129,11 @@ def test_a_relu_after_an_optional_member_works_in_place_only_where_both_allow(
     from test_depth_knobs import emitted_class
 
     text = (
-        "name: t\ninput: 3x8x8\nparams: {s: true}\n"
-        "stem: norm=bn if s act=relu conv1=conv(8, 3)\n"
+        f"name: t\ninput: 3x8x8\nparams: {{s: true}}\nstem: {stem}\n"
         "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
     )
     arch = archspec.loads(text)
-    assert arch.to_torch().act.inplace  # the network alone would
+    assert arch.to_torch().get_submodule(relu).inplace  # the network alone would
     assert "s" in {k.name for k in arch.knobs()}
     cls = emitted_class(arch, tmp_path)
     x = torch.randn(2, 3, 8, 8)
@@ -91,6 +150,10 @@ def test_a_relu_after_an_optional_member_works_in_place_only_where_both_allow(
         ("conv1=conv(8, 3) pool=maxpool(2) if s act=relu", False),  # changes the shape
         ("conv1=conv(8, 3) extra=(conv(8, 3) relu) if s", False),  # a group, no layer
         ("conv1=conv(8, 3) relu1=relu if s act=relu", True),
+        ("f=(conv1=conv(8, 3) norm=bn if s act=relu)", True),
+        ("f=(conv1=conv(8, 3) (bn if s) act=relu)", False),  # numbered apart
+        ('f=(u=(conv(8, 3) relu) x 2 as "unit{i}" norm=bn if s)', True),  # beside copies
+        ("f=(conv1=conv(8, 3) (conv(8, 3) relu) x 2 norm=bn if s)", True),  # numbered beside
     ],
 )
 def test_a_network_member_is_switched_only_where_nothing_else_moves(

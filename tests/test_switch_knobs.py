@@ -92,7 +92,7 @@ def test_flax_writes_the_same_switch(tmp_path: Path) -> None:
         ("conv(w * 2, 3) relu bn(eps=0.001) if s conv(8, 1)", True),  # w * 2
         ("(conv(w, 3) relu bn if s) x n", False),  # reads a keyword in counted copies
         ("conv(16 if s else 8, 3) relu", False),  # a width, not a layer
-        ("conv(8, 3) relu b=(c=conv(8, 3) norm=bn if s)", False),  # named: by name only
+        ("conv(w, 3) relu b=(c=conv(8, 3) norm=bn if s)", True),  # a named item
     ],
 )
 def test_a_switch_is_a_keyword_only_where_the_file_builds_both_values(

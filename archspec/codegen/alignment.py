@@ -28,21 +28,27 @@ class Alignment:
         the member, the longer sequence)"""
 
     def networks(self, short: ir.Network, long: ir.Network) -> bool:
-        """Matches the networks' own members by name; the longer one's others must be
-        layers it may leave out (``optional``), its own members standing in its chain."""
-        members = list(short.members)
-        if not all(isinstance(s, ir.Member) for c in (short, long) for s in c.flow.steps):
-            names = [m.name for m in members] == [m.name for m in long.members]
-            pairs = zip(members, long.members, strict=names)
-            return names and all(self.member(a, b, a.name, b.name) for a, b in pairs)
+        return self.named(short.flow, long.flow, "", "", loose=True)
+
+    def named(
+        self, short: ir.Chain, long: ir.Chain, short_path: str, long_path: str, loose: bool
+    ) -> bool:
+        """Matches the members of two chains by name; where ``loose`` and both chains
+        are plain sequences of members, the longer one's others may be layers either
+        network may leave out (``optional``)."""
+        members = ir.members_of(short)
+        loose = loose and all(isinstance(s, ir.Member) for c in (short, long) for s in c.steps)
         at = 0
-        for position, member in enumerate(long.members):
+        for position, member in enumerate(ir.members_of(long)):
+            paths = [
+                f"{path}.{member.name}" if path else member.name for path in (short_path, long_path)
+            ]
             if at < len(members) and members[at].name == member.name:
-                if not self.member(members[at], member, member.name, member.name):
+                if not self.member(members[at], member, *paths):
                     return False
                 at += 1
-            elif optional(member):
-                self.extras.append(("", "", at, position, member, long.flow))
+            elif loose and optional(member):
+                self.extras.append((short_path, long_path, at, position, member, long))
             else:
                 return False
         return at == len(members)
@@ -65,11 +71,10 @@ class Alignment:
             return False
         if numbered(short) and numbered(long):
             return self.sequence(short.flow, long.flow, short_path, long_path)
-        names = [m.name for m in short.members] == [m.name for m in long.members]
-        pairs = zip(short.members, long.members, strict=names)
-        return names and all(
-            self.member(a, b, f"{short_path}.{a.name}", f"{long_path}.{b.name}") for a, b in pairs
-        )
+        # by name alone: copies, and a group named at one value only (its items would
+        # be a numbered sequence's at the other: "2", not "drop")
+        loose = not (short.repeats or long.repeats or numbered(short) or numbered(long))
+        return self.named(short.flow, long.flow, short_path, long_path, loose)
 
     def sequence(self, short: ir.Chain, long: ir.Chain, short_path: str, long_path: str) -> bool:
         """Matches two numbered sequences; the longer one's other members must be layers."""
@@ -89,9 +94,9 @@ class Alignment:
 
 
 def optional(member: ir.Member) -> bool:
-    """Whether the network class may build one of its own members or not, its forward
-    applying it where it is built: a named module layer that keeps its input's shape
-    (an unnamed one would renumber the members after it)."""
+    """Whether the network class may build a member of its own, or of a group of named
+    members, or not (applying it where it is built): a named module layer that keeps its
+    input's shape (an unnamed one would renumber the members after it)."""
     node = member.node
     layer = isinstance(node, ir.Layer) and not ir.is_bare(node)
     return layer and not member.name.isdigit() and node.input == node.output

@@ -83,9 +83,10 @@ class Emitter:
         )
         for knob in self.knobs:
             self.sequences.add_switch(knob)
-        flow, conditional = self.sequences.network_flow(network)
-        if conditional:  # torch: which of its ReLUs work in place with them and without
-            dialect.take_in(flow, frozenset(conditional))
+        self.named_switched = self.sequences.named_paths()
+        for path in self.named_switched:  # torch: which ReLUs work in place with them and not
+            chain, conditional = self.sequences.own_chain(path)
+            dialect.take_in(chain, frozenset(conditional))
         for cls in self.classes.values():
             if cls.conditions:  # torch: which ReLUs work in place with or without them
                 dialect.take_in(cls.first.flow, frozenset(cls.conditions))
@@ -139,6 +140,8 @@ class Emitter:
             return self.sequences.sequence(node, path, bind)  # counted runs, switched layers
         if id(node) in self.sequences.in_classes:  # counted by an argument of the class
             return self.sequences.in_class(node, path, bind)
+        if self.current is None and path in self.named_switched:
+            return self.dialect.sequential(self.sequences.named_members(path, bind), False)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
 
@@ -331,14 +334,13 @@ class Emitter:
         self.checks += [CHECK_STRUCTURE] if guards else []
         self.checks += sorted(computed.used & COPIED)
         self.uses.update("math" for f in computed.used if f.startswith("math."))
-        flow, conditional = self.sequences.network_flow(net)
+        flow, conditional = self.sequences.own_chain("")
         for member in ir.members_of(flow):
             built = conditional.get(member.name)
             if built is None:
                 lines += dialect.assign(member.name, self.construct(member, member.name, bind), 2)
                 continue
-            binder, path = (bind, member.name) if built.binder is None else (built.binder, "")
-            expression = self.construct(member, path, binder)
+            expression = self.construct(member, *built.how(member.name, bind))
             lines += [f"        if {built.condition}:", *dialect.assign(member.name, expression, 3)]
             lines += ["        else:", *dialect.assign(member.name, "None", 3)]
         lines += ["        " + line for line in dialect.network_init_end()]

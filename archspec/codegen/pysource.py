@@ -94,12 +94,17 @@ COPY_INDEX = "i"
 @dataclass(frozen=True)
 class Present:
     """``*((a, b) if condition else ())``: items that exist at one value of a truth-value
-    keyword (``codegen.switches``), in a call's arguments or a repeat's copy."""
+    keyword (``codegen.switches``), in a call's arguments or a repeat's copy; a dict's
+    entries where ``mapping`` (``**({"drop": ...} if p > 0 else {})``)."""
 
     items: tuple[Expr, ...]
     condition: str
+    mapping: bool = False
 
     def flat(self) -> str:
+        if self.mapping:
+            entries = ", ".join(flat(item) for item in self.items)
+            return f"**({{{entries}}} if {self.condition} else {{}})"
         return f"*(({tuple_of(self.items)}) if {self.condition} else ())"
 
 
@@ -154,12 +159,16 @@ def lay_out(expr: Expr, depth: int, prefix: str = "", suffix: str = "") -> list[
         return [f"{indent}{prefix}{expr.opener}", *lines, f"{indent}{expr.closer}{suffix}"]
     if isinstance(expr, Present):  # as ruff splits it; a magic trailing comma keeps it
         inner = INDENT * (depth + 1)
-        if len(expr.items) == 1 and isinstance(expr.items[0], Bracket) and expr.items[0].items:
-            rows = [f"{inner}(", *explode(expr.items[0], depth + 2, suffix=","), f"{inner})"]
+        first = expr.items[0] if len(expr.items) == 1 else None
+        if expr.mapping:
+            rows = explode(Bracket("{", expr.items, "}"), depth + 1)
+        elif isinstance(first, Bracket) and first.items:
+            rows = [f"{inner}(", *explode(first, depth + 2, suffix=","), f"{inner})"]
         else:
             rows = explode(Bracket("(", expr.items), depth + 1)
-        ends = [f"{inner}if {expr.condition}", f"{inner}else ()", f"{indent}){suffix}"]
-        return [f"{indent}{prefix}*(", *rows, *ends]
+        empty = "{}" if expr.mapping else "()"
+        ends = [f"{inner}if {expr.condition}", f"{inner}else {empty}", f"{indent}){suffix}"]
+        return [f"{indent}{prefix}{'**' if expr.mapping else '*'}(", *rows, *ends]
     return explode(expr, depth, prefix, suffix)
 
 

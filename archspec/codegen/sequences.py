@@ -3,9 +3,11 @@
 A depth keyword's runs are written once (``codegen.knobs``): each run's first copy, then
 its last ``range(n - 1)`` times, or named by their template (``f"unit{i + 1}" ... for i
 in range(1, n)``); inside a class the network class builds, the class takes the count
-(``InClass``). A switch's members (``codegen.switches``) are written where they stand,
+(``codegen.class_depths``). A switch's members (``codegen.switches``) are written where they stand,
 ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so a framework's sequential numbers
-them as the spec does at either value.
+them as the spec does at either value; a group's named members likewise,
+``*((("drop", nn.Dropout(p=p)),) if p > 0 else ())``, and the network's own under an
+``if`` (its forward applies one where it is built).
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from dataclasses import dataclass, fields
 
 from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
-from archspec.codegen.classes import BlockClass, Variable, counted_names, network_level, numbered
+from archspec.codegen.class_depths import InClass
+from archspec.codegen.classes import BlockClass, counted_names, numbered
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import formatted, identifier, literal
 from archspec.codegen.knobs import Conditional, Knob, find_group
-from archspec.codegen.optional import namespace
-from archspec.lower.names import shadows_emitted_code
 
 Binder = Callable[[str, str], "py.Expr | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
@@ -40,6 +41,11 @@ class Built:
 
     condition: str
     binder: Binder | None
+
+    def how(self, path: str, bind: Binder) -> tuple[str, Binder]:
+        """The path and binder it is built with: an added member's fields by its own
+        binder (it has no path in the network), the network's own as the others."""
+        return (path, bind) if self.binder is None else ("", self.binder)
 
 
 def literal_binder(path: str, field: str) -> str | None:
@@ -148,22 +154,44 @@ class Sequences:
         """How the fields of an added layer are written: ``bind_added``'s, else values."""
         return lambda path, field: self.added.get((id(c), index, field))
 
-    def network_flow(self, network: ir.Network) -> tuple[ir.Chain, dict[str, Built]]:
-        """The network's own chain with the members switches add to it (path ''), and
-        how each conditional one is built: its condition and, for an added one, its
-        binder (the network's own are bound as the others are)."""
+    def named_paths(self) -> list[str]:
+        """The chains of named members switches add to or make conditional: the
+        network's own (path '') and its groups' (``codegen.alignment``)."""
+        paths = {path for path, run, _ in self.switched if run == -1}
+        groups = {p: find_group(self.network, p) for p in paths}
+        return sorted(p for p, group in groups.items() if group is None or not numbered(group))
+
+    def own_chain(self, path: str) -> tuple[ir.Chain, dict[str, Built]]:
+        """The chain of named members at ``path`` ('' the network's) with the members
+        switches add to it, and how each conditional one is built."""
+        group = ir.find(self.network, path) if path else None
+        chain = group.flow if isinstance(group, ir.Group) else self.network.flow
         steps: list[ir.Step] = []
         conditional: dict[str, Built] = {}
-        for k in range(len(network.flow.steps) + 1):
-            for condition, c in self.switched.get(("", -1, k), []):
+        for k in range(len(chain.steps) + 1):
+            for condition, c in self.switched.get((path, -1, k), []):
                 if c.own:
                     conditional[c.members[0].name] = Built(condition, None)
                     continue
                 for index, member in enumerate(c.members):
                     steps.append(member)
                     conditional[member.name] = Built(condition, self.added_binder(c, index))
-            steps += network.flow.steps[k : k + 1]
+            steps += chain.steps[k : k + 1]
         return ir.Chain(tuple(steps)), conditional
+
+    def named_members(self, path: str, bind: Binder) -> list[tuple[str, py.Expr]]:
+        """A group's named members, each one a switch makes conditional written as
+        present under its condition."""
+        chain, conditional = self.own_chain(path)
+        items: list[tuple[str, py.Expr]] = []
+        for member in ir.members_of(chain):
+            built = conditional.get(member.name)
+            if built is None:
+                items.append((member.name, self.construct(member, join(path, member.name), bind)))
+                continue
+            expression = self.construct(member, *built.how(join(path, member.name), bind))
+            items.append((member.name, py.Present((expression,), built.condition)))
+        return items
 
     def added_layers(self) -> list[ir.Node]:
         """The nodes switches add: the file carries their runtime helpers too."""
@@ -280,117 +308,3 @@ class Sequences:
     def literally(self, member: ir.Member) -> py.Expr:
         """A member built with no keyword: a copy the network lacks (``Knob.later``)."""
         return self.construct(member, "", literal_binder)
-
-
-class InClass:
-    """The runs of one depth keyword inside class instances the network class builds
-    (ViT's ``encoder``, a class for its position embedding, holds ``layers=... x
-    num_layers``): the class takes the count as an argument named after the keyword,
-    ``EncoderBlock(..., num_layers=num_layers)``, and writes the copies as the network
-    class writes its own. Every instance of such a class must hold the run at the same
-    place and the copies after the first must be written alike in the class's terms
-    (``knobs.depth_knob`` has refused a copy alone and copies that are attributes)."""
-
-    def __init__(self, network: ir.Network, classes: dict[int, BlockClass], knob: Knob) -> None:
-        self.network = network
-        self.classes = classes
-        self.knob = knob
-        self.owners = {p.path: p.node for p in ir.walk(network) if id(p.node) in classes}
-        self.found: dict[str, tuple[str, str]] = {}  # path: (owner's path, relative path)
-
-    def holds(self, path: str) -> bool:
-        return path in self.found
-
-    def take(self, path: str, group: ir.Group) -> bool:
-        """Notes a group inside a class instance; False where the class cannot count it."""
-        parts = path.split(".")
-        above = (".".join(parts[:end]) for end in range(len(parts) - 1, 0, -1))
-        owner = next((p for p in above if p in self.owners), None)
-        if owner is None:
-            return True
-        self.found[path] = (owner, path[len(owner) + 1 :])
-        return owner in network_level(self.network)
-
-    def by_class(self) -> dict[int, tuple[BlockClass, set[str], set[str]]]:
-        """Each class holding counted runs: the paths of its instances that hold them, and
-        the runs' paths inside it."""
-        found: dict[int, tuple[BlockClass, set[str], set[str]]] = {}
-        for owner, relative in self.found.values():
-            cls = self.classes[id(self.owners[owner])]
-            entry = found.setdefault(id(cls), (cls, set(), set()))
-            entry[1].add(owner)
-            entry[2].add(relative)
-        return found
-
-    def settled(self) -> bool:
-        """Whether every class holding a counted run can take the count."""
-        name = self.knob.name
-        for cls, owners, relatives in self.by_class().values():
-            own = cls.instances[: cls.own]
-            held = {id(self.owners[o]) for o in owners}
-            taken = {v.name for v in cls.parameters} | namespace(cls.first.flow)
-            if {id(g) for g in own} != held or name in taken or shadows_emitted_code(name):
-                return False
-            for relative in relatives:
-                groups = [find_group(g, relative) for g in cls.instances]
-                if any(g is None or not self.counted(g) for g in groups):
-                    return False
-                if not self.alike(cls, relative, groups[0]):  # type: ignore[arg-type]
-                    return False
-        return True
-
-    def counted(self, group: ir.Group) -> list[ir.Repeat]:
-        return [r for r in group.repeats if r.parameter == self.knob.name]
-
-    def alike(self, cls: BlockClass, relative: str, group: ir.Group) -> bool:
-        """Whether the copies after the first are written alike in the class's terms."""
-        for run in self.counted(group):
-            copies = [
-                [
-                    self.terms(cls, f"{relative}.{group.members[k].name}", group.members[k].node)
-                    for k in run.copy(c)
-                ]
-                for c in range(1, run.count)
-            ]
-            if any(copy != copies[0] for copy in copies):
-                return False
-        return True
-
-    def terms(self, cls: BlockClass, path: str, node: ir.Node) -> list[object]:
-        """How the class writes a member at ``path``: each field's or nested argument's
-        expression or value, by its place in the member."""
-        found: list[object] = []
-        inside = "\0"  # a nested class: its arguments stand for what it holds
-        places = [(path, node)] + [(f"{path}.{p.path}", p.node) for p in ir.walk(node)]
-        for at, item in places:
-            if at.startswith(inside):
-                continue
-            where = at[len(path) :]
-            if isinstance(item, ir.Layer):
-                for op_field in fields(item.op):
-                    bound = cls.bindings.get((at, op_field.name))
-                    found.append((where, op_field.name, bound, getattr(item.op, op_field.name)))
-            elif isinstance(item, ir.Group) and id(item) in self.classes:
-                inside = f"{at}."
-                inner = self.classes[id(item)]
-                for variable, value in inner.values(item):
-                    bound = cls.bindings.get((at, variable.name))
-                    found.append((where, inner.name, variable.name, bound, value))
-        return found
-
-    def register(
-        self, in_classes: dict[int, list[ir.Repeat]], passed: dict[tuple[str, str], py.Expr]
-    ) -> None:
-        """Gives each class its count argument, and the network class what it passes."""
-        name = self.knob.name
-        for cls, owners, relatives in self.by_class().values():
-            counts: list[ir.Scalar] = []
-            for instance in cls.instances:
-                groups = [find_group(instance, relative) for relative in sorted(relatives)]
-                runs = [run for group in groups if group for run in self.counted(group)]
-                counts.append(runs[0].count)
-                for group in groups:
-                    assert group is not None, "checked by settled()"
-                    in_classes.setdefault(id(group), []).extend(self.counted(group))
-            cls.parameters.append(Variable(name, tuple(counts), own=cls.own))
-            passed.update(((owner, name), identifier(name)) for owner in owners)

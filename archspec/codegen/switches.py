@@ -7,9 +7,10 @@ value must be this network with layers added to, or taken from, numbered sequenc
 network class builds itself (not a block class, whose code serves every instance), every
 other member equal (``codegen.alignment``). The class writes those layers where they
 stand, ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so the numbering is the
-spec's at both values. The network's own members may be added too, each a named layer
-that keeps its shape (``norm=bn if batch_norm``): the class builds ``self.norm`` under
-the condition, else None, and its forward applies it where it is built.
+spec's at both values. Named members may be added too, the network's own or a group's,
+each a layer that keeps its shape (``norm=bn if batch_norm``): the class builds
+``self.norm`` under the condition, else None, and its forward applies it where it is
+built; a group writes the item under the condition (``codegen.sequences``).
 
 The switch and the other keywords must not depend on each other. On traced numbers
 (``archspec.symbolic``) the network at the other value must pin no keyword, hold the same

@@ -292,7 +292,12 @@ class FlaxDialect(Dialect):
     ) -> py.Expr:
         if numbered:
             return py.Bracket("nnx.Sequential(", tuple(py.repeats([e for _, e in items])))
-        entries = [entry(literal(name), e) for name, e in items]
+        entries = [
+            py.Present(tuple(entry(literal(name), i) for i in e.items), e.condition, mapping=True)
+            if isinstance(e, py.Present)  # a switch's: **({"drop": ...} if p > 0 else {})
+            else entry(literal(name), e)
+            for name, e in items
+        ]
         if copies is not None:  # **{f"unit{i + 1}": Unit(32, 32, rngs=rngs) for i in ...}
             named = entry(copies.name, copies.module)
             loop = py.Repeat((named,), copies.count, py.COPY_INDEX, copies.start, "**{", "}")

@@ -287,7 +287,12 @@ class TorchDialect(Dialect):
     ) -> py.Expr:
         if numbered:
             return py.Bracket("nn.Sequential(", tuple(py.repeats([e for _, e in items])))
-        pairs: list[py.Expr] = [py.Bracket("(", (literal(name), e)) for name, e in items]
+        pairs: list[py.Expr] = [
+            py.Present(tuple(named_item(name, i) for i in e.items), e.condition)
+            if isinstance(e, py.Present)  # a switch's: *((("drop", nn.Dropout(p=p)),) if ...)
+            else named_item(name, e)
+            for name, e in items
+        ]
         if copies is not None:  # *((f"unit{i + 1}", Unit(32, 32)) for i in range(1, n))
             pair = py.Bracket("(", (copies.name, copies.module))
             pairs.append(py.Repeat((pair,), copies.count, py.COPY_INDEX, copies.start))
@@ -372,3 +377,8 @@ def member_path(owner: str, path: str) -> str:
     if all(identifier(part) for part in path.split(".")):
         return f"{owner}.{path}.weight"
     return f"{owner}.get_submodule({literal(path)}).weight"
+
+
+def named_item(name: str, module: py.Expr) -> py.Bracket:
+    """``("name", module)``: an item of a sequential's ``OrderedDict``."""
+    return py.Bracket("(", (literal(name), module))
