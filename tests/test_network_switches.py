@@ -152,6 +152,10 @@ def test_a_relu_after_an_optional_member_works_in_place_only_where_both_allow(
         ("conv1=conv(8, 3) relu1=relu if s act=relu", True),
         ("f=(conv1=conv(8, 3) norm=bn if s act=relu)", True),
         ("f=(conv1=conv(8, 3) (bn if s) act=relu)", False),  # numbered apart
+        # a norm that starts at zero is zeroed by path: switched, or renumbered, it is not
+        ("conv1=conv(8, 3) norm=bn(zero_init=true) if s act=relu", False),
+        ("g=(conv(8, 3) bn if s relu bn(zero_init=true))", False),
+        ("conv1=conv(8, 3) norm=bn if s act=relu g=(conv(8, 3) bn(zero_init=true))", True),
         ('f=(u=(conv(8, 3) relu) x 2 as "unit{i}" norm=bn if s)', True),  # beside copies
         ("f=(conv1=conv(8, 3) (conv(8, 3) relu) x 2 norm=bn if s)", True),  # numbered beside
     ],

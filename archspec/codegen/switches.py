@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from archspec import ir, terms
 from archspec.codegen.alignment import Alignment
 from archspec.codegen.classes import network_level
-from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of
+from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of, find_group
 from archspec.codegen.optional import Added, Twins, held_alike, padded_network
 from archspec.terms import Term
 
@@ -80,6 +80,8 @@ def switch_knob(
         return None
     when = not holds if adds else holds  # where the extras exist
     found = conditionals(alignment.extras, adds, when)
+    if zero_started(found, (arch.network, probe.network), twinned):
+        return None
     depths = [k for k in knobs if k.groups and touches(k, found)]
     if adds:  # the probe's layers: not at a seam; written with their expressions
         if any(on_seam(arch.network, c, depths) for c in found):
@@ -136,6 +138,26 @@ def blocks_added(
             if found.path not in own or reads_keyword(traced.network, found.path, keywords):
                 return None
     return tuple(rules.values())
+
+
+def zero_started(
+    found: list[Conditional], networks: tuple[ir.Network, ir.Network], inside: list[Twins]
+) -> bool:
+    """Whether a batch norm that starts at zero is switched, or stands in a sequence a
+    switch adds to: the class zeroes those by path after it builds them
+    (``reset_parameters``), which would then miss one, or find none there."""
+    nodes = [m.node for c in found for m in c.members]
+    nodes += [
+        m.node for t in inside for m in ir.members_of(t.long.flow) if m.name in t.added.members
+    ]
+    for c in found:
+        groups = (find_group(networks[0], c.path), find_group(networks[1], c.source or c.path))
+        nodes += [group for group in groups if c.path and group is not None]
+    return any(zero_init(node) or any(zero_init(n) for _, n in ir.layers(node)) for node in nodes)
+
+
+def zero_init(node: ir.Node) -> bool:
+    return isinstance(node, ir.Layer) and bool(getattr(node.op, "zero_init", False))
 
 
 def layer_count(network: ir.Network) -> int:
