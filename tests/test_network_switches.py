@@ -94,6 +94,40 @@ def test_flax_builds_the_switched_members(spec: str, written: str, tmp_path: Pat
         assert_emitted_builds_as_spec(cls, arch.with_parameters(**values), **values)
 
 
+WITH_GROUPS = """\
+name: t
+input: 3x16x16
+params: {{s: {s}, w: 8, n: 2}}
+stem: >-
+  conv1=conv(w, 3) extra=(conv(w, 3) bn relu) if s act=relu
+  f=(c=conv(8, 3) pre=((conv(8, 3) relu) x 2 bn) if s out=conv(8, 1))
+head: pool=global_avgpool flatten=flatten fc=fc(10)
+"""
+
+
+@pytest.mark.parametrize("default", ["false", "true"])
+def test_a_switch_adds_groups_that_compute_with_keywords(default: str, tmp_path: Path) -> None:
+    """A group the network class builds is added whole, its layers written with the
+    spec's expressions (``nn.Conv2d(w, w, ...)``) where the default lacks it; built
+    at each value beside the width, in both frameworks."""
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+    from test_depth_knobs import emitted_class
+    from torch_helpers import assert_same_network
+
+    text = WITH_GROUPS.format(s=default)
+    arch = archspec.loads(text)
+    assert {"s", "w"} <= {k.name for k in arch.knobs()}
+    source = arch.source("torch")
+    assert "            self.extra = nn.Sequential(\n                nn.Conv2d(w, w," in source
+    cls, flax_cls = emitted_class(arch, tmp_path), emitted_class(arch, tmp_path, "flax")
+    for s, w in itertools.product((False, True), (8, 12)):
+        built = archspec.loads(text, s=s, w=w)
+        assert_same_network(cls(s=s, w=w), built.to_torch(), (3, 16, 16))
+        assert_emitted_builds_as_spec(flax_cls, built, s=s, w=w)
+
+
 def test_a_long_switched_item_is_laid_out_as_ruff_keeps_it(tmp_path: Path) -> None:
     """Too long for its line, an item splits as ruff splits a conditional, exploded so
     that the layout holds at 88 and at 100 columns, in both files."""
@@ -148,7 +182,8 @@ def test_a_relu_after_an_optional_member_works_in_place_only_where_both_allow(
         ("conv1=conv(8, 3) norm=bn if s act=relu", True),
         ("conv(8, 3) bn if s relu", False),  # unnamed: the ReLU would be renumbered
         ("conv1=conv(8, 3) pool=maxpool(2) if s act=relu", False),  # changes the shape
-        ("conv1=conv(8, 3) extra=(conv(8, 3) relu) if s", False),  # a group, no layer
+        ("conv1=conv(8, 3) extra=(conv(8, 3) relu) if s", True),  # a group
+        ("conv1=conv(8, 3) extra=vgg_block(8, 1) if s", False),  # a block class's instance
         ("conv1=conv(8, 3) relu1=relu if s act=relu", True),
         ("f=(conv1=conv(8, 3) norm=bn if s act=relu)", True),
         ("f=(conv1=conv(8, 3) (bn if s) act=relu)", False),  # numbered apart

@@ -95,8 +95,10 @@ class Alignment:
 
 def optional(member: ir.Member) -> bool:
     """Whether the network class may build a member of its own, or of a group of named
-    members, or not (applying it where it is built): a named module layer that keeps its
-    input's shape (an unnamed one would renumber the members after it)."""
+    members, or not (applying it where it is built): a named module that keeps its
+    input's shape (an unnamed one would renumber the members after it), a layer or a
+    group it builds itself (a block class's code would serve instances that lack it)."""
     node = member.node
     layer = isinstance(node, ir.Layer) and not ir.is_bare(node)
-    return layer and not member.name.isdigit() and node.input == node.output
+    group = isinstance(node, ir.Group) and not is_class(node)
+    return (layer or group) and not member.name.isdigit() and node.input == node.output

@@ -35,17 +35,18 @@ Render = Callable[[object, str, str], py.Expr]
 
 
 @dataclass(frozen=True)
-class Built:
-    """A member of the network the class builds under ``condition``; an added one's
-    fields bound by ``binder``, else as the network's."""
+class Conditioned:
+    """A member of the network the class builds under ``condition``; an added one at
+    its path in the network that holds it (``source``), its fields bound by ``binder``."""
 
     condition: str
     binder: Binder | None
+    source: str = ""
 
     def how(self, path: str, bind: Binder) -> tuple[str, Binder]:
-        """The path and binder it is built with: an added member's fields by its own
-        binder (it has no path in the network), the network's own as the others."""
-        return (path, bind) if self.binder is None else ("", self.binder)
+        """The path and binder it is built with: an added member's own, the network's
+        own member's as the others'."""
+        return (path, bind) if self.binder is None else (self.source, self.binder)
 
 
 def literal_binder(path: str, field: str) -> str | None:
@@ -64,6 +65,12 @@ def holds(switch: Knob, when: bool) -> str:
 
 def join(path: str, tail: str) -> str:
     return f"{path}.{tail}" if path and tail else path or tail
+
+
+def added_path(c: Conditional, member: ir.Member) -> str:
+    """An added member's path in the network that holds it (the probe's): its binder
+    keys the fields of its layers by it."""
+    return join(c.source, member.name)
 
 
 class Sequences:
@@ -90,9 +97,9 @@ class Sequences:
         self.switched: dict[tuple[str, int, int], list[tuple[str, Conditional]]] = {}
         """By (group path, first member of a lone copy's run or -1, position): each
         conditional member's condition, ``batch_norm`` or ``not batch_norm``."""
-        self.added: dict[tuple[int, int, str], py.Expr] = {}
-        """By (id of the Conditional, member index, op field): what an added layer's field
-        is written as where it reads a keyword (``bind_added``)."""
+        self.added: dict[tuple[int, str, str], py.Expr] = {}
+        """By (id of the Conditional, path, op field): what the field of a layer a switch
+        adds is written as where it reads a keyword (``bind_added``)."""
 
     def add_depths(self, knob: Knob) -> bool:
         """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.
@@ -135,24 +142,32 @@ class Sequences:
             self.switched.setdefault((c.path, c.run, c.at), []).append((holds(knob, c.when), c))
             if not c.own:
                 self.dialect.take_in(c.context)  # torch: which added ReLUs work in place
+                for member in c.members:  # and inside a group it adds
+                    nodes = [member.node, *(place.node for place in ir.walk(member.node))]
+                    for group in (n for n in nodes if isinstance(n, ir.Group)):
+                        self.dialect.take_in(group.flow)
 
     def bind_added(self, render: Render, keywords: frozenset[str]) -> None:
         """Writes the fields of added layers that read a keyword as the spec computes them
         (``nn.BatchNorm2d(width)``), before the constructor's locals are laid out."""
         for found in self.switched.values():
             for _, c in found:
-                for index, node in enumerate(c.traced):
-                    assert isinstance(node, ir.Layer), "a switch adds layers"
-                    for op_field in fields(node.op):
-                        value = getattr(node.op, op_field.name)
-                        term = symbolic.term_of(value)
-                        if term is not None and term.reads & keywords:
-                            key = (id(c), index, op_field.name)
-                            self.added[key] = render(value, c.path, op_field.name)
+                for member, node in zip(c.members, c.traced, strict=False):
+                    at = added_path(c, member)
+                    for path, layer in (
+                        [(at, node)] if isinstance(node, ir.Layer) else ir.layers(node, at)
+                    ):
+                        for op_field in fields(layer.op):
+                            value = getattr(layer.op, op_field.name)
+                            term = symbolic.term_of(value)
+                            if term is not None and term.reads & keywords:
+                                key = (id(c), path, op_field.name)
+                                self.added[key] = render(value, path, op_field.name)
 
-    def added_binder(self, c: Conditional, index: int) -> Binder:
-        """How the fields of an added layer are written: ``bind_added``'s, else values."""
-        return lambda path, field: self.added.get((id(c), index, field))
+    def added_binder(self, c: Conditional) -> Binder:
+        """How the fields of added layers are written, by their paths in the network that
+        holds them: ``bind_added``'s, else values."""
+        return lambda path, field: self.added.get((id(c), path, field))
 
     def named_paths(self) -> list[str]:
         """The chains of named members switches add to or make conditional: the
@@ -161,21 +176,23 @@ class Sequences:
         groups = {p: find_group(self.network, p) for p in paths}
         return sorted(p for p, group in groups.items() if group is None or not numbered(group))
 
-    def own_chain(self, path: str) -> tuple[ir.Chain, dict[str, Built]]:
+    def own_chain(self, path: str) -> tuple[ir.Chain, dict[str, Conditioned]]:
         """The chain of named members at ``path`` ('' the network's) with the members
         switches add to it, and how each conditional one is built."""
         group = ir.find(self.network, path) if path else None
         chain = group.flow if isinstance(group, ir.Group) else self.network.flow
         steps: list[ir.Step] = []
-        conditional: dict[str, Built] = {}
+        conditional: dict[str, Conditioned] = {}
         for k in range(len(chain.steps) + 1):
             for condition, c in self.switched.get((path, -1, k), []):
                 if c.own:
-                    conditional[c.members[0].name] = Built(condition, None)
+                    conditional[c.members[0].name] = Conditioned(condition, None)
                     continue
-                for index, member in enumerate(c.members):
+                for member in c.members:
                     steps.append(member)
-                    conditional[member.name] = Built(condition, self.added_binder(c, index))
+                    conditional[member.name] = Conditioned(
+                        condition, self.added_binder(c), added_path(c, member)
+                    )
             steps += chain.steps[k : k + 1]
         return ir.Chain(tuple(steps)), conditional
 
@@ -194,8 +211,10 @@ class Sequences:
         return items
 
     def added_layers(self) -> list[ir.Node]:
-        """The nodes switches add: the file carries their runtime helpers too."""
-        return [m.node for found in self.switched.values() for _, c in found for m in c.members]
+        """The nodes switches add, and what groups among them hold: the file carries
+        their runtime helpers too."""
+        added = [m.node for found in self.switched.values() for _, c in found for m in c.members]
+        return added + [place.node for node in added for place in ir.walk(node)]
 
     def sequence(self, group: ir.Group, path: str, bind: Binder) -> py.Expr:
         """A numbered group of the network class, or one of named copies a depth keyword
@@ -239,10 +258,8 @@ class Sequences:
             switched = self.switched.get((path, run, k), []) if switches else []
             for condition, c in switched if leading or k != span.start else ():
                 if not c.own:
-                    built = [
-                        self.construct(m, "", self.added_binder(c, index))
-                        for index, m in enumerate(c.members)
-                    ]
+                    binder = self.added_binder(c)
+                    built = [self.construct(m, added_path(c, m), binder) for m in c.members]
                     found.append(py.Present(tuple(built), condition))
             if k in span:
                 own = [condition for condition, c in switched if c.own]

@@ -8,7 +8,7 @@ network class builds itself (not a block class, whose code serves every instance
 other member equal (``codegen.alignment``). The class writes those layers where they
 stand, ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so the numbering is the
 spec's at both values. Named members may be added too, the network's own or a group's,
-each a layer that keeps its shape (``norm=bn if batch_norm``): the class builds
+each a layer or a group that keeps its shape (``norm=bn if batch_norm``): the class builds
 ``self.norm`` under the condition, else None, and its forward applies it where it is
 built; a group writes the item under the condition (``codegen.sequences``).
 
