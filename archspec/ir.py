@@ -373,10 +373,25 @@ def to_data(root: Node | Network, spans: bool = False) -> object:
     return data.visit(root)
 
 
+def find_group(root: Network | Node, path: str) -> Group | None:
+    """The group at ``path``, if ``root`` holds one there."""
+    try:
+        node = find(root, path)
+    except KeyError:
+        return None
+    return node if isinstance(node, Group) else None
+
+
 def bare(node: Node) -> Bare | None:
     """How a layer whose op is one tensor held by its parent (``Op.BARE``), not a module,
     meets its input; None for a module."""
     return node.op.BARE if isinstance(node, Layer) else None
+
+
+def starts_at_zero(node: Node) -> bool:
+    """A layer whose weight starts at zero (a batch norm's ``zero_init``): the network's
+    initialisation zeroes it after the paper's (Goyal et al. 2017)."""
+    return isinstance(node, Layer) and bool(getattr(node.op, "zero_init", False))
 
 
 def is_bare(node: Node) -> bool:

@@ -11,7 +11,7 @@ it is the same block with members added inside (``codegen.optional``).
 from __future__ import annotations
 
 from archspec import ir
-from archspec.codegen.classes import is_class, numbered
+from archspec.codegen.classes import is_class, join, numbered
 from archspec.codegen.optional import Twins, twins
 
 
@@ -40,10 +40,8 @@ class Alignment:
         loose = loose and all(isinstance(s, ir.Member) for c in (short, long) for s in c.steps)
         at = 0
         for position, member in enumerate(ir.members_of(long)):
-            paths = [
-                f"{path}.{member.name}" if path else member.name for path in (short_path, long_path)
-            ]
             if at < len(members) and members[at].name == member.name:
+                paths = join(short_path, member.name), join(long_path, member.name)
                 if not self.member(members[at], member, *paths):
                     return False
                 at += 1

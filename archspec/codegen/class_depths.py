@@ -12,7 +12,7 @@ from archspec import ir
 from archspec.codegen import pysource as py
 from archspec.codegen.classes import BlockClass, Variable, network_level
 from archspec.codegen.escape import identifier
-from archspec.codegen.knobs import Knob, find_group
+from archspec.codegen.knobs import Knob
 from archspec.codegen.optional import namespace
 from archspec.lower.names import shadows_emitted_code
 
@@ -67,7 +67,7 @@ class InClass:
             if {id(g) for g in own} != held or name in taken or shadows_emitted_code(name):
                 return False
             for relative in relatives:
-                groups = [find_group(g, relative) for g in cls.instances]
+                groups = [ir.find_group(g, relative) for g in cls.instances]
                 if any(g is None or not self.counted(g) for g in groups):
                     return False
                 if not self.alike(cls, relative, groups[0]):  # type: ignore[arg-type]
@@ -121,7 +121,7 @@ class InClass:
         for cls, owners, relatives in self.by_class().values():
             counts: list[ir.Scalar] = []
             for instance in cls.instances:
-                groups = [find_group(instance, relative) for relative in sorted(relatives)]
+                groups = [ir.find_group(instance, relative) for relative in sorted(relatives)]
                 runs = [run for group in groups if group for run in self.counted(group)]
                 counts.append(runs[0].count)
                 for group in groups:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from archspec import ir, symbolic, terms
 from archspec.codegen.classes import network_level
 from archspec.codegen.knobs import Knob
-from archspec.codegen.switches import Compile, counted_runs, switch_knob
+from archspec.codegen.switches import Compile, counted_around, switch_knob
 from archspec.terms import Term
 
 if TYPE_CHECKING:
@@ -135,25 +135,11 @@ def with_places(switch: Knob, arch: Architecture, knobs: tuple[Knob, ...]) -> Kn
             term = symbolic.term_of(getattr(place.node.op, op_field.name))
             if term is None or switch.name not in term.reads:
                 continue
-            inside = in_copies(arch.network, place.path, depths)
+            around = counted_around(arch.network, place.path, None, depths)
+            inside = any(offset < run.size * run.count for run, offset in around)
             if place.path not in own or inside or not terms.renderable(term):
                 return None
             places.add((place.path, op_field.name))
     if not places:
         return switch
     return dataclasses.replace(switch, places=frozenset(places), traced=traced.network)
-
-
-def in_copies(network: ir.Network, path: str, depths: list[Knob]) -> bool:
-    """Whether the module at ``path`` stands in a copy of a run a depth keyword counts,
-    or inside one."""
-    for counted in {group for k in depths for group in k.groups}:
-        if not path.startswith(f"{counted}."):
-            continue
-        group = ir.find(network, counted)
-        assert isinstance(group, ir.Group)
-        inner = path[len(counted) + 1 :].split(".")[0]
-        at = next(k for k, member in enumerate(group.members) if member.name == inner)
-        if any(offset < run.size * run.count for run, offset in counted_runs(group, at, depths)):
-            return True
-    return False

@@ -19,6 +19,7 @@ from archspec.codegen.classes import (
     BlockClass,
     built_shortcuts,
     is_class,
+    join,
     numbered,
     own_branches,
     shortcut_slot,
@@ -30,7 +31,7 @@ from archspec.codegen.flows import FlowWriter
 from archspec.codegen.formulas import consistent, resolved_classes
 from archspec.codegen.knobs import Knob, call_probes
 from archspec.codegen.prose import describe, module_doc, network_doc
-from archspec.codegen.sequences import Binder, Sequences, join
+from archspec.codegen.sequences import Binder, Sequences
 from archspec.counts import Counts
 from archspec.lower.functions import COPIED
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code

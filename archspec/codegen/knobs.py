@@ -53,6 +53,7 @@ from archspec.codegen.classes import (
     built_shortcuts,
     counted_names,
     is_class,
+    join,
     network_level,
 )
 from archspec.codegen.resolve import Probe, block_classes
@@ -82,6 +83,11 @@ class Conditional:
     traced: tuple[ir.Node, ...] = field(default=(), compare=False, repr=False)
     """The probe's members lowered on traced numbers: where a field reads a keyword, the
     class writes its expression (``nn.BatchNorm2d(width)``)."""
+
+    def added_path(self, member: ir.Member) -> str:
+        """An added member's path in the network that holds it (the probe's): the
+        class binds the fields of its layers by it."""
+        return join(self.source, member.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +124,7 @@ class Knob:
     """For a switch that adds members inside blocks (``codegen.optional``): the rule of
     each block, and the network emitted in its stead where it has the fewer members."""
     condition: Term | None = None
-    """For a number a comparison switches (``p > 0``, ``codegen.switches``): that
+    """For a number a comparison switches (``p > 0``, ``codegen.comparisons``): that
     comparison, as it holds at the default; a truth value is its own condition."""
 
 
@@ -245,7 +251,7 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
     later: list[tuple[str, int, tuple[ir.Member, ...]]] = []
     for path, group in groups.items():
         flow = flow_at(expected["flow"], path)
-        grown = find_group(probed, path)
+        grown = ir.find_group(probed, path)
         names = counted_names(group)
         if grown is None or names is None:
             return None
@@ -376,15 +382,6 @@ def member_steps(flow: list[Any]) -> list[Any]:
         else:
             found.append(step)
     return found
-
-
-def find_group(network: ir.Network | ir.Node, path: str) -> ir.Group | None:
-    """The group at ``path``, if the network has one there."""
-    try:
-        node = ir.find(network, path)
-    except KeyError:
-        return None
-    return node if isinstance(node, ir.Group) else None
 
 
 def call_probes(knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, fields
 from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
 from archspec.codegen.class_depths import InClass
-from archspec.codegen.classes import BlockClass, counted_names, numbered
+from archspec.codegen.classes import BlockClass, counted_names, join, numbered
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import formatted, identifier, literal
-from archspec.codegen.knobs import Conditional, Knob, find_group
+from archspec.codegen.knobs import Conditional, Knob
 
 Binder = Callable[[str, str], "py.Expr | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
@@ -61,16 +61,6 @@ def holds(switch: Knob, when: bool) -> str:
     kind = switch.condition.kind if when else terms.NEGATED[switch.condition.kind]
     comparison = dataclasses.replace(switch.condition, kind=kind)
     return terms.render(comparison, {switch.name: identifier(switch.name)}, {}, literal)
-
-
-def join(path: str, tail: str) -> str:
-    return f"{path}.{tail}" if path and tail else path or tail
-
-
-def added_path(c: Conditional, member: ir.Member) -> str:
-    """An added member's path in the network that holds it (the probe's): its binder
-    keys the fields of its layers by it."""
-    return join(c.source, member.name)
 
 
 class Sequences:
@@ -153,7 +143,7 @@ class Sequences:
         for found in self.switched.values():
             for _, c in found:
                 for member, node in zip(c.members, c.traced, strict=False):
-                    at = added_path(c, member)
+                    at = c.added_path(member)
                     for path, layer in (
                         [(at, node)] if isinstance(node, ir.Layer) else ir.layers(node, at)
                     ):
@@ -173,7 +163,7 @@ class Sequences:
         """The chains of named members switches add to or make conditional: the
         network's own (path '') and its groups' (``codegen.alignment``)."""
         paths = {path for path, run, _ in self.switched if run == -1}
-        groups = {p: find_group(self.network, p) for p in paths}
+        groups = {p: ir.find_group(self.network, p) for p in paths}
         return sorted(p for p, group in groups.items() if group is None or not numbered(group))
 
     def own_chain(self, path: str) -> tuple[ir.Chain, dict[str, Conditioned]]:
@@ -191,7 +181,7 @@ class Sequences:
                 for member in c.members:
                     steps.append(member)
                     conditional[member.name] = Conditioned(
-                        condition, self.added_binder(c), added_path(c, member)
+                        condition, self.added_binder(c), c.added_path(member)
                     )
             steps += chain.steps[k : k + 1]
         return ir.Chain(tuple(steps)), conditional
@@ -259,7 +249,7 @@ class Sequences:
             for condition, c in switched if leading or k != span.start else ():
                 if not c.own:
                     binder = self.added_binder(c)
-                    built = [self.construct(m, added_path(c, m), binder) for m in c.members]
+                    built = [self.construct(m, c.added_path(m), binder) for m in c.members]
                     found.append(py.Present(tuple(built), condition))
             if k in span:
                 own = [condition for condition, c in switched if c.own]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from archspec import ir, terms
 from archspec.codegen.alignment import Alignment
 from archspec.codegen.classes import network_level
-from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of, find_group
+from archspec.codegen.knobs import Conditional, Knob, depth_knob, expressions_of
 from archspec.codegen.optional import Added, Twins, held_alike, padded_network
 from archspec.terms import Term
 
@@ -151,13 +151,15 @@ def zero_started(
         m.node for t in inside for m in ir.members_of(t.long.flow) if m.name in t.added.members
     ]
     for c in found:
-        groups = (find_group(networks[0], c.path), find_group(networks[1], c.source or c.path))
+        groups = (
+            ir.find_group(networks[0], c.path),
+            ir.find_group(networks[1], c.source or c.path),
+        )
         nodes += [group for group in groups if c.path and group is not None]
-    return any(zero_init(node) or any(zero_init(n) for _, n in ir.layers(node)) for node in nodes)
-
-
-def zero_init(node: ir.Node) -> bool:
-    return isinstance(node, ir.Layer) and bool(getattr(node.op, "zero_init", False))
+    return any(
+        ir.starts_at_zero(node) or any(ir.starts_at_zero(n) for _, n in ir.layers(node))
+        for node in nodes
+    )
 
 
 def layer_count(network: ir.Network) -> int:
@@ -204,8 +206,7 @@ def with_expressions(
     free = keywords - traced.decided
     twins = []
     for c in found:
-        where = [f"{c.source}.{m.name}" if c.source else m.name for m in c.members]
-        nodes = tuple(ir.find(traced.network, path) for path in where)
+        nodes = tuple(ir.find(traced.network, c.added_path(m)) for m in c.members)
         read = [term for node in nodes for _, term in expressions_of(node) if term is not None]
         reading = [term for term in read if term.reads & keywords]
         counted = in_copies(network, c, depths)
@@ -265,19 +266,26 @@ def touches(depth: Knob, found: list[Conditional]) -> bool:
 def in_copies(network: ir.Network, conditional: Conditional, depths: list[Knob]) -> bool:
     """Whether added layers stand among, or inside, the copies of a run a depth keyword
     counts (their seams included)."""
-    for path in {g for k in depths for g in k.groups}:
-        group = ir.find(network, path)
+    return any(counted_around(network, conditional.path, conditional.at, depths))
+
+
+def counted_around(
+    network: ir.Network, path: str, at: int | None, depths: list[Knob]
+) -> Iterator[tuple[ir.Repeat, int]]:
+    """The runs a depth keyword counts, each with an offset from its start, that hold
+    position ``at`` of the group at ``path`` or (``at`` None) the module at ``path``:
+    by the member of the counted group that holds it, where that group is above."""
+    for counted in {g for k in depths for g in k.groups}:
+        group = ir.find(network, counted)
         assert isinstance(group, ir.Group)
-        if conditional.path == path:
-            at = conditional.at
-        elif conditional.path.startswith(f"{path}."):
-            inner = conditional.path[len(path) + 1 :].split(".")[0]
-            at = next(k for k, m in enumerate(group.members) if m.name == inner)
+        if at is not None and path == counted:
+            position = at
+        elif path.startswith(f"{counted}."):
+            inner = path[len(counted) + 1 :].split(".")[0]
+            position = next(k for k, m in enumerate(group.members) if m.name == inner)
         else:
             continue
-        if any(counted_runs(group, at, depths)):
-            return True
-    return False
+        yield from counted_runs(group, position, depths)
 
 
 def on_seam(network: ir.Network, conditional: Conditional, depths: list[Knob]) -> bool:

@@ -247,6 +247,6 @@ def build_network(network: ir.Network) -> nn.Module:
     model = FlowModule(builder.members(network.members), schedule, "")
     runtime.init_as_he_et_al(model)
     for path, layer in ir.layers(network):
-        if getattr(layer.op, "zero_init", False):  # the emitted reset_parameters does the same
+        if ir.starts_at_zero(layer):  # the emitted reset_parameters does the same
             nn.init.zeros_(model.get_submodule(path).weight)  # type: ignore[arg-type]
     return model

@@ -337,10 +337,10 @@ def zero_init_lines(emitter: Emitter) -> list[str]:
     checks: list[str] = []
     covered: set[str] = set()
     for cls in emitter.unique_classes():
-        zeroed = [b for b in own_modules(cls.first) if _zero_init(b.node)]
+        zeroed = [b for b in own_modules(cls.first) if ir.starts_at_zero(b.node)]
         flagged = {path for (path, field) in cls.bindings if field == "zero_init"}
         for built in own_modules(cls.first):
-            if built.path in flagged or _zero_init(built.node):
+            if built.path in flagged or ir.starts_at_zero(built.node):
                 condition = f"isinstance(m, {cls.name})"
                 if built.path in flagged:
                     condition += f" and m.{cls.bindings[(built.path, 'zero_init')]}"
@@ -354,7 +354,7 @@ def zero_init_lines(emitter: Emitter) -> list[str]:
             for place in ir.walk(emitter.network):
                 if id(place.node) in instances:
                     covered.update(f"{place.path}.{b.path}" for b in own_modules(cls.first))
-    rest = [path for path, layer in ir.layers(emitter.network) if _zero_init(layer)]
+    rest = [path for path, layer in ir.layers(emitter.network) if ir.starts_at_zero(layer)]
     rest = [path for path in rest if path not in covered]
     if not checks and not rest:
         return []
@@ -366,10 +366,6 @@ def zero_init_lines(emitter: Emitter) -> list[str]:
     if checks:
         lines += ["        for m in self.modules():", *checks]
     return lines + [f"        nn.init.zeros_({member_path('self', path)})" for path in rest]
-
-
-def _zero_init(node: ir.Node) -> bool:
-    return isinstance(node, ir.Layer) and bool(getattr(node.op, "zero_init", False))
 
 
 def member_path(owner: str, path: str) -> str:
