@@ -86,8 +86,7 @@ def other_values(guard: Term, name: str, value: int | float) -> Iterator[int | f
     first; whole for a whole parameter."""
     seen = {value}
     for constant in [*constants(guard), value]:
-        for offset in (*OFFSETS, value + 1 - constant, 2 * value - constant):
-            candidate = constant + offset
+        for candidate in [*(constant + offset for offset in OFFSETS), value + 1, 2 * value]:
             if type(value) is int and candidate != int(candidate):
                 continue
             candidate = type(value)(candidate)

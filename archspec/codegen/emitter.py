@@ -84,9 +84,8 @@ class Emitter:
         )
         for knob in self.knobs:
             self.sequences.add_switch(knob)
-        self.named_switched = self.sequences.named_paths()
-        for path in self.named_switched:  # torch: which ReLUs work in place with them and not
-            chain, conditional = self.sequences.own_chain(path)
+        self.named = self.sequences.named_chains()
+        for chain, conditional in self.named.values():  # torch: in-place ReLUs, with and not
             dialect.take_in(chain, frozenset(conditional))
         for cls in self.classes.values():
             if cls.conditions:  # torch: which ReLUs work in place with or without them
@@ -141,8 +140,9 @@ class Emitter:
             return self.sequences.sequence(node, path, bind)  # counted runs, switched layers
         if id(node) in self.sequences.in_classes:  # counted by an argument of the class
             return self.sequences.in_class(node, path, bind)
-        if self.current is None and path in self.named_switched:
-            return self.dialect.sequential(self.sequences.named_members(path, bind), False)
+        if self.current is None and path in self.named:
+            items = self.sequences.named_members(path, self.named[path], bind)
+            return self.dialect.sequential(items, False)
         items = [(m.name, self.construct(m, join(path, m.name), bind)) for m in node.members]
         return self.dialect.sequential(items, numbered(node))
 
@@ -335,7 +335,7 @@ class Emitter:
         self.checks += [CHECK_STRUCTURE] if guards else []
         self.checks += sorted(computed.used & COPIED)
         self.uses.update("math" for f in computed.used if f.startswith("math."))
-        flow, conditional = self.sequences.own_chain("")
+        flow, conditional = self.named.get("", (net.flow, {}))
         for member in ir.members_of(flow):
             built = conditional.get(member.name)
             if built is None:

@@ -3,9 +3,9 @@
 A depth keyword's runs are written once (``codegen.knobs``): each run's first copy, then
 its last ``range(n - 1)`` times, or named by their template (``f"unit{i + 1}" ... for i
 in range(1, n)``); inside a class the network class builds, the class takes the count
-(``codegen.class_depths``). A switch's members (``codegen.switches``) are written where they stand,
-``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so a framework's sequential numbers
-them as the spec does at either value; a group's named members likewise,
+(``codegen.class_depths``). A switch's members (``codegen.switches``) are written where
+they stand, ``*((nn.BatchNorm2d(64),) if batch_norm else ())``, so a framework's
+sequential numbers them as the spec does at either value; a group's named members likewise,
 ``*((("drop", nn.Dropout(p=p)),) if p > 0 else ())``, and the network's own under an
 ``if`` (its forward applies one where it is built).
 """
@@ -47,6 +47,11 @@ class Conditioned:
         """The path and binder it is built with: an added member's own, the network's
         own member's as the others'."""
         return (path, bind) if self.binder is None else (self.source, self.binder)
+
+
+Named = tuple[ir.Chain, dict[str, Conditioned]]
+"""A chain of named members with those a switch adds, and how each conditional one is
+built, by name (``Sequences.own_chain``)."""
 
 
 def literal_binder(path: str, field: str) -> str | None:
@@ -159,14 +164,16 @@ class Sequences:
         holds them: ``bind_added``'s, else values."""
         return lambda path, field: self.added.get((id(c), path, field))
 
-    def named_paths(self) -> list[str]:
-        """The chains of named members switches add to or make conditional: the
-        network's own (path '') and its groups' (``codegen.alignment``)."""
+    def named_chains(self) -> dict[str, Named]:
+        """Each chain of named members switches add to or make conditional, by path: the
+        network's own ('') and its groups' (``codegen.alignment``); once every switch
+        is taken."""
         paths = {path for path, run, _ in self.switched if run == -1}
         groups = {p: ir.find_group(self.network, p) for p in paths}
-        return sorted(p for p, group in groups.items() if group is None or not numbered(group))
+        named = sorted(p for p, group in groups.items() if group is None or not numbered(group))
+        return {path: self.own_chain(path) for path in named}
 
-    def own_chain(self, path: str) -> tuple[ir.Chain, dict[str, Conditioned]]:
+    def own_chain(self, path: str) -> Named:
         """The chain of named members at ``path`` ('' the network's) with the members
         switches add to it, and how each conditional one is built."""
         group = ir.find(self.network, path) if path else None
@@ -186,10 +193,10 @@ class Sequences:
             steps += chain.steps[k : k + 1]
         return ir.Chain(tuple(steps)), conditional
 
-    def named_members(self, path: str, bind: Binder) -> list[tuple[str, py.Expr]]:
-        """A group's named members, each one a switch makes conditional written as
-        present under its condition."""
-        chain, conditional = self.own_chain(path)
+    def named_members(self, path: str, named: Named, bind: Binder) -> list[tuple[str, py.Expr]]:
+        """A group's named members (``named_chains``), each one a switch makes
+        conditional written as present under its condition."""
+        chain, conditional = named
         items: list[tuple[str, py.Expr]] = []
         for member in ir.members_of(chain):
             built = conditional.get(member.name)

@@ -19,9 +19,8 @@ layer it adds that reads a keyword is written with its expression (``nn.BatchNor
 width)``), except among the copies a depth keyword counts, where it must read none
 (copies after the first are written once). The network at the other value must obey
 the depth rule too (``codegen.knobs.depth_knob``), so that every later copy is alike,
-and a layer added at
-a seam (before a copy, after the last), where the file could not say whether a copy
-holds it, refuses the switch. A number one comparison of which decides the layers
+and a layer added at a seam (before a copy, after the last), where the file could not
+say whether a copy holds it, refuses the switch. A number one comparison of which decides the layers
 (``dropout(p) if p > 0``) is a switch by this rule, the comparison in the truth value's
 stead (``codegen.comparisons``).
 """
