@@ -60,6 +60,8 @@ class Traced:
     network: ir.Network
     decided: frozenset[str]
     guards: tuple[Term, ...]
+    counted: frozenset[str] = frozenset()
+    """The parameters pinned by a run's count alone (``codegen.indexed``)."""
 
     def guarded(self, name: str) -> tuple[Term, ...]:
         return tuple(guard for guard in self.guards if name in guard.reads)
@@ -210,6 +212,7 @@ class Architecture:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
         from archspec.codegen.formulas import formula_knob
+        from archspec.codegen.indexed import indexed_knob
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
 
         found = []
@@ -229,6 +232,8 @@ class Architecture:
             found_knob = None if decided else knob(name, value, probe, self.network, probed)
             if found_knob is None and type(value) is int and probe == value + 1:
                 found_knob = depth_knob(name, value, self.network, probed)
+            if found_knob is None and type(value) is int and traced and name in traced.counted:
+                found_knob = indexed_knob(name, value, self, self._compiled)
             if found_knob is None and traced is not None and name not in traced.decided:
                 # a computed width may need the next probe to change: c // 2 at 16 and 17
                 for probe, probed in itertools.chain([first], compiled):

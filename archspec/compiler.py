@@ -177,7 +177,8 @@ def trace(source: Source, parameters: dict[str, Any] | None, input: str | None) 
             return None
     if network is None or report.diagnostics:
         return None
-    return Traced(network, frozenset(seen.decided), tuple(seen.guards))
+    decided = frozenset(seen.decided | seen.counted)
+    return Traced(network, decided, tuple(seen.guards), frozenset(seen.counted - seen.decided))
 
 
 def _read(source: Source, report: Collector, sources: dict[str, Source]) -> Read | None:

@@ -88,9 +88,9 @@ class Parallel:
 class Repeat:
     """Members ``first`` to ``first + size * count`` of a group: ``count`` copies of
     ``size`` members each, written ``x parameter`` (a stage: ``size`` 1, every member),
-    where the parameter appears in no other expression and no copy reads ``i``. ``reads``:
-    the names the copies' own expressions read; ``naming``: the ``as`` template that names
-    each copy (``"denselayer{n}"``), empty where they are numbered."""
+    the parameter in no default, ``let``, count, stride or condition (``alike``: nor
+    elsewhere, and no copy reads ``i``). ``reads``: the names the copies' expressions
+    read; ``naming``: the ``as`` template naming each copy (``"denselayer{n}"``)."""
 
     parameter: str
     first: int
@@ -98,6 +98,7 @@ class Repeat:
     count: int
     reads: frozenset[str] = frozenset()
     naming: str = ""
+    alike: bool = True
 
     def copy_name(self, index: int) -> str:
         """The name ``naming`` gives copy ``index`` (from 0)."""

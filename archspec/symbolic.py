@@ -47,6 +47,9 @@ class Trace:
     decided: set[str] = field(default_factory=set)
     guards: dict[Term, None] = field(default_factory=dict)
     checking: int = 0
+    counted: set[str] = field(default_factory=set)
+    """The parameters a run's count pinned (``x n``, ``pinned(counting=True)``): the
+    depth rule on traced numbers (``codegen.indexed``) sees what else they do."""
 
 
 _TRACE: ContextVar[Trace | None] = ContextVar("archspec_trace", default=None)
@@ -60,6 +63,30 @@ def tracing() -> Iterator[Trace]:
         yield trace
     finally:
         _TRACE.reset(token)
+
+
+_INDEXING: ContextVar[bool] = ContextVar("archspec_indexing", default=False)
+INDEX = "i"
+"""The name a copy's index is traced as, under ``indexing()``."""
+
+
+@contextmanager
+def indexing() -> Iterator[None]:
+    """Traces each copy's index ``i`` too (``copy_index``): what the copies compute from
+    it reads ``i``, and a decision on it is recorded (``codegen.indexed``)."""
+    token = _INDEXING.set(True)
+    try:
+        yield
+    finally:
+        _INDEXING.reset(token)
+
+
+def copy_index(index: int) -> int:
+    """A copy's index as its scope binds it: traced under ``indexing()``."""
+    if _INDEXING.get() and _TRACE.get() is not None:
+        traced_index: int = SymInt(index, Term("name", name=INDEX))
+        return traced_index
+    return index
 
 
 class _Checking:
@@ -110,11 +137,16 @@ def compare(kind: str, left: Any, right: Any) -> bool:
     return held
 
 
-def pinned(value: int) -> int:
+def pinned(value: int, counting: bool = False) -> int:
     """A traced whole number used as a count (``x n``): the structure is made for this
     value alone. Python takes an ``int`` subclass as a size or an index without calling
-    its methods (``range(n)``, ``[s] * n``), so a count says so here."""
-    _decide(value)
+    its methods (``range(n)``, ``[s] * n``), so a count says so here. A run's own count
+    (``counting``) is recorded apart: a depth keyword may be read elsewhere too."""
+    trace = _TRACE.get()
+    if counting and trace is not None and isinstance(value, SymInt) and not trace.checking:
+        trace.counted.update(value.term.reads)
+    else:
+        _decide(value)
     return plain(value)  # type: ignore[no-any-return]
 
 

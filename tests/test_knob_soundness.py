@@ -77,6 +77,9 @@ RUNS = [
     "g=((conv(8, 1) bn if s relu) x n)",  # switched layers inside counted copies
     "g=((conv(8, 1) relu dropout(q) if s) x n)",  # at the seam of two copies
     "g=((conv(w, 1) bn if s relu) (conv(8, 1) bn if s relu) x n)",  # reads w, before copies
+    "g=b(p, q * i / n, nl) x n",  # copies that read their index and the count (a loop)
+    'g=b(p, q * (i + 1) / (n + 1), nl) x n as "u{n}"',
+    "g=(conv(8, 1) dropout(q * i) relu) x n",
 ]
 HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)", "fc(w * 3 // 2)", "fc(int(w * 1.5))"]
 HEADS += ["dropout(q) if s fc(10)"]

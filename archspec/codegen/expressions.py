@@ -11,7 +11,7 @@ from dataclasses import fields
 
 from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
-from archspec.codegen.classes import BlockClass
+from archspec.codegen.classes import BlockClass, join
 from archspec.codegen.escape import identifier, literal
 from archspec.codegen.formulas import reads_name, traced_arguments
 from archspec.codegen.knobs import Knob, changed_arguments
@@ -73,8 +73,21 @@ class Locals:
             return self.render(term)
         return py.call(term.spelling, *(self.expression(o) for o in term.operands))
 
-    def render(self, term: Term) -> str:
-        return terms.render(term, self.spelled, self.values, literal, self.named, self.used)  # type: ignore[arg-type]
+    def render(self, term: Term, index: bool = False) -> str:
+        spelled = {**self.spelled, symbolic.INDEX: py.COPY_INDEX} if index else self.spelled
+        return terms.render(term, spelled, self.values, literal, self.named, self.used)  # type: ignore[arg-type]
+
+    def looped(self, value: object, path: str, key: str) -> py.Expr:
+        """A field of a copy written in a loop over its index ``i`` (``codegen.indexed``):
+        where it reads ``i``, in place, a side of a division that does not and computes
+        with a computed value a local before the loop (``p_denominator = d1 + d2 - 1``)."""
+        term = symbolic.term_of(value)
+        if term is None or symbolic.INDEX not in term.reads:
+            return self.text(value, path, key)
+        for part, role in invariant_parts(term, ""):
+            if part not in self.named and role:
+                self.local(part, (f"{key}_{role}",))
+        return self.render(term, index=True)
 
     def local(self, term: Term, name_hints: tuple[str, ...]) -> str:
         if term in self.named:
@@ -142,6 +155,20 @@ class Locals:
         return shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS)
 
 
+def invariant_parts(term: Term, role: str) -> list[tuple[Term, str]]:
+    """The largest parts of a term that do not read the index ``i`` and compute with a
+    computed value (``d1 + d2 + d3 - 1``, not ``d1 + d2``), each with its role: the
+    ``numerator`` or ``denominator`` of a division, else ''."""
+    if symbolic.INDEX not in term.reads:
+        return [(term, role)] if any(o.operands for o in term.operands) else []
+    divided = term.kind in ("/", "//")
+    return [
+        found
+        for k, operand in enumerate(term.operands)
+        for found in invariant_parts(operand, ("numerator", "denominator")[k] if divided else "")
+    ]
+
+
 def hint(path: str, key: str) -> tuple[str, ...]:
     """Names for a local from a field: the last two parts of its path and the field
     (``transition1_conv_out_channels``), then more of the path where that is taken
@@ -164,15 +191,18 @@ def knob_bindings(
     classes name them, found again as the keyword was found (``codegen.knobs``)."""
     order = {place.path: index for index, place in enumerate(ir.walk(network))}
     bound: dict[tuple[str, str], py.Expr] = {}
+    looped = looped_copies(network, knobs)
     for knob in knobs:
-        for path, key in sorted(knob.places, key=lambda place: (order[place[0]], place[1])):
+        places = [place for place in knob.places if not in_loop(place[0], looped)]
+        calls = [call for call in knob.calls if not in_loop(call[0], looped)]
+        for path, key in sorted(places, key=lambda place: (order[place[0]], place[1])):
             if knob.traced is None:
                 bound[(path, key)] = identifier(knob.name)
                 continue
             layer = ir.find(knob.traced, path)
             assert isinstance(layer, ir.Layer)
             bound[(path, key)] = computed.text(getattr(layer.op, key), path, key)
-        for path, _ in sorted(knob.calls, key=lambda call: order[call[0]]):
+        for path, _ in sorted(calls, key=lambda call: order[call[0]]):
             assert knob.probed is not None
             old, new = ir.find(network, path), ir.find(knob.probed, path)
             assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
@@ -190,4 +220,59 @@ def knob_bindings(
                 for key, value in values.items()
                 if reads_name(value, knob.name)
             )
+    for path, (node, template) in looped.items():
+        if template is not None:
+            bound.update(template_bindings(path, node, template, classes, computed))
+    return bound
+
+
+def looped_copies(
+    network: ir.Network, knobs: tuple[Knob, ...]
+) -> dict[str, tuple[ir.Node, ir.Node | None]]:
+    """The copies of the runs written as loops (``codegen.indexed``), by path, each with
+    the template the class writes it from: the last copy, and the first where it is
+    alike; None for the others, which the class does not write."""
+    found: dict[str, tuple[ir.Node, ir.Node | None]] = {}
+    for run in (run for knob in knobs for run in knob.looped):
+        group = ir.find_group(network, run.path)
+        assert group is not None, "a looped run's group"
+        members = group.members
+        for position, member in enumerate(members):
+            written = position == len(members) - 1 or (position == 0 and run.first_alike)
+            if written or position > 0:
+                template = run.template if written else None
+                found[join(run.path, member.name)] = (member.node, template)
+    return found
+
+
+def in_loop(path: str, looped: dict[str, tuple[ir.Node, ir.Node | None]]) -> bool:
+    parts = path.split(".")
+    return any(".".join(parts[:end]) in looped for end in range(1, len(parts) + 1))
+
+
+def template_bindings(
+    path: str, node: ir.Node, template: ir.Node, classes: dict[int, BlockClass], computed: Locals
+) -> dict[tuple[str, str], py.Expr]:
+    """How a copy in a loop is written: each field, or class argument, that reads a keyword
+    or the index ``i``, from the template's expression (``Locals.looped``)."""
+    bound: dict[tuple[str, str], py.Expr] = {}
+    values: dict[str, object]
+    if isinstance(node, ir.Layer):
+        assert isinstance(template, ir.Layer)
+        values = {f.name: getattr(template.op, f.name) for f in fields(template.op)}
+    elif id(node) in classes:
+        assert isinstance(node, ir.Group) and isinstance(template, ir.Group)
+        found = traced_arguments(classes[id(node)], node, template, classes)
+        assert found is not None, "the copies are one class, by construction"
+        values = found
+    else:
+        assert isinstance(node, ir.Group) and isinstance(template, ir.Group)
+        for member, twin in zip(node.members, template.members, strict=True):
+            inner = join(path, member.name)
+            bound.update(template_bindings(inner, member.node, twin.node, classes, computed))
+        return bound
+    for key, value in values.items():
+        term = symbolic.term_of(value)
+        if term is not None and term.reads & {*computed.spelled, symbolic.INDEX}:
+            bound[(path, key)] = computed.looped(value, path, key)
     return bound

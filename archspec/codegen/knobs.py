@@ -33,12 +33,11 @@ output is its input and it holds no block instance. The emitted class then write
 copies) and refuses what lowering refuses: a count that is no whole number from 1 to
 100,000.
 
-Two more rules live beside these: a width the class computes with (``codegen.formulas``)
-and a truth value that adds layers (``codegen.switches``; inside blocks,
-``codegen.optional``; a number compared, ``codegen.comparisons``). Any other effect (a
-parameter that is both a width and a depth) leaves a parameter out: the file then
-states the value it was built with, and ``archspec build -D`` changes it.
-"""
+More rules live beside these: a width the class computes with (``codegen.formulas``), a
+depth whose copies read ``i`` (``codegen.indexed``), a truth value that adds layers
+(``codegen.switches``; inside blocks, ``codegen.optional``; a number compared,
+``codegen.comparisons``). Any other effect leaves a parameter out: the file states the
+value it was built with, and ``archspec build -D`` changes it."""
 
 from __future__ import annotations
 
@@ -60,6 +59,7 @@ from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
 
 if TYPE_CHECKING:
+    from archspec.codegen.indexed import Looped
     from archspec.codegen.optional import Added
 
 
@@ -126,6 +126,8 @@ class Knob:
     condition: Term | None = None
     """For a number a comparison switches (``p > 0``, ``codegen.comparisons``): that
     comparison, as it holds at the default; a truth value is its own condition."""
+    looped: tuple[Looped, ...] = field(default=(), compare=False)
+    """For a depth whose copies read ``i`` (``codegen.indexed``): its runs, as loops."""
 
 
 def probe_values(value: ir.Scalar) -> tuple[int | float | bool, ...]:
@@ -245,6 +247,8 @@ def depth_knob(name: str, value: int, base: ir.Network, probed: ir.Network) -> K
     }
     if not groups or any(p.startswith(tuple(f"{q}." for q in groups)) for p in groups):
         return None  # none, or runs inside runs
+    if not all(r.alike for g in groups.values() for r in g.repeats if r.parameter == name):
+        return None  # copies that read i, or a count read elsewhere: ``codegen.indexed``
     expected: Any = ir.to_data(base)
     found: Any = ir.to_data(probed)
     del expected["parameters"], found["parameters"]
@@ -315,6 +319,8 @@ def repeated_safely(width: Knob, network: ir.Network, depths: tuple[Knob, ...]) 
             group = ir.find(network, path)
             assert isinstance(group, ir.Group)
             members = group.members
+            if path in {looped.path for looped in depth.looped}:
+                continue  # every copy written from its template (``codegen.indexed``)
             for run in (r for r in group.repeats if r.parameter == depth.name):
                 lone = run.count == 1
                 if lone and width.name in run.reads:

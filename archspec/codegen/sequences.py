@@ -22,6 +22,7 @@ from archspec.codegen.class_depths import InClass
 from archspec.codegen.classes import BlockClass, counted_names, join, numbered
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import formatted, identifier, literal
+from archspec.codegen.indexed import Looped
 from archspec.codegen.knobs import Conditional, Knob
 
 Binder = Callable[[str, str], "py.Expr | None"]
@@ -89,6 +90,7 @@ class Sequences:
         self.passed: dict[tuple[str, str], py.Expr] = {}
         """(class instance's path, argument): the depth keyword the network passes on."""
         self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
+        self.looped: dict[str, Looped] = {}  # the runs written as loops over ``i``
         self.switched: dict[tuple[str, int, int], list[tuple[str, Conditional]]] = {}
         """By (group path, first member of a lone copy's run or -1, position): each
         conditional member's condition, ``batch_norm`` or ``not batch_norm``."""
@@ -102,6 +104,7 @@ class Sequences:
         after the first differs (torch's in-place ReLUs may tell equal layers apart): then
         the knob is left out."""
         runs: dict[str, list[ir.Repeat]] = {}
+        looped = {run.path: run for run in knob.looped}  # written from a template
         inside = InClass(self.network, self.classes, knob)
         for path in sorted(knob.groups):
             group = ir.find(self.network, path)
@@ -118,7 +121,7 @@ class Sequences:
                     [self.construct(members[k], "", literal_binder) for k in run.copy(c)]
                     for c in range(1, run.count)
                 ]
-                if any(copy != copies[-1] for copy in copies):
+                if path not in looped and any(copy != copies[-1] for copy in copies):
                     return False
                 runs.setdefault(path, []).append(run)
         if not inside.settled():
@@ -126,6 +129,7 @@ class Sequences:
         inside.register(self.in_classes, self.passed)
         for path, found in runs.items():
             self.runs.setdefault(path, []).extend(found)
+        self.looped.update(looped)
         for path, first, copy in knob.later:
             self.dialect.take_in(ir.Chain(copy))
             self.later[(path, first)] = copy
@@ -295,10 +299,14 @@ class Sequences:
                 last = self.written(path, later, range(len(later)), literally, run.first)
             else:
                 last = written(run.copy(0), literally, leading=False)
-            distinct = first != last
+            distinct = self.distinct(path, first, last)
             items += first if distinct else []
-            count = identifier(run.parameter) + (" - 1" if distinct else "")
-            items.append(py.Repeat(tuple(last), count))
+            if path in self.looped:  # the copies read their index (``codegen.indexed``)
+                count = identifier(run.parameter)
+                items.append(py.Repeat(tuple(last), count, py.COPY_INDEX, int(distinct)))
+            else:
+                count = identifier(run.parameter) + (" - 1" if distinct else "")
+                items.append(py.Repeat(tuple(last), count))
             done = run.first + run.size * run.count
         items += written(range(done, len(members)), in_place, tail=True)
         return self.dialect.sequential([("", item) for item in items], numbered=True)
@@ -313,11 +321,17 @@ class Sequences:
             last = self.construct(members[-1], join(path, members[-1].name), bind)
         else:  # a lone copy's later copies: the one the larger network adds, or itself
             last = self.literally(self.later.get((path, 0), members)[0])
-        distinct = first != last
+        distinct = self.distinct(path, [first], [last])
         name = formatted(run.naming, {"{i}": py.COPY_INDEX, "{n}": f"{py.COPY_INDEX} + 1"})
         copies = py.NamedCopies(name, last, identifier(run.parameter), int(distinct))
         items = [(members[0].name, first)] if distinct else []
         return self.dialect.sequential(items, numbered=False, copies=copies)
+
+    def distinct(self, path: str, first: list[py.Expr], last: list[py.Expr]) -> bool:
+        """Whether a run's first copy is written apart from the later ones: where its
+        code differs, or, in a loop over ``i``, its numbers (``Looped.first_alike``)."""
+        looped = self.looped.get(path)
+        return first != last if looped is None else not looped.first_alike
 
     def literally(self, member: ir.Member) -> py.Expr:
         """A member built with no keyword: a copy the network lacks (``Knob.later``)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.frontend import syntax as s
 from archspec.lower.arguments import Scope
 from archspec.lower.context import MAX_LAYERS, MAX_NESTING, Abort, Entry
@@ -21,7 +21,7 @@ from archspec.lower.names import refused_module_name
 if TYPE_CHECKING:
     from archspec.lower.lowerer import Lowerer
 
-INDEX = "i"
+INDEX = symbolic.INDEX
 
 
 class CopyScope(dict[str, s.Value]):
@@ -76,9 +76,9 @@ def expand(
                     item.span,
                 )
                 raise Abort
-            parameter = lowerer.sole_depth(item, scope, copies)
+            parameter, alike = lowerer.sole_depth(item, scope, copies)
             if parameter and inner and not any(e.run for e in inner):  # no run in a run
-                run = repeat(item, parameter, len(inner), times)
+                run = repeat(item, parameter, len(inner), times, alike)
                 entries.append(dataclasses.replace(inner[0], run=run))  # on its own entry
                 entries.extend(inner[1:])
             else:
@@ -95,8 +95,8 @@ def expand(
                 layers += times
                 too_many(lowerer, layers, item)  # before 100,000 copies are even listed
             scopes = copy_scopes(item, scope, times)
-            parameter = lowerer.sole_depth(item, scope, scopes)
-            mark = repeat(item, parameter, 1, times) if parameter else None
+            parameter, alike = lowerer.sole_depth(item, scope, scopes)
+            mark = repeat(item, parameter, 1, times, alike) if parameter else None
             entries.append(Entry(item.name, item.target, item, scopes[0], stride, run=mark))
             if times > 1 and scopes[1] is scopes[0]:  # identical copies: one entry, shared
                 entries += [Entry(item.name, item.target, item, scopes[0])] * (times - 1)
@@ -106,10 +106,10 @@ def expand(
     return entries
 
 
-def repeat(item: s.Item, parameter: str, size: int, count: int) -> ir.Repeat:
+def repeat(item: s.Item, parameter: str, size: int, count: int, alike: bool) -> ir.Repeat:
     """The run of ``item``'s ``count`` copies of ``size`` members, counted from its first."""
     reads = frozenset(names_read(target_expressions(item.target)))
-    return ir.Repeat(parameter, 0, size, count, reads, item.naming or "")
+    return ir.Repeat(parameter, 0, size, count, reads, item.naming or "", alike)
 
 
 def too_many(lowerer: Lowerer, layers: int, item: s.Item) -> None:
@@ -126,7 +126,7 @@ def copy_scopes(item: s.Item, scope: Scope, times: int) -> list[Scope]:
         return [scope] * times
     if not _names_index(item):
         return [scope] * times
-    return [CopyScope({**scope, INDEX: index}) for index in range(times)]
+    return [CopyScope({**scope, INDEX: symbolic.copy_index(index)}) for index in range(times)]
 
 
 def _names_index(item: s.Item) -> bool:
@@ -136,16 +136,22 @@ def _names_index(item: s.Item) -> bool:
 
 
 def target_expressions(
-    target: s.Call | s.Group | s.Branches, bare_arguments: bool = True, bare_counts: bool = True
+    target: s.Call | s.Group | s.Branches,
+    bare_arguments: bool = True,
+    bare_counts: bool = True,
+    arguments: bool = True,
 ) -> list[s.Expr]:
     """The expressions of a call's arguments or of the items inside a group or branches,
-    with theirs: counts, strides, conditions, arguments (an argument that is a bare name
-    only if ``bare_arguments``, a count that is one only if ``bare_counts``)."""
+    with theirs: counts, strides, conditions, arguments (none without ``arguments``; one
+    that is a bare name only if ``bare_arguments``; a count that is one only if
+    ``bare_counts``)."""
     expressions: list[s.Expr | None] = []
     pending: list[s.Item] = []
     if isinstance(target, s.Call):
         expressions += [
-            a.value for a in target.arguments if bare_arguments or not isinstance(a.value, s.Name)
+            a.value
+            for a in target.arguments
+            if arguments and (bare_arguments or not isinstance(a.value, s.Name))
         ]
     elif isinstance(target, s.Group):
         pending += target.items
@@ -154,7 +160,7 @@ def target_expressions(
     for inner in pending:
         bare = isinstance(inner.repeat, s.Name) and not bare_counts
         expressions += [None if bare else inner.repeat, inner.stride, inner.condition]
-        expressions += target_expressions(inner.target, bare_arguments, bare_counts)
+        expressions += target_expressions(inner.target, bare_arguments, bare_counts, arguments)
     return [e for e in expressions if e is not None]
 
 

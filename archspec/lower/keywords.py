@@ -26,15 +26,17 @@ if TYPE_CHECKING:
     from archspec.lower.lowerer import Lowerer
 
 
-def sole_depths(tree: s.SpecTree) -> frozenset[str]:
+def sole_depths(tree: s.SpecTree) -> tuple[frozenset[str], frozenset[str]]:
     """The parameters written as a whole repeat count (``x n``) in the network's own scope
     (a stage's depth, a repeat in the stem, the head or a stage's group) and read by no
-    other expression that scope evaluates: parameter defaults, ``let``s, arguments,
-    strides, conditions, other counts and the input shape. Blocks see only their
-    arguments."""
-    counted = _names_read(tree, bare_arguments=True, bare_depths=True)
+    structural expression that scope evaluates (parameter defaults, ``let``s, strides,
+    conditions, other counts and the input shape); and those of them read by no other
+    expression either (no argument). Blocks see only their arguments."""
+    counted = _names_read(tree, bare_arguments=True, bare_depths=True, arguments=False)
+    structural = _names_read(tree, bare_arguments=True, bare_depths=False, arguments=False)
     read = _names_read(tree, bare_arguments=True, bare_depths=False)
-    return frozenset((counted - read) & _parameters(tree) - input_names(str(tree.input.value)))
+    depths = (counted - structural) & _parameters(tree) - input_names(str(tree.input.value))
+    return frozenset(depths), frozenset(depths - read)
 
 
 def whole_arguments(tree: s.SpecTree, lowerer: Lowerer) -> frozenset[str]:
@@ -156,19 +158,24 @@ def _parameters(tree: s.SpecTree) -> set[str]:
 
 
 def _names_read(
-    tree: s.SpecTree, *, bare_arguments: bool, bare_depths: bool, lets: bool = True
+    tree: s.SpecTree,
+    *,
+    bare_arguments: bool,
+    bare_depths: bool,
+    lets: bool = True,
+    arguments: bool = True,
 ) -> set[str]:
     """The names the network's scope reads: in parameter defaults, ``let``s (when asked),
-    stem, head, stages' arguments, strides and depths; an argument or a count (a stage's
-    depth, a repeat's) that is a bare name only when asked."""
+    stem, head, stages' arguments (when asked), strides and depths; an argument or a
+    count (a stage's depth, a repeat's) that is a bare name only when asked."""
     found = [f.default for f in tree.parameters if f.default is not None]
     found += [let.value for let in tree.lets] if lets else []
-    items = [*(tree.stem or ()), *(tree.head or ())]
-    found += target_expressions(s.Group(tuple(items), tree.name.span), bare_arguments, bare_depths)
+    items = s.Group(tuple([*(tree.stem or ()), *(tree.head or ())]), tree.name.span)
+    found += target_expressions(items, bare_arguments, bare_depths, arguments)
     for _, stage in tree.stages:
         if stage is None:
             continue
-        found += target_expressions(stage.call, bare_arguments, bare_depths)
+        found += target_expressions(stage.call, bare_arguments, bare_depths, arguments)
         found += [e for e in (stage.stride,) if e is not None]
         if stage.depth is not None and (bare_depths or not isinstance(stage.depth, s.Name)):
             found.append(stage.depth)

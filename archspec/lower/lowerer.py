@@ -83,15 +83,23 @@ class Lowerer:
         """The network's own scope (parameters and ``let``s), not a block's."""
         self.sole_depths: frozenset[str] = frozenset()
         """The parameters that are only repeat counts there (``lower.keywords``)."""
+        self.counted_depths: frozenset[str] = frozenset()
+        """Those and the counts arguments read too (``lower.keywords``)."""
 
-    def sole_depth(self, item: s.Item, scope: Scope, copies: list[Scope]) -> str:
-        """The parameter ``item``'s count is written as, where the copies may become a
-        keyword's repeat (``ir.Repeat``): a sole depth of the network's own scope, with
-        every copy alike but for its input (none reads ``i``); else ''."""
-        count = item.repeat
-        if not isinstance(count, s.Name) or count.name not in self.sole_depths:
-            return ""
-        return count.name if scope is self.top_scope and copies[0] is scope else ""
+    def sole_depth(self, item: s.Item, scope: Scope, copies: list[Scope]) -> tuple[str, bool]:
+        """The parameter ``item``'s count is written as where the copies may become a
+        keyword's repeat (``ir.Repeat``), a counted depth of the network's own scope, and
+        whether every copy is alike but for its input (a sole depth, none reads ``i``)."""
+        if not self.counts_run(item.repeat, scope):
+            return "", False
+        assert isinstance(item.repeat, s.Name)
+        name = item.repeat.name
+        return name, name in self.sole_depths and copies[0] is scope
+
+    def counts_run(self, count: s.Expr | None, scope: Scope) -> bool:
+        """Whether ``count`` is a counted depth in the network's own scope."""
+        counted = isinstance(count, s.Name) and count.name in self.counted_depths
+        return counted and scope is self.top_scope
 
     def instantiate(self, name: str) -> None:
         """Marks a definition used, by the network and by every block being built."""
@@ -139,7 +147,7 @@ class Lowerer:
         if not isinstance(value, int) or isinstance(value, bool):
             self.error("E303", f"{what} must be a whole number, found {describe(value)}", expr.span)
             return None
-        number = symbolic.pinned(value)  # the structure is made for this count
+        number = symbolic.pinned(value, self.counts_run(expr, scope))  # made for this count
         if number < 1:
             self.error("E312", f"{what} must be at least 1, found {number}", expr.span)
             return None
@@ -275,8 +283,8 @@ class Lowerer:
         if start is None or shape is None:
             return None, None
         span = self.visible(entry.item.span)
-        parameter = self.sole_depth(entry.item, entry.scope, scopes)
-        runs = (repeat(entry.item, parameter, 1, len(members)),) if parameter else ()
+        parameter, alike = self.sole_depth(entry.item, entry.scope, scopes)
+        runs = (repeat(entry.item, parameter, 1, len(members), alike),) if parameter else ()
         group = ir.Group(ir.Chain(tuple(members)), start, shape, span, stage=stage, repeats=runs)
         return group, shape
 

@@ -248,7 +248,8 @@ def _lower_top(
 ) -> tuple[list[ir.Step], ir.Shape | None]:
     """Stem, stages and head share the network's namespace and its numbering."""
     top = Namespace("")
-    lowerer.top_scope, lowerer.sole_depths = parameters, sole_depths(tree)
+    lowerer.top_scope = parameters
+    lowerer.counted_depths, lowerer.sole_depths = sole_depths(tree)
     steps, current = lowerer.lower_items(
         tree.stem or (), parameters, shape if tree.stem is not None else None, top, option
     )
