@@ -212,10 +212,11 @@ class Architecture:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
         from archspec.codegen.formulas import formula_knob
-        from archspec.codegen.indexed import indexed_knob
+        from archspec.codegen.indexed import indexed_knobs
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
 
         found = []
+        counted: list[tuple[str, int]] = []  # depths read elsewhere: ``codegen.indexed``
         for name, value in self.arguments.items():
             compiled = (  # lazily: a probe is compiled only where the one before found none
                 (probe, network)
@@ -233,7 +234,8 @@ class Architecture:
             if found_knob is None and type(value) is int and probe == value + 1:
                 found_knob = depth_knob(name, value, self.network, probed)
             if found_knob is None and type(value) is int and traced and name in traced.counted:
-                found_knob = indexed_knob(name, value, self, self._compiled)
+                counted.append((name, value))
+                continue
             if found_knob is None and traced is not None and name not in traced.decided:
                 # a computed width may need the next probe to change: c // 2 at 16 and 17
                 for probe, probed in itertools.chain([first], compiled):
@@ -242,6 +244,7 @@ class Architecture:
                         break
             if found_knob is not None:
                 found.append(found_knob)
+        found += indexed_knobs(counted, self, self._compiled)  # their expressions joined
         depths = tuple(k for k in found if k.groups)
         kept = tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
         order = list(self.arguments)  # the spec's order, switches among the others

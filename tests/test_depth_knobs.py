@@ -51,9 +51,9 @@ def test_shipped_stage_depths_are_knobs() -> None:
         "in_channels": [],
     }
     assert resnet50 == {f"n{i}": [f"layer{i}"] for i in range(1, 5)} | widths
-    # DenseNet's blocks grow the channels copy by copy: its depths are no knobs
-    densenet = archspec.load("torchvision/densenet121").knobs()
-    assert [k.name for k in densenet] == ["growth", "init", "bn_size", "num_classes", "in_channels"]
+    # DenseNet's blocks grow the channels copy by copy: loops (tests/test_indexed_knobs.py)
+    densenet = [k for k in archspec.load("torchvision/densenet121").knobs() if k.groups]
+    assert [(k.name, bool(k.looped)) for k in densenet] == [(f"b{i}", True) for i in range(1, 5)]
 
 
 def test_a_depth_is_a_knob_only_as_the_bare_parameter_read_nowhere_else() -> None:
@@ -78,8 +78,12 @@ def test_a_depth_is_a_knob_only_as_the_bare_parameter_read_nowhere_else() -> Non
 
 
 def test_a_stage_whose_copies_keep_changing_is_no_knob() -> None:
+    # copies that grow by a step are a loop over the index (tests/test_indexed_knobs.py)
     grows = "define: 'block grow(g) = concat(identity, conv(g, 3))'\n"
-    assert knobs(grows + spec("  s: grow(4) x n\n")) == {}
+    assert knobs(grows + spec("  s: grow(4) x n\n")) == {"n": frozenset({"s"})}
+    assert [bool(k.looped) for k in archspec.loads(grows + spec("  s: grow(4) x n\n")).knobs()] == [
+        True
+    ]
     # 8 -> 16 -> 32 -> 32 ...: n + 1 adds a block equal to the last, but the second block
     # is distinct too, and at depth 2 the stage would end in 16 channels
     doubles = "define: 'block double(most) = conv(min(in_channels * 2, most), 1)'\n"

@@ -18,9 +18,12 @@ import pytest
 import archspec
 
 CONVNEXT = "torchvision/convnext_tiny"
+DENSENET = "torchvision/densenet121"
 HEAD = "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
 SMALL = {"width": 16, "d1": 2, "d2": 1, "d3": 4, "d4": 2, "sd": 0.3, "num_classes": 7}
 """ConvNeXt-Tiny's keywords at sizes a test builds quickly (a lone copy in stage 2)."""
+SMALL_DENSE = {"growth": 8, "init": 16, "b1": 2, "b2": 3, "b3": 1, "b4": 2, "bn_size": 2}
+"""DenseNet-121's keywords at sizes a test builds quickly."""
 
 
 def spec(stem: str, params: str = "n: 3, q: 0.2") -> str:
@@ -85,6 +88,26 @@ def test_a_run_sharing_its_group_or_alone_is_no_loop() -> None:
     assert looped(text) == {}
 
 
+def test_densenet_takes_its_block_counts() -> None:
+    knobs = {k.name: k for k in archspec.load(DENSENET).knobs()}
+    assert list(knobs) == ["growth", "init", "b1", "b2", "b3", "b4", "bn_size", "num_classes"] + [
+        "in_channels"
+    ]
+    blocks = [
+        (run.path, run.first_alike) for b in ("b1", "b2", "b3", "b4") for run in knobs[b].looped
+    ]
+    assert blocks == [(f"features.denseblock{k}", True) for k in range(1, 5)]
+
+
+def test_copies_that_grow_otherwise_than_by_a_step_are_no_loop() -> None:
+    doubling = "define: |\n  block dbl() = conv(in_channels * 2, 1)\nstem:"
+    assert looped(spec("g=dbl() x n").replace("stem:", doubling)) == {}
+    growing = "define: |\n  block grow(k) = concat(identity, conv(k, 1) relu)\nstem:"
+    assert looped(spec("g=grow(4) x n").replace("stem:", growing)) == {"n": [("g", True)]}
+    squared = spec("g=grow(4 * i + 4) x n").replace("stem:", growing)  # 8 + 2i(i + 1) wide
+    assert looped(squared) == {}
+
+
 # ---- the emitted class
 
 
@@ -123,18 +146,54 @@ def test_flax_emitted_convnext_at_other_depths_is_the_spec_there(tmp_path: Path)
 @pytest.mark.parametrize("backend", ["torch", "flax"])
 def test_a_loop_apart_from_its_first_copy_builds_the_spec(backend: str, tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    text = spec('g=(conv(16, 1) bn relu dropout(q * (i + 1) / n)) x n as "u{i}"')
+    # the first copy's rate reads the count alone: written with its expression too
+    text = spec('g=(conv(16, 1) bn relu dropout(0.1 * (i + 1) / n)) x n as "u{i}"')
     cls = emitted_class(archspec.loads(text), tmp_path, backend)
     source = archspec.loads(text).source(backend)
     assert "for i in range(1, n)" in source
     for n in (1, 2, 5):
-        arch = archspec.loads(text, n=n, q=0.4)
+        arch = archspec.loads(text, n=n)
         if backend == "torch":
             from torch_helpers import assert_same_network
 
-            assert_same_network(cls(n=n, q=0.4), arch.to_torch(), arch.network.input)
+            assert_same_network(cls(n=n), arch.to_torch(), arch.network.input)
         else:
             pytest.importorskip("flax")
             from flax_helpers import assert_emitted_builds_as_spec
 
-            assert_emitted_builds_as_spec(cls, arch, n=n, q=0.4)
+            assert_emitted_builds_as_spec(cls, arch, n=n)
+
+
+def test_emitted_densenet_grows_each_block_from_the_counts_before_it() -> None:
+    source = archspec.load(DENSENET).source("torch")
+    assert "DenseLayerBlock(\n" in source and "init + i * growth," in source
+    assert "(init + b1 * growth) // 2 + i * growth," in source
+    assert (
+        "transition2_conv_out_channels = ((init + b1 * growth) // 2 + b2 * growth) // 2" in source
+    )
+    assert "for i in range(b4)" in source
+
+
+@pytest.mark.parametrize("backend", ["torch", "flax"])
+def test_emitted_densenet_at_other_counts_is_the_spec_there(backend: str, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    cls = emitted_class(archspec.load(DENSENET), tmp_path, backend)
+    arch = archspec.load(DENSENET, input="3x32x32", **SMALL_DENSE)
+    if backend == "torch":
+        from torch_helpers import assert_same_network
+
+        assert_same_network(cls(**SMALL_DENSE), arch.to_torch(), arch.network.input)
+    else:
+        pytest.importorskip("flax")
+        from flax_helpers import assert_emitted_builds_as_spec
+
+        assert_emitted_builds_as_spec(cls, arch, **SMALL_DENSE)
+
+
+def test_densenet121_at_densenet161s_sizes_is_densenet161(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    cls = emitted_class(archspec.load(DENSENET), tmp_path, "torch")
+    emitted = cls(growth=48, init=96, b3=36, b4=24)
+    reference = archspec.load("torchvision/densenet161").to_torch()
+    layout = [(k, t.shape) for k, t in emitted.state_dict().items()]
+    assert layout == [(k, t.shape) for k, t in reference.state_dict().items()]

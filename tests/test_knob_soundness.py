@@ -56,6 +56,8 @@ NORMS = ["bn(eps=e)", "bn(eps=e * 2)", "conv(8, k)", "conv(8, k, padding=1)", "b
 INNER = "block inner(c) = conv(c, 1) bn"
 SWITCHED = "block sw(t=false) = conv(8, 3) sq=bn if t act=relu"
 """A block a truth value adds a member to (``codegen.optional``)."""
+GROW = "block grow(k) = concat(identity, conv(k, 1) relu)"
+"""A block whose copies grow the channels (DenseNet's, ``codegen.indexed``)."""
 STEMS = [
     "conv(8, 3)",
     "conv(w, 3) bn relu conv(8, 1)",
@@ -80,6 +82,8 @@ RUNS = [
     "g=b(p, q * i / n, nl) x n",  # copies that read their index and the count (a loop)
     'g=b(p, q * (i + 1) / (n + 1), nl) x n as "u{n}"',
     "g=(conv(8, 1) dropout(q * i) relu) x n",
+    'g=grow(p) x n as "d{n}"',  # growing copies: what follows reads the count
+    "g=grow(4) x n h=(bn relu conv(8, 1))",
 ]
 HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)", "fc(w * 3 // 2)", "fc(int(w * 1.5))"]
 HEADS += ["dropout(q) if s fc(10)"]
@@ -98,7 +102,8 @@ def specs(draw: Any) -> str:
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
         f"params: {{p: {p}, q: 0.25, w: 8, n: 2, e: 0.001, k: 3, s: false}}\n"
         f"let: {{nl: '{draw(st.sampled_from(NORMS))}'}}\n"
-        f"define: |\n  {INNER}\n  {SWITCHED}\n  block b(a, r, nl=relu) = {body}{residual}\n"
+        f"define: |\n  {INNER}\n  {SWITCHED}\n  {GROW}\n"
+        f"  block b(a, r, nl=relu) = {body}{residual}\n"
         f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}"
         f" {draw(st.sampled_from(['', 'nl']))}\n"
         f"head: pool=global_avgpool flatten=flatten fc={draw(st.sampled_from(HEADS))}\n"

@@ -7,7 +7,7 @@ checked first (``check_structure``); the bindings of every keyword, in network o
 from __future__ import annotations
 
 import itertools
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
@@ -21,6 +21,8 @@ from archspec.terms import Term
 INLINE = 48
 """The longest expression written in place, as an argument: one line of the laid-out
 call at any depth (``codegen.pysource``). A longer one is a local of the constructor."""
+LOOPED_INLINE = INLINE - 2 * len(py.INDENT)
+"""The same inside a loop's copy, which the loop and a named copy's tuple nest deeper."""
 LINE = py.WIDTH - len(2 * py.INDENT) - len(" = ")
 """Room on a local's line, ruff's line length less the indent and `` = ``."""
 GUARD_LINE = py.WIDTH - len(3 * py.INDENT) - len(",")
@@ -38,7 +40,6 @@ class Locals:
     after the field that holds that part where one does (DenseNet's transitions)."""
 
     def __init__(self, network: ir.Network, knobs: tuple[Knob, ...], taken: set[str]) -> None:
-        traced = next((k.traced for k in knobs if k.traced is not None), None)
         self.spelled = {k.name: identifier(k.name) for k in knobs}
         self.values = dict(network.parameters)
         self.taken = taken | set(self.spelled.values())
@@ -49,19 +50,20 @@ class Locals:
         """The functions the expressions call, as spelled (``math.ceil``)."""
         self.holders: dict[Term, tuple[str, ...]] = {}
         """Each term a field of the traced network holds, by the first such field's name."""
-        for place in ir.walk(traced) if traced is not None else ():
+        networks = {id(k.traced): k.traced for k in knobs if k.traced is not None}
+        for place in (p for network in networks.values() for p in ir.walk(network)):
             if isinstance(place.node, ir.Layer):
                 for op_field in fields(place.node.op):
                     term = symbolic.term_of(getattr(place.node.op, op_field.name))
                     if term is not None and term.kind not in ("name", "const"):
                         self.holders.setdefault(term, hint(place.path, op_field.name))
 
-    def text(self, value: object, path: str, key: str) -> py.Expr:
+    def text(self, value: object, path: str, key: str, inline: int = INLINE) -> py.Expr:
         """A traced value as Python, written in place or as a local."""
         term = symbolic.term_of(value)
         if term is None:
             return literal(value)  # type: ignore[arg-type]
-        if len(self.render(term)) <= INLINE:
+        if len(self.render(term)) <= inline:
             return self.expression(term)
         return self.local(term, hint(path, key))
 
@@ -77,17 +79,29 @@ class Locals:
         spelled = {**self.spelled, symbolic.INDEX: py.COPY_INDEX} if index else self.spelled
         return terms.render(term, spelled, self.values, literal, self.named, self.used)  # type: ignore[arg-type]
 
-    def looped(self, value: object, path: str, key: str) -> py.Expr:
-        """A field of a copy written in a loop over its index ``i`` (``codegen.indexed``):
-        where it reads ``i``, in place, a side of a division that does not and computes
-        with a computed value a local before the loop (``p_denominator = d1 + d2 - 1``)."""
+    def looped(self, value: object, path: str, key: str, loop: str) -> py.Expr:
+        """A field of a copy written in the loop over its index ``i`` at path ``loop``
+        (``codegen.indexed``): where it reads ``i``, in place, a side of a division that
+        does not and computes with a computed value a local before the loop
+        (``p_denominator = d1 + d2 - 1``); where it is still longer than a loop's copy
+        has room for at any depth, its largest part that does not read ``i`` a local
+        named after the loop (``denseblock3_in_channels``)."""
         term = symbolic.term_of(value)
         if term is None or symbolic.INDEX not in term.reads:
-            return self.text(value, path, key)
+            return self.text(value, path, key, LOOPED_INLINE)
         for part, role in invariant_parts(term, ""):
             if part not in self.named and role:
                 self.local(part, (f"{key}_{role}",))
-        return self.render(term, index=True)
+        spelled = self.render(term, index=True)
+        if len(spelled) > LOOPED_INLINE:
+            parts = [part for part, _ in invariant_parts(term, "")] + invariant_names(term)
+            largest = max(parts, key=lambda part: len(self.render(part)), default=None)
+            if largest is not None:
+                name = self.fresh((*loop_hint(loop, key), f"{key}_base"))
+                self.lines.append(f"{2 * py.INDENT}{name} = {self.render(largest)}")
+                self.named[largest] = name
+                spelled = self.render(term, index=True)
+        return spelled
 
     def local(self, term: Term, name_hints: tuple[str, ...]) -> str:
         if term in self.named:
@@ -155,6 +169,21 @@ class Locals:
         return shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS)
 
 
+def invariant_names(term: Term) -> list[Term]:
+    """The locals a term reads beside ``i`` (none where it does not read ``i``)."""
+    if symbolic.INDEX not in term.reads:
+        return []
+    return [o for o in term.operands if symbolic.INDEX not in o.reads] + [
+        name for o in term.operands for name in invariant_names(o)
+    ]
+
+
+def loop_hint(loop: str, key: str) -> tuple[str, ...]:
+    """Names for a local of a loop at path ``loop``: its group's name and the field."""
+    last = loop.rsplit(".", 1)[-1].replace("-", "_")
+    return (identifier(f"{last}_{key}"),) if last[:1].isalpha() else hint(loop, key)
+
+
 def invariant_parts(term: Term, role: str) -> list[tuple[Term, str]]:
     """The largest parts of a term that do not read the index ``i`` and compute with a
     computed value (``d1 + d2 + d3 - 1``, not ``d1 + d2``), each with its role: the
@@ -186,53 +215,72 @@ def knob_bindings(
     computed: Locals,
 ) -> dict[tuple[str, str], py.Expr]:
     """What the network class writes for each (path, field or class argument) a keyword
-    sets: its name, or the expression the spec computes it by; in the network's order
-    (the locals are made in it). A class call's arguments are named as this file's
-    classes name them, found again as the keyword was found (``codegen.knobs``)."""
+    sets: its name, or the expression the spec computes it by, the last keyword's where
+    several set one (a depth joins a width's: ``codegen.indexed``); rendered in the
+    network's order (the locals are made in it). A class call's arguments are named as
+    this file's classes name them, found again as the keyword was found
+    (``codegen.knobs``)."""
     order = {place.path: index for index, place in enumerate(ir.walk(network))}
-    bound: dict[tuple[str, str], py.Expr] = {}
+    found: dict[tuple[str, str], object] = {}  # a name as written, or a traced value
     looped = looped_copies(network, knobs)
     for knob in knobs:
-        places = [place for place in knob.places if not in_loop(place[0], looped)]
-        calls = [call for call in knob.calls if not in_loop(call[0], looped)]
-        for path, key in sorted(places, key=lambda place: (order[place[0]], place[1])):
+        for path, key in knob.places:
+            if in_loop(path, looped):
+                continue
             if knob.traced is None:
-                bound[(path, key)] = identifier(knob.name)
+                found[(path, key)] = Spelled(identifier(knob.name))
                 continue
             layer = ir.find(knob.traced, path)
             assert isinstance(layer, ir.Layer)
-            bound[(path, key)] = computed.text(getattr(layer.op, key), path, key)
-        for path, _ in sorted(calls, key=lambda call: order[call[0]]):
+            found[(path, key)] = getattr(layer.op, key)
+        for path, _ in knob.calls:
+            if in_loop(path, looped):
+                continue
             assert knob.probed is not None
             old, new = ir.find(network, path), ir.find(knob.probed, path)
             assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
             if knob.traced is None:
                 changed = changed_arguments(classes, old, new, knob.default, knob.probe)
                 assert changed is not None, "a knob's class call resolves as it was found"
-                bound.update(((path, v.name), identifier(knob.name)) for v in changed)
+                found.update(((path, v.name), Spelled(identifier(knob.name))) for v in changed)
                 continue
             twin = ir.find(knob.traced, path)
             assert isinstance(twin, ir.Group)
             values = traced_arguments(classes[id(old)], old, twin, classes)
             assert values is not None, "a knob's class call resolves as it was found"
-            bound.update(
-                ((path, key), computed.text(value, path, key))
+            found.update(
+                ((path, key), value)
                 for key, value in values.items()
                 if reads_name(value, knob.name)
             )
-    for path, (node, template) in looped.items():
+    bound: dict[tuple[str, str], py.Expr] = {}
+    for (path, key), value in sorted(
+        found.items(), key=lambda item: (order[item[0][0]], item[0][1])
+    ):
+        spelled = value.text if isinstance(value, Spelled) else None
+        bound[(path, key)] = spelled or computed.text(value, path, key)
+    for path, (node, template, loop) in looped.items():
         if template is not None:
-            bound.update(template_bindings(path, node, template, classes, computed))
+            bound.update(template_bindings(path, node, template, classes, computed, loop))
     return bound
 
 
-def looped_copies(
-    network: ir.Network, knobs: tuple[Knob, ...]
-) -> dict[str, tuple[ir.Node, ir.Node | None]]:
+@dataclass(frozen=True)
+class Spelled:
+    """A binding written as it is: a keyword's name."""
+
+    text: str
+
+
+Copies = dict[str, tuple[ir.Node, ir.Node | None, str]]
+"""The copies of loops by path: the node, its template (None: not written), the loop."""
+
+
+def looped_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> Copies:
     """The copies of the runs written as loops (``codegen.indexed``), by path, each with
     the template the class writes it from: the last copy, and the first where it is
     alike; None for the others, which the class does not write."""
-    found: dict[str, tuple[ir.Node, ir.Node | None]] = {}
+    found: Copies = {}
     for run in (run for knob in knobs for run in knob.looped):
         group = ir.find_group(network, run.path)
         assert group is not None, "a looped run's group"
@@ -241,17 +289,22 @@ def looped_copies(
             written = position == len(members) - 1 or (position == 0 and run.first_alike)
             if written or position > 0:
                 template = run.template if written else None
-                found[join(run.path, member.name)] = (member.node, template)
+                found[join(run.path, member.name)] = (member.node, template, run.path)
     return found
 
 
-def in_loop(path: str, looped: dict[str, tuple[ir.Node, ir.Node | None]]) -> bool:
+def in_loop(path: str, looped: Copies) -> bool:
     parts = path.split(".")
     return any(".".join(parts[:end]) in looped for end in range(1, len(parts) + 1))
 
 
 def template_bindings(
-    path: str, node: ir.Node, template: ir.Node, classes: dict[int, BlockClass], computed: Locals
+    path: str,
+    node: ir.Node,
+    template: ir.Node,
+    classes: dict[int, BlockClass],
+    computed: Locals,
+    loop: str,
 ) -> dict[tuple[str, str], py.Expr]:
     """How a copy in a loop is written: each field, or class argument, that reads a keyword
     or the index ``i``, from the template's expression (``Locals.looped``)."""
@@ -269,10 +322,10 @@ def template_bindings(
         assert isinstance(node, ir.Group) and isinstance(template, ir.Group)
         for member, twin in zip(node.members, template.members, strict=True):
             inner = join(path, member.name)
-            bound.update(template_bindings(inner, member.node, twin.node, classes, computed))
+            bound.update(template_bindings(inner, member.node, twin.node, classes, computed, loop))
         return bound
     for key, value in values.items():
         term = symbolic.term_of(value)
         if term is not None and term.reads & {*computed.spelled, symbolic.INDEX}:
-            bound[(path, key)] = computed.looped(value, path, key)
+            bound[(path, key)] = computed.looped(value, path, key, loop)
     return bound

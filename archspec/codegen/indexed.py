@@ -1,36 +1,57 @@
-"""A repeat count whose copies read their index, or which other arguments read, as a keyword.
+"""Depths whose copies read their index, grow, or are read by arguments, as keywords: loops.
 
 ConvNeXt's stochastic depth rises block by block, ``cnblock(w, p=sd * (d1 + i) / (d1 +
-d2 + d3 + d4 - 1)) x d2``: every copy differs and every count is read by every copy, so
-the rule of ``codegen.knobs`` (each copy after the first made from its input alone) does
-not hold, yet torchvision's ``ConvNeXt`` takes its stage depths. The class writes such a
-run as a loop over the index, ``*(CnBlock(192, p=sd * (d1 + i) / total) for i in
-range(d2))``, the copies' fields as the spec computes them (traced numbers,
-``archspec.symbolic``), ``i`` the copy's index.
+d2 + d3 + d4 - 1)) x d2``: every copy differs and every count is read by every copy.
+Each DenseNet layer adds ``growth`` channels, so its copies differ and the transitions
+after a block read its count. Neither is a depth by the rule of ``codegen.knobs`` (each
+copy after the first made from its input alone), yet torchvision's ``ConvNeXt`` and
+``DenseNet`` take their depths. The class writes such a run as a loop over the copy's
+index, ``*(CnblockBlock(192, p=sd * (d1 + i) / p_denominator) for i in range(d2))``,
+``(f"denselayer{i + 1}", DenseLayerBlock(init + i * growth, ...)) for i in range(b1)``,
+and what follows with the expressions the counts give it (``init + b1 * growth``).
 
-The rule has no guess in it. Lowered on traced numbers, the count must decide nothing but
-the number of copies (``Traced.counted``: no comparison reads it, no other decision pins
-it), and each of its runs must fill a group of its own at the network class's level, of
-two copies or more. Lowered again with the copy's index traced too
-(``symbolic.indexing``), nothing may decide on ``i`` (a copy ``8 if i < 9 else 16`` is
-refused: no probe would see its tenth copy), and the spec compiled one larger must hold
-the same network, every field the same expression (or value, where it has none), but for
-the copy each run gains. Every copy after the first, in both networks, must then be the
-last one, expression for expression, and its numbers those its expressions give at its
-index: the class writes that copy in a loop over ``i``, and the first one with them where
-it is alike (else apart).
+The rule has no guess in it. Lowered on traced numbers (``archspec.symbolic``), the count
+must decide nothing but the number of copies (``Traced.counted``: no comparison reads it,
+no other decision pins it), and each of its runs must fill a group of its own at the
+network class's level, of two copies or more. Lowered again with each copy's index traced
+too (``symbolic.indexing``), nothing may decide on ``i`` (``8 if i < 9 else 16`` is
+refused: no probe would show the tenth copy) and no shape may read it. Compiled one and
+two larger, the spec must hold the same structure but for the copies each run gains;
+every other number the same expression at the three counts, or expressions that differ
+in constants growing by a whole step per count (``codegen.generalise``: the count times
+that step). The copies' template comes from the larger network's copies after the
+second, likewise in the index; every copy after the first, in all three networks, must
+have its structure, its numbers at the copy's index and, at other values of the
+parameters, the same expressions; the first is written in the loop where it does too.
+What several counts made of one expression is joined, and the spec compiled with every
+such count one larger must be what the joined expressions give.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-from archspec import ir, symbolic, terms
-from archspec.codegen.classes import counted_names, network_level
+from archspec import ir, symbolic
+from archspec.codegen.classes import counted_names, join, network_level
+from archspec.codegen.generalise import agrees, generalised
+from archspec.codegen.joined import joined_fields, joined_run, jointly_exact
 from archspec.codegen.knobs import Knob, in_a_class
+from archspec.codegen.numbers import (
+    Looped,
+    Numbers,
+    copies_of,
+    layer_numbers,
+    network_with,
+    number_at,
+    numbers_at,
+    numbers_of,
+    plain_numbers,
+    skeleton,
+    trimmed_network,
+    with_numbers,
+)
+from archspec.terms import Term
 
 if TYPE_CHECKING:
     from archspec.architecture import Architecture, Traced
@@ -38,77 +59,168 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Looped:
-    """A run a depth keyword writes as a loop over the copy's index: its group's path,
-    whether the first copy is the template's too (else the class writes it apart), and
-    the template: a copy on traced numbers whose fields hold their expressions in ``i``."""
+class Counted:
+    """A depth by this rule, before what several share is joined: its runs, and the
+    expressions it gives the numbers outside them, by (path, field)."""
 
-    path: str
-    first_alike: bool
-    template: ir.Node
+    name: str
+    value: int
+    looped: tuple[Looped, ...]
+    fields: dict[tuple[str, str], Term]
+    grown: Architecture
 
 
-def indexed_knob(name: str, value: int, arch: Architecture, compile_with: Compile) -> Knob | None:
-    """``name`` as a depth keyword whose runs are loops (see the module docstring); None
-    where it is not one by this rule."""
-    looped = indexed_runs(name, value, arch, compile_with)
+def indexed_knobs(
+    candidates: list[tuple[str, int]], arch: Architecture, compile_with: Compile
+) -> list[Knob]:
+    """The depth keywords this rule finds among ``candidates`` (see the module
+    docstring), all or none of them: their expressions are joined."""
+    found = [c for name, value in candidates if (c := counted(name, value, arch, compile_with))]
     traced = arch.traced
-    if looped is None or traced is None:
-        return None
-    paths = [run.path for run in looped]
-    outside = bound_outside(traced.network, name, paths)
-    grown = compile_with({name: value + 1})
-    if outside is None or grown is None:
-        return None
-    places, calls = outside
-    return Knob(
-        name,
-        value,
-        places,
-        frozenset(paths),
-        calls,
-        probe=value + 1,
-        probed=grown.network,
-        traced=traced.network,
-        looped=looped,
+    if not found or traced is None:
+        return []
+    joined = joined_fields([c.fields for c in found], traced.network)
+    if joined is None:
+        return []
+    each = [joined_run(run, traced.network, joined) for c in found for run in c.looped]
+    looped = {run.path: run for run in each if run is not None}
+    counts = {c.name: c.value for c in found}
+    if len(looped) != len(each) or not jointly_exact(
+        counts, traced.network, joined, looped, compile_with
+    ):
+        return []
+    network = network_with(
+        traced.network,
+        {
+            key: symbolic.traced(number_at(traced.network, *key), term)
+            for key, term in joined.items()
+        },
     )
+    knobs = []
+    for c in found:
+        paths = [run.path for run in c.looped]
+        runs = tuple(looped[path] for path in paths)
+        outside = bound_outside(network, c.name, runs)
+        if outside is None:
+            return []
+        places, calls = outside
+        knobs.append(
+            Knob(
+                c.name,
+                c.value,
+                places,
+                frozenset(paths),
+                calls,
+                probe=c.value + 1,
+                probed=c.grown.network,
+                traced=network,
+                looped=runs,
+            )
+        )
+    return knobs
 
 
-def indexed_runs(
-    name: str, value: int, arch: Architecture, compile_with: Compile
-) -> tuple[Looped, ...] | None:
+def counted(name: str, value: int, arch: Architecture, compile_with: Compile) -> Counted | None:
+    """``name`` as a depth by this rule, alone; None where it is not one."""
     traced = arch.traced
     if traced is None or name not in traced.counted or traced.guarded(name):
         return None
     groups = run_groups(arch.network, name)
-    grown = compile_with({name: value + 1})
-    if groups is None or grown is None:
+    grown = [compile_with({name: value + extra}) for extra in (1, 2)]
+    if groups is None or None in grown:
         return None
-    compiled = (arch, grown)
-    found = [index_traced(c) for c in compiled]
-    if any(t is None or name not in t.counted or t.guarded(name) for t in found):
+    compiled = [arch, *(g for g in grown if g is not None)]
+    plain = [c.traced for c in compiled]
+    indexed = [index_traced(c) for c in compiled]
+    if any(t is None or name not in t.counted or t.guarded(name) for t in [*plain, *indexed]):
         return None
-    base, larger = (t.network for t in found if t is not None)
-    if not same_but_copies(base, larger, groups):
+    networks = [t.network for t in plain if t is not None]
+    kept = {path: len(copies_of(networks[0], path)) for path in groups}
+    trimmed = [cut for n in networks if (cut := trimmed_network(n, kept)) is not None]
+    if len(trimmed) != 3 or any(skeleton_of(t) != skeleton_of(trimmed[0]) for t in trimmed):
+        return None
+    found = outside_fields(trimmed, name, value)
+    if found is None:
         return None
     looped = []
     for path in groups:
-        template = copies_of(larger, path)[-1].node
-        if shaped_by_index(template):
+        run = looped_run(path, compiled, [t.network for t in indexed if t is not None])
+        if run is None:
             return None
-        expected = term_data(template)
-        first_alike = True
-        for arch_at, traced_at in zip(compiled, (base, larger), strict=True):
-            pairs = zip(copies_of(arch_at.network, path), copies_of(traced_at, path), strict=True)
-            for index, (number, twin) in enumerate(pairs):
-                alike = term_data(twin.node) == expected and instance(
-                    template, index, arch_at.arguments
-                ) == ir.to_data(number.node)
-                if not alike and index > 0:
-                    return None
-                first_alike = first_alike and alike
-        looped.append(Looped(path, first_alike, template))
-    return tuple(looped)
+        looped.append(run)
+    return Counted(name, value, tuple(looped), found, compiled[1])
+
+
+def skeleton_of(network: ir.Network) -> list[object]:
+    return [skeleton(member.node) + [member.name] for member in ir.members_of(network.flow)]
+
+
+def outside_fields(
+    networks: list[ir.Network], name: str, value: int
+) -> dict[tuple[str, str], Term] | None:
+    """The layer fields whose expressions differ at the counts ``value``, ``value + 1``
+    and ``value + 2`` (the runs cut to their copies at ``value``), each as one expression
+    in the count; None where one is not."""
+    columns = [layer_numbers(network) for network in networks]
+    if any(len(column) != len(columns[0]) for column in columns):
+        return None
+    found: dict[tuple[str, str], Term] = {}
+    for column in zip(*columns, strict=True):
+        expressions = [symbolic.as_term(v) for _, v in column]
+        if all(e == expressions[0] for e in expressions):
+            continue
+        general = generalised(expressions, name, value)
+        if general is None:
+            return None
+        found[column[0][0]] = general
+    return found
+
+
+def looped_run(path: str, compiled: list[Architecture], indexed: list[ir.Network]) -> Looped | None:
+    """The run at ``path`` as a loop: its template from the largest network's copies after
+    the second, and each copy of each network checked against it."""
+    template = template_of([m.node for m in copies_of(indexed[-1], path)[2:]])
+    if template is None or shaped_by_index(template):
+        return None
+    shape = skeleton(template)
+    first_alike = True
+    for arch, traced in zip(compiled, indexed, strict=True):
+        pairs = zip(copies_of(arch.network, path), copies_of(traced, path), strict=True)
+        for index, (number, twin) in enumerate(pairs):
+            fixed = {**arch.arguments, symbolic.INDEX: index}
+            alike = skeleton(twin.node) == shape and skeleton(number.node) == shape
+            alike = alike and numbers_at(template, fixed) == plain_numbers(number.node)
+            alike = alike and all(
+                agrees(
+                    symbolic.as_term(a),
+                    symbolic.as_term(b),
+                    arch.arguments,
+                    {symbolic.INDEX: index},
+                )
+                for (_, _, a), (_, _, b) in zip(
+                    numbers_of(template), numbers_of(twin.node), strict=True
+                )
+            )
+            if not alike and index > 0:
+                return None
+            first_alike = first_alike and alike
+    return Looped(path, first_alike, template)
+
+
+def template_of(copies: list[ir.Node]) -> ir.Node | None:
+    """The copies (the third and later) as one: each number the expression in ``i`` that
+    is each copy's (``generalise.generalised``); None where they differ otherwise."""
+    if len(copies) < 2 or any(skeleton(c) != skeleton(copies[0]) for c in copies):
+        return None
+    found: Numbers = {}
+    for column in zip(*(list(numbers_of(c)) for c in copies), strict=True):
+        path, key, first = column[0]
+        general = generalised([symbolic.as_term(v) for _, _, v in column], symbolic.INDEX, 2)
+        if general is None:
+            return None
+        assert isinstance(first, int | float), "numbers_of gives numbers"
+        found[(path, key)] = symbolic.traced(first, general)
+    return with_numbers(copies[0], found)
 
 
 def index_traced(arch: Architecture) -> Traced | None:
@@ -146,21 +258,27 @@ def run_groups(network: ir.Network, name: str) -> list[str] | None:
 
 
 def bound_outside(
-    network: ir.Network, name: str, groups: list[str]
+    network: ir.Network, name: str, runs: tuple[Looped, ...]
 ) -> tuple[frozenset[tuple[str, str]], frozenset[tuple[str, bool]]] | None:
-    """What the class writes with the count outside its runs' copies (ConvNeXt's ``d1``
-    in every later stage's rates): the fields of its own layers and the class calls
-    holding fields that read it, as a width's (``codegen.formulas``); None where a shape
-    reads it, or a layer the class does not build itself."""
+    """What the class writes with the count outside the loops (ConvNeXt's ``d1`` in every
+    later stage's rates, a first copy written apart): the fields of its own layers and
+    the class calls holding fields that read it, as a width's (``codegen.formulas``);
+    None where a shape reads it, or a layer the class does not build itself."""
     own = network_level(network)
-    inside = tuple(f"{path}." for path in groups)
+    inside = tuple(f"{run.path}." for run in runs)
+    apart = tuple(
+        f"{join(run.path, copies_of(network, run.path)[0].name)}."
+        for run in runs
+        if not run.first_alike
+    )
     places: set[tuple[str, str]] = set()
     calls: set[tuple[str, bool]] = set()
     for place in ir.walk(network):
         node = place.node
         if any(reads(dim, name) for dim in (*node.input, *node.output)):
             return None
-        if not isinstance(node, ir.Layer) or place.path.startswith(inside):
+        looped = place.path.startswith(inside) and not f"{place.path}.".startswith(apart)
+        if not isinstance(node, ir.Layer) or looped:
             continue
         for op_field in fields(node.op):
             if not reads(getattr(node.op, op_field.name), name):
@@ -186,118 +304,3 @@ def shaped_by_index(node: ir.Node) -> bool:
     places = [node, *(place.node for place in ir.walk(node))]
     dims = [dim for inner in places for dim in (*inner.input, *inner.output)]
     return any(symbolic.INDEX in term.reads for term in map(symbolic.term_of, dims) if term)
-
-
-def copies_of(network: ir.Network, path: str) -> tuple[ir.Member, ...]:
-    group = ir.find_group(network, path)
-    assert group is not None, "the runs were found in every network"
-    return group.members
-
-
-def same_but_copies(base: ir.Network, grown: ir.Network, groups: list[str]) -> bool:
-    """Whether ``grown`` is ``base`` on traced numbers but for copies added to the runs'
-    groups (and their shapes: none change, every group keeps its input and output)."""
-    kept = {path: len(copies_of(base, path)) for path in groups}
-    trimmed = trimmed_network(grown, kept)
-    return trimmed is not None and traced_data(base) == traced_data(trimmed)
-
-
-def trimmed_network(network: ir.Network, kept: dict[str, int]) -> ir.Network | None:
-    """``network`` with each group at ``kept``'s paths cut to its first members."""
-    by_path: dict[str, ir.Group] = {}
-    for path, count in kept.items():
-        group = ir.find_group(network, path)
-        if group is None or len(group.members) < count:
-            return None
-        flow = ir.Chain(group.flow.steps[:count])
-        by_path[path] = dataclasses.replace(group, flow=flow, repeats=())
-    from archspec.codegen.optional import rebuilt  # one rebuilding of chains by path
-
-    return dataclasses.replace(network, flow=rebuilt(network.flow, "", by_path))
-
-
-def traced_data(network: ir.Network) -> list[object]:
-    """Every place of a traced network as ``term_data`` gives it, by path."""
-    return [(place.path, term_data(place.node)) for place in ir.walk(network)]
-
-
-def term_data(node: ir.Node) -> list[object]:
-    """A node on traced numbers as data: each place's kind and shapes, each layer's
-    fields as their expressions (their values where they have none); a group's
-    arguments are its fields' business."""
-    found: list[object] = []
-    for place in [ir.Place("", "", node, 0), *ir.walk(node)]:
-        inner = place.node
-        found.append((place.path, type(inner).__name__, inner.input, inner.output))
-        if isinstance(inner, ir.Layer):
-            found.append((inner.op.NAME, [marked(v) for v in leaf_values(inner)]))
-    return found
-
-
-def marked(value: object) -> object:
-    term = symbolic.term_of(value)
-    return ("term", term) if term is not None else ("value", value)
-
-
-def leaf_values(layer: ir.Layer) -> list[object]:
-    return [getattr(layer.op, f.name) for f in fields(layer.op)]
-
-
-def numbers_of(node: ir.Node) -> Iterator[tuple[str, str, object]]:
-    """Each number a copy is built with: its layers' fields and its groups' arguments,
-    by (relative path, field or ``:argument``)."""
-    places = [("", node)] + [(p.path, p.node) for p in ir.walk(node)]
-    for path, inner in places:
-        if isinstance(inner, ir.Layer):
-            for op_field in fields(inner.op):
-                yield path, op_field.name, getattr(inner.op, op_field.name)
-        elif isinstance(inner, ir.Group):
-            for argument, value in inner.arguments:
-                yield path, f":{argument}", value
-
-
-def with_numbers(node: ir.Node, values: dict[tuple[str, str], ir.Scalar]) -> ir.Node:
-    """``node`` with the numbers at ``values``' places (``numbers_of``) replaced."""
-    if isinstance(node, ir.Layer):
-        changed = {key: v for (path, key), v in values.items() if path == ""}
-        return (
-            dataclasses.replace(node, op=dataclasses.replace(node.op, **changed))
-            if changed
-            else node
-        )
-    assert isinstance(node, ir.Group)
-    arguments = tuple(
-        (argument, values.get(("", f":{argument}"), value)) for argument, value in node.arguments
-    )
-    steps = tuple(rebuilt_step(step, values) for step in node.flow.steps)
-    return dataclasses.replace(node, flow=ir.Chain(steps), arguments=arguments)
-
-
-def rebuilt_step(step: ir.Step, values: dict[tuple[str, str], ir.Scalar]) -> ir.Step:
-    if isinstance(step, ir.Parallel):
-        branches = tuple(
-            ir.Chain(tuple(rebuilt_step(s, values) for s in branch.steps))
-            for branch in step.branches
-        )
-        return dataclasses.replace(step, branches=branches)
-    prefix = f"{step.name}."
-    inner = {
-        (path[len(prefix) :] if path != step.name else "", key): v
-        for (path, key), v in values.items()
-        if path == step.name or path.startswith(prefix)
-    }
-    return ir.Member(step.name, with_numbers(step.node, inner)) if inner else step
-
-
-def instance(template: ir.Node, index: int, parameters: dict[str, ir.Scalar]) -> object:
-    """The template at copy ``index`` with the spec's ``parameters``, as plain data."""
-    values = {**parameters, symbolic.INDEX: index}
-    at: dict[tuple[str, str], ir.Scalar] = {}
-    for path, key, value in numbers_of(template):
-        term = symbolic.term_of(value)
-        if term is not None:
-            try:
-                at[(path, key)] = terms.value_at(term, values)  # type: ignore[arg-type]
-            except (ArithmeticError, KeyError, TypeError, ValueError):
-                return None
-    return ir.to_data(with_numbers(template, at))

@@ -59,7 +59,7 @@ from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
 
 if TYPE_CHECKING:
-    from archspec.codegen.indexed import Looped
+    from archspec.codegen.numbers import Looped
     from archspec.codegen.optional import Added
 
 

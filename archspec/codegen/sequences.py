@@ -22,8 +22,8 @@ from archspec.codegen.class_depths import InClass
 from archspec.codegen.classes import BlockClass, counted_names, join, numbered
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import formatted, identifier, literal
-from archspec.codegen.indexed import Looped
 from archspec.codegen.knobs import Conditional, Knob
+from archspec.codegen.numbers import Looped
 
 Binder = Callable[[str, str], "py.Expr | None"]
 """(relative path, op field) -> the expression a class binds it to, or None: a literal."""
