@@ -197,3 +197,22 @@ def test_densenet121_at_densenet161s_sizes_is_densenet161(tmp_path: Path) -> Non
     reference = archspec.load("torchvision/densenet161").to_torch()
     layout = [(k, t.shape) for k, t in emitted.state_dict().items()]
     assert layout == [(k, t.shape) for k, t in reference.state_dict().items()]
+
+
+def test_a_loop_of_a_class_whose_fields_agree_only_in_value(tmp_path: Path) -> None:
+    """Found by the soundness property test: the block's output channels are ``8`` in
+    one field and ``4 * p`` in another (equal at the spec's ``p``, which is no keyword);
+    the loop writes the copies with the value they share."""
+    pytest.importorskip("torch")
+    from torch_helpers import assert_same_network
+
+    define = (
+        "define: |\n  block b(a, r) = conv(8, a) dropout(r) conv(4 * a, 1) + shortcut -> relu\n"
+    )
+    text = spec("g=b(p, q) x n", params="n: 2, p: 2, q: 0.25").replace("stem:", define + "stem:")
+    text = text.replace("input: 3x8x8", "input: 3x8x8\nshortcut: same")
+    assert looped(text) == {"n": [("g", False)]}
+    cls = emitted_class(archspec.loads(text), tmp_path, "torch")
+    for n in (1, 3):
+        arch = archspec.loads(text, n=n)
+        assert_same_network(cls(n=n), arch.to_torch(), arch.network.input)

@@ -315,8 +315,9 @@ def template_bindings(
         values = {f.name: getattr(template.op, f.name) for f in fields(template.op)}
     elif id(node) in classes:
         assert isinstance(node, ir.Group) and isinstance(template, ir.Group)
-        found = traced_arguments(classes[id(node)], node, template, classes)
-        assert found is not None, "the copies are one class, by construction"
+        reading = frozenset({*computed.spelled, symbolic.INDEX})
+        found = traced_arguments(classes[id(node)], node, template, classes, reading)
+        assert found is not None, "the copies' keywords are one class's arguments"
         values = found
     else:
         assert isinstance(node, ir.Group) and isinstance(template, ir.Group)

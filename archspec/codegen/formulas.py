@@ -263,11 +263,17 @@ def reads_name(value: object, name: str) -> bool:
 
 
 def traced_arguments(
-    cls: BlockClass, group: ir.Group, twin: ir.Group, classes: dict[int, BlockClass]
+    cls: BlockClass,
+    group: ir.Group,
+    twin: ir.Group,
+    classes: dict[int, BlockClass],
+    reading: frozenset[str] | None = None,
 ) -> dict[str, object] | None:
     """Each constructor argument's value in the traced twin of an instance, read from
     the fields the class binds to it; None where those fields disagree on an expression
-    (equal values computed differently: one argument cannot stand for both)."""
+    (equal values computed differently: one argument cannot stand for both). Given
+    ``reading``, only expressions that read one of those names must agree: the others
+    are written as the value they share."""
     found: dict[str, object] = {}
     names = {variable.name for variable in cls.parameters}
     for (path, key), expression in cls.bindings.items():
@@ -278,11 +284,25 @@ def traced_arguments(
             value: object = getattr(copy.op, key)
         else:
             assert isinstance(node, ir.Group) and isinstance(copy, ir.Group)
-            inner = traced_arguments(classes[id(node)], node, copy, classes)
+            inner = traced_arguments(classes[id(node)], node, copy, classes, reading)
             if inner is None:
                 return None
             value = inner.get(key)
-        if expression in found and symbolic.term_of(found[expression]) != symbolic.term_of(value):
+        if reading is not None and not reads_any(value, reading):
+            found.setdefault(expression, value)
+            continue
+        if (
+            reading is not None
+            and expression in found
+            and not reads_any(found[expression], reading)
+        ):
+            found[expression] = value
+        elif expression in found and symbolic.term_of(found[expression]) != symbolic.term_of(value):
             return None
         found.setdefault(expression, value)
     return found
+
+
+def reads_any(value: object, names: frozenset[str]) -> bool:
+    term = symbolic.term_of(value)
+    return term is not None and bool(term.reads & names)

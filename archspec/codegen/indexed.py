@@ -53,6 +53,8 @@ from archspec.codegen.numbers import (
 )
 from archspec.terms import Term
 
+as_term = symbolic.as_term
+
 if TYPE_CHECKING:
     from archspec.architecture import Architecture, Traced
     from archspec.codegen.switches import Compile
@@ -144,7 +146,7 @@ def counted(name: str, value: int, arch: Architecture, compile_with: Compile) ->
         return None
     looped = []
     for path in groups:
-        run = looped_run(path, compiled, [t.network for t in indexed if t is not None])
+        run = looped_run(path, compiled, networks, [t.network for t in indexed if t is not None])
         if run is None:
             return None
         looped.append(run)
@@ -176,31 +178,29 @@ def outside_fields(
     return found
 
 
-def looped_run(path: str, compiled: list[Architecture], indexed: list[ir.Network]) -> Looped | None:
+def looped_run(
+    path: str, compiled: list[Architecture], traced: list[ir.Network], indexed: list[ir.Network]
+) -> Looped | None:
     """The run at ``path`` as a loop: its template from the largest network's copies after
-    the second, and each copy of each network checked against it."""
+    the second, and each copy of each network checked against it: its structure, its
+    numbers, and its expressions on both tracings (they must not disagree)."""
     template = template_of([m.node for m in copies_of(indexed[-1], path)[2:]])
     if template is None or shaped_by_index(template):
         return None
     shape = skeleton(template)
+    expected = list(numbers_of(template))
     first_alike = True
-    for arch, traced in zip(compiled, indexed, strict=True):
-        pairs = zip(copies_of(arch.network, path), copies_of(traced, path), strict=True)
-        for index, (number, twin) in enumerate(pairs):
+    for arch, plain, twin in zip(compiled, traced, indexed, strict=True):
+        copies = zip(*(copies_of(n, path) for n in (arch.network, plain, twin)), strict=True)
+        for index, members in enumerate(copies):
             fixed = {**arch.arguments, symbolic.INDEX: index}
-            alike = skeleton(twin.node) == shape and skeleton(number.node) == shape
-            alike = alike and numbers_at(template, fixed) == plain_numbers(number.node)
-            alike = alike and all(
-                agrees(
-                    symbolic.as_term(a),
-                    symbolic.as_term(b),
-                    arch.arguments,
-                    {symbolic.INDEX: index},
+            alike = all(skeleton(m.node) == shape for m in members)
+            alike = alike and numbers_at(template, fixed) == plain_numbers(members[0].node)
+            for member in members[1:]:
+                alike = alike and all(
+                    agrees(as_term(a), as_term(b), arch.arguments, {symbolic.INDEX: index})
+                    for (_, _, a), (_, _, b) in zip(expected, numbers_of(member.node), strict=True)
                 )
-                for (_, _, a), (_, _, b) in zip(
-                    numbers_of(template), numbers_of(twin.node), strict=True
-                )
-            )
             if not alike and index > 0:
                 return None
             first_alike = first_alike and alike
@@ -272,7 +272,7 @@ def bound_outside(
         if not run.first_alike
     )
     places: set[tuple[str, str]] = set()
-    calls: set[tuple[str, bool]] = set()
+    calls: dict[str, bool] = {}  # each class call, with whether a channel count reads it
     for place in ir.walk(network):
         node = place.node
         if any(reads(dim, name) for dim in (*node.input, *node.output)):
@@ -289,8 +289,9 @@ def bound_outside(
             owner = next((p for p in own if place.path.startswith(f"{p}.")), None)
             if owner is None:
                 return None
-            calls.add((owner, False))  # no channel count: no shape reads it
-    return frozenset(places), frozenset(calls)
+            channels = node.op.ROLES.get(op_field.name) in ("in", "out")
+            calls[owner] = calls.get(owner, False) or channels
+    return frozenset(places), frozenset(calls.items())
 
 
 def reads(value: object, name: str) -> bool:
