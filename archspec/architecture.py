@@ -93,6 +93,18 @@ class Architecture:
             return None
         return self.tracer(self.arguments)
 
+    @cached_property
+    def traced_by_index(self) -> Traced | None:
+        """``traced`` with each copy's index traced too (``symbolic.indexing``): what the
+        copies compute from ``i`` reads it, and a decision on it is recorded
+        (``codegen.indexed``); once, however many counts ask."""
+        from archspec import symbolic
+
+        if self.tracer is None or self.traced is None:
+            return None
+        with symbolic.indexing():
+            return self.tracer(self.arguments)
+
     def with_parameters(self, /, **parameters: Any) -> Architecture:
         """The same spec compiled with these parameters changed: ``num_classes=10``.
         Raises SpecError as ``load`` does (an unknown name, a wrong type)."""

@@ -87,6 +87,15 @@ def value_at(term: Term, values: Mapping[str, Number]) -> Number:
     return result
 
 
+def computed(term: Term, values: Mapping[str, Number]) -> Number | None:
+    """``value_at``, or None where ``values`` cannot compute the term: a division by
+    zero, a complex power, a name they do not give."""
+    try:
+        return value_at(term, values)
+    except (ArithmeticError, KeyError, TypeError, ValueError):
+        return None
+
+
 def renderable(term: Term) -> bool:
     """Whether an emitted file can write the term (each function it calls has a
     ``spelling``)."""

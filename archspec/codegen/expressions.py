@@ -13,7 +13,7 @@ from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
 from archspec.codegen.classes import BlockClass, join
 from archspec.codegen.escape import identifier, literal
-from archspec.codegen.formulas import reads_name, traced_arguments
+from archspec.codegen.formulas import reads_any, reads_name, traced_arguments
 from archspec.codegen.knobs import Knob, changed_arguments
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.terms import Term
@@ -89,13 +89,14 @@ class Locals:
         term = symbolic.term_of(value)
         if term is None or symbolic.INDEX not in term.reads:
             return self.text(value, path, key, LOOPED_INLINE)
-        for part, role in invariant_parts(term, ""):
-            if part not in self.named and role:
+        parts = invariant_parts(term, "")
+        for part, role in parts:
+            computes = any(operand.operands for operand in part.operands)
+            if role and computes and part not in self.named:
                 self.local(part, (f"{key}_{role}",))
         spelled = self.render(term, index=True)
         if len(spelled) > LOOPED_INLINE:
-            parts = [part for part, _ in invariant_parts(term, "")] + invariant_names(term)
-            largest = max(parts, key=lambda part: len(self.render(part)), default=None)
+            largest = max((p for p, _ in parts), key=lambda p: len(self.render(p)), default=None)
             if largest is not None:
                 name = self.fresh((*loop_hint(loop, key), f"{key}_base"))
                 self.lines.append(f"{2 * py.INDENT}{name} = {self.render(largest)}")
@@ -169,15 +170,6 @@ class Locals:
         return shadows_emitted_code(name, NETWORK_CONSTRUCTOR_LOCALS)
 
 
-def invariant_names(term: Term) -> list[Term]:
-    """The locals a term reads beside ``i`` (none where it does not read ``i``)."""
-    if symbolic.INDEX not in term.reads:
-        return []
-    return [o for o in term.operands if symbolic.INDEX not in o.reads] + [
-        name for o in term.operands for name in invariant_names(o)
-    ]
-
-
 def loop_hint(loop: str, key: str) -> tuple[str, ...]:
     """Names for a local of a loop at path ``loop``: its group's name and the field."""
     last = loop.rsplit(".", 1)[-1].replace("-", "_")
@@ -185,11 +177,10 @@ def loop_hint(loop: str, key: str) -> tuple[str, ...]:
 
 
 def invariant_parts(term: Term, role: str) -> list[tuple[Term, str]]:
-    """The largest parts of a term that do not read the index ``i`` and compute with a
-    computed value (``d1 + d2 + d3 - 1``, not ``d1 + d2``), each with its role: the
-    ``numerator`` or ``denominator`` of a division, else ''."""
+    """The largest parts of a term that reads the index ``i`` that do not, each with its
+    role: the ``numerator`` or ``denominator`` of a division, else ''."""
     if symbolic.INDEX not in term.reads:
-        return [(term, role)] if any(o.operands for o in term.operands) else []
+        return [(term, role)]
     divided = term.kind in ("/", "//")
     return [
         found
@@ -286,10 +277,10 @@ def looped_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> Copies:
         assert group is not None, "a looped run's group"
         members = group.members
         for position, member in enumerate(members):
-            written = position == len(members) - 1 or (position == 0 and run.first_alike)
-            if written or position > 0:
-                template = run.template if written else None
-                found[join(run.path, member.name)] = (member.node, template, run.path)
+            if position == 0 and not run.first_alike:
+                continue  # written apart, as the network's other members
+            template = run.template if position in (0, len(members) - 1) else None
+            found[join(run.path, member.name)] = (member.node, template, run.path)
     return found
 
 
@@ -309,13 +300,13 @@ def template_bindings(
     """How a copy in a loop is written: each field, or class argument, that reads a keyword
     or the index ``i``, from the template's expression (``Locals.looped``)."""
     bound: dict[tuple[str, str], py.Expr] = {}
+    reading = frozenset({*computed.spelled, symbolic.INDEX})
     values: dict[str, object]
     if isinstance(node, ir.Layer):
         assert isinstance(template, ir.Layer)
         values = {f.name: getattr(template.op, f.name) for f in fields(template.op)}
     elif id(node) in classes:
         assert isinstance(node, ir.Group) and isinstance(template, ir.Group)
-        reading = frozenset({*computed.spelled, symbolic.INDEX})
         found = traced_arguments(classes[id(node)], node, template, classes, reading)
         assert found is not None, "the copies' keywords are one class's arguments"
         values = found
@@ -326,7 +317,6 @@ def template_bindings(
             bound.update(template_bindings(inner, member.node, twin.node, classes, computed, loop))
         return bound
     for key, value in values.items():
-        term = symbolic.term_of(value)
-        if term is not None and term.reads & {*computed.spelled, symbolic.INDEX}:
+        if reads_any(value, reading):
             bound[(path, key)] = computed.looped(value, path, key, loop)
     return bound

@@ -258,8 +258,13 @@ def consistent(classes: dict[int, BlockClass], network: ir.Network, traced: ir.N
 
 
 def reads_name(value: object, name: str) -> bool:
+    return reads_any(value, frozenset((name,)))
+
+
+def reads_any(value: object, names: frozenset[str]) -> bool:
+    """Whether a traced value's expression reads one of ``names``."""
     term = symbolic.term_of(value)
-    return term is not None and name in term.reads
+    return term is not None and bool(term.reads & names)
 
 
 def traced_arguments(
@@ -289,20 +294,12 @@ def traced_arguments(
                 return None
             value = inner.get(key)
         if reading is not None and not reads_any(value, reading):
-            found.setdefault(expression, value)
+            found.setdefault(expression, value)  # one that reads none of them: any serves
             continue
-        if (
-            reading is not None
-            and expression in found
-            and not reads_any(found[expression], reading)
-        ):
-            found[expression] = value
-        elif expression in found and symbolic.term_of(found[expression]) != symbolic.term_of(value):
+        known = expression in found
+        free = known and reading is not None and not reads_any(found[expression], reading)
+        if known and not free and symbolic.term_of(found[expression]) != symbolic.term_of(value):
             return None
-        found.setdefault(expression, value)
+        if not known or free:
+            found[expression] = value
     return found
-
-
-def reads_any(value: object, names: frozenset[str]) -> bool:
-    term = symbolic.term_of(value)
-    return term is not None and bool(term.reads & names)

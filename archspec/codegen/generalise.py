@@ -56,12 +56,8 @@ def agrees(
     ``values`` and at others (each whole number doubled plus 3, each rate half again
     plus a quarter)."""
     for at in (values, perturbed(values)):
-        found: list[Number | None] = []
-        for term in (candidate, expression):
-            try:
-                found.append(terms.value_at(term, {**at, **fixed}))  # type: ignore[dict-item]
-            except (ArithmeticError, KeyError, TypeError, ValueError):
-                found.append(None)
+        given: dict[str, Number] = {**at, **fixed}  # type: ignore[dict-item]
+        found = [terms.computed(term, given) for term in (candidate, expression)]
         if found[0] != found[1] or type(found[0]) is not type(found[1]):
             return False
     return True

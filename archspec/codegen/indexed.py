@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from archspec import ir, symbolic
 from archspec.codegen.classes import counted_names, join, network_level
+from archspec.codegen.formulas import reads_name
 from archspec.codegen.generalise import agrees, generalised
 from archspec.codegen.joined import joined_fields, joined_run, jointly_exact
 from archspec.codegen.knobs import Knob, in_a_class
@@ -52,8 +53,6 @@ from archspec.codegen.numbers import (
     with_numbers,
 )
 from archspec.terms import Term
-
-as_term = symbolic.as_term
 
 if TYPE_CHECKING:
     from archspec.architecture import Architecture, Traced
@@ -198,7 +197,12 @@ def looped_run(
             alike = alike and numbers_at(template, fixed) == plain_numbers(members[0].node)
             for member in members[1:]:
                 alike = alike and all(
-                    agrees(as_term(a), as_term(b), arch.arguments, {symbolic.INDEX: index})
+                    agrees(
+                        symbolic.as_term(a),
+                        symbolic.as_term(b),
+                        arch.arguments,
+                        {symbolic.INDEX: index},
+                    )
                     for (_, _, a), (_, _, b) in zip(expected, numbers_of(member.node), strict=True)
                 )
             if not alike and index > 0:
@@ -226,10 +230,7 @@ def template_of(copies: list[ir.Node]) -> ir.Node | None:
 def index_traced(arch: Architecture) -> Traced | None:
     """The spec lowered on traced numbers with each copy's index traced too; None where
     a decision read the index."""
-    if arch.tracer is None or arch.traced is None:
-        return None
-    with symbolic.indexing():
-        found = arch.tracer(arch.arguments)
+    found = arch.traced_by_index
     if found is None or symbolic.INDEX in found.decided or found.guarded(symbolic.INDEX):
         return None
     return found
@@ -275,13 +276,13 @@ def bound_outside(
     calls: dict[str, bool] = {}  # each class call, with whether a channel count reads it
     for place in ir.walk(network):
         node = place.node
-        if any(reads(dim, name) for dim in (*node.input, *node.output)):
+        if any(reads_name(dim, name) for dim in (*node.input, *node.output)):
             return None
         looped = place.path.startswith(inside) and not f"{place.path}.".startswith(apart)
         if not isinstance(node, ir.Layer) or looped:
             continue
         for op_field in fields(node.op):
-            if not reads(getattr(node.op, op_field.name), name):
+            if not reads_name(getattr(node.op, op_field.name), name):
                 continue
             if place.path in own:
                 places.add((place.path, op_field.name))
@@ -292,11 +293,6 @@ def bound_outside(
             channels = node.op.ROLES.get(op_field.name) in ("in", "out")
             calls[owner] = calls.get(owner, False) or channels
     return frozenset(places), frozenset(calls.items())
-
-
-def reads(value: object, name: str) -> bool:
-    term = symbolic.term_of(value)
-    return term is not None and name in term.reads
 
 
 def shaped_by_index(node: ir.Node) -> bool:

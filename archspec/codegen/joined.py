@@ -92,10 +92,7 @@ def jointly_exact(
         if path.startswith(inside) and not f"{path}.".startswith(tuple(apart)):
             continue
         term = joined.get((path, key), symbolic.term_of(number))
-        try:
-            expected = number if term is None else terms.value_at(term, values)  # type: ignore[arg-type]
-            if expected != number_at(arch.network, path, key):
-                return False
-        except (ArithmeticError, KeyError, TypeError, ValueError):
+        expected = number if term is None else terms.computed(term, values)  # type: ignore[arg-type]
+        if expected is None or expected != number_at(arch.network, path, key):
             return False
     return True

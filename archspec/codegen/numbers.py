@@ -113,10 +113,10 @@ def numbers_at(template: ir.Node, fixed: dict[str, ir.Scalar]) -> list[object] |
     found: list[object] = []
     for _, _, value in numbers_of(template):
         term = symbolic.term_of(value)
-        try:
-            found.append(value if term is None else terms.value_at(term, fixed))  # type: ignore[arg-type]
-        except (ArithmeticError, KeyError, TypeError, ValueError):
+        number = value if term is None else terms.computed(term, fixed)  # type: ignore[arg-type]
+        if number is None:
             return None
+        found.append(number)
     return found
 
 
