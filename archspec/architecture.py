@@ -224,7 +224,7 @@ class Architecture:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
         from archspec.codegen.formulas import formula_knob
-        from archspec.codegen.indexed import indexed_knobs
+        from archspec.codegen.indexed import indexed_knobs, sharing_expressions
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
 
         found = []
@@ -256,7 +256,8 @@ class Architecture:
                         break
             if found_knob is not None:
                 found.append(found_knob)
-        found += indexed_knobs(counted, self, self._compiled)  # their expressions joined
+        indexed = indexed_knobs(counted, self, self._compiled)  # their expressions joined
+        found = [*sharing_expressions(found, indexed), *indexed]
         depths = tuple(k for k in found if k.groups)
         kept = tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))
         order = list(self.arguments)  # the spec's order, switches among the others

@@ -100,7 +100,7 @@ def specs(draw: Any) -> str:
     p = draw(st.sampled_from([2, 3, 4]))  # a kernel of 3 looks like one of 4: padding 1
     return (
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
-        f"params: {{p: {p}, q: 0.25, w: 8, n: 2, e: 0.001, k: 3, s: false}}\n"
+        f"params: {{n: 2, p: {p}, q: 0.25, w: 8, e: 0.001, k: 3, s: false}}\n"
         f"let: {{nl: '{draw(st.sampled_from(NORMS))}'}}\n"
         f"define: |\n  {INNER}\n  {SWITCHED}\n  {GROW}\n"
         f"  block b(a, r, nl=relu) = {body}{residual}\n"

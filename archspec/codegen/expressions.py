@@ -206,11 +206,11 @@ def knob_bindings(
     computed: Locals,
 ) -> dict[tuple[str, str], py.Expr]:
     """What the network class writes for each (path, field or class argument) a keyword
-    sets: its name, or the expression the spec computes it by, the last keyword's where
-    several set one (a depth joins a width's: ``codegen.indexed``); rendered in the
-    network's order (the locals are made in it). A class call's arguments are named as
-    this file's classes name them, found again as the keyword was found
-    (``codegen.knobs``)."""
+    sets: its name, or the expression the spec computes it by (one expression where
+    several set it: they share one traced network, ``indexed.sharing_expressions``),
+    rendered once, in the network's order (the locals are made in it). A class call's
+    arguments are named as this file's classes name them, found again as the keyword was
+    found (``codegen.knobs``)."""
     order = {place.path: index for index, place in enumerate(ir.walk(network))}
     found: dict[tuple[str, str], object] = {}  # a name as written, or a traced value
     looped = looped_copies(network, knobs)

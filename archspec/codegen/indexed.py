@@ -29,6 +29,7 @@ such count one larger must be what the joined expressions give.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -119,6 +120,16 @@ def indexed_knobs(
             )
         )
     return knobs
+
+
+def sharing_expressions(knobs: list[Knob], indexed: list[Knob]) -> list[Knob]:
+    """``knobs`` computing with the network ``indexed`` computes with: a field a width and
+    a count both set (a DenseNet head's ``8 + n * k``) is then one expression, whichever
+    keyword the class binds it for."""
+    joined = next((k.traced for k in indexed if k.traced is not None), None)
+    if joined is None:
+        return knobs
+    return [k if k.traced is None else dataclasses.replace(k, traced=joined) for k in knobs]
 
 
 def counted(name: str, value: int, arch: Architecture, compile_with: Compile) -> Counted | None:
