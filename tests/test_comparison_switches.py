@@ -113,10 +113,7 @@ def test_archspec_build_writes_the_switch_for_a_spec_file(tmp_path: Path) -> Non
     """End to end from the command line: a spec file with a rate compared in a head of
     named members, ``archspec build -o``, the file imported and built on both sides."""
     pytest.importorskip("torch")
-    from torch_helpers import assert_same_network, import_file
-    from typer.testing import CliRunner
-
-    from archspec.cli.app import app
+    from torch_helpers import assert_same_network, built_with_cli
 
     spec = tmp_path / "head.yaml"
     spec.write_text(
@@ -124,12 +121,8 @@ def test_archspec_build_writes_the_switch_for_a_spec_file(tmp_path: Path) -> Non
         "stem: conv1=conv(8, 3) act=relu\n"
         "head: pool=global_avgpool flatten=flatten drop=dropout(p) if p > 0 fc=fc(10)\n"
     )
-    out = tmp_path / "head_torch.py"
-    result = CliRunner().invoke(app, ["build", str(spec), "--backend", "torch", "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "        if p > 0:\n            self.drop = nn.Dropout(p=p)\n" in out.read_text()
-    module = import_file(out)
-    cls = getattr(module, module.__all__[0])
+    text, cls = built_with_cli(spec)
+    assert "        if p > 0:\n            self.drop = nn.Dropout(p=p)\n" in text
     for rate in (0.0, 0.4):
         built = archspec.load(str(spec), p=rate).to_torch()
         assert_same_network(cls(p=rate), built, (3, 16, 16))

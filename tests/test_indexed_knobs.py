@@ -223,10 +223,7 @@ def test_archspec_build_writes_the_loop_for_a_spec_file(tmp_path: Path) -> None:
     index (a small DenseNet with a rising dropout), ``archspec build -o``, the written
     file imported and built at other counts on both sides."""
     pytest.importorskip("torch")
-    from torch_helpers import assert_same_network, import_file
-    from typer.testing import CliRunner
-
-    from archspec.cli.app import app
+    from torch_helpers import assert_same_network, built_with_cli
 
     spec = tmp_path / "dense.yaml"
     spec.write_text(
@@ -235,13 +232,9 @@ def test_archspec_build_writes_the_loop_for_a_spec_file(tmp_path: Path) -> None:
         'stem: conv(8, 3) blocks=grow(k, q * i / n) x n as "layer{n}"\n'
         "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
     )
-    out = tmp_path / "dense_torch.py"
-    result = CliRunner().invoke(app, ["build", str(spec), "--backend", "torch", "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    text = out.read_text()
+    text, cls = built_with_cli(spec)
     assert "GrowBlock(8 + i * k, k, p=q * i / n)" in text and "for i in range(n)" in text
-    module = import_file(out)
-    cls = getattr(module, module.__all__[0])
+    assert "nn.Linear(8 + n * k, 10)" in text  # the head reads the count
     for n in (1, 2, 6):
         built = archspec.load(str(spec), n=n, k=5).to_torch()
         assert_same_network(cls(n=n, k=5), built, (3, 16, 16))

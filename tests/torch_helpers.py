@@ -194,6 +194,20 @@ def import_file(path: Path, name: str | None = None) -> Any:
     return module
 
 
+def built_with_cli(spec: Path) -> tuple[str, Any]:
+    """``archspec build SPEC --backend torch -o FILE`` run as the command line runs it:
+    the written file's text and its network class, imported."""
+    from typer.testing import CliRunner
+
+    from archspec.cli.app import app
+
+    out = spec.with_name(f"{spec.stem}_torch.py")
+    result = CliRunner().invoke(app, ["build", str(spec), "--backend", "torch", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    module = import_file(out)
+    return out.read_text(), getattr(module, module.__all__[0])
+
+
 def emitted_model(arch: Any, directory: Path) -> Any:
     """Write the torch source of ``arch`` under ``directory``, import it, instantiate."""
     path = directory / f"{arch.name}_torch.py"
