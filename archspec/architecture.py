@@ -62,6 +62,8 @@ class Traced:
     guards: tuple[Term, ...]
     counted: frozenset[str] = frozenset()
     """The parameters pinned by a run's count alone (``codegen.indexed``)."""
+    counts: dict[str, Term] = field(default_factory=dict)
+    """The term of each run's count, by the name it is written as (``symbolic.Trace``)."""
 
     def guarded(self, name: str) -> tuple[Term, ...]:
         return tuple(guard for guard in self.guards if name in guard.reads)
@@ -224,11 +226,11 @@ class Architecture:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
         from archspec.codegen.formulas import formula_knob
-        from archspec.codegen.indexed import indexed_knobs, sharing_expressions
+        from archspec.codegen.indexed import indexed_knobs, sharing_expressions, with_lone_copies
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
 
         found = []
-        counted: list[tuple[str, int]] = []  # depths read elsewhere: ``codegen.indexed``
+        counted: list[tuple[str, int | float]] = []  # depths read elsewhere, or computed
         for name, value in self.arguments.items():
             compiled = (  # lazily: a probe is compiled only where the one before found none
                 (probe, network)
@@ -245,7 +247,7 @@ class Architecture:
             found_knob = None if decided else knob(name, value, probe, self.network, probed)
             if found_knob is None and type(value) is int and probe == value + 1:
                 found_knob = depth_knob(name, value, self.network, probed)
-            if found_knob is None and type(value) is int and traced and name in traced.counted:
+            if found_knob is None and traced and name in traced.counted:
                 counted.append((name, value))
                 continue
             if found_knob is None and traced is not None and name not in traced.decided:
@@ -257,6 +259,7 @@ class Architecture:
             if found_knob is not None:
                 found.append(found_knob)
         indexed = indexed_knobs(counted, self, self._compiled)  # their expressions joined
+        indexed = with_lone_copies(indexed, found, self._compiled)
         found = [*sharing_expressions(found, indexed), *indexed]
         depths = tuple(k for k in found if k.groups)
         kept = tuple(k for k in found if k.groups or repeated_safely(k, self.network, depths))

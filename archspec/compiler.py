@@ -178,7 +178,8 @@ def trace(source: Source, parameters: dict[str, Any] | None, input: str | None) 
     if network is None or report.diagnostics:
         return None
     decided = frozenset(seen.decided | seen.counted)
-    return Traced(network, decided, tuple(seen.guards), frozenset(seen.counted - seen.decided))
+    counted = frozenset(seen.counted - seen.decided)
+    return Traced(network, decided, tuple(seen.guards), counted, dict(seen.counts))
 
 
 def _read(source: Source, report: Collector, sources: dict[str, Source]) -> Read | None:

@@ -48,8 +48,10 @@ class Trace:
     guards: dict[Term, None] = field(default_factory=dict)
     checking: int = 0
     counted: set[str] = field(default_factory=set)
-    """The parameters a run's count pinned (``x n``, ``pinned(counting=True)``): the
+    """The parameters a run's count pinned (``x n``, ``pinned(counting="n")``): the
     depth rule on traced numbers (``codegen.indexed``) sees what else they do."""
+    counts: dict[str, Term] = field(default_factory=dict)
+    """Each count's term by the name it is written as (``x n2``, ``let n2 = ceil(2 * d)``)."""
 
 
 _TRACE: ContextVar[Trace | None] = ContextVar("archspec_trace", default=None)
@@ -137,14 +139,16 @@ def compare(kind: str, left: Any, right: Any) -> bool:
     return held
 
 
-def pinned(value: int, counting: bool = False) -> int:
+def pinned(value: int, counting: str = "") -> int:
     """A traced whole number used as a count (``x n``): the structure is made for this
     value alone. Python takes an ``int`` subclass as a size or an index without calling
     its methods (``range(n)``, ``[s] * n``), so a count says so here. A run's own count
-    (``counting``) is recorded apart: a depth keyword may be read elsewhere too."""
+    (``counting``: the name it is written as) is recorded apart, with its term: a depth
+    keyword may be read elsewhere too, or computed (``let n2 = ceil(2 * depth_mult)``)."""
     trace = _TRACE.get()
     if counting and trace is not None and isinstance(value, SymInt) and not trace.checking:
         trace.counted.update(value.term.reads)
+        trace.counts[counting] = value.term
     else:
         _decide(value)
     return plain(value)  # type: ignore[no-any-return]

@@ -65,7 +65,7 @@ def test_emitted_source_is_deterministic_standalone_and_documented(spec: str) ->
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert imported <= {"torch", "collections"}
+    assert imported <= {"torch", "collections", "math"}
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
     kinds = {
         p.node.definition

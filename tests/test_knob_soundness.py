@@ -84,10 +84,13 @@ RUNS = [
     "g=(conv(8, 1) dropout(q * i) relu) x n",
     'g=grow(p) x n as "d{n}"',  # growing copies: what follows reads the count
     "g=grow(4) x n h=(bn relu conv(8, 1))",
+    "g=b(p, q * i / m, nl) x m",  # a count computed from j (codegen/indexed.py)
+    'g=b(p, q * (i + 1) / md, nl) x md as "u{n}"',  # from a number: one copy, and more
+    "g=(conv(w, 1) b(p, q, nl)) x md",
 ]
 HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)", "fc(w * 3 // 2)", "fc(int(w * 1.5))"]
 HEADS += ["dropout(q) if s fc(10)"]
-OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01), bool: (True,)}
+OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01, 1.4), bool: (True,)}
 
 
 @st.composite
@@ -100,8 +103,8 @@ def specs(draw: Any) -> str:
     p = draw(st.sampled_from([2, 3, 4]))  # a kernel of 3 looks like one of 4: padding 1
     return (
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
-        f"params: {{n: 2, p: {p}, q: 0.25, w: 8, e: 0.001, k: 3, s: false}}\n"
-        f"let: {{nl: '{draw(st.sampled_from(NORMS))}'}}\n"
+        f"params: {{n: 2, p: {p}, q: 0.25, w: 8, e: 0.001, k: 3, s: false, j: 2, d: 0.3}}\n"
+        f"let: {{nl: '{draw(st.sampled_from(NORMS))}', m: 'ceil(1.5 * j)', md: 'ceil(3 * d)'}}\n"
         f"define: |\n  {INNER}\n  {SWITCHED}\n  {GROW}\n"
         f"  block b(a, r, nl=relu) = {body}{residual}\n"
         f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}"

@@ -15,13 +15,14 @@ from archspec.codegen import pysource as py
 from archspec.lower.functions import COPIED
 
 
-def check_depth(name: str, value: int, most: int = 100_000) -> None:
+def check_depth(name: str, value: int, most: int = 100_000) -> int:
     """A repeat count as a spec takes it (as ``-D``): a whole number from 1 to archspec's
-    limit on a count (``lower.context.MAX_REPEAT``)."""
+    limit on a count (``lower.context.MAX_REPEAT``); returned, for a computed count."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"depth {name} must be a whole number from 1, found {value!r}")
     if value > most:
         raise ValueError(f"depth {name} {value:,} is over the limit of {most:,}")
+    return value
 
 
 def check_structure(holds: bool, /, **values: object) -> None:

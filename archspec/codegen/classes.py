@@ -197,11 +197,12 @@ class Variable:
 
     @property
     def default(self) -> ir.Scalar | None:
-        """The value most of the network's own instances take (the first, on a tie)."""
+        """The value most of the network's own instances take (the first, on a tie); of
+        the probed ones for a class only they hold (a loop's lone copy's)."""
         if self.channels:
             return None
         counts: dict[ir.Scalar, int] = {}
-        for value in self.values[: self.own]:
+        for value in self.values[: self.own] or self.values:
             counts[value] = counts.get(value, 0) + 1
         return max(counts, key=lambda value: counts[value])
 

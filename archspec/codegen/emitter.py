@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from archspec import ir
+from archspec import ir, symbolic
 from archspec.codegen import pysource as py
 from archspec.codegen.checks import check_source
 from archspec.codegen.classes import (
@@ -29,8 +29,9 @@ from archspec.codegen.escape import identifier, literal
 from archspec.codegen.expressions import CHECK_STRUCTURE, Locals, knob_bindings
 from archspec.codegen.flows import FlowWriter
 from archspec.codegen.formulas import consistent, resolved_classes
-from archspec.codegen.knobs import Knob, call_probes
+from archspec.codegen.knobs import Knob
 from archspec.codegen.prose import describe, module_doc, network_doc
+from archspec.codegen.resolve import call_probes
 from archspec.codegen.sequences import Binder, Sequences
 from archspec.counts import Counts
 from archspec.lower.functions import COPIED
@@ -75,12 +76,13 @@ class Emitter:
         self.taken = taken
         self.checks: list[str] = []  # the checks and functions copied into the file
         self.sequences = Sequences(network, dialect, self.construct, self.classes)
+        reading = frozenset({*(k.name for k in knobs), symbolic.INDEX})
         self.knobs = tuple(
             k
             for k in knobs
             if k.name not in taken
             and not shadows_emitted_code(k.name, NETWORK_CONSTRUCTOR_LOCALS)
-            and self.sequences.add_depths(k)
+            and self.sequences.add_depths(k, reading)
         )
         for knob in self.knobs:
             self.sequences.add_switch(knob)
@@ -317,6 +319,7 @@ class Emitter:
         lines += ["", *py.lay_out(signature, 1)]
         lines += ["        " + line for line in dialect.init_prologue]
         computed = Locals(net, self.knobs, self.taken)
+        self.sequences.counts = computed.counts(self.knobs, CHECK)
         bound = knob_bindings(net, self.knobs, self.classes, computed)
         bound.update(self.sequences.passed)  # a depth a class counts
         self.sequences.bind_added(computed.text, frozenset(k.name for k in self.knobs))
@@ -325,7 +328,7 @@ class Emitter:
             return bound.get((path, field))
 
         for knob in self.knobs:
-            if knob.groups:
+            if knob.groups and not knob.counts:  # a computed count is checked as computed
                 lines += py.lay_out(py.call(CHECK, literal(knob.name), identifier(knob.name)), 2)
         guards = computed.guards(self.knobs)
         lines += computed.lines

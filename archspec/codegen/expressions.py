@@ -23,6 +23,8 @@ INLINE = 48
 call at any depth (``codegen.pysource``). A longer one is a local of the constructor."""
 LOOPED_INLINE = INLINE - 2 * len(py.INDENT)
 """The same inside a loop's copy, which the loop and a named copy's tuple nest deeper."""
+ALIAS_GAIN = 4
+"""The fewest characters a local's alias in a loop must save: else it is only a name."""
 LINE = py.WIDTH - len(2 * py.INDENT) - len(" = ")
 """Room on a local's line, ruff's line length less the indent and `` = ``."""
 GUARD_LINE = py.WIDTH - len(3 * py.INDENT) - len(",")
@@ -96,13 +98,33 @@ class Locals:
                 self.local(part, (f"{key}_{role}",))
         spelled = self.render(term, index=True)
         if len(spelled) > LOOPED_INLINE:
-            largest = max((p for p, _ in parts), key=lambda p: len(self.render(p)), default=None)
-            if largest is not None:
-                name = self.fresh((*loop_hint(loop, key), f"{key}_base"))
+            computing = [p for p, _ in parts if p.operands or p in self.named]  # no keyword
+            largest = max(computing, key=lambda p: len(self.render(p)), default=None)
+            hints = (*loop_hint(loop, key), f"{key}_base")
+            gain = len(self.render(largest)) - len(hints[0]) if largest else 0
+            fits = len(spelled) - gain <= LOOPED_INLINE and gain >= ALIAS_GAIN
+            if largest is not None and (largest not in self.named or fits):
+                name = self.fresh(hints)  # a local's alias only where that makes it fit
                 self.lines.append(f"{2 * py.INDENT}{name} = {self.render(largest)}")
                 self.named[largest] = name
                 spelled = self.render(term, index=True)
         return spelled
+
+    def counts(self, knobs: tuple[Knob, ...], check: str) -> dict[str, str]:
+        """A local for each count a keyword computes, checked as a spec checks a count
+        (``n2 = check_depth("n2", math.ceil(2 * depth_mult))``), by the count's name;
+        every expression holding its term reads the local (``p = sd * (n1 + i) / ...``)."""
+        counts = [pair for knob in knobs for pair in knob.counts]
+        for _, term in counts:
+            self.render(term)  # notes the functions it calls
+        calls = [py.call(check, literal(count), self.expression(term)) for count, term in counts]
+        found = {}
+        for (count, term), call in zip(counts, calls, strict=True):
+            name = self.fresh((count,))
+            self.lines += py.lay_out(call, 2, prefix=f"{name} = ")
+            self.named.setdefault(term, name)
+            found[count] = name
+        return found
 
     def local(self, term: Term, name_hints: tuple[str, ...]) -> str:
         if term in self.named:
@@ -270,8 +292,10 @@ Copies = dict[str, tuple[ir.Node, ir.Node | None, str]]
 def looped_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> Copies:
     """The copies of the runs written as loops (``codegen.indexed``), by path, each with
     the template the class writes it from: the last copy, and the first where it is
-    alike; None for the others, which the class does not write."""
+    alike; None for the others, which the class does not write; a lone copy's later
+    copy (``Knob.later``) from the template too."""
     found: Copies = {}
+    lone = {path: copy[0] for k in knobs if k.looped for path, _, copy in k.later}
     for run in (run for knob in knobs for run in knob.looped):
         group = ir.find_group(network, run.path)
         assert group is not None, "a looped run's group"
@@ -281,6 +305,9 @@ def looped_copies(network: ir.Network, knobs: tuple[Knob, ...]) -> Copies:
                 continue  # written apart, as the network's other members
             template = run.template if position in (0, len(members) - 1) else None
             found[join(run.path, member.name)] = (member.node, template, run.path)
+        if run.path in lone:
+            copy = lone[run.path]
+            found[join(run.path, copy.name)] = (copy.node, run.template, run.path)
     return found
 
 

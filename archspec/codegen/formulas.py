@@ -26,7 +26,13 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from archspec import ir, symbolic, terms
-from archspec.codegen.classes import BlockClass, built_shortcuts, is_class, network_level
+from archspec.codegen.classes import (
+    BlockClass,
+    built_shortcuts,
+    is_class,
+    network_level,
+    own_modules,
+)
 from archspec.codegen.knobs import Knob
 from archspec.codegen.resolve import Probe, block_classes
 from archspec.terms import Term
@@ -303,3 +309,34 @@ def traced_arguments(
         if not known or free:
             found[expression] = value
     return found
+
+
+def takes_every_change(
+    cls: BlockClass,
+    group: ir.Group,
+    twin: ir.Group,
+    classes: dict[int, BlockClass],
+    reading: frozenset[str],
+) -> bool:
+    """Whether the class writes every field of ``twin`` (``group`` on traced numbers)
+    that reads one of ``reading`` from its arguments, nested classes' too: a loop's lone
+    copy, whose class only probes hold, is then built from its arguments alone."""
+    for built in own_modules(group):
+        copy = ir.find(twin, built.path)
+        if isinstance(built.node, ir.Layer) and isinstance(copy, ir.Layer):
+            changing = [
+                f.name for f in fields(copy.op) if reads_any(getattr(copy.op, f.name), reading)
+            ]
+        elif (
+            isinstance(built.node, ir.Group) and isinstance(copy, ir.Group) and is_class(built.node)
+        ):
+            inner = classes[id(built.node)]
+            values = traced_arguments(inner, built.node, copy, classes, reading)
+            if values is None or not takes_every_change(inner, built.node, copy, classes, reading):
+                return False
+            changing = [key for key, value in values.items() if reads_any(value, reading)]
+        else:
+            continue
+        if any((built.path, key) not in cls.bindings for key in changing):
+            return False
+    return True

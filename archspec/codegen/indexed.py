@@ -25,6 +25,14 @@ have its structure, its numbers at the copy's index and, at other values of the
 parameters, the same expressions; the first is written in the loop where it does too.
 What several counts made of one expression is joined, and the spec compiled with every
 such count one larger must be what the joined expressions give.
+
+A number the counts are computed from is a depth by the same rule (EfficientNet's
+``let n2 = ceil(2 * depth_mult)``, ``Traced.counts``): each count reads it alone, it is
+no count itself, and the spec is compiled one and three larger (a run of one copy needs
+a probe with four), every number outside the runs the same expression at all three.
+The class binds each count (``Locals.counts``); a run of one copy at the default writes
+its later copies from the template (``Knob.later``), their class resolved from the
+larger networks and the spec at every keyword's probe (``with_lone_copies``).
 """
 
 from __future__ import annotations
@@ -66,14 +74,18 @@ class Counted:
     expressions it gives the numbers outside them, by (path, field)."""
 
     name: str
-    value: int
+    value: int | float
     looped: tuple[Looped, ...]
     fields: dict[tuple[str, str], Term]
     grown: Architecture
+    computed: tuple[tuple[str, Term], ...] = ()
+    later: tuple[tuple[str, int, tuple[ir.Member, ...]], ...] = ()
+    """For each run of one copy (a computed count's): the copy the probe adds."""
+    resolving: tuple[ir.Network, ...] = ()
 
 
 def indexed_knobs(
-    candidates: list[tuple[str, int]], arch: Architecture, compile_with: Compile
+    candidates: list[tuple[str, int | float]], arch: Architecture, compile_with: Compile
 ) -> list[Knob]:
     """The depth keywords this rule finds among ``candidates`` (see the module
     docstring), all or none of them: their expressions are joined."""
@@ -84,7 +96,11 @@ def indexed_knobs(
     joined = joined_fields([c.fields for c in found], traced.network)
     if joined is None:
         return []
-    each = [joined_run(run, traced.network, joined) for c in found for run in c.looped]
+    each = [  # a computed count's template reads every count already
+        run if c.computed else joined_run(run, traced.network, joined)
+        for c in found
+        for run in c.looped
+    ]
     looped = {run.path: run for run in each if run is not None}
     counts = {c.name: c.value for c in found}
     if len(looped) != len(each) or not jointly_exact(
@@ -117,6 +133,9 @@ def indexed_knobs(
                 probed=c.grown.network,
                 traced=network,
                 looped=runs,
+                counts=c.computed,
+                later=c.later,
+                resolving=c.resolving,
             )
         )
     return knobs
@@ -132,13 +151,18 @@ def sharing_expressions(knobs: list[Knob], indexed: list[Knob]) -> list[Knob]:
     return [k if k.traced is None else dataclasses.replace(k, traced=joined) for k in knobs]
 
 
-def counted(name: str, value: int, arch: Architecture, compile_with: Compile) -> Counted | None:
+def counted(
+    name: str, value: int | float, arch: Architecture, compile_with: Compile
+) -> Counted | None:
     """``name`` as a depth by this rule, alone; None where it is not one."""
     traced = arch.traced
     if traced is None or name not in traced.counted or traced.guarded(name):
         return None
-    groups = run_groups(arch.network, name)
-    grown = [compile_with({name: value + extra}) for extra in (1, 2)]
+    computed = computed_counts(traced, name)
+    if computed is None:
+        return None
+    groups = run_groups(arch.network, set(computed) or {name}, 1 if computed else 2)
+    grown = [compile_with({name: value + extra}) for extra in ((1, 3) if computed else (1, 2))]
     if groups is None or None in grown:
         return None
     compiled = [arch, *(g for g in grown if g is not None)]
@@ -151,7 +175,11 @@ def counted(name: str, value: int, arch: Architecture, compile_with: Compile) ->
     trimmed = [cut for n in networks if (cut := trimmed_network(n, kept)) is not None]
     if len(trimmed) != 3 or any(skeleton_of(t) != skeleton_of(trimmed[0]) for t in trimmed):
         return None
-    found = outside_fields(trimmed, name, value)
+    if computed:  # its fields read it already: the same expressions at every value
+        found: dict[tuple[str, str], Term] | None = {} if same_expressions(trimmed) else None
+    else:
+        assert type(value) is int, "a count written as a parameter is whole"
+        found = outside_fields(trimmed, name, value)
     if found is None:
         return None
     looped = []
@@ -160,11 +188,54 @@ def counted(name: str, value: int, arch: Architecture, compile_with: Compile) ->
         if run is None:
             return None
         looped.append(run)
-    return Counted(name, value, tuple(looped), found, compiled[1])
+    later = [(path, 0, tuple(copies_of(compiled[1].network, path)[1:2])) for path in groups]
+    lone = [entry for entry, count in zip(later, kept.values(), strict=True) if count == 1]
+    if any(not copy for _, _, copy in lone):
+        return None  # the probe shows no later copy
+    resolving = tuple(c.network for c in compiled[1:]) if lone else ()
+    computed_items = tuple(computed.items())
+    return Counted(
+        name, value, tuple(looped), found, compiled[1], computed_items, tuple(lone), resolving
+    )
+
+
+def with_lone_copies(indexed: list[Knob], others: list[Knob], compile_with: Compile) -> list[Knob]:
+    """``indexed`` with the spec compiled at every keyword's probe joining the networks a
+    loop's lone copy's class is resolved from (``Knob.resolving``): only there do the
+    copies after it exist where another keyword changed (a width), so that what every
+    keyword changes in them is an argument of their class."""
+    probes: dict[str, ir.Scalar] = {
+        k.name: k.probe for k in [*others, *indexed] if k.probe is not None
+    }
+    lone = [k for k in indexed if k.resolving]
+    everything = compile_with(probes) if lone else None
+    extra = () if everything is None else (everything.network,)
+    return [
+        dataclasses.replace(k, resolving=k.resolving + extra) if k.resolving else k for k in indexed
+    ]
+
+
+def computed_counts(traced: Traced, name: str) -> dict[str, Term] | None:
+    """The counts computed from ``name`` by the name each is written as (EfficientNet's
+    ``let n2 = ceil(2 * depth_mult)``), none where ``name`` is a count itself; None where
+    it is both, or one of them reads another parameter too (RegNet's stage depths read
+    four: which keyword's would its loop be?)."""
+    found = {count: term for count, term in traced.counts.items() if name in term.reads}
+    computed = {count: term for count, term in found.items() if count != name}
+    if computed and (
+        len(found) != len(computed) or any(t.reads != {name} for t in computed.values())
+    ):
+        return None
+    return computed
 
 
 def skeleton_of(network: ir.Network) -> list[object]:
     return [skeleton(member.node) + [member.name] for member in ir.members_of(network.flow)]
+
+
+def same_expressions(networks: list[ir.Network]) -> bool:
+    first = [(key, symbolic.as_term(v)) for key, v in layer_numbers(networks[0])]
+    return all([(k, symbolic.as_term(v)) for k, v in layer_numbers(n)] == first for n in networks)
 
 
 def outside_fields(
@@ -247,18 +318,18 @@ def index_traced(arch: Architecture) -> Traced | None:
     return found
 
 
-def run_groups(network: ir.Network, name: str) -> list[str] | None:
-    """The paths of the groups whose members are one run of ``name`` each, at the network
-    class's level; None where a run shares its group, is a copy alone, or stands in a
-    class or in another run."""
+def run_groups(network: ir.Network, names: set[str], fewest: int) -> list[str] | None:
+    """The paths of the groups whose members are one run counted by one of ``names``
+    each, at the network class's level; None where a run shares its group, has fewer
+    than ``fewest`` copies, or stands in a class or in another run."""
     groups = []
     for place in ir.walk(network):
         node = place.node
-        if not isinstance(node, ir.Group) or not any(r.parameter == name for r in node.repeats):
+        if not isinstance(node, ir.Group) or not any(r.parameter in names for r in node.repeats):
             continue
         run = node.repeats[0]
         whole = len(node.repeats) == 1 and run.first == 0 and run.size == 1
-        if not whole or run.count < 2 or run.count != len(node.members):
+        if not whole or run.count < fewest or run.count != len(node.members):
             return None
         if counted_names(node) is None:  # a template naming no module at some count
             return None

@@ -66,7 +66,7 @@ def joined_run(
 
 
 def jointly_exact(
-    counts: dict[str, int],
+    counts: dict[str, int | float],
     network: ir.Network,
     joined: dict[tuple[str, str], Term],
     looped: dict[str, Looped],

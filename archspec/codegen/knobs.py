@@ -128,6 +128,14 @@ class Knob:
     comparison, as it holds at the default; a truth value is its own condition."""
     looped: tuple[Looped, ...] = field(default=(), compare=False)
     """For a depth whose copies read ``i`` (``codegen.indexed``): its runs, as loops."""
+    counts: tuple[tuple[str, Term], ...] = ()
+    """For a number the counts are computed from: each count's name and term."""
+    resolving: tuple[ir.Network, ...] = field(default=(), compare=False)
+    """Networks whose class instances join the resolution of the classes: a loop's lone
+    copy's class is found in them, taking what every keyword and ``i`` change in it."""
+
+    def counts_run(self, run: ir.Repeat) -> bool:
+        return run.parameter == self.name or run.parameter in dict(self.counts)
 
 
 def probe_values(value: ir.Scalar) -> tuple[int | float | bool, ...]:
@@ -388,13 +396,3 @@ def member_steps(flow: list[Any]) -> list[Any]:
         else:
             found.append(step)
     return found
-
-
-def call_probes(knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
-    """The probes of the knobs that set arguments of class calls: they join the
-    resolution of the classes (``resolve.block_classes``)."""
-    return tuple(
-        Probe(k.name, k.default, k.probe, k.probed, k.added)
-        for k in knobs
-        if k.calls and k.probed is not None and k.probe is not None
-    )

@@ -81,7 +81,7 @@ def scientific(value: float) -> str:
 
 def describe(cls: BlockClass, uses: int) -> str:
     """What a block class computes, in words: ``conv3x3, bn, relu, ..., plus the identity``."""
-    count_text = f"({uses} in this network)"
+    count_text = f"({uses} in this network)" if uses else "(the copies a larger depth adds)"
     kind = f"The ``{cls.kind}`` block" if cls.first.definition else f"``{cls.kind}``"
     return f"{kind} {count_text}: {flow_words(cls.first.flow, cls)}."
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 from functools import cache
+from typing import TYPE_CHECKING
 
 from archspec import ir
 from archspec.codegen.classes import (
@@ -36,6 +37,9 @@ from archspec.codegen.escape import identifier, is_identifier, literal
 from archspec.codegen.optional import Added, namespace
 from archspec.lower.names import shadows_emitted_code
 from archspec.ops import OPS
+
+if TYPE_CHECKING:
+    from archspec.codegen.knobs import Knob
 
 Values = tuple[ir.Scalar, ...]
 
@@ -120,6 +124,7 @@ class Resolver:
         self.keywords = [  # each keyword's value in each instance: set where it was probed
             (probe.keyword, tuple(probe.probe if s == k else probe.value for s in cls.sources))
             for k, probe in enumerate(probes, start=1)
+            if probe.keyword  # else instances only (``Knob.resolving``)
         ]
         self.named: dict[str, Variable] = {}  # the variables named after a keyword
         self.added = [rule for probe in probes for rule in probe.added]
@@ -312,3 +317,13 @@ def block_classes(
         classes[key].shortcuts = find_shortcuts(classes[key], by_node, resolver.fresh)
         by_node.update((id(g), classes[key]) for g in groups[key])
     return by_node
+
+
+def call_probes(knobs: tuple[Knob, ...]) -> tuple[Probe, ...]:
+    """The probes of the knobs that set arguments of class calls: they join the
+    resolution of the classes (``resolve.block_classes``)."""
+    return tuple(
+        Probe(k.name, k.default, k.probe, k.probed, k.added)
+        for k in knobs
+        if k.calls and k.probed is not None and k.probe is not None
+    ) + tuple(Probe("", 0, 0, network) for k in knobs for network in k.resolving)

@@ -22,6 +22,7 @@ from archspec.codegen.class_depths import InClass
 from archspec.codegen.classes import BlockClass, counted_names, join, numbered
 from archspec.codegen.dialect import Dialect
 from archspec.codegen.escape import formatted, identifier, literal
+from archspec.codegen.formulas import takes_every_change
 from archspec.codegen.knobs import Conditional, Knob
 from archspec.codegen.numbers import Looped
 
@@ -91,6 +92,8 @@ class Sequences:
         """(class instance's path, argument): the depth keyword the network passes on."""
         self.later: dict[tuple[str, int], tuple[ir.Member, ...]] = {}  # (Knob.later)
         self.looped: dict[str, Looped] = {}  # the runs written as loops over ``i``
+        self.counts: dict[str, str] = {}
+        """The local each computed count is bound to, by the name it is written as."""
         self.switched: dict[tuple[str, int, int], list[tuple[str, Conditional]]] = {}
         """By (group path, first member of a lone copy's run or -1, position): each
         conditional member's condition, ``batch_norm`` or ``not batch_norm``."""
@@ -98,7 +101,7 @@ class Sequences:
         """By (id of the Conditional, path, op field): what the field of a layer a switch
         adds is written as where it reads a keyword (``bind_added``)."""
 
-    def add_depths(self, knob: Knob) -> bool:
+    def add_depths(self, knob: Knob, reading: frozenset[str]) -> bool:
         """Takes the runs ``knob`` counts (``codegen.knobs``) to be written as repeats.
         False where a group is not numbered (``as "name{i}"``), or the code of the copies
         after the first differs (torch's in-place ReLUs may tell equal layers apart): then
@@ -115,7 +118,7 @@ class Sequences:
                 continue
             members = group.members
             for run in group.repeats:
-                if run.parameter != knob.name:
+                if not knob.counts_run(run):
                     continue
                 copies = [  # none for a run of one copy (its later copies: Knob.later)
                     [self.construct(members[k], "", literal_binder) for k in run.copy(c)]
@@ -124,7 +127,7 @@ class Sequences:
                 if path not in looped and any(copy != copies[-1] for copy in copies):
                     return False
                 runs.setdefault(path, []).append(run)
-        if not inside.settled():
+        if not inside.settled() or not self.lone_copies_taken(knob, reading):
             return False
         inside.register(self.in_classes, self.passed)
         for path, found in runs.items():
@@ -133,6 +136,20 @@ class Sequences:
         for path, first, copy in knob.later:
             self.dialect.take_in(ir.Chain(copy))
             self.later[(path, first)] = copy
+        return True
+
+    def lone_copies_taken(self, knob: Knob, reading: frozenset[str]) -> bool:
+        """Whether the class of each loop's lone copy takes every field its template
+        reads a keyword or ``i`` in as an argument (``formulas.takes_every_change``)."""
+        looped = {run.path: run.template for run in knob.looped}
+        for path, _, copy in knob.later:
+            node, template = copy[0].node, looped.get(path)
+            if template is None or not isinstance(node, ir.Group) or id(node) not in self.classes:
+                continue  # a layer: the template binds each field
+            assert isinstance(template, ir.Group)
+            cls = self.classes[id(node)]
+            if not takes_every_change(cls, node, template, self.classes, reading):
+                return False
         return True
 
     def add_switch(self, knob: Knob) -> None:
@@ -296,17 +313,17 @@ class Sequences:
                 last = written(run.copy(run.count - 1), in_place, leading=False)
             elif switches and (path, run.first) in self.later:  # a lone copy's: another
                 later = self.later[(path, run.first)]
-                last = self.written(path, later, range(len(later)), literally, run.first)
+                build = in_place if path in self.looped else literally  # a template's
+                last = self.written(path, later, range(len(later)), build, run.first)
             else:
                 last = written(run.copy(0), literally, leading=False)
             distinct = self.distinct(path, first, last)
             items += first if distinct else []
+            count = self.count(run)
             if path in self.looped:  # the copies read their index (``codegen.indexed``)
-                count = identifier(run.parameter)
                 items.append(py.Repeat(tuple(last), count, py.COPY_INDEX, int(distinct)))
             else:
-                count = identifier(run.parameter) + (" - 1" if distinct else "")
-                items.append(py.Repeat(tuple(last), count))
+                items.append(py.Repeat(tuple(last), count + (" - 1" if distinct else "")))
             done = run.first + run.size * run.count
         items += written(range(done, len(members)), in_place, tail=True)
         return self.dialect.sequential([("", item) for item in items], numbered=True)
@@ -319,13 +336,20 @@ class Sequences:
         first = self.construct(members[0], join(path, members[0].name), bind)
         if run.count > 1:
             last = self.construct(members[-1], join(path, members[-1].name), bind)
+        elif path in self.looped and (path, 0) in self.later:  # from the loop's template
+            later = self.later[(path, 0)][0]
+            last = self.construct(later, join(path, later.name), bind)
         else:  # a lone copy's later copies: the one the larger network adds, or itself
             last = self.literally(self.later.get((path, 0), members)[0])
         distinct = self.distinct(path, [first], [last])
         name = formatted(run.naming, {"{i}": py.COPY_INDEX, "{n}": f"{py.COPY_INDEX} + 1"})
-        copies = py.NamedCopies(name, last, identifier(run.parameter), int(distinct))
+        copies = py.NamedCopies(name, last, self.count(run), int(distinct))
         items = [(members[0].name, first)] if distinct else []
         return self.dialect.sequential(items, numbered=False, copies=copies)
+
+    def count(self, run: ir.Repeat) -> str:
+        """The keyword a run's count is, or the local a computed count is bound to."""
+        return self.counts.get(run.parameter, identifier(run.parameter))
 
     def distinct(self, path: str, first: list[py.Expr], last: list[py.Expr]) -> bool:
         """Whether a run's first copy is written apart from the later ones: where its

@@ -30,13 +30,16 @@ def sole_depths(tree: s.SpecTree) -> tuple[frozenset[str], frozenset[str]]:
     """The parameters written as a whole repeat count (``x n``) in the network's own scope
     (a stage's depth, a repeat in the stem, the head or a stage's group) and read by no
     structural expression that scope evaluates (parameter defaults, ``let``s, strides,
-    conditions, other counts and the input shape); and those of them read by no other
-    expression either (no argument). Blocks see only their arguments."""
+    conditions, other counts and the input shape), with the ``let``s written as a whole
+    count (``let n2 = ceil(2 * depth_mult)``: a traced lowering records what they read);
+    and those parameters read by no other expression either (no argument). Blocks see
+    only their arguments."""
     counted = _names_read(tree, bare_arguments=True, bare_depths=True, arguments=False)
     structural = _names_read(tree, bare_arguments=True, bare_depths=False, arguments=False)
     read = _names_read(tree, bare_arguments=True, bare_depths=False)
     depths = (counted - structural) & _parameters(tree) - input_names(str(tree.input.value))
-    return frozenset(depths), frozenset(depths - read)
+    lets = counted & {let.name for let in tree.lets}
+    return frozenset(depths | lets), frozenset(depths - read)
 
 
 def whole_arguments(tree: s.SpecTree, lowerer: Lowerer) -> frozenset[str]:

@@ -84,7 +84,7 @@ class Lowerer:
         self.sole_depths: frozenset[str] = frozenset()
         """The parameters that are only repeat counts there (``lower.keywords``)."""
         self.counted_depths: frozenset[str] = frozenset()
-        """Those and the counts arguments read too (``lower.keywords``)."""
+        """Those, counts arguments read, ``let``s written as counts (``lower.keywords``)."""
 
     def sole_depth(self, item: s.Item, scope: Scope, copies: list[Scope]) -> tuple[str, bool]:
         """The parameter ``item``'s count is written as where the copies may become a
@@ -96,10 +96,10 @@ class Lowerer:
         name = item.repeat.name
         return name, name in self.sole_depths and copies[0] is scope
 
-    def counts_run(self, count: s.Expr | None, scope: Scope) -> bool:
-        """Whether ``count`` is a counted depth in the network's own scope."""
+    def counts_run(self, count: s.Expr | None, scope: Scope) -> str:
+        """``count``'s name where it is a counted depth in the network's own scope."""
         counted = isinstance(count, s.Name) and count.name in self.counted_depths
-        return counted and scope is self.top_scope
+        return count.name if counted and scope is self.top_scope else ""  # type: ignore[union-attr]
 
     def instantiate(self, name: str) -> None:
         """Marks a definition used, by the network and by every block being built."""
