@@ -44,7 +44,7 @@ import archspec  # noqa: E402
 from archspec import ir, ops  # noqa: E402
 from archspec.analysis.cost import count  # noqa: E402
 from archspec.backends import pytorch  # noqa: E402
-from archspec.codegen.resolve import block_classes  # noqa: E402
+from archspec.codegen.resolve import block_classes, call_probes  # noqa: E402
 
 # ---- the emitted text
 
@@ -78,9 +78,11 @@ def test_emitted_source_is_deterministic_standalone_and_documented(spec: str) ->
     # resnetv2_basic's identity and projection units) and per group with branches (SE),
     # the runtime classes its layers need (option A's shortcut, LayerNorm2d), one for the
     # network (last); where a switch adds members inside blocks, the classes of the
-    # network emitted in its stead (codegen.optional: timm's resnet50 carries SE)
-    padded = next((k.padded for k in arch.knobs() if k.padded is not None), arch.network)
-    emitted = block_classes(padded, set()).values()
+    # network emitted in its stead (codegen.optional: timm's resnet50 carries SE); the
+    # classes of copies only a larger depth holds (EfficientNet-B0's first stage's)
+    knobs = arch.knobs()
+    padded = next((k.padded for k in knobs if k.padded is not None), arch.network)
+    emitted = block_classes(padded, set(), call_probes(knobs)).values()
     assert {cls.kind for cls in emitted} >= kinds
     helpers = [name for name in classes if name in pytorch.dialect.HELPERS]
     assert len(classes) == len({cls.name for cls in emitted}) + len(helpers) + 1
