@@ -225,8 +225,9 @@ class Architecture:
     def knobs(self) -> tuple[Knob, ...]:
         """The spec parameters the emitted network class takes as keywords
         (``ResNet50(num_classes=10)``, ``ResNet20(n=18)``): see ``archspec.codegen.knobs``."""
+        from archspec.codegen.computed import with_lone_copies
         from archspec.codegen.formulas import formula_knob
-        from archspec.codegen.indexed import indexed_knobs, sharing_expressions, with_lone_copies
+        from archspec.codegen.indexed import indexed_knobs, sharing_expressions
         from archspec.codegen.knobs import depth_knob, knob, probe_values, repeated_safely
 
         found = []
@@ -238,11 +239,13 @@ class Architecture:
                 if (network := self._probed(name, probe)) is not None
             )
             first = next(compiled, None)
-            if first is None:
+            traced = self.traced
+            if first is None:  # a count computed from it is probed otherwise
+                if traced and name in traced.counted and isinstance(value, int | float):
+                    counted.append((name, value))
                 continue
             assert isinstance(value, int | float)
             probe, probed = first
-            traced = self.traced
             decided = traced is not None and (name in traced.decided or traced.guarded(name))
             found_knob = None if decided else knob(name, value, probe, self.network, probed)
             if found_knob is None and type(value) is int and probe == value + 1:

@@ -11,6 +11,7 @@ function's entry in ``lower.functions``).
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,8 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
 }
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_SIMPLE_OPERAND = re.compile(r"[A-Za-z_]\w*(\.\w+)*|-?\d[\w.]*([eE][+-]?\d+)?")
+"""A name, a dotted name or a number: ruff writes ``**`` between two without spaces."""
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "neg": 3, "**": 4}
 _PRECEDENCE.update(dict.fromkeys(COMPARISONS, 0))
 
@@ -149,6 +152,8 @@ def _render(
         right_ok = right_level > level or (right_level == level and right_assoc)
         left = left if left_ok else f"({left})"
         right = right if right_ok else f"({right})"
+        if right_assoc and all(_SIMPLE_OPERAND.fullmatch(side) for side in (left, right)):
+            return f"{left}**{right}", level  # as ruff writes a power of simple operands
         return f"{left} {term.kind} {right}", level
     used.add(term.spelling)
     return f"{term.spelling}({', '.join(text for text, _ in parts)})", atom

@@ -17,12 +17,22 @@ from typing import Any
 import pytest
 
 import archspec
+from archspec import ir
 
 B0 = "torchvision/efficientnet_b0"
+REGNET = "torchvision/regnet_y_400mf"
+DESIGN = ("depth", "w0", "wa", "wm", "group_width")
+"""A RegNet's design-space parameters: a member of the space is its values of these."""
+SMALL_REGNET = {"depth": 12, "w0": 16, "wa": 8.0, "wm": 2.0, "group_width": 8}
+"""A RegNet of 1, 3, 6 and 2 blocks of 16 to 128 channels: quick to build."""
 SMALL = {"depth_mult": 1.4, "width_mult": 0.5, "stochastic_depth_prob": 0.3}
 """EfficientNet-B0's keywords at sizes a test builds quickly, every stage deeper."""
 SMALLER = {"depth_mult": 0.6, "width_mult": 0.5}
 """Shallower still, for Flax, whose build of each block is the slow part."""
+
+
+LETS = "m: ceil(3 * d) + e, k: 'max(e, ceil(d * 10))'"
+"""Two counts, each reading both parameters."""
 
 
 def spec(stem: str, params: str = "d: 0.3, q: 0.2", lets: str = "m: ceil(3 * d)") -> str:
@@ -65,11 +75,20 @@ def test_a_count_computed_from_one_number_is_a_loop() -> None:
     assert found["n"] == ["m"]
 
 
+def test_counts_read_by_several_parameters_are_one_family() -> None:
+    # the first in the spec's order owns the loops; the others go with it
+    text = spec("g=(conv(e, 1) relu) x m h=(conv(8, 1) relu) x k", "d: 0.3, e: 2", LETS)
+    knobs = {k.name: k for k in archspec.loads(text).knobs()}
+    assert [name for name, _ in knobs["d"].counts] == ["m", "k"]
+    assert sorted(knobs["d"].groups) == ["g", "h"] and not knobs["e"].groups
+    assert knobs["e"].counted_by == "d"
+
+
 @pytest.mark.parametrize(
     ("params", "lets", "stem"),
     [
-        # a count read by two parameters: whose loop would it be?
-        ("d: 0.3, e: 2", "m: ceil(3 * d) + e", "g=(conv(8, 1) relu) x m"),
+        # one of the parameters a count reads together decides something else
+        ("d: 0.3, e: 2", "m: ceil(3 * d) + e", "g=(conv(8, 1) relu) x m relu if e > 1"),
         # the number decides something else too
         ("d: 0.3", "m: ceil(3 * d)", "g=(conv(8, 1) relu) x m relu if d > 0.2"),
         # a count of its own and a computed one
@@ -81,6 +100,13 @@ def test_a_count_computed_from_one_number_is_a_loop() -> None:
 def test_what_the_rule_refuses(params: str, lets: str, stem: str) -> None:
     text = spec(stem, params, lets)
     assert not any(k.counts for k in archspec.loads(text).knobs())
+
+
+def test_regnet_takes_its_design_space() -> None:
+    knobs = {k.name: k for k in archspec.load(REGNET).knobs()}
+    assert [name for name, _ in knobs["depth"].counts] == ["n1", "n2", "n3", "n4"]
+    assert sorted(knobs["depth"].groups) == [f"trunk_output.block{k}" for k in range(1, 5)]
+    assert all(knobs[name].counted_by == "depth" for name in ("w0", "wa", "wm"))
 
 
 # ---- the emitted class
@@ -153,3 +179,44 @@ def test_a_lone_copy_at_the_default_builds_the_spec_at_every_count(
             from flax_helpers import assert_emitted_builds_as_spec
 
             assert_emitted_builds_as_spec(cls, arch, **values)
+
+
+def test_emitted_regnet_computes_its_stage_depths() -> None:
+    source = archspec.load(REGNET).source("torch")
+    assert 'n1 = check_depth("n1", min(depth, math.ceil(w0 * (wm**0.5 - 1) / wa)))' in source
+    assert 'n4 = check_depth("n4", depth - n1 - n2 - n3)' in source
+    assert "for i in range(1, n3)" in source
+
+
+@pytest.mark.parametrize(
+    ("base", "other"),
+    [
+        (REGNET, "torchvision/regnet_y_800mf"),
+        ("torchvision/regnet_x_800mf", "torchvision/regnet_x_400mf"),
+    ],
+)
+def test_a_regnet_at_another_members_values_is_that_member(
+    base: str, other: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    from torch_helpers import assert_same_network
+
+    cls = emitted_class(archspec.load(base), tmp_path, "torch")
+    member = archspec.load(other)
+    values = {name: member.arguments[name] for name in DESIGN}
+    layout = [(k, t.shape) for k, t in cls(**values).state_dict().items()]
+    assert layout == [(k, t.shape) for k, t in member.to_torch().state_dict().items()]
+    small = archspec.load(other, input="3x32x32")
+    assert_same_network(cls(**values), small.to_torch(), small.network.input)
+
+
+def test_flax_emitted_regnet_at_other_values_is_the_spec_there(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    from flax_helpers import assert_emitted_builds_as_spec
+
+    cls = emitted_class(archspec.load(REGNET), tmp_path, "flax")
+    arch = archspec.load(REGNET, input="3x32x32", **SMALL_REGNET)
+    blocks = [ir.find_group(arch.network, f"trunk_output.block{k}") for k in range(1, 5)]
+    assert [len(group.members) for group in blocks if group is not None] == [1, 3, 6, 2]
+    assert_emitted_builds_as_spec(cls, arch, **SMALL_REGNET)

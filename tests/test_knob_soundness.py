@@ -40,7 +40,7 @@ WIDTH_USES = [
     "inner(a)",
     "inner(a + 0)",
     "inner(c=a)",
-    "conv(a * a, 1)",  # written a ** 2
+    "conv(a * a, 1)",  # written a**2
     "conv((a + 1) // 2 * 2, 1)",
     "conv(a * 6 // 3, 1) conv(a * 6 // 4, 1)",  # 2 * a exactly; 6 * a // 4 as written
     "conv((a * 3 + 1) // 2 * 5 - (a + 7) // 3 * 2 + a * a * 2, 1)",  # a local of the class
@@ -87,7 +87,10 @@ RUNS = [
     "g=b(p, q * i / m, nl) x m",  # a count computed from j (codegen/indexed.py)
     'g=b(p, q * (i + 1) / md, nl) x md as "u{n}"',  # from a number: one copy, and more
     "g=(conv(w, 1) b(p, q, nl)) x md",
+    "g=b(p, q * i / mf, nl) x mf",  # from two numbers: a family (codegen/computed.py)
 ]
+COUNTS = "m: 'ceil(1.5 * j)', md: 'ceil(3 * d)', mf: 'ceil(3 * d) + j'"
+"""Counts computed from numbers, for the runs that read them."""
 HEADS = ["fc(10)", "fc(w)", "dropout(q) fc(10)", "fc(w * 3 // 2)", "fc(int(w * 1.5))"]
 HEADS += ["dropout(q) if s fc(10)"]
 OTHER_VALUES = {int: (1, 2, 3, 5, 8), float: (0.0, 0.1, 0.5, 0.01, 1.4), bool: (True,)}
@@ -104,7 +107,7 @@ def specs(draw: Any) -> str:
     return (
         f"name: t\ninput: 3x8x8\nshortcut: {option}\n"
         f"params: {{n: 2, p: {p}, q: 0.25, w: 8, e: 0.001, k: 3, s: false, j: 2, d: 0.3}}\n"
-        f"let: {{nl: '{draw(st.sampled_from(NORMS))}', m: 'ceil(1.5 * j)', md: 'ceil(3 * d)'}}\n"
+        f"let: {{nl: '{draw(st.sampled_from(NORMS))}', {COUNTS}}}\n"
         f"define: |\n  {INNER}\n  {SWITCHED}\n  {GROW}\n"
         f"  block b(a, r, nl=relu) = {body}{residual}\n"
         f"stem: {draw(st.sampled_from(STEMS))} {draw(st.sampled_from(RUNS))}"

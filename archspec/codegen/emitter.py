@@ -84,6 +84,8 @@ class Emitter:
             and not shadows_emitted_code(k.name, NETWORK_CONSTRUCTOR_LOCALS)
             and self.sequences.add_depths(k, reading)
         )
+        kept = {k.name for k in self.knobs}  # a count's other parameters go with its loops
+        self.knobs = tuple(k for k in self.knobs if not k.counted_by or k.counted_by in kept)
         for knob in self.knobs:
             self.sequences.add_switch(knob)
         self.named = self.sequences.named_chains()

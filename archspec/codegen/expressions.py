@@ -112,17 +112,20 @@ class Locals:
 
     def counts(self, knobs: tuple[Knob, ...], check: str) -> dict[str, str]:
         """A local for each count a keyword computes, checked as a spec checks a count
-        (``n2 = check_depth("n2", math.ceil(2 * depth_mult))``), by the count's name;
-        every expression holding its term reads the local (``p = sd * (n1 + i) / ...``)."""
-        counts = [pair for knob in knobs for pair in knob.counts]
-        for _, term in counts:
-            self.render(term)  # notes the functions it calls
-        calls = [py.call(check, literal(count), self.expression(term)) for count, term in counts]
+        (``n2 = check_depth("n2", math.ceil(2 * depth_mult))``), by the count's name,
+        written with the counts before it (RegNet's ``n4 = check_depth("n4", depth - n1 -
+        n2 - n3)``); every expression holding its term reads the local (``p = sd * (n1
+        + i) / ...``). One too long for the call is computed first."""
         found = {}
-        for (count, term), call in zip(counts, calls, strict=True):
+        for count, term in (pair for knob in knobs for pair in knob.counts):
+            earlier = self.named.pop(term, None)  # an equal count: written as itself
             name = self.fresh((count,))
-            self.lines += py.lay_out(call, 2, prefix=f"{name} = ")
-            self.named.setdefault(term, name)
+            if len(self.render(term)) > GUARD_LINE:
+                value: py.Expr = self.local(term, (f"{name}_computed",))
+            else:
+                value = self.expression(term)
+            self.lines += py.lay_out(py.call(check, literal(count), value), 2, prefix=f"{name} = ")
+            self.named[term] = earlier or name
             found[count] = name
         return found
 
@@ -249,10 +252,12 @@ def knob_bindings(
         for path, _ in knob.calls:
             if in_loop(path, looped):
                 continue
-            assert knob.probed is not None
-            old, new = ir.find(network, path), ir.find(knob.probed, path)
-            assert isinstance(old, ir.Group) and isinstance(new, ir.Group)
+            old = ir.find(network, path)
+            assert isinstance(old, ir.Group)
             if knob.traced is None:
+                assert knob.probed is not None
+                new = ir.find(knob.probed, path)
+                assert isinstance(new, ir.Group)
                 changed = changed_arguments(classes, old, new, knob.default, knob.probe)
                 assert changed is not None, "a knob's class call resolves as it was found"
                 found.update(((path, v.name), Spelled(identifier(knob.name))) for v in changed)

@@ -66,15 +66,16 @@ def joined_run(
 
 
 def jointly_exact(
-    counts: dict[str, int | float],
+    larger: dict[str, int | float],
     network: ir.Network,
     joined: dict[tuple[str, str], Term],
     looped: dict[str, Looped],
     compile_with: Compile,
 ) -> bool:
-    """Whether the spec compiled with every count one larger is what the joined
-    expressions and templates give there (a first copy written apart, as its fields)."""
-    arch = compile_with({name: value + 1 for name, value in counts.items()})
+    """Whether the spec compiled with every depth larger (at ``larger``: a count one
+    larger, ``Counted.joint``) is what the joined expressions and templates give there
+    (a first copy written apart, as its fields)."""
+    arch = compile_with(dict(larger))
     if arch is None:
         return False
     values = arch.arguments

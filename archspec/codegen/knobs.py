@@ -133,6 +133,8 @@ class Knob:
     resolving: tuple[ir.Network, ...] = field(default=(), compare=False)
     """Networks whose class instances join the resolution of the classes: a loop's lone
     copy's class is found in them, taking what every keyword and ``i`` change in it."""
+    counted_by: str = ""
+    """The keyword whose loops count what it computes too (``codegen.computed``)."""
 
     def counts_run(self, run: ir.Repeat) -> bool:
         return run.parameter == self.name or run.parameter in dict(self.counts)
