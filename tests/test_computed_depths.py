@@ -220,3 +220,26 @@ def test_flax_emitted_regnet_at_other_values_is_the_spec_there(tmp_path: Path) -
     blocks = [ir.find_group(arch.network, f"trunk_output.block{k}") for k in range(1, 5)]
     assert [len(group.members) for group in blocks if group is not None] == [1, 3, 6, 2]
     assert_emitted_builds_as_spec(cls, arch, **SMALL_REGNET)
+
+
+def test_archspec_build_writes_the_computed_counts_for_a_spec_file(tmp_path: Path) -> None:
+    """A spec file a user writes, scaled EfficientNet's way: ``archspec build -o``, the
+    written file imported and built at other multipliers on both sides."""
+    pytest.importorskip("torch")
+    from torch_helpers import assert_same_network, built_with_cli
+
+    spec = tmp_path / "scaled.yaml"
+    spec.write_text(
+        "name: scaled\ninput: 3x16x16\nparams: {depth: 1.0, width: 16, q: 0.2}\n"
+        "let: {n1: ceil(2 * depth), n2: ceil(3 * depth)}\n"
+        "stem: >-\n  conv(width, 3)\n"
+        "  s1=(conv(width, 3) bn relu dropout(q * i / (n1 + n2))) x n1\n"
+        "  s2=(conv(2 * width, 3) bn relu dropout(q * (n1 + i) / (n1 + n2))) x n2 /2\n"
+        "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+    )
+    text, cls = built_with_cli(spec)
+    assert 'n2 = check_depth("n2", math.ceil(3 * depth))' in text
+    assert "for i in range(1, n2)" in text
+    for values in ({"depth": 0.5}, {"depth": 2.2, "width": 8}, {"depth": 1.0, "q": 0.4}):
+        built = archspec.load(str(spec), **values).to_torch()
+        assert_same_network(cls(**values), built, (3, 16, 16))
