@@ -109,6 +109,22 @@ def test_regnet_takes_its_design_space() -> None:
     assert all(knobs[name].counted_by == "depth" for name in ("w0", "wa", "wm"))
 
 
+def test_a_family_of_many_parameters_is_tried_at_fewer_values_of_each() -> None:
+    from archspec.codegen.computed import POINTS, rated_points
+
+    names = ["a", "b", "c", "e", "f", "g"]
+    params = ", ".join(f"{name}: 1" for name in names)
+    text = spec("s=(conv(8, 1) dropout(0.1 * i / m) relu) x m", params, f"m: {' + '.join(names)}")
+    arch = archspec.loads(text)
+    traced = arch.traced
+    assert traced is not None
+    counts = {"m": traced.counts["m"]}
+    assert len(rated_points(arch.arguments, names, counts)) <= POINTS  # 3 values each
+    knobs = {k.name: k for k in arch.knobs()}
+    assert [name for name, _ in knobs["a"].counts] == ["m"]
+    assert all(knobs[name].counted_by == "a" for name in names[1:])
+
+
 # ---- the emitted class
 
 

@@ -44,6 +44,8 @@ FEWEST = 4
 """Copies each run must hold at the larger probe: a template is read off the third on."""
 MOST = 2_000
 """The most copies in all at a probe: each probe is compiled three times."""
+POINTS = 2_401
+"""The most values of a family tried: seven of each of four parameters, fewer of more."""
 TRIES = 4
 """The values tried for each probe, nearest first, until the spec compiles at one."""
 
@@ -128,20 +130,24 @@ Rated = tuple[int, dict[str, int], dict[str, int | float]]
 def rated_points(
     arguments: dict[str, ir.Scalar], names: list[str], counts: dict[str, Term]
 ) -> list[Rated]:
-    """The values of the family the spec may be compiled at (a quarter, half, the
-    value, one larger, three larger, twice and four times, of each parameter) where
-    every count is a whole number from 1, at most ``MOST`` in all; fewest copies first,
-    then in the order tried."""
+    """The values of the family the spec may be compiled at (the value, one larger,
+    twice, half, four times, three larger and a quarter of each parameter, the first
+    of these only where the family is large: at most ``POINTS`` in all) where every
+    count is a whole number from 1, at most ``MOST`` copies in all; fewest copies
+    first, then in the order tried."""
+    kept = max(k for k in range(1, 8) if k ** len(names) <= POINTS or k == 1)
     steps = []
     for name in names:
         value = arguments[name]
         assert isinstance(value, int | float)
-        shrunk = (value // 4, value // 2) if type(value) is int else (value / 4, value / 2)
-        steps.append(sorted({*shrunk, value, value + 1, value + 3, 2 * value, 4 * value}))
+        half, quarter = (value // 2, value // 4) if type(value) is int else (value / 2, value / 4)
+        tried = (value, value + 1, 2 * value, half, 4 * value, value + 3, quarter)
+        steps.append(sorted(set(tried[:kept])))
+    numbers = {name: v for name, v in arguments.items() if isinstance(v, int | float)}
     rated: list[Rated] = []
     for combination in itertools.product(*steps):
         point = dict(zip(names, combination, strict=True))
-        values = {**arguments, **point}
+        values = {**numbers, **point}
         got = {c: terms.computed(term, values) for c, term in counts.items()}
         whole = {c: g for c, g in got.items() if type(g) is int and g >= 1}
         if len(whole) == len(got) and sum(whole.values()) <= MOST:
