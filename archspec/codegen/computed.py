@@ -105,11 +105,11 @@ def family_counted(
     for name in names:
         value = arch.arguments[name]
         assert isinstance(value, int | float), "a count's parameter is a number"
-        found.append(Counted(name, value, (), {}, points[0][name], None, {}, shapes=True))
-    owner = dataclasses.replace(
+        found.append(Counted(name, value, (), {}, points[-1][name], None, {}, shapes=True))
+    owner = dataclasses.replace(  # probed where every run is deepest: lone copies show
         found[0],
         looped=checked[1],
-        probed=others[0].network,
+        probed=others[-1].network,
         joint=points[0],
         computed=tuple(counts.items()),
         later=later,

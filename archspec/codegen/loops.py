@@ -8,7 +8,7 @@ every depth, agrees with (``looped_run``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archspec import ir, symbolic
@@ -53,9 +53,10 @@ class Counted:
     """The counts computed from it, by name (``codegen.computed``)."""
     later: Later = ()
     resolving: tuple[ir.Network, ...] = ()
+    """Networks a lone copy's class is resolved from (``Knob.resolving``)."""
     owner: str = ""
     """The parameter whose loops count the runs it computes too (RegNet's ``depth``)."""
-    shapes: bool = field(default=False)
+    shapes: bool = False
     """Whether shapes may read it (a width the counts are computed from too)."""
 
 
@@ -64,9 +65,8 @@ def checked_runs(
 ) -> tuple[list[ir.Network], tuple[Looped, ...]] | None:
     """The traced networks of ``compiled`` (the spec at its values, then at other
     depths) with each run at ``groups`` cut to the fewest copies any holds, and the runs
-    as loops;
-    None where a lowering decides on one of ``names`` but by counting, or on ``i``, the
-    cut networks differ, or a run is no loop."""
+    as loops; None where a lowering decides on one of ``names`` but by counting, or on
+    ``i``, the cut networks differ, or a run is no loop."""
     plain = [c.traced for c in compiled]
     indexed = [index_traced(c) for c in compiled]
     for found in [*plain, *indexed]:
