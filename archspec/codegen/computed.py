@@ -11,8 +11,8 @@ network's scope is written as records its term (``Traced.counts``). The paramete
 counts read together are a family: each must decide nothing but counts (``Traced.
 counted``), none may be a count of its own, and every one must be a keyword candidate.
 The spec is compiled at other values of the family, found by computing the counts (no
-compile) at a quarter, half, the value, one and three larger, twice and four times each
-parameter: the nearest where a count grows, then, for each run with fewer than four
+compile) at up to seven values of each parameter (``rated_points``): the nearest where
+a count grows, then, for each run with fewer than four
 copies so far (a template is read off the third on), the nearest where it has four. The
 runs are checked as a depth's (``loops.checked_runs``, each cut to the fewest copies
 any network holds) and every number outside them must hold the same expression at every
