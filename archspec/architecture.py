@@ -232,6 +232,7 @@ class Architecture:
 
         found = []
         counted: list[tuple[str, int | float]] = []  # depths read elsewhere, or computed
+        traced = self.traced
         for name, value in self.arguments.items():
             compiled = (  # lazily: a probe is compiled only where the one before found none
                 (probe, network)
@@ -239,7 +240,6 @@ class Architecture:
                 if (network := self._probed(name, probe)) is not None
             )
             first = next(compiled, None)
-            traced = self.traced
             if first is None:  # a count computed from it is probed otherwise
                 if traced and name in traced.counted and isinstance(value, int | float):
                     counted.append((name, value))

@@ -12,9 +12,9 @@ one core: 9 s, mostly EfficientNet-B0 built at small sizes in torch and Flax.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_depth_knobs import emitted_class
 
 import archspec
 from archspec import ir
@@ -45,15 +45,6 @@ def spec(stem: str, params: str = "d: 0.3, q: 0.2", lets: str = "m: ceil(3 * d)"
 def computed(text: str) -> dict[str, list[str]]:
     """Each keyword whose counts are computed: the names of those counts."""
     return {k.name: [name for name, _ in k.counts] for k in archspec.loads(text).knobs()}
-
-
-def emitted_class(arch: archspec.Architecture, directory: Path, backend: str) -> Any:
-    from torch_helpers import import_file
-
-    path = directory / f"{arch.name}_{backend}.py"
-    path.write_text(arch.source(backend))
-    module = import_file(path, f"computed_{backend}_{directory.name}")
-    return getattr(module, module.__all__[0])
 
 
 # ---- the rule

@@ -11,9 +11,9 @@ one core: 6 s, mostly ConvNeXt-Tiny built at small sizes in torch and Flax (4 s)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_depth_knobs import emitted_class
 
 import archspec
 
@@ -35,15 +35,6 @@ def looped(text: str) -> dict[str, list[tuple[str, bool]]]:
     copy is written in the loop too."""
     found = archspec.loads(text).knobs()
     return {k.name: [(run.path, run.first_alike) for run in k.looped] for k in found if k.groups}
-
-
-def emitted_class(arch: archspec.Architecture, directory: Path, backend: str) -> Any:
-    from torch_helpers import import_file
-
-    path = directory / f"{arch.name}_{backend}.py"
-    path.write_text(arch.source(backend))
-    module = import_file(path, f"indexed_{backend}_{directory.name}")
-    return getattr(module, module.__all__[0])
 
 
 # ---- the rule

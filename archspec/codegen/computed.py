@@ -12,11 +12,11 @@ counts read together are a family: each must decide nothing but counts (``Traced
 counted``), none may be a count of its own, and every one must be a keyword candidate.
 The spec is compiled at other values of the family, found by computing the counts (no
 compile) at up to seven values of each parameter (``rated_points``): the nearest where
-a count grows, then, for each run with fewer than four
-copies so far (a template is read off the third on), the nearest where it has four. The
-runs are checked as a depth's (``loops.checked_runs``, each cut to the fewest copies
-any network holds) and every number outside them must hold the same expression at every
-value (it reads the counts already). The family's first parameter in the spec's order
+a count grows, then, for each run with fewer than four copies so far (a template is
+read off the third on), the nearest where it has four. The runs are checked as a
+depth's (``loops.checked_runs``, each cut to the fewest copies any network holds) and
+every number outside them must hold the same expression at every value (it reads the
+counts already). The family's first parameter in the spec's order
 owns the loops; the others are keywords that go with it (RegNet's ``w0``, a width too).
 
 A run of one copy at the default (EfficientNet-B0's first stage) shows no later copy:
@@ -105,7 +105,7 @@ def family_counted(
     for name in names:
         value = arch.arguments[name]
         assert isinstance(value, int | float), "a count's parameter is a number"
-        found.append(Counted(name, value, (), {}, points[-1][name], None, {}, shapes=True))
+        found.append(Counted(name, value, (), {}, points[-1][name], None, {}))
     owner = dataclasses.replace(  # probed where every run is deepest: lone copies show
         found[0],
         looped=checked[1],

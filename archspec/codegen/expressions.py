@@ -119,7 +119,7 @@ class Locals:
         found = {}
         for count, term in (pair for knob in knobs for pair in knob.counts):
             earlier = self.named.pop(term, None)  # an equal count: written as itself
-            name = self.fresh((count,))
+            name = self.fresh((identifier(count),))
             if len(self.render(term)) > GUARD_LINE:
                 value: py.Expr = self.local(term, (f"{name}_computed",))
             else:

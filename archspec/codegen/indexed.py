@@ -138,15 +138,14 @@ def counted(name: str, value: int, arch: Architecture, compile_with: Compile) ->
     if traced is None or name not in traced.counted or traced.guarded(name):
         return None
     groups = run_groups(arch.network, {name}, 2)
-    grown = [compile_with({name: value + extra}) for extra in (1, 2)]
-    if groups is None or None in grown:
+    grown = [g for extra in (1, 2) if (g := compile_with({name: value + extra})) is not None]
+    if groups is None or len(grown) != 2:
         return None
-    checked = checked_runs({name}, groups, [arch, *(g for g in grown if g is not None)])
+    checked = checked_runs({name}, groups, [arch, *grown])
     found = None if checked is None else outside_fields(checked[0], name, value)
     if checked is None or found is None:
         return None
-    probed = grown[0].network if grown[0] is not None else None
-    return Counted(name, value, checked[1], found, value + 1, probed, {name: value + 1})
+    return Counted(name, value, checked[1], found, value + 1, grown[0].network, {name: value + 1})
 
 
 def outside_fields(

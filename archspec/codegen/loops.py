@@ -56,8 +56,12 @@ class Counted:
     """Networks a lone copy's class is resolved from (``Knob.resolving``)."""
     owner: str = ""
     """The parameter whose loops count the runs it computes too (RegNet's ``depth``)."""
-    shapes: bool = False
-    """Whether shapes may read it (a width the counts are computed from too)."""
+
+    @property
+    def shapes(self) -> bool:
+        """Whether shapes may read it: a number counts are computed from, which may set
+        widths too (RegNet's ``w0``)."""
+        return bool(self.computed or self.owner)
 
 
 def checked_runs(

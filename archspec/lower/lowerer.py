@@ -90,16 +90,13 @@ class Lowerer:
         """The parameter ``item``'s count is written as where the copies may become a
         keyword's repeat (``ir.Repeat``), a counted depth of the network's own scope, and
         whether every copy is alike but for its input (a sole depth, none reads ``i``)."""
-        if not self.counts_run(item.repeat, scope):
-            return "", False
-        assert isinstance(item.repeat, s.Name)
-        name = item.repeat.name
-        return name, name in self.sole_depths and copies[0] is scope
+        name = self.counts_run(item.repeat, scope)
+        return name, bool(name) and name in self.sole_depths and copies[0] is scope
 
     def counts_run(self, count: s.Expr | None, scope: Scope) -> str:
         """``count``'s name where it is a counted depth in the network's own scope."""
-        counted = isinstance(count, s.Name) and count.name in self.counted_depths
-        return count.name if counted and scope is self.top_scope else ""  # type: ignore[union-attr]
+        name = count.name if isinstance(count, s.Name) else ""
+        return name if name in self.counted_depths and scope is self.top_scope else ""
 
     def instantiate(self, name: str) -> None:
         """Marks a definition used, by the network and by every block being built."""
