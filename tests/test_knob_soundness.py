@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import archspec
@@ -117,10 +117,22 @@ def specs(draw: Any) -> str:
 
 
 counter = itertools.count()
+FIRST_COPY_APART = (  # found by CI: a count's first copy is written apart, and its class
+    # joins conv(8, 1) and conv(4 * a, 1) (equal where a is 2) in one argument that j,
+    # the count's parameter, changes neither of (formulas.same_expression)
+    "name: t\ninput: 3x8x8\nshortcut: B\n"
+    "params: {n: 2, p: 2, q: 0.25, w: 8, e: 0.001, k: 3, s: false, j: 2, d: 0.3}\n"
+    f"let: {{nl: 'bn(eps=e)', {COUNTS}}}\n"
+    f"define: |\n  {INNER}\n  {SWITCHED}\n  {GROW}\n"
+    "  block b(a, r, nl=relu) = (conv(8, 1) relu) x a dropout(r) conv(4 * a, 1)\n"
+    "stem: conv(8, 3) g=b(p, q * i / m, nl) x m \n"
+    "head: pool=global_avgpool flatten=flatten fc=fc(10)\n"
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs())
+@example(text=FIRST_COPY_APART)
 def test_every_keyword_builds_the_spec_at_other_values(tmp_path_factory: Any, text: str) -> None:
     from torch_helpers import assert_same_network, import_file
 

@@ -26,7 +26,7 @@ from archspec.codegen.classes import (
 )
 from archspec.codegen.dialect import Dialect, lowering_for
 from archspec.codegen.escape import identifier, literal
-from archspec.codegen.expressions import CHECK_STRUCTURE, Locals, knob_bindings
+from archspec.codegen.expressions import CHECK_STRUCTURE, Locals, calls_resolve, knob_bindings
 from archspec.codegen.flows import FlowWriter
 from archspec.codegen.formulas import consistent, resolved_classes
 from archspec.codegen.knobs import Knob
@@ -83,6 +83,7 @@ class Emitter:
             if k.name not in taken
             and not shadows_emitted_code(k.name, NETWORK_CONSTRUCTOR_LOCALS)
             and self.sequences.add_depths(k, reading)
+            and calls_resolve(network, k, knobs, self.classes)
         )
         kept = {k.name for k in self.knobs}  # a count's other parameters go with its loops
         self.knobs = tuple(k for k in self.knobs if not k.counted_by or k.counted_by in kept)

@@ -13,7 +13,12 @@ from archspec import ir, symbolic, terms
 from archspec.codegen import pysource as py
 from archspec.codegen.classes import BlockClass, join
 from archspec.codegen.escape import identifier, literal
-from archspec.codegen.formulas import reads_any, reads_name, traced_arguments
+from archspec.codegen.formulas import (
+    reads_any,
+    reads_name,
+    takes_every_change,
+    traced_arguments,
+)
 from archspec.codegen.knobs import Knob, changed_arguments
 from archspec.lower.names import NETWORK_CONSTRUCTOR_LOCALS, shadows_emitted_code
 from archspec.terms import Term
@@ -252,25 +257,9 @@ def knob_bindings(
         for path, _ in knob.calls:
             if in_loop(path, looped):
                 continue
-            old = ir.find(network, path)
-            assert isinstance(old, ir.Group)
-            if knob.traced is None:
-                assert knob.probed is not None
-                new = ir.find(knob.probed, path)
-                assert isinstance(new, ir.Group)
-                changed = changed_arguments(classes, old, new, knob.default, knob.probe)
-                assert changed is not None, "a knob's class call resolves as it was found"
-                found.update(((path, v.name), Spelled(identifier(knob.name))) for v in changed)
-                continue
-            twin = ir.find(knob.traced, path)
-            assert isinstance(twin, ir.Group)
-            values = traced_arguments(classes[id(old)], old, twin, classes)
-            assert values is not None, "a knob's class call resolves as it was found"
-            found.update(
-                ((path, key), value)
-                for key, value in values.items()
-                if reads_name(value, knob.name)
-            )
+            arguments = call_arguments(network, knob, path, classes)
+            assert arguments is not None, "a keyword's class call takes it (calls_resolve)"
+            found.update(((path, key), value) for key, value in arguments.items())
     bound: dict[tuple[str, str], py.Expr] = {}
     for (path, key), value in sorted(
         found.items(), key=lambda item: (order[item[0][0]], item[0][1])
@@ -281,6 +270,46 @@ def knob_bindings(
         if template is not None:
             bound.update(template_bindings(path, node, template, classes, computed, loop))
     return bound
+
+
+def calls_resolve(
+    network: ir.Network, knob: Knob, knobs: tuple[Knob, ...], classes: dict[int, BlockClass]
+) -> bool:
+    """Whether each class call outside the loops that a keyword sets arguments of takes
+    it (``call_arguments``): the emitted classes join the probes of every keyword, and two
+    fields equal at each of them may still be computed apart."""
+    looped = looped_copies(network, knobs)
+    return all(
+        call_arguments(network, knob, path, classes) is not None
+        for path, _ in knob.calls
+        if not in_loop(path, looped)
+    )
+
+
+def call_arguments(
+    network: ir.Network, knob: Knob, path: str, classes: dict[int, BlockClass]
+) -> dict[str, object] | None:
+    """The arguments a keyword sets in one class call, by name: its name where it was
+    found by values (those that change at its probe), else the traced values that read it,
+    one expression per argument (``formulas.same_expression``) with every field that reads
+    it among them; None where the class does not take it so."""
+    old = ir.find(network, path)
+    assert isinstance(old, ir.Group)
+    if knob.traced is None:
+        assert knob.probed is not None
+        new = ir.find(knob.probed, path)
+        assert isinstance(new, ir.Group)
+        changed = changed_arguments(classes, old, new, knob.default, knob.probe)
+        spelled = Spelled(identifier(knob.name))
+        return None if changed is None else {variable.name: spelled for variable in changed}
+    twin = ir.find(knob.traced, path)
+    assert isinstance(twin, ir.Group)
+    reading = frozenset((knob.name,))
+    cls = classes[id(old)]
+    values = traced_arguments(cls, old, twin, classes, reading)
+    if values is None or not takes_every_change(cls, old, twin, classes, reading):
+        return None
+    return {key: value for key, value in values.items() if reads_name(value, knob.name)}
 
 
 @dataclass(frozen=True)

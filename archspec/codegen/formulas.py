@@ -283,8 +283,8 @@ def traced_arguments(
     """Each constructor argument's value in the traced twin of an instance, read from
     the fields the class binds to it; None where those fields disagree on an expression
     (equal values computed differently: one argument cannot stand for both). Given
-    ``reading``, only expressions that read one of those names must agree: the others
-    are written as the value they share."""
+    ``reading``, only expressions that read one of those names must agree
+    (``same_expression``)."""
     found: dict[str, object] = {}
     names = {variable.name for variable in cls.parameters}
     for (path, key), expression in cls.bindings.items():
@@ -299,16 +299,20 @@ def traced_arguments(
             if inner is None:
                 return None
             value = inner.get(key)
-        if reading is not None and not reads_any(value, reading):
-            found.setdefault(expression, value)  # one that reads none of them: any serves
-            continue
-        known = expression in found
-        free = known and reading is not None and not reads_any(found[expression], reading)
-        if known and not free and symbolic.term_of(found[expression]) != symbolic.term_of(value):
-            return None
-        if not known or free:
+        if expression not in found:
             found[expression] = value
+        elif not same_expression(found[expression], value, reading):
+            return None
     return found
+
+
+def same_expression(one: object, other: object, reading: frozenset[str] | None) -> bool:
+    """Whether one argument may stand for two traced values: the same expression; given
+    ``reading``, both reading none of those names (equal where the class was resolved,
+    and nothing the class is given changes them) serves too."""
+    if reading is not None and not reads_any(one, reading) and not reads_any(other, reading):
+        return True
+    return symbolic.term_of(one) == symbolic.term_of(other)
 
 
 def takes_every_change(
